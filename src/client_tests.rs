@@ -1,0 +1,679 @@
+//! The whole client against a scripted authorization server and PDS: login, callback checks,
+//! XRPC with nonces, refresh (including two tabs at once), restore and sign-out.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use futures::executor::block_on;
+
+use super::*;
+use crate::config::HandleMethod;
+use crate::oauth::metadata::tests::as_metadata;
+use crate::platform::{Clock, HttpRequest, Store};
+use crate::testing::{json, text, with_header, FakePlatform, ALICE_DID};
+use crate::util::b64url_decode;
+
+const PDS: &str = "https://pds.example";
+const ISSUER: &str = "https://auth.example";
+const REDIRECT: &str = "https://app.example/cb";
+const NONCE: &str = "server-nonce-1";
+
+#[derive(Default)]
+struct ServerState {
+    /// state → (code, code_challenge, dpop jkt x)
+    codes: HashMap<String, (String, String, String)>,
+    par_forms: Vec<HashMap<String, String>>,
+    refresh_token: Option<String>,
+    access_tokens: Vec<String>,
+    serial: u32,
+    refresh_requests: u32,
+    revoked: Vec<String>,
+    token_sub: Option<String>,
+}
+
+fn form(req: &HttpRequest) -> HashMap<String, String> {
+    url::form_urlencoded::parse(req.body.as_deref().unwrap_or_default())
+        .into_owned()
+        .collect()
+}
+
+fn proof_claims(req: &HttpRequest) -> (serde_json::Value, serde_json::Value) {
+    let jwt = req
+        .header_value("DPoP")
+        .expect("every request carries a DPoP proof");
+    let mut parts = jwt.split('.');
+    let header = serde_json::from_slice(&b64url_decode(parts.next().unwrap()).unwrap()).unwrap();
+    let claims = serde_json::from_slice(&b64url_decode(parts.next().unwrap()).unwrap()).unwrap();
+    (header, claims)
+}
+
+fn has_nonce(req: &HttpRequest) -> bool {
+    proof_claims(req).1["nonce"] == NONCE
+}
+
+fn nonce_error_as() -> HttpResponse {
+    with_header(
+        json(400, r#"{"error":"use_dpop_nonce"}"#),
+        "DPoP-Nonce",
+        NONCE,
+    )
+}
+
+struct Fixture {
+    platform: FakePlatform,
+    server: Rc<RefCell<ServerState>>,
+}
+
+fn alice_doc() -> String {
+    format!(
+        r##"{{"id":"{ALICE_DID}","alsoKnownAs":["at://alice.example.com"],"service":[{{"id":"#atproto_pds","type":"AtprotoPersonalDataServer","serviceEndpoint":"{PDS}"}}]}}"##
+    )
+}
+
+fn fixture() -> Fixture {
+    let platform = FakePlatform::default();
+    let server: Rc<RefCell<ServerState>> = Rc::default();
+    let http = &platform.http;
+    http.on(
+        "GET",
+        "https://alice.example.com/.well-known/atproto-did",
+        text(200, ALICE_DID),
+    );
+    http.on(
+        "GET",
+        &format!("https://plc.directory/{ALICE_DID}"),
+        json(200, &alice_doc()),
+    );
+    http.on(
+        "GET",
+        &format!("{PDS}/.well-known/oauth-protected-resource"),
+        json(
+            200,
+            &format!(r#"{{"resource":"{PDS}","authorization_servers":["{ISSUER}"]}}"#),
+        ),
+    );
+    http.on(
+        "GET",
+        &format!("{ISSUER}/.well-known/oauth-authorization-server"),
+        json(200, &as_metadata(ISSUER)),
+    );
+
+    let s = server.clone();
+    http.on_fn("POST", &format!("{ISSUER}/oauth/par"), move |req| {
+        if !has_nonce(req) {
+            return nonce_error_as();
+        }
+        let f = form(req);
+        let mut st = s.borrow_mut();
+        st.serial += 1;
+        let code = format!("code-{}", st.serial);
+        let jkt = proof_claims(req).0["jwk"]["x"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        st.codes
+            .insert(f["state"].clone(), (code, f["code_challenge"].clone(), jkt));
+        st.par_forms.push(f);
+        with_header(
+            json(
+                201,
+                r#"{"request_uri":"urn:ietf:params:oauth:request_uri:req-1","expires_in":299}"#,
+            ),
+            "DPoP-Nonce",
+            NONCE,
+        )
+    });
+
+    let s = server.clone();
+    http.on_fn("POST", &format!("{ISSUER}/oauth/token"), move |req| {
+        if !has_nonce(req) {
+            return nonce_error_as();
+        }
+        let f = form(req);
+        let mut st = s.borrow_mut();
+        match f["grant_type"].as_str() {
+            "authorization_code" => {
+                let found = st.codes.values().find(|(code, _, _)| *code == f["code"]).cloned();
+                let Some((_, challenge, jkt)) = found else {
+                    return json(400, r#"{"error":"invalid_grant"}"#);
+                };
+                assert_eq!(crate::oauth::pkce::challenge_for(&f["code_verifier"]), challenge, "PKCE verifier matches");
+                assert_eq!(proof_claims(req).0["jwk"]["x"], jkt.as_str(), "token request uses the PAR's DPoP key");
+                assert_eq!(f["redirect_uri"], REDIRECT);
+            }
+            "refresh_token" => {
+                st.refresh_requests += 1;
+                if st.refresh_token.as_deref() != Some(f["refresh_token"].as_str()) {
+                    return json(400, r#"{"error":"invalid_grant","error_description":"refresh token replayed"}"#);
+                }
+            }
+            other => panic!("unexpected grant {other}"),
+        }
+        st.serial += 1;
+        let (at, rt) = (format!("at-{}", st.serial), format!("rt-{}", st.serial));
+        st.refresh_token = Some(rt.clone());
+        st.access_tokens = vec![at.clone()];
+        let sub = st.token_sub.clone().unwrap_or(ALICE_DID.to_string());
+        with_header(
+            json(200, &format!(r#"{{"access_token":"{at}","token_type":"DPoP","expires_in":3600,"refresh_token":"{rt}","scope":"atproto transition:generic","sub":"{sub}"}}"#)),
+            "DPoP-Nonce",
+            NONCE,
+        )
+    });
+
+    let s = server.clone();
+    http.on_fn("POST", &format!("{ISSUER}/oauth/revoke"), move |req| {
+        let f = form(req);
+        let mut st = s.borrow_mut();
+        st.revoked.push(f["token"].clone());
+        st.refresh_token = None;
+        st.access_tokens.clear();
+        json(200, "{}")
+    });
+
+    fixture_pds_routes(&platform, &server);
+    Fixture { platform, server }
+}
+
+fn list_url() -> String {
+    format!(
+        "{PDS}/xrpc/com.atproto.repo.listRecords?repo={}&collection=app.bsky.feed.post",
+        ALICE_DID.replace(':', "%3A")
+    )
+}
+
+fn fixture_pds_routes(platform: &FakePlatform, server: &Rc<RefCell<ServerState>>) {
+    let s = server.clone();
+    platform.http.on_fn("GET", &list_url(), move |req| {
+        if !has_nonce(req) {
+            return with_header(
+                with_header(
+                    text(401, ""),
+                    "WWW-Authenticate",
+                    r#"DPoP error="use_dpop_nonce""#,
+                ),
+                "DPoP-Nonce",
+                NONCE,
+            );
+        }
+        let token = req
+            .header_value("Authorization")
+            .and_then(|h| h.strip_prefix("DPoP "))
+            .unwrap_or("");
+        assert_eq!(proof_claims(req).1["ath"], crate::dpop::proof::ath(token));
+        if !s.borrow().access_tokens.iter().any(|t| t == token) {
+            return with_header(
+                json(401, r#"{"error":"InvalidToken","message":"bad token"}"#),
+                "WWW-Authenticate",
+                r#"DPoP error="invalid_token""#,
+            );
+        }
+        json(200, r#"{"records":[]}"#)
+    });
+}
+
+fn config() -> ClientConfig {
+    let mut c = ClientConfig::new("https://app.example/client-metadata.json", REDIRECT);
+    c.handle_resolution = vec![HandleMethod::WellKnown];
+    c
+}
+
+fn client(platform: &FakePlatform) -> Client<FakePlatform> {
+    Client::new(config(), platform.clone()).unwrap()
+}
+
+fn callback_url(f: &Fixture, state: &str) -> String {
+    let code = f.server.borrow().codes[state].0.clone();
+    format!(
+        "{REDIRECT}?state={state}&code={code}&iss={}",
+        ISSUER.replace(':', "%3A").replace('/', "%2F")
+    )
+}
+
+fn signed_in(f: &Fixture, c: &Client<FakePlatform>) -> SessionInfo {
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    block_on(c.handle_callback(&callback_url(f, &start.state)))
+        .unwrap()
+        .session
+}
+
+fn list_request() -> XrpcRequest {
+    XrpcRequest {
+        method: "GET".into(),
+        nsid: "com.atproto.repo.listRecords".into(),
+        params: vec![
+            ("repo".into(), ALICE_DID.into()),
+            ("collection".into(), "app.bsky.feed.post".into()),
+        ],
+        body: None,
+        content_type: None,
+        headers: vec![],
+    }
+}
+
+#[test]
+fn login_end_to_end_with_par_pkce_dpop_and_nonce_retry() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let start = block_on(c.start_login(
+        "@Alice.Example.Com",
+        LoginOptions {
+            state: Some("app-data".into()),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    assert!(start.url.starts_with(&format!("{ISSUER}/oauth/authorize?client_id=https%3A%2F%2Fapp.example%2Fclient-metadata.json&request_uri=urn")));
+    // The authorization URL carries nothing secret: no state, verifier or challenge.
+    assert!(!start.url.contains(&start.state) && !start.url.contains("code_challenge"));
+
+    let par = f.server.borrow().par_forms[0].clone();
+    assert_eq!(par["response_type"], "code");
+    assert_eq!(par["code_challenge_method"], "S256");
+    assert_eq!(par["login_hint"], "alice.example.com");
+    assert_eq!(par["scope"], "atproto transition:generic");
+    assert_eq!(par["state"], start.state);
+    assert!(start.state.len() >= 43, "state has 256 bits");
+    assert!(
+        !par.values().any(|v| v.contains("app-data")),
+        "app state never leaves the page"
+    );
+    assert_eq!(
+        f.platform
+            .http
+            .requests_to(&format!("{ISSUER}/oauth/par"))
+            .len(),
+        2,
+        "one retry for the nonce"
+    );
+
+    let before = f.platform.http.count();
+    let result = block_on(c.handle_callback(&callback_url(&f, &start.state))).unwrap();
+    assert_eq!(result.app_state.as_deref(), Some("app-data"));
+    assert_eq!(result.session.did, ALICE_DID);
+    assert_eq!(result.session.handle.as_deref(), Some("alice.example.com"));
+    assert_eq!(result.session.pds, PDS);
+    assert_eq!(result.session.issuer, ISSUER);
+    assert_eq!(result.session.expires_at, Some(f.platform.now() + 3600));
+    // The identity chain from login is reused and the nonce is known: the callback costs
+    // exactly one request, the token exchange.
+    assert_eq!(f.platform.http.count() - before, 1);
+    assert_eq!(
+        f.platform.events.borrow().as_slice(),
+        &[SessionEvent::Updated {
+            did: ALICE_DID.into()
+        }]
+    );
+}
+
+#[test]
+fn replayed_unknown_and_expired_state() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    let url = callback_url(&f, &start.state);
+    block_on(c.handle_callback(&url)).unwrap();
+    assert_eq!(
+        block_on(c.handle_callback(&url)).unwrap_err().code,
+        ErrorCode::InvalidState
+    );
+    let forged = url.replace(&start.state, "forged-state");
+    assert_eq!(
+        block_on(c.handle_callback(&forged)).unwrap_err().code,
+        ErrorCode::InvalidState
+    );
+    assert_eq!(
+        block_on(c.handle_callback(&format!("{REDIRECT}?code=x")))
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidState
+    );
+
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    f.platform
+        .now
+        .set(f.platform.now() + PENDING_LIFETIME_SECS + 1);
+    let url = callback_url(&f, &start.state);
+    assert_eq!(
+        block_on(c.handle_callback(&url)).unwrap_err().code,
+        ErrorCode::StateExpired
+    );
+    // Even the expired attempt is single-use.
+    assert_eq!(
+        block_on(c.handle_callback(&url)).unwrap_err().code,
+        ErrorCode::InvalidState
+    );
+}
+
+#[test]
+fn issuer_mismatch_and_missing_iss_are_refused_before_token_exchange() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    let url = callback_url(&f, &start.state).replace("auth.example", "evil.example");
+    assert_eq!(
+        block_on(c.handle_callback(&url)).unwrap_err().code,
+        ErrorCode::IssuerMismatch
+    );
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    let url = callback_url(&f, &start.state);
+    let no_iss = &url[..url.find("&iss=").unwrap()];
+    assert_eq!(
+        block_on(c.handle_callback(no_iss)).unwrap_err().code,
+        ErrorCode::IssuerMismatch
+    );
+    assert!(f
+        .platform
+        .http
+        .requests_to(&format!("{ISSUER}/oauth/token"))
+        .is_empty());
+}
+
+#[test]
+fn access_denied_and_other_errors() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let iss = "https%3A%2F%2Fauth.example";
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    let url = format!(
+        "{REDIRECT}?state={}&iss={iss}&error=access_denied&error_description=Access+denied",
+        start.state
+    );
+    let e = block_on(c.handle_callback(&url)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::AccessDenied);
+    assert_eq!(e.server_error.as_deref(), Some("access_denied"));
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    let url = format!(
+        "{REDIRECT}?state={}&iss={iss}&error=server_error",
+        start.state
+    );
+    assert_eq!(
+        block_on(c.handle_callback(&url)).unwrap_err().code,
+        ErrorCode::AuthorizationError
+    );
+}
+
+#[test]
+fn subject_must_be_the_account_that_logged_in() {
+    let f = fixture();
+    let c = client(&f.platform);
+    f.server.borrow_mut().token_sub = Some("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa".into());
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    let e = block_on(c.handle_callback(&callback_url(&f, &start.state))).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SubjectMismatch);
+    assert!(block_on(c.list_sessions()).unwrap().is_empty());
+}
+
+#[test]
+fn login_from_server_url_verifies_sub_against_the_issuer() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let start = block_on(c.start_login("https://pds.example", LoginOptions::default())).unwrap();
+    assert!(!f.server.borrow().par_forms[0].contains_key("login_hint"));
+    let info = block_on(c.handle_callback(&callback_url(&f, &start.state)))
+        .unwrap()
+        .session;
+    assert_eq!(info.did, ALICE_DID);
+    assert_eq!(info.handle.as_deref(), Some("alice.example.com"));
+
+    // The same flow where the account's PDS trusts another authorization server must fail.
+    let f = fixture();
+    let c = client(&f.platform);
+    let start = block_on(c.start_login("https://pds.example", LoginOptions::default())).unwrap();
+    f.platform.http.on(
+        "GET",
+        &format!("{PDS}/.well-known/oauth-protected-resource"),
+        json(
+            200,
+            &format!(r#"{{"resource":"{PDS}","authorization_servers":["https://other.example"]}}"#),
+        ),
+    );
+    f.platform.http.on(
+        "GET",
+        "https://other.example/.well-known/oauth-authorization-server",
+        json(200, &as_metadata("https://other.example")),
+    );
+    let c2 = client(&f.platform); // a fresh page: no discovery cache
+    let e = block_on(c2.handle_callback(&callback_url(&f, &start.state))).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SubjectMismatch);
+}
+
+#[test]
+fn malformed_inputs_make_no_request() {
+    let f = fixture();
+    let c = client(&f.platform);
+    for (input, code) in [
+        ("not a handle!", ErrorCode::InvalidHandle),
+        ("alice", ErrorCode::InvalidHandle),
+        ("did:key:z6Mk", ErrorCode::UnsupportedDidMethod),
+        ("did:plc:", ErrorCode::InvalidDid),
+        ("ftp://pds.example", ErrorCode::InvalidInput),
+    ] {
+        assert_eq!(
+            block_on(c.start_login(input, LoginOptions::default()))
+                .unwrap_err()
+                .code,
+            code,
+            "{input}"
+        );
+    }
+    assert_eq!(f.platform.http.count(), 0);
+}
+
+#[test]
+fn xrpc_steady_state_is_one_request_per_call() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    // The PDS is another origin than the authorization server here, so the first call learns
+    // its nonce (one retry); from then on every call is a single request.
+    let before = f.platform.http.count();
+    block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    assert_eq!(f.platform.http.count() - before, 2);
+    let before = f.platform.http.count();
+    for _ in 0..5 {
+        block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    }
+    assert_eq!(f.platform.http.count() - before, 5);
+}
+
+#[test]
+fn nonce_is_persisted_for_the_next_page() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    for origin in [ISSUER, PDS] {
+        let stored = block_on(f.platform.get(Table::Nonces, origin)).unwrap();
+        assert_eq!(stored.as_deref(), Some(NONCE.as_bytes()), "{origin}");
+    }
+    // A new page restores the session and calls without a nonce round trip.
+    let page2 = client(&f.platform);
+    block_on(page2.restore(ALICE_DID)).unwrap();
+    let before = f.platform.http.count();
+    block_on(page2.xrpc(ALICE_DID, &list_request())).unwrap();
+    assert_eq!(f.platform.http.count() - before, 1);
+}
+
+#[test]
+fn restore_makes_no_request_and_lists_accounts() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let info = signed_in(&f, &c);
+    let before = f.platform.http.count();
+    let page2 = client(&f.platform);
+    assert_eq!(block_on(page2.restore(ALICE_DID)).unwrap(), info);
+    assert_eq!(block_on(page2.list_sessions()).unwrap(), vec![info]);
+    assert_eq!(f.platform.http.count(), before);
+    assert_eq!(
+        block_on(page2.restore("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"))
+            .unwrap_err()
+            .code,
+        ErrorCode::SessionNotFound
+    );
+}
+
+#[test]
+fn refreshes_before_expiry_and_after_invalid_token() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    f.platform.now.set(f.platform.now() + 3600 - 30);
+    block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    assert_eq!(
+        f.server.borrow().refresh_requests,
+        1,
+        "refreshed ahead of expiry"
+    );
+
+    // The server revokes the access token behind our back: one refresh, one retry.
+    f.server.borrow_mut().access_tokens.clear();
+    block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    assert_eq!(f.server.borrow().refresh_requests, 2);
+    let stored = block_on(read_session(&f.platform, ALICE_DID))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        Some(stored.refresh_token.unwrap()),
+        f.server.borrow().refresh_token,
+        "rotation saved"
+    );
+}
+
+#[test]
+fn two_tabs_refreshing_at_once_make_one_refresh_request() {
+    let f = fixture();
+    let tab_a = client(&f.platform);
+    signed_in(&f, &tab_a);
+    let tab_b = client(&f.platform.another_tab());
+    block_on(tab_b.restore(ALICE_DID)).unwrap();
+    for round in 1..=5 {
+        // Both tabs hold the same tokens and decide to refresh; the lock serializes them.
+        // (The fakes have no BroadcastChannel, so tab B still holds the old tokens.)
+        block_on(tab_a.refresh(ALICE_DID)).unwrap();
+        block_on(tab_b.refresh(ALICE_DID)).unwrap();
+        assert_eq!(f.server.borrow().refresh_requests, round);
+        let a = tab_a.live.borrow()[ALICE_DID].session.clone();
+        let b = tab_b.live.borrow()[ALICE_DID].session.clone();
+        assert_eq!(a, b);
+        block_on(tab_a.xrpc(ALICE_DID, &list_request())).unwrap();
+        block_on(tab_b.xrpc(ALICE_DID, &list_request())).unwrap();
+    }
+}
+
+#[test]
+fn invalid_grant_adopts_a_rotation_from_another_tab_or_deletes() {
+    let f = fixture();
+    let tab_a = client(&f.platform);
+    signed_in(&f, &tab_a);
+    // Another tab rotated the stored refresh token while our request was in flight: the
+    // refused refresh must not kill the session.
+    f.server.borrow_mut().refresh_token = Some("rt-elsewhere".into());
+    let other_tab = f.platform.clone();
+    f.platform
+        .http
+        .on_fn("POST", &format!("{ISSUER}/oauth/token"), move |_| {
+            let key = (Table::Sessions, ALICE_DID.to_string());
+            let mut s: Session = decode(&other_tab.store.borrow()[&key]).unwrap();
+            s.refresh_token = Some("rt-elsewhere".into());
+            s.access_token = "at-elsewhere".into();
+            other_tab
+                .store
+                .borrow_mut()
+                .insert((Table::Sessions, ALICE_DID.into()), encode(&s).unwrap());
+            json(400, r#"{"error":"invalid_grant"}"#)
+        });
+    let info = block_on(tab_a.refresh(ALICE_DID)).unwrap();
+    assert_eq!(info.did, ALICE_DID);
+    assert_eq!(
+        tab_a.live.borrow()[ALICE_DID].session.access_token,
+        "at-elsewhere"
+    );
+
+    // A refused refresh with nothing newer stored: the session is dead, deleted and reported.
+    let err = block_on(tab_a.refresh(ALICE_DID)).unwrap_err();
+    assert_eq!(err.code, ErrorCode::SessionExpired);
+    assert_eq!(err.server_error.as_deref(), Some("invalid_grant"));
+    assert!(block_on(tab_a.list_sessions()).unwrap().is_empty());
+    assert!(matches!(
+        f.platform.events.borrow().last(),
+        Some(SessionEvent::Deleted { .. })
+    ));
+}
+
+#[test]
+fn network_failure_during_refresh_keeps_the_session() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    f.platform
+        .http
+        .on("POST", &format!("{ISSUER}/oauth/token"), text(503, "down"));
+    let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::TokenFailed);
+    assert_eq!(block_on(c.list_sessions()).unwrap().len(), 1);
+}
+
+#[test]
+fn xrpc_errors_are_typed() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let url = format!("{PDS}/xrpc/com.atproto.repo.getRecord?repo=x");
+    f.platform.http.on(
+        "GET",
+        &url,
+        json(
+            400,
+            r#"{"error":"RecordNotFound","message":"Could not locate record"}"#,
+        ),
+    );
+    let req = XrpcRequest {
+        nsid: "com.atproto.repo.getRecord".into(),
+        params: vec![("repo".into(), "x".into())],
+        ..list_request()
+    };
+    let e = block_on(c.xrpc(ALICE_DID, &req)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::XrpcError);
+    assert_eq!(e.server_error.as_deref(), Some("RecordNotFound"));
+    assert_eq!(e.status, Some(400));
+    let bad = XrpcRequest {
+        nsid: "../oauth/token".into(),
+        ..list_request()
+    };
+    assert_eq!(
+        block_on(c.xrpc(ALICE_DID, &bad)).unwrap_err().code,
+        ErrorCode::InvalidInput
+    );
+}
+
+#[test]
+fn sign_out_revokes_and_deletes_even_when_the_server_is_down() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let rt = f.server.borrow().refresh_token.clone().unwrap();
+    block_on(c.sign_out(ALICE_DID)).unwrap();
+    assert_eq!(
+        f.server.borrow().revoked,
+        vec![rt],
+        "the refresh token is what gets revoked"
+    );
+    assert!(block_on(c.list_sessions()).unwrap().is_empty());
+    assert_eq!(
+        block_on(c.xrpc(ALICE_DID, &list_request()))
+            .unwrap_err()
+            .code,
+        ErrorCode::SessionNotFound
+    );
+
+    signed_in(&f, &c);
+    f.platform
+        .http
+        .on_fn("POST", &format!("{ISSUER}/oauth/revoke"), |_| {
+            text(502, "bad gateway")
+        });
+    block_on(c.sign_out(ALICE_DID)).unwrap();
+    assert!(block_on(c.list_sessions()).unwrap().is_empty());
+}

@@ -1,0 +1,281 @@
+//! The client's configuration, set once by the app, and the URL policy that goes with it.
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::{err, Error, ErrorCode, Result};
+
+/// A way to map a handle to a DID, tried in the configured order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum HandleMethod {
+    /// `https://<handle>/.well-known/atproto-did`
+    #[serde(rename = "well-known")]
+    WellKnown,
+    /// DNS TXT `_atproto.<handle>` over DNS-over-HTTPS (JSON API).
+    #[serde(rename = "dns")]
+    Dns,
+    /// `com.atproto.identity.resolveHandle` on the configured handle-resolver service.
+    #[serde(rename = "xrpc")]
+    Xrpc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseMode {
+    #[default]
+    Query,
+    Fragment,
+}
+
+impl ResponseMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Query => "query",
+            ResponseMode::Fragment => "fragment",
+        }
+    }
+}
+
+pub const DEFAULT_PLC_DIRECTORY: &str = "https://plc.directory";
+pub const DEFAULT_HANDLE_RESOLVER: &str = "https://public.api.bsky.app";
+pub const DEFAULT_DOH: &str = "https://cloudflare-dns.com/dns-query";
+
+/// What the app passes to `new OAuthClient({...})` (camelCase in JavaScript).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientConfig {
+    pub client_id: String,
+    pub redirect_uri: String,
+    #[serde(default = "default_scope")]
+    pub scope: String,
+    #[serde(default = "default_handle_resolver")]
+    pub handle_resolver: String,
+    #[serde(default = "default_plc")]
+    pub plc_directory_url: String,
+    #[serde(default = "default_doh")]
+    pub doh_url: String,
+    #[serde(default = "default_methods")]
+    pub handle_resolution: Vec<HandleMethod>,
+    /// Development only: accept plain-http servers (a local PDS on `http://localhost:2583`).
+    #[serde(default)]
+    pub allow_http: bool,
+    #[serde(default)]
+    pub response_mode: ResponseMode,
+    /// Seconds before expiry at which a token is refreshed ahead of use.
+    #[serde(default = "default_refresh_margin")]
+    pub refresh_margin_secs: i64,
+    /// IndexedDB database name; lets several independent clients share an origin.
+    #[serde(default = "default_db_name")]
+    pub db_name: String,
+}
+
+fn default_scope() -> String {
+    "atproto transition:generic".into()
+}
+fn default_handle_resolver() -> String {
+    DEFAULT_HANDLE_RESOLVER.into()
+}
+fn default_plc() -> String {
+    DEFAULT_PLC_DIRECTORY.into()
+}
+fn default_doh() -> String {
+    DEFAULT_DOH.into()
+}
+fn default_methods() -> Vec<HandleMethod> {
+    vec![
+        HandleMethod::WellKnown,
+        HandleMethod::Dns,
+        HandleMethod::Xrpc,
+    ]
+}
+fn default_refresh_margin() -> i64 {
+    60
+}
+fn default_db_name() -> String {
+    "atproto-oauth".into()
+}
+
+impl ClientConfig {
+    /// A config with defaults for everything but the two required fields.
+    pub fn new(client_id: &str, redirect_uri: &str) -> Self {
+        ClientConfig {
+            client_id: client_id.into(),
+            redirect_uri: redirect_uri.into(),
+            scope: default_scope(),
+            handle_resolver: default_handle_resolver(),
+            plc_directory_url: default_plc(),
+            doh_url: default_doh(),
+            handle_resolution: default_methods(),
+            allow_http: false,
+            response_mode: ResponseMode::Query,
+            refresh_margin_secs: default_refresh_margin(),
+            db_name: default_db_name(),
+        }
+    }
+
+    /// Checks everything that can be checked without the network, so mistakes surface at
+    /// construction and not in the middle of a login.
+    pub fn validate(&self) -> Result<()> {
+        let client_id = Url::parse(&self.client_id)
+            .map_err(|_| Error::new(ErrorCode::InvalidConfig, "clientId must be a URL"))?;
+        let redirect = Url::parse(&self.redirect_uri)
+            .map_err(|_| Error::new(ErrorCode::InvalidConfig, "redirectUri must be a URL"))?;
+        let loopback_client =
+            client_id.scheme() == "http" && client_id.host_str() == Some("localhost");
+        if !loopback_client && client_id.scheme() != "https" {
+            return err(ErrorCode::InvalidConfig, "clientId must be an https URL of the client metadata document, or the loopback form http://localhost?...");
+        }
+        if loopback_client && (client_id.port().is_some() || !matches!(client_id.path(), "" | "/"))
+        {
+            return err(ErrorCode::InvalidConfig, "a loopback clientId is exactly http://localhost with optional redirect_uri and scope query parameters");
+        }
+        if redirect.fragment().is_some() {
+            return err(
+                ErrorCode::InvalidConfig,
+                "redirectUri must not have a fragment",
+            );
+        }
+        match redirect.scheme() {
+            "https" => {}
+            "http" if is_loopback_ip(&redirect) => {}
+            "http" => return err(ErrorCode::InvalidConfig, "an http redirectUri must use 127.0.0.1 or [::1] (not localhost), as the AT Protocol loopback rules require"),
+            _ => return err(ErrorCode::InvalidConfig, "redirectUri must be http(s)"),
+        }
+        if !self.scope.split(' ').any(|s| s == "atproto") {
+            return err(ErrorCode::InvalidConfig, "scope must include \"atproto\"");
+        }
+        for (name, value) in [
+            ("handleResolver", &self.handle_resolver),
+            ("plcDirectoryUrl", &self.plc_directory_url),
+            ("dohUrl", &self.doh_url),
+        ] {
+            self.check_url(value).map_err(|e| {
+                Error::new(ErrorCode::InvalidConfig, format!("{name}: {}", e.message))
+            })?;
+        }
+        if self.handle_resolution.is_empty() {
+            return err(
+                ErrorCode::InvalidConfig,
+                "handleResolution must name at least one method",
+            );
+        }
+        Ok(())
+    }
+
+    /// Parses a server URL and applies the transport policy: https always, http only when the
+    /// app opted in for local development.
+    pub fn check_url(&self, url: &str) -> Result<Url> {
+        let parsed = Url::parse(url)
+            .map_err(|_| Error::new(ErrorCode::InvalidResponse, format!("{url:?} is not a URL")))?;
+        match parsed.scheme() {
+            "https" => Ok(parsed),
+            "http" if self.allow_http => Ok(parsed),
+            "http" => err(
+                ErrorCode::InsecureUrl,
+                format!("{url} is not https (set allowHttp: true for local development only)"),
+            ),
+            other => err(
+                ErrorCode::InvalidResponse,
+                format!("{url}: unsupported scheme {other}"),
+            ),
+        }
+    }
+}
+
+fn is_loopback_ip(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    }
+}
+
+/// The loopback client id for development (atproto.com/specs/oauth, "Localhost Client
+/// Development"): `http://localhost` carrying the redirect URI and scope as query parameters.
+pub fn loopback_client_id(redirect_uri: &str, scope: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", scope)
+        .finish()
+        // Form encoding writes spaces as `+`; the spec's examples (and strict parsers) use %20.
+        // A literal `+` was already escaped as %2B, so every `+` left is a space.
+        .replace('+', "%20");
+    format!("http://localhost?{query}")
+}
+
+/// `scheme://host[:port]` of a URL, the key of the DPoP nonce cache.
+pub fn origin_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> ClientConfig {
+        let redirect = "http://127.0.0.1:8080/callback";
+        ClientConfig::new(
+            &loopback_client_id(redirect, "atproto transition:generic"),
+            redirect,
+        )
+    }
+
+    #[test]
+    fn loopback_client_id_matches_spec_form() {
+        assert_eq!(
+            loopback_client_id("http://127.0.0.1:8080/callback", "atproto transition:generic"),
+            "http://localhost?redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fcallback&scope=atproto%20transition%3Ageneric"
+        );
+    }
+
+    #[test]
+    fn validates_config() {
+        cfg().validate().unwrap();
+        let mut c = cfg();
+        c.redirect_uri = "http://localhost:8080/callback".into();
+        assert_eq!(c.validate().unwrap_err().code, ErrorCode::InvalidConfig);
+        let mut c = cfg();
+        c.client_id = "http://example.com/client-metadata.json".into();
+        assert_eq!(c.validate().unwrap_err().code, ErrorCode::InvalidConfig);
+        let mut c = cfg();
+        c.scope = "transition:generic".into();
+        assert_eq!(c.validate().unwrap_err().code, ErrorCode::InvalidConfig);
+        let mut c = cfg();
+        c.plc_directory_url = "http://localhost:2582".into();
+        assert_eq!(c.validate().unwrap_err().code, ErrorCode::InvalidConfig);
+        c.allow_http = true;
+        c.validate().unwrap();
+        let mut c = ClientConfig::new(
+            "https://app.example/client-metadata.json",
+            "https://app.example/cb",
+        );
+        c.validate().unwrap();
+        c.handle_resolution.clear();
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn http_refused_unless_opted_in() {
+        let mut c = cfg();
+        assert_eq!(
+            c.check_url("http://localhost:2583").unwrap_err().code,
+            ErrorCode::InsecureUrl
+        );
+        assert!(c.check_url("https://bsky.social").is_ok());
+        assert!(c.check_url("ftp://x").is_err());
+        c.allow_http = true;
+        assert!(c.check_url("http://localhost:2583").is_ok());
+    }
+
+    #[test]
+    fn config_from_json_uses_defaults_and_refuses_unknown_fields() {
+        let c: ClientConfig = serde_json::from_str(r#"{"clientId":"https://a.example/m.json","redirectUri":"https://a.example/cb","handleResolution":["xrpc"],"allowHttp":true}"#).unwrap();
+        assert_eq!(c.handle_resolution, vec![HandleMethod::Xrpc]);
+        assert_eq!(c.plc_directory_url, DEFAULT_PLC_DIRECTORY);
+        assert!(c.allow_http);
+        assert!(serde_json::from_str::<ClientConfig>(
+            r#"{"clientId":"x","redirectUri":"y","bogus":1}"#
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,135 @@
+//! DID syntax and the two methods AT Protocol supports.
+
+use crate::error::{err, ErrorCode, Result};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DidMethod {
+    Plc,
+    /// Hostname-level `did:web` only (atproto does not support paths); the host may carry a
+    /// percent-encoded port (`did:web:localhost%3A8080`).
+    Web {
+        host: String,
+    },
+}
+
+/// Checks the generic DID syntax, then that the method is one atproto supports.
+pub fn parse_did(did: &str) -> Result<DidMethod> {
+    let valid_syntax = did.len() <= 2048
+        && did.starts_with("did:")
+        && did.split(':').count() >= 3
+        && did
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:%-".contains(&b))
+        && !did.ends_with(':')
+        && !did.ends_with('%');
+    if !valid_syntax {
+        return err(ErrorCode::InvalidDid, format!("{did:?} is not a valid DID"));
+    }
+    let mut parts = did.splitn(3, ':');
+    let (_, method, rest) = (
+        parts.next(),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_lowercase()) {
+        return err(
+            ErrorCode::InvalidDid,
+            format!("{did:?} is not a valid DID: bad method"),
+        );
+    }
+    match method {
+        "plc" => {
+            let ok = rest.len() == 24
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b));
+            if ok {
+                Ok(DidMethod::Plc)
+            } else {
+                err(
+                    ErrorCode::InvalidDid,
+                    format!("{did:?} is not a valid did:plc"),
+                )
+            }
+        }
+        "web" => {
+            if rest.contains(':') {
+                return err(
+                    ErrorCode::UnsupportedDidMethod,
+                    format!("{did:?}: did:web with a path is not supported by AT Protocol"),
+                );
+            }
+            let host = rest.replace("%3A", ":").replace("%3a", ":");
+            if host.is_empty() || host.contains('%') {
+                return err(
+                    ErrorCode::InvalidDid,
+                    format!("{did:?} is not a valid did:web"),
+                );
+            }
+            Ok(DidMethod::Web {
+                host: host.to_ascii_lowercase(),
+            })
+        }
+        other => err(
+            ErrorCode::UnsupportedDidMethod,
+            format!("did:{other} is not supported (only did:plc and did:web)"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_supported_methods() {
+        assert_eq!(
+            parse_did("did:plc:ewvi7nxzyoun6zhxrhs64oiz").unwrap(),
+            DidMethod::Plc
+        );
+        assert_eq!(
+            parse_did("did:web:example.com").unwrap(),
+            DidMethod::Web {
+                host: "example.com".into()
+            }
+        );
+        assert_eq!(
+            parse_did("did:web:localhost%3A8080").unwrap(),
+            DidMethod::Web {
+                host: "localhost:8080".into()
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_bad_and_unknown() {
+        assert_eq!(
+            parse_did("did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme")
+                .unwrap_err()
+                .code,
+            ErrorCode::UnsupportedDidMethod
+        );
+        assert_eq!(
+            parse_did("did:web:example.com:user:alice")
+                .unwrap_err()
+                .code,
+            ErrorCode::UnsupportedDidMethod
+        );
+        for bad in [
+            "did:plc:short",
+            "did:plc:EWVI7NXZYOUN6ZHXRHS64OIZ",
+            "did:",
+            "did:plc:",
+            "plc:abc",
+            "did:PLC:ewvi7nxzyoun6zhxrhs64oiz",
+            "did:plc:ewvi7nxzyoun6zhxrhs64oi/",
+            "did:web:exa mple.com",
+        ] {
+            assert_eq!(
+                parse_did(bad).unwrap_err().code,
+                ErrorCode::InvalidDid,
+                "{bad}"
+            );
+        }
+    }
+}

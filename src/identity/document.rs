@@ -1,0 +1,123 @@
+//! The parts of a DID document AT Protocol uses: the handle claim and the PDS endpoint.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{err, ErrorCode, Result};
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DidDocument {
+    pub id: String,
+    #[serde(default)]
+    pub also_known_as: Vec<String>,
+    #[serde(default)]
+    pub service: Vec<Service>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    pub id: String,
+    #[serde(rename = "type", default)]
+    pub kind: serde_json::Value,
+    #[serde(default)]
+    pub service_endpoint: serde_json::Value,
+}
+
+impl DidDocument {
+    pub fn parse(body: &[u8], did: &str) -> Result<DidDocument> {
+        let doc: DidDocument = serde_json::from_slice(body).map_err(|e| {
+            crate::error::Error::new(
+                ErrorCode::DidResolutionFailed,
+                format!("DID document of {did} is malformed: {e}"),
+            )
+        })?;
+        if doc.id != did {
+            return err(
+                ErrorCode::DidResolutionFailed,
+                format!("DID document id {:?} is not {did}", doc.id),
+            );
+        }
+        Ok(doc)
+    }
+
+    /// The `#atproto_pds` service endpoint (id may be relative or absolute).
+    pub fn pds_endpoint(&self) -> Result<String> {
+        let absolute = format!("{}#atproto_pds", self.id);
+        let service = self
+            .service
+            .iter()
+            .find(|s| s.id == "#atproto_pds" || s.id == absolute);
+        match service.map(|s| (&s.kind, &s.service_endpoint)) {
+            Some((serde_json::Value::String(kind), serde_json::Value::String(endpoint)))
+                if kind == "AtprotoPersonalDataServer" =>
+            {
+                Ok(endpoint.trim_end_matches('/').to_string())
+            }
+            _ => err(
+                ErrorCode::NoPds,
+                format!("{} has no #atproto_pds service", self.id),
+            ),
+        }
+    }
+
+    /// The handle the document claims (first `at://` entry of `alsoKnownAs`), not yet verified.
+    pub fn claimed_handle(&self) -> Option<String> {
+        self.also_known_as
+            .iter()
+            .find_map(|aka| aka.strip_prefix("at://"))
+            .map(|h| h.to_ascii_lowercase())
+    }
+
+    /// Whether the document claims `handle` (the DID side of the bidirectional check).
+    pub fn claims_handle(&self, handle: &str) -> bool {
+        self.also_known_as.iter().any(|aka| {
+            aka.strip_prefix("at://")
+                .is_some_and(|h| h.eq_ignore_ascii_case(handle))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DID: &str = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
+
+    fn doc(service: &str) -> Vec<u8> {
+        format!(r#"{{"@context":[],"id":"{DID}","alsoKnownAs":["at://Alice.test"],"verificationMethod":[],"service":[{service}]}}"#).into_bytes()
+    }
+
+    #[test]
+    fn finds_pds_and_handle() {
+        let d = DidDocument::parse(&doc(r##"{"id":"#atproto_pds","type":"AtprotoPersonalDataServer","serviceEndpoint":"https://pds.example/"}"##), DID).unwrap();
+        assert_eq!(d.pds_endpoint().unwrap(), "https://pds.example");
+        assert_eq!(d.claimed_handle().as_deref(), Some("alice.test"));
+        assert!(d.claims_handle("alice.test"));
+        assert!(!d.claims_handle("bob.test"));
+        let abs = DidDocument::parse(&doc(&format!(r#"{{"id":"{DID}#atproto_pds","type":"AtprotoPersonalDataServer","serviceEndpoint":"https://p.example"}}"#)), DID).unwrap();
+        assert_eq!(abs.pds_endpoint().unwrap(), "https://p.example");
+    }
+
+    #[test]
+    fn rejects_missing_pds_wrong_id_and_garbage() {
+        let d = DidDocument::parse(&doc(r##"{"id":"#other","type":"AtprotoPersonalDataServer","serviceEndpoint":"https://x"}"##), DID).unwrap();
+        assert_eq!(d.pds_endpoint().unwrap_err().code, ErrorCode::NoPds);
+        let d = DidDocument::parse(
+            &doc(r##"{"id":"#atproto_pds","type":"Other","serviceEndpoint":"https://x"}"##),
+            DID,
+        )
+        .unwrap();
+        assert_eq!(d.pds_endpoint().unwrap_err().code, ErrorCode::NoPds);
+        assert_eq!(
+            DidDocument::parse(&doc(""), "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa")
+                .unwrap_err()
+                .code,
+            ErrorCode::DidResolutionFailed
+        );
+        assert_eq!(
+            DidDocument::parse(b"<html>", DID).unwrap_err().code,
+            ErrorCode::DidResolutionFailed
+        );
+    }
+}

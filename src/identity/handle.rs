@@ -1,0 +1,113 @@
+//! Handle syntax (atproto.com/specs/handle), checked before any request is made.
+
+use crate::error::{err, ErrorCode, Result};
+
+/// TLDs the spec forbids for handles. `.test` stays allowed: it is the development TLD the
+/// official PDS uses on loopback.
+const DISALLOWED_TLDS: &[&str] = &[
+    "alt",
+    "arpa",
+    "example",
+    "internal",
+    "invalid",
+    "local",
+    "localhost",
+    "onion",
+];
+
+/// Validates a handle and returns its normalized (lower-case) form. Accepts a leading `@`,
+/// which users often type.
+pub fn normalize_handle(input: &str) -> Result<String> {
+    let handle = input.trim().trim_start_matches('@').to_ascii_lowercase();
+    if handle.is_empty() || handle.len() > 253 {
+        return err(
+            ErrorCode::InvalidHandle,
+            format!("{input:?} is not a valid handle: bad length"),
+        );
+    }
+    let labels: Vec<&str> = handle.split('.').collect();
+    if labels.len() < 2 {
+        return err(
+            ErrorCode::InvalidHandle,
+            format!("{input:?} is not a valid handle: it needs a domain (like alice.bsky.social)"),
+        );
+    }
+    for label in &labels {
+        let bytes = label.as_bytes();
+        let ok = !bytes.is_empty()
+            && bytes.len() <= 63
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            && bytes[0] != b'-'
+            && bytes[bytes.len() - 1] != b'-';
+        if !ok {
+            return err(
+                ErrorCode::InvalidHandle,
+                format!("{input:?} is not a valid handle: bad segment {label:?}"),
+            );
+        }
+    }
+    let tld = labels[labels.len() - 1];
+    if tld.as_bytes()[0].is_ascii_digit() {
+        return err(
+            ErrorCode::InvalidHandle,
+            format!("{input:?} is not a valid handle: the top-level domain starts with a digit"),
+        );
+    }
+    if DISALLOWED_TLDS.contains(&tld) {
+        return err(
+            ErrorCode::InvalidHandle,
+            format!("{input:?} is not a valid handle: .{tld} is not allowed"),
+        );
+    }
+    Ok(handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_and_normalizes() {
+        assert_eq!(
+            normalize_handle("Alice.Bsky.Social").unwrap(),
+            "alice.bsky.social"
+        );
+        assert_eq!(normalize_handle("@alice.test").unwrap(), "alice.test");
+        assert_eq!(
+            normalize_handle(" xn--ls8h.example.com ").unwrap(),
+            "xn--ls8h.example.com"
+        );
+        assert_eq!(normalize_handle("a.co").unwrap(), "a.co");
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "",
+            "alice",
+            "alice..test",
+            "-alice.test",
+            "alice-.test",
+            "alice.test.",
+            ".alice.test",
+            "al ice.test",
+            "alice_x.test",
+            "alice.123",
+            "alice.local",
+            "alice.onion",
+            "ålice.test",
+            "did:plc:abc",
+            "https://alice.test",
+        ] {
+            let e = normalize_handle(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidHandle, "{bad:?}");
+        }
+        let long = format!("{}.test", "a".repeat(64));
+        assert!(normalize_handle(&long).is_err());
+        let too_long = format!("{}test", "abcdefghi.".repeat(25));
+        assert!(too_long.len() > 253);
+        assert!(normalize_handle(&too_long).is_err());
+    }
+}

@@ -1,0 +1,404 @@
+//! OAuth discovery: protected-resource metadata (RFC 9728) on the PDS, then authorization-server
+//! metadata (RFC 8414), each validated against the AT Protocol profile before use.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::config::{origin_of, ClientConfig};
+use crate::error::{Error, ErrorCode, Result};
+use crate::platform::{Http, HttpRequest, HttpResponse};
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ProtectedResourceMetadata {
+    pub resource: String,
+    #[serde(default)]
+    pub authorization_servers: Vec<String>,
+}
+
+/// The fields of the authorization server's metadata the client uses. Stored with the pending
+/// login and the session so that the callback and refreshes need no rediscovery.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct AuthServerMetadata {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub pushed_authorization_request_endpoint: String,
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub require_pushed_authorization_requests: bool,
+    #[serde(default, skip_serializing)]
+    pub code_challenge_methods_supported: Vec<String>,
+    #[serde(default, skip_serializing)]
+    pub dpop_signing_alg_values_supported: Vec<String>,
+    #[serde(default, skip_serializing)]
+    pub scopes_supported: Vec<String>,
+    #[serde(default, skip_serializing)]
+    pub response_types_supported: Vec<String>,
+    #[serde(default, skip_serializing)]
+    pub grant_types_supported: Vec<String>,
+    #[serde(default, skip_serializing)]
+    pub authorization_response_iss_parameter_supported: bool,
+    #[serde(default, skip_serializing)]
+    pub client_id_metadata_document_supported: bool,
+    #[serde(default, skip_serializing)]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(ErrorCode::InvalidMetadata, message)
+}
+
+async fn get_json(http: &impl Http, url: &str) -> Result<HttpResponse> {
+    http.send(HttpRequest::get(url).header("accept", "application/json"))
+        .await
+}
+
+/// `<pds>/.well-known/oauth-protected-resource` → the one authorization server's issuer.
+pub async fn fetch_protected_resource(
+    http: &impl Http,
+    cfg: &ClientConfig,
+    pds: &str,
+) -> Result<String> {
+    let pds_url = cfg.check_url(pds)?;
+    let origin = origin_of(&pds_url);
+    let resp = get_json(
+        http,
+        &format!("{origin}/.well-known/oauth-protected-resource"),
+    )
+    .await?;
+    if !resp.is_success() {
+        return Err(invalid(format!(
+            "{origin} has no protected-resource metadata (HTTP {})",
+            resp.status
+        )));
+    }
+    let meta: ProtectedResourceMetadata = serde_json::from_slice(&resp.body).map_err(|e| {
+        invalid(format!(
+            "protected-resource metadata of {origin} is malformed: {e}"
+        ))
+    })?;
+    validate_protected_resource(&meta, &origin)?;
+    let issuer = meta.authorization_servers[0].clone();
+    cfg.check_url(&issuer)?;
+    Ok(issuer)
+}
+
+pub fn validate_protected_resource(meta: &ProtectedResourceMetadata, origin: &str) -> Result<()> {
+    if meta.resource.trim_end_matches('/') != origin {
+        return Err(invalid(format!(
+            "protected-resource metadata names resource {:?}, fetched from {origin}",
+            meta.resource
+        )));
+    }
+    if meta.authorization_servers.len() != 1 {
+        return Err(invalid(format!(
+            "a PDS must name exactly one authorization server, {origin} names {}",
+            meta.authorization_servers.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `<issuer>/.well-known/oauth-authorization-server`, validated.
+pub async fn fetch_auth_server(
+    http: &impl Http,
+    cfg: &ClientConfig,
+    issuer: &str,
+) -> Result<AuthServerMetadata> {
+    let issuer_url = cfg.check_url(issuer)?;
+    let origin = origin_of(&issuer_url);
+    let resp = get_json(
+        http,
+        &format!("{origin}/.well-known/oauth-authorization-server"),
+    )
+    .await?;
+    if !resp.is_success() {
+        return Err(invalid(format!(
+            "{origin} has no authorization-server metadata (HTTP {})",
+            resp.status
+        )));
+    }
+    let meta: AuthServerMetadata = serde_json::from_slice(&resp.body).map_err(|e| {
+        invalid(format!(
+            "authorization-server metadata of {origin} is malformed: {e}"
+        ))
+    })?;
+    validate_auth_server(&meta, &origin, cfg)?;
+    Ok(meta)
+}
+
+pub fn validate_auth_server(
+    meta: &AuthServerMetadata,
+    origin: &str,
+    cfg: &ClientConfig,
+) -> Result<()> {
+    if meta.issuer != origin {
+        return Err(invalid(format!(
+            "issuer {:?} is not the origin the metadata came from ({origin})",
+            meta.issuer
+        )));
+    }
+    let has = |list: &[String], want: &str| list.iter().any(|v| v == want);
+    let checks: [(bool, &str); 9] = [
+        (
+            has(&meta.code_challenge_methods_supported, "S256"),
+            "PKCE S256",
+        ),
+        (
+            has(&meta.dpop_signing_alg_values_supported, "ES256"),
+            "DPoP ES256",
+        ),
+        (has(&meta.scopes_supported, "atproto"), "the atproto scope"),
+        (
+            has(&meta.response_types_supported, "code"),
+            "response type code",
+        ),
+        (
+            has(&meta.grant_types_supported, "authorization_code"),
+            "the authorization_code grant",
+        ),
+        (
+            has(&meta.grant_types_supported, "refresh_token"),
+            "the refresh_token grant",
+        ),
+        (
+            has(&meta.token_endpoint_auth_methods_supported, "none"),
+            "public clients (auth method none)",
+        ),
+        (
+            meta.authorization_response_iss_parameter_supported,
+            "the iss response parameter",
+        ),
+        (
+            meta.client_id_metadata_document_supported,
+            "client metadata documents",
+        ),
+    ];
+    if let Some((_, what)) = checks.iter().find(|(ok, _)| !ok) {
+        return Err(invalid(format!("{origin} does not support {what}")));
+    }
+    if !meta.require_pushed_authorization_requests {
+        return Err(invalid(format!(
+            "{origin} does not require pushed authorization requests, as AT Protocol servers must"
+        )));
+    }
+    let mut endpoints = vec![
+        &meta.authorization_endpoint,
+        &meta.token_endpoint,
+        &meta.pushed_authorization_request_endpoint,
+    ];
+    endpoints.extend(meta.revocation_endpoint.as_ref());
+    for endpoint in endpoints {
+        let url = cfg.check_url(endpoint)?;
+        // Endpoints on another origin would let a compromised metadata document redirect
+        // tokens; AT Protocol servers host them on the issuer.
+        if origin_of(&url) != origin {
+            return Err(invalid(format!(
+                "endpoint {endpoint} is not on the issuer's origin {origin}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// PDS URL → (issuer, metadata). An entryway (like bsky.social) may be an authorization server
+/// itself rather than a resource: fall back to its own authorization-server metadata.
+pub async fn discover_from_service(
+    http: &impl Http,
+    cfg: &ClientConfig,
+    service: &str,
+) -> Result<AuthServerMetadata> {
+    match fetch_protected_resource(http, cfg, service).await {
+        Ok(issuer) => fetch_auth_server(http, cfg, &issuer).await,
+        Err(e) if e.code == ErrorCode::InvalidMetadata => {
+            let origin = origin_of(&cfg.check_url(service)?);
+            fetch_auth_server(http, cfg, &origin).await.map_err(|_| e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a URL (input from the user) names a server rather than an account.
+pub fn parse_service_url(input: &str) -> Option<Url> {
+    let url = Url::parse(input.trim()).ok()?;
+    matches!(url.scheme(), "http" | "https").then_some(url)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::testing::{json, text, MockHttp};
+    use futures::executor::block_on;
+
+    pub fn as_metadata(origin: &str) -> String {
+        format!(
+            r#"{{"issuer":"{origin}","authorization_endpoint":"{origin}/oauth/authorize","token_endpoint":"{origin}/oauth/token",
+            "pushed_authorization_request_endpoint":"{origin}/oauth/par","revocation_endpoint":"{origin}/oauth/revoke",
+            "require_pushed_authorization_requests":true,"code_challenge_methods_supported":["S256"],
+            "dpop_signing_alg_values_supported":["RS256","ES256"],"scopes_supported":["atproto","transition:generic"],
+            "response_types_supported":["code"],"grant_types_supported":["authorization_code","refresh_token"],
+            "token_endpoint_auth_methods_supported":["none","private_key_jwt"],"authorization_response_iss_parameter_supported":true,
+            "client_id_metadata_document_supported":true,"response_modes_supported":["query","fragment","form_post"]}}"#
+        )
+    }
+
+    pub fn cfg() -> ClientConfig {
+        ClientConfig::new(
+            "https://app.example/client-metadata.json",
+            "https://app.example/cb",
+        )
+    }
+
+    fn serve(http: &MockHttp, pds: &str, issuer: &str) {
+        http.on(
+            "GET",
+            &format!("{pds}/.well-known/oauth-protected-resource"),
+            json(
+                200,
+                &format!(r#"{{"resource":"{pds}","authorization_servers":["{issuer}"]}}"#),
+            ),
+        );
+        http.on(
+            "GET",
+            &format!("{issuer}/.well-known/oauth-authorization-server"),
+            json(200, &as_metadata(issuer)),
+        );
+    }
+
+    #[test]
+    fn discovers_issuer_through_the_pds() {
+        let http = MockHttp::default();
+        serve(&http, "https://pds.example", "https://auth.example");
+        let meta = block_on(discover_from_service(&http, &cfg(), "https://pds.example/")).unwrap();
+        assert_eq!(meta.issuer, "https://auth.example");
+        assert_eq!(meta.token_endpoint, "https://auth.example/oauth/token");
+        assert_eq!(http.count(), 2);
+    }
+
+    #[test]
+    fn entryway_url_is_its_own_authorization_server() {
+        let http = MockHttp::default();
+        http.on(
+            "GET",
+            "https://entry.example/.well-known/oauth-protected-resource",
+            text(404, ""),
+        );
+        http.on(
+            "GET",
+            "https://entry.example/.well-known/oauth-authorization-server",
+            json(200, &as_metadata("https://entry.example")),
+        );
+        let meta = block_on(discover_from_service(
+            &http,
+            &cfg(),
+            "https://entry.example",
+        ))
+        .unwrap();
+        assert_eq!(meta.issuer, "https://entry.example");
+    }
+
+    #[test]
+    fn refuses_metadata_that_breaks_the_profile() {
+        let origin = "https://auth.example";
+        let base: serde_json::Value = serde_json::from_str(&as_metadata(origin)).unwrap();
+        let cases: Vec<(&str, serde_json::Value)> = vec![
+            ("issuer", "https://evil.example".into()),
+            ("issuer", "https://auth.example/".into()),
+            (
+                "code_challenge_methods_supported",
+                serde_json::json!(["plain"]),
+            ),
+            (
+                "dpop_signing_alg_values_supported",
+                serde_json::json!(["RS256"]),
+            ),
+            ("require_pushed_authorization_requests", false.into()),
+            (
+                "authorization_response_iss_parameter_supported",
+                false.into(),
+            ),
+            ("scopes_supported", serde_json::json!(["openid"])),
+            ("token_endpoint", "https://elsewhere.example/token".into()),
+            (
+                "pushed_authorization_request_endpoint",
+                "http://auth.example/oauth/par".into(),
+            ),
+        ];
+        for (field, value) in cases {
+            let mut m = base.clone();
+            m[field] = value;
+            let meta: AuthServerMetadata = serde_json::from_value(m).unwrap();
+            let e = validate_auth_server(&meta, origin, &cfg()).unwrap_err();
+            assert!(
+                matches!(e.code, ErrorCode::InvalidMetadata | ErrorCode::InsecureUrl),
+                "{field}: {e}"
+            );
+        }
+        let meta: AuthServerMetadata = serde_json::from_value(base).unwrap();
+        validate_auth_server(&meta, origin, &cfg()).unwrap();
+    }
+
+    #[test]
+    fn protected_resource_checks() {
+        let ok = ProtectedResourceMetadata {
+            resource: "https://pds.example".into(),
+            authorization_servers: vec!["https://a.example".into()],
+        };
+        validate_protected_resource(&ok, "https://pds.example").unwrap();
+        let two = ProtectedResourceMetadata {
+            authorization_servers: vec!["https://a.example".into(), "https://b.example".into()],
+            ..ok.clone()
+        };
+        assert_eq!(
+            validate_protected_resource(&two, "https://pds.example")
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidMetadata
+        );
+        let none = ProtectedResourceMetadata {
+            authorization_servers: vec![],
+            ..ok.clone()
+        };
+        assert!(validate_protected_resource(&none, "https://pds.example").is_err());
+        let other = ProtectedResourceMetadata {
+            resource: "https://other.example".into(),
+            ..ok
+        };
+        assert!(validate_protected_resource(&other, "https://pds.example").is_err());
+    }
+
+    #[test]
+    fn garbage_and_http_servers() {
+        let http = MockHttp::default();
+        http.on(
+            "GET",
+            "https://pds.example/.well-known/oauth-protected-resource",
+            text(200, "<html>"),
+        );
+        let e = block_on(fetch_protected_resource(
+            &http,
+            &cfg(),
+            "https://pds.example",
+        ))
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidMetadata);
+        let e = block_on(discover_from_service(
+            &http,
+            &cfg(),
+            "http://localhost:2583",
+        ))
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InsecureUrl);
+        assert_eq!(
+            http.count(),
+            1,
+            "nothing is fetched from an http server without the opt-in"
+        );
+        let mut c = cfg();
+        c.allow_http = true;
+        serve(&http, "http://localhost:2583", "http://localhost:2583");
+        let meta = block_on(discover_from_service(&http, &c, "http://localhost:2583")).unwrap();
+        assert_eq!(meta.issuer, "http://localhost:2583");
+    }
+}

@@ -1,0 +1,91 @@
+//! What is stored: a login in progress (`PendingLogin`) and a signed-in session (`Session`).
+//! Both hold secrets (PKCE verifier, DPoP private key, tokens); the browser store encrypts every
+//! record, and `SessionInfo` is the secret-free view handed to JavaScript.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::identity::Identity;
+use crate::oauth::AuthServerMetadata;
+use crate::platform::{Store, Table};
+
+/// How long a login may take between `startLogin` and `handleCallback`.
+pub const PENDING_LIFETIME_SECS: i64 = 600;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingLogin {
+    pub server: AuthServerMetadata,
+    pub verifier: String,
+    pub dpop_key: String,
+    /// The account resolved at login (absent when the user started from a server URL).
+    pub identity: Option<Identity>,
+    pub redirect_uri: String,
+    pub app_state: Option<String>,
+    pub expires_at: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Session {
+    pub did: String,
+    pub handle: Option<String>,
+    pub pds: String,
+    pub server: AuthServerMetadata,
+    pub scope: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_at: Option<i64>,
+    pub dpop_key: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Session {
+    pub fn needs_refresh(&self, now: i64, margin: i64) -> bool {
+        self.expires_at.is_some_and(|at| at - margin <= now)
+    }
+
+    pub fn info(&self) -> SessionInfo {
+        SessionInfo {
+            did: self.did.clone(),
+            handle: self.handle.clone(),
+            pds: self.pds.clone(),
+            issuer: self.server.issuer.clone(),
+            scope: self.scope.clone(),
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// The public view of a session: no token, no key.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    pub did: String,
+    pub handle: Option<String>,
+    pub pds: String,
+    pub issuer: String,
+    pub scope: String,
+    /// Unix seconds.
+    pub expires_at: Option<i64>,
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value)
+        .map_err(|e| Error::new(ErrorCode::StorageError, format!("cannot serialize: {e}")))
+}
+
+pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Error::new(
+            ErrorCode::StorageError,
+            format!("stored record is unreadable: {e}"),
+        )
+    })
+}
+
+pub async fn read_session(store: &impl Store, did: &str) -> Result<Option<Session>> {
+    match store.get(Table::Sessions, did).await? {
+        Some(bytes) => decode(&bytes).map(Some),
+        None => Ok(None),
+    }
+}

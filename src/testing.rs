@@ -1,0 +1,210 @@
+//! Fakes of the platform traits for native unit tests: a scripted HTTP layer that records what
+//! was sent, an in-memory store, a settable clock, in-process locks and an event log.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use crate::error::{err, ErrorCode, Result};
+use crate::platform::{
+    Clock, Events, Http, HttpRequest, HttpResponse, Locks, SessionEvent, Store, Table,
+};
+
+pub const ALICE_DID: &str = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
+
+pub fn text(status: u16, body: &str) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: vec![("content-type".into(), "text/plain".into())],
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+pub fn json(status: u16, body: &str) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+pub fn with_header(mut resp: HttpResponse, name: &str, value: &str) -> HttpResponse {
+    resp.headers
+        .push((name.to_ascii_lowercase(), value.to_string()));
+    resp
+}
+
+type Handler = Box<dyn Fn(&HttpRequest) -> HttpResponse>;
+
+/// Routes are matched on method and the exact URL; a route registered later wins, so a test can
+/// change a server's answer mid-way. Unrouted requests fail as network errors.
+#[derive(Default)]
+pub struct MockHttp {
+    routes: RefCell<Vec<(String, String, Handler)>>,
+    pub log: RefCell<Vec<HttpRequest>>,
+}
+
+impl MockHttp {
+    pub fn on(&self, method: &str, url: &str, response: HttpResponse) {
+        self.on_fn(method, url, move |_| response.clone());
+    }
+
+    pub fn on_fn(
+        &self,
+        method: &str,
+        url: &str,
+        f: impl Fn(&HttpRequest) -> HttpResponse + 'static,
+    ) {
+        self.routes
+            .borrow_mut()
+            .push((method.to_string(), url.to_string(), Box::new(f)));
+    }
+
+    pub fn count(&self) -> usize {
+        self.log.borrow().len()
+    }
+
+    pub fn requests_to(&self, url: &str) -> Vec<HttpRequest> {
+        self.log
+            .borrow()
+            .iter()
+            .filter(|r| r.url == url)
+            .cloned()
+            .collect()
+    }
+}
+
+impl Http for MockHttp {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+        self.log.borrow_mut().push(request.clone());
+        let routes = self.routes.borrow();
+        match routes
+            .iter()
+            .rev()
+            .find(|(m, u, _)| *m == request.method && *u == request.url)
+        {
+            Some((_, _, f)) => Ok(f(&request)),
+            None => err(
+                ErrorCode::NetworkError,
+                format!("no route for {} {}", request.method, request.url),
+            ),
+        }
+    }
+}
+
+/// The whole platform for client tests. `Rc` fields let two clients (two "tabs") share the
+/// store and the HTTP fake.
+#[derive(Clone)]
+pub struct FakePlatform {
+    pub http: Rc<MockHttp>,
+    pub store: Rc<RefCell<HashMap<(Table, String), Vec<u8>>>>,
+    pub now: Rc<Cell<i64>>,
+    pub events: Rc<RefCell<Vec<SessionEvent>>>,
+    pub locks: Rc<RefCell<BTreeMap<String, bool>>>,
+}
+
+impl Default for FakePlatform {
+    fn default() -> Self {
+        FakePlatform {
+            http: Rc::new(MockHttp::default()),
+            store: Rc::default(),
+            now: Rc::new(Cell::new(1_700_000_000)),
+            events: Rc::default(),
+            locks: Rc::default(),
+        }
+    }
+}
+
+impl FakePlatform {
+    /// A second "tab": same HTTP server, storage and locks; its own event log.
+    pub fn another_tab(&self) -> Self {
+        FakePlatform {
+            events: Rc::default(),
+            ..self.clone()
+        }
+    }
+}
+
+impl Http for FakePlatform {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+        self.http.send(request).await
+    }
+}
+
+impl Clock for FakePlatform {
+    fn now(&self) -> i64 {
+        self.now.get()
+    }
+}
+
+impl Store for FakePlatform {
+    async fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.store.borrow().get(&(table, key.to_string())).cloned())
+    }
+    async fn put(&self, table: Table, key: &str, value: &[u8]) -> Result<()> {
+        self.store
+            .borrow_mut()
+            .insert((table, key.to_string()), value.to_vec());
+        Ok(())
+    }
+    async fn delete(&self, table: Table, key: &str) -> Result<()> {
+        self.store.borrow_mut().remove(&(table, key.to_string()));
+        Ok(())
+    }
+    async fn take(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.store.borrow_mut().remove(&(table, key.to_string())))
+    }
+    async fn keys(&self, table: Table) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .borrow()
+            .keys()
+            .filter(|(t, _)| *t == table)
+            .map(|(_, k)| k.clone())
+            .collect())
+    }
+}
+
+pub struct FakeGuard {
+    name: String,
+    locks: Rc<RefCell<BTreeMap<String, bool>>>,
+}
+
+impl Drop for FakeGuard {
+    fn drop(&mut self) {
+        self.locks.borrow_mut().insert(self.name.clone(), false);
+    }
+}
+
+impl Locks for FakePlatform {
+    type Guard = FakeGuard;
+    /// Single-threaded tests never contend; taking a held lock is a bug the test should see.
+    async fn lock(&self, name: &str) -> Result<FakeGuard> {
+        let mut locks = self.locks.borrow_mut();
+        if locks.get(name).copied().unwrap_or(false) {
+            return err(ErrorCode::Unsupported, format!("lock {name} taken twice"));
+        }
+        locks.insert(name.to_string(), true);
+        Ok(FakeGuard {
+            name: name.to_string(),
+            locks: self.locks.clone(),
+        })
+    }
+}
+
+impl crate::platform::Spawn for FakePlatform {
+    /// The fake store completes at once, so one poll runs a background write to the end.
+    fn spawn(&self, task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
+        use futures::FutureExt;
+        assert!(
+            task.now_or_never().is_some(),
+            "a background task did not complete at once"
+        );
+    }
+}
+
+impl Events for FakePlatform {
+    fn emit(&self, event: SessionEvent) {
+        self.events.borrow_mut().push(event);
+    }
+}
