@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# scripts/build.sh — build the crate to WebAssembly with wasm-pack, then shrink it with wasm-opt.
+#
+# Settings come from wasm-pack.toml (read here; wasm-pack does not read that file):
+#   targets, out_dir, profile, wasm_opt, wasm_opt_features, wasm_opt_extra.
+# The "web" target goes to out_dir (pkg/): pkg/atproto_oauth_wasm.js, _bg.wasm, .d.ts, package.json.
+# Needs the tools from scripts/setup.sh (not run from here; `npm test` runs it first).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/env.sh
+source "$ROOT/scripts/env.sh"
+
+say() { echo "build: $*"; }
+die() { echo "build: ERROR: $*" >&2; exit 1; }
+
+# cfg KEY [DEFAULT] — value of `KEY = "value"` in wasm-pack.toml (last one wins).
+cfg() {
+  local v
+  v="$(sed -n -E "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\"([^\"]*)\"[[:space:]]*(#.*)?\$/\\1/p" wasm-pack.toml 2>/dev/null | tail -n1)"
+  if [ -z "$v" ] && ! grep -qE "^[[:space:]]*$1[[:space:]]*=" wasm-pack.toml 2>/dev/null; then v="${2:-}"; fi
+  printf '%s' "$v"
+}
+
+TARGETS="$(cfg targets web)"
+OUT_DIR="$(cfg out_dir pkg)"
+PROFILE="$(cfg profile release)"
+OPT_LEVEL="$(cfg wasm_opt -Oz)"
+OPT_FEATURES="$(cfg wasm_opt_features)"
+OPT_EXTRA="$(cfg wasm_opt_extra)"
+
+case "$PROFILE" in
+  release) PROFILE_FLAG=--release ;;
+  dev) PROFILE_FLAG=--dev ;;
+  profiling) PROFILE_FLAG=--profiling ;;
+  *) die "wasm-pack.toml: profile must be release, dev or profiling (got '$PROFILE')" ;;
+esac
+command -v wasm-pack >/dev/null 2>&1 || die "wasm-pack not found; run scripts/setup.sh"
+command -v wasm-bindgen >/dev/null 2>&1 || die "wasm-bindgen not found; run scripts/setup.sh"
+
+T0=$SECONDS
+say "route $ATPROTO_WASM_ROUTE, $(rustc -V), targets: $TARGETS, profile: $PROFILE, wasm-opt: ${OPT_LEVEL:-off}"
+
+build_target() {
+  local target="$1" out="$2" t0=$SECONDS
+  say "wasm-pack build $PROFILE_FLAG --target $target --out-dir $out"
+  # --mode no-install: use the installed wasm-bindgen (same version as Cargo.lock), download nothing.
+  wasm-pack build "$PROFILE_FLAG" --target "$target" --mode no-install --out-dir "$out" \
+    || die "wasm-pack build --target $target failed"
+
+  local wasm
+  wasm="$(ls "$out"/*_bg.wasm 2>/dev/null | head -n1)"
+  [ -n "$wasm" ] && [ -s "$wasm" ] || die "no *_bg.wasm in $out/"
+
+  if [ -n "$OPT_LEVEL" ]; then
+    [ -x "$WASM_OPT" ] || die "wasm-opt not found at $WASM_OPT; run scripts/setup.sh (npm binaryen)"
+    local before after
+    before=$(stat -c %s "$wasm")
+    # shellcheck disable=SC2086  # word splitting of the flag lists is intended
+    "$WASM_OPT" "$OPT_LEVEL" $OPT_FEATURES $OPT_EXTRA "$wasm" -o "$wasm.opt" \
+      || die "wasm-opt $OPT_LEVEL failed on $wasm"
+    # validate with binaryen (same feature set) and with the JS engine itself
+    # shellcheck disable=SC2086
+    local vlog
+    vlog="$("$WASM_OPT" $OPT_FEATURES "$wasm.opt" -o /dev/null 2>&1)" \
+      || { echo "$vlog" >&2; die "wasm-opt output does not validate"; }
+    node -e 'const b=require("fs").readFileSync(process.argv[1]); if(!WebAssembly.validate(b)){console.error("WebAssembly.validate: invalid");process.exit(1)}' "$wasm.opt" \
+      || die "wasm-opt output rejected by WebAssembly.validate"
+    mv "$wasm.opt" "$wasm"
+    after=$(stat -c %s "$wasm")
+    say "wasm-opt $OPT_LEVEL: $(basename "$wasm") $before -> $after bytes"
+  fi
+
+  # pkg/package.json: make sure it is a proper ES module package with types.
+  node - "$out" <<'EOF' || die "could not check/fix $out/package.json"
+const fs = require("fs"), path = require("path");
+const out = process.argv[2];
+const file = path.join(out, "package.json");
+if (!fs.existsSync(file)) { console.error(`${file} missing`); process.exit(1); }
+const pkg = JSON.parse(fs.readFileSync(file, "utf8"));
+const present = fs.readdirSync(out);
+const js = present.find((f) => f.endsWith(".js") && !f.endsWith("_bg.js"));
+const dts = present.find((f) => f.endsWith(".d.ts") && !f.endsWith("_bg.wasm.d.ts"));
+const wasm = present.find((f) => f.endsWith("_bg.wasm"));
+if (!js || !dts || !wasm) { console.error(`missing outputs in ${out}: js=${js} d.ts=${dts} wasm=${wasm}`); process.exit(1); }
+let changed = false;
+const set = (k, v) => { if (pkg[k] === undefined) { pkg[k] = v; changed = true; } };
+if (pkg.type !== "module" && !out.endsWith("-nodejs")) { pkg.type = "module"; changed = true; }
+set("main", js);
+set("module", js);
+set("types", dts);
+set("sideEffects", ["./snippets/*"]);
+const files = new Set(pkg.files || []);
+for (const f of present) {
+  if (/\.(js|d\.ts|wasm)$/.test(f) || f === "snippets") { if (!files.has(f)) { files.add(f); changed = true; } }
+}
+pkg.files = [...files];
+if (changed) fs.writeFileSync(file, JSON.stringify(pkg, null, 2) + "\n");
+console.log(`build: ${file}: name=${pkg.name} version=${pkg.version} type=${pkg.type} types=${pkg.types}${changed ? " (completed)" : ""}`);
+EOF
+  say "$target -> $out/ ($((SECONDS - t0))s): $(cd "$out" && ls | tr '\n' ' ')"
+}
+
+for t in $TARGETS; do
+  if [ "$t" = web ]; then build_target web "$OUT_DIR"; else build_target "$t" "$OUT_DIR-$t"; fi
+done
+case " $TARGETS " in *" web "*) ;; *) say "note: 'web' is not in wasm-pack.toml targets; $OUT_DIR/ not rebuilt" ;; esac
+say "done in $((SECONDS - T0))s"

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# scripts/test.sh — everything `npm test` (and .ci/run) checks, in order, failing fast:
+#   1. setup      scripts/setup.sh (installs what is missing; a few seconds when nothing is)
+#   2. native     cargo test on the host (rustup) toolchain
+#   3. build      scripts/build.sh (wasm-pack build --target web + wasm-opt -> pkg/)
+#   4. chrome     wasm-pack test --headless --chrome   (wasm-bindgen-test in Chromium)
+#   5. firefox    wasm-pack test --headless --firefox  (wasm-bindgen-test in Firefox ESR)
+#   6. e2e        node tests/e2e/run.mjs, when that file exists
+#
+# Environment knobs:
+#   TEST_SKIP="firefox e2e"  skip stages by name (reported as skipped in the summary)
+#   TEST_ONLY="native"       run only these stages (setup always runs unless skipped)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+T0=$SECONDS
+SUMMARY=()
+CURRENT=""
+
+on_exit() {
+  local rc=$?
+  if [ "$rc" -ne 0 ] && [ -n "$CURRENT" ]; then
+    SUMMARY+=("$CURRENT:FAILED")
+    echo >&2
+    echo "test: ===== stage '$CURRENT' FAILED (exit $rc) =====" >&2
+  fi
+  echo "test: summary: ${SUMMARY[*]:-nothing ran} ($((SECONDS - T0))s) -> $([ "$rc" -eq 0 ] && echo PASS || echo FAIL)"
+}
+trap on_exit EXIT
+
+want() {
+  case " ${TEST_SKIP:-} " in *" $1 "*) SUMMARY+=("$1:skipped"); return 1 ;; esac
+  if [ -n "${TEST_ONLY:-}" ] && [ "$1" != setup ]; then
+    case " $TEST_ONLY " in *" $1 "*) ;; *) return 1 ;; esac
+  fi
+  return 0
+}
+stage() { CURRENT="$1"; STAGE_T0=$SECONDS; echo; echo "test: ===== $1: $2"; }
+passed() { SUMMARY+=("$CURRENT:ok($((SECONDS - STAGE_T0))s)"); CURRENT=""; }
+
+if want setup; then
+  stage setup "scripts/setup.sh"
+  bash scripts/setup.sh
+  passed
+fi
+
+# shellcheck source=scripts/env.sh
+source "$ROOT/scripts/env.sh"
+
+if want native; then
+  stage native "cargo test (host toolchain: $(PATH="$NATIVE_PATH" rustc -V))"
+  # NATIVE_PATH is the caller's PATH (rustup's cargo/rustc), without the Debian wasm32 shims.
+  env -u RUSTC -u RUSTDOC PATH="$NATIVE_PATH" cargo test
+  passed
+fi
+
+if want build; then
+  stage build "scripts/build.sh"
+  bash scripts/build.sh
+  passed
+fi
+
+# wasm-bindgen-test-runner picks GECKODRIVER before CHROMEDRIVER when both are set, so each
+# browser run unsets the other driver's variable. webdriver.json (repo root) carries the flags
+# Chromium needs as root / headless on a closed network.
+if want chrome; then
+  stage chrome "wasm-pack test --headless --chrome"
+  [ -n "$ATPROTO_CHROMEDRIVER" ] || { echo "test: chromedriver not found (run scripts/setup.sh)" >&2; exit 1; }
+  env -u GECKODRIVER -u GECKODRIVER_REMOTE \
+    wasm-pack test --headless --chrome --chromedriver "$ATPROTO_CHROMEDRIVER" --mode no-install
+  passed
+fi
+
+if want firefox; then
+  stage firefox "wasm-pack test --headless --firefox"
+  [ -n "$ATPROTO_GECKODRIVER" ] || { echo "test: geckodriver not found (run scripts/setup.sh)" >&2; exit 1; }
+  env -u CHROMEDRIVER -u CHROMEDRIVER_REMOTE \
+    wasm-pack test --headless --firefox --geckodriver "$ATPROTO_GECKODRIVER" --mode no-install
+  passed
+fi
+
+if want e2e; then
+  if [ -f tests/e2e/run.mjs ]; then
+    stage e2e "node tests/e2e/run.mjs"
+    node tests/e2e/run.mjs
+    passed
+  else
+    SUMMARY+=("e2e:absent")
+  fi
+fi
