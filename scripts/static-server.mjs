@@ -1,4 +1,4 @@
-// A tiny static file server (no dependencies) shared by `npm start` (scripts/serve.mjs) and the
+// A tiny static file server (no dependencies) shared by `npm start` (scripts/demo.mjs) and the
 // end-to-end tests. Serves .wasm as application/wasm (instantiateStreaming needs it), never
 // caches, refuses dot-files and paths outside its mounts.
 import http from "node:http";

@@ -14,3 +14,9 @@ pub mod util;
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+#[cfg(target_arch = "wasm32")]
+pub mod browser;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;

@@ -1,0 +1,50 @@
+//! Small helpers shared by the browser wrappers: turning thrown JS values into messages, and
+//! reading globals that exist in both windows and workers.
+
+use js_sys::Reflect;
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::error::{Error, ErrorCode};
+
+/// A human-readable message for whatever JS threw or rejected with (an `Error`, a
+/// `DOMException`, a string, or anything else).
+pub(crate) fn message(value: &JsValue) -> String {
+    if let Some(e) = value.dyn_ref::<js_sys::Error>() {
+        return format!("{}: {}", String::from(e.name()), String::from(e.message()));
+    }
+    if let Some(s) = value.as_string() {
+        return s;
+    }
+    // DOMException is not `instanceof Error` in every engine; it still has name and message.
+    let name = property_string(value, "name");
+    let msg = property_string(value, "message");
+    match (name, msg) {
+        (Some(n), Some(m)) => format!("{n}: {m}"),
+        (None, Some(m)) => m,
+        (Some(n), None) => n,
+        (None, None) => format!("{value:?}"),
+    }
+}
+
+pub(crate) fn error(code: ErrorCode, context: &str, value: &JsValue) -> Error {
+    Error::new(code, format!("{context}: {}", message(value)))
+}
+
+fn property_string(value: &JsValue, key: &str) -> Option<String> {
+    if !value.is_object() {
+        return None;
+    }
+    Reflect::get(value, &JsValue::from_str(key))
+        .ok()
+        .and_then(|v| v.as_string())
+}
+
+/// A property of the global object (`window` or a worker's `self`), if present and not null.
+pub(crate) fn global_property(key: &str) -> Option<JsValue> {
+    let value = Reflect::get(&js_sys::global(), &JsValue::from_str(key)).ok()?;
+    if value.is_undefined() || value.is_null() {
+        None
+    } else {
+        Some(value)
+    }
+}

@@ -1,0 +1,780 @@
+//! The browser platform, tested in real browsers (`wasm-pack test --headless --chrome` /
+//! `--firefox`). No network is available, so HTTP is exercised with data: URLs, a refused
+//! port, and a stand-in global `fetch`.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+use std::task::Poll;
+
+use atproto_oauth_wasm::browser::{
+    js_error, BroadcastEvents, BrowserClock, FetchHttp, IdbStore, WebLocks,
+};
+use atproto_oauth_wasm::error::{Error, ErrorCode};
+use atproto_oauth_wasm::platform::{
+    Clock, Events, Http, HttpRequest, Locks, SessionEvent, Store, Table,
+};
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use wasm_bindgen_test::*;
+use web_sys::{IdbDatabase, IdbFactory, IdbRequest, IdbTransactionMode};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+// ---- helpers -------------------------------------------------------------------------------
+
+fn global(key: &str) -> JsValue {
+    Reflect::get(&js_sys::global(), &key.into()).unwrap()
+}
+
+fn prop(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &key.into()).unwrap()
+}
+
+async fn sleep(ms: i32) {
+    let done = Promise::new(&mut |resolve, _| {
+        let set_timeout: Function = global("setTimeout").unchecked_into();
+        set_timeout
+            .call2(&JsValue::UNDEFINED, &resolve, &ms.into())
+            .unwrap();
+    });
+    JsFuture::from(done).await.unwrap();
+}
+
+/// Polls `cond` until it holds or about two seconds pass.
+async fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if cond() {
+            return true;
+        }
+        sleep(20).await;
+    }
+    cond()
+}
+
+fn fresh_name(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        js_sys::Date::now() as u64,
+        (js_sys::Math::random() * 1e9) as u64
+    )
+}
+
+/// Polls a future exactly once, then drops it: a caller that gave up waiting.
+async fn poll_once_then_drop<F: Future>(fut: F) {
+    let mut fut = Box::pin(fut);
+    std::future::poll_fn(|cx| {
+        let _ = fut.as_mut().poll(cx);
+        Poll::Ready(())
+    })
+    .await;
+}
+
+// Raw IndexedDB access, to look at what the store really wrote.
+
+async fn idb_result(req: IdbRequest) -> JsValue {
+    let settled = Promise::new(&mut |resolve, reject| {
+        req.set_onsuccess(Some(&resolve));
+        req.set_onerror(Some(&reject));
+    });
+    JsFuture::from(settled).await.unwrap();
+    req.result().unwrap()
+}
+
+async fn raw_open(name: &str) -> IdbDatabase {
+    let factory: IdbFactory = global("indexedDB").unchecked_into();
+    let req = factory.open(name).unwrap();
+    idb_result(req.unchecked_into()).await.unchecked_into()
+}
+
+async fn raw_get(db: &IdbDatabase, store: &str, key: &str) -> JsValue {
+    let tx = db.transaction_with_str(store).unwrap();
+    idb_result(tx.object_store(store).unwrap().get(&key.into()).unwrap()).await
+}
+
+async fn raw_put(db: &IdbDatabase, store: &str, key: &str, value: &JsValue) {
+    let tx = db
+        .transaction_with_str_and_mode(store, IdbTransactionMode::Readwrite)
+        .unwrap();
+    idb_result(
+        tx.object_store(store)
+            .unwrap()
+            .put_with_key(value, &key.into())
+            .unwrap(),
+    )
+    .await;
+}
+
+async fn raw_count(db: &IdbDatabase, store: &str) -> u32 {
+    let tx = db.transaction_with_str(store).unwrap();
+    idb_result(tx.object_store(store).unwrap().count().unwrap())
+        .await
+        .as_f64()
+        .unwrap() as u32
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+// ---- http ----------------------------------------------------------------------------------
+
+#[wasm_bindgen_test]
+async fn fetch_data_url_gives_status_headers_and_body() {
+    let resp = FetchHttp
+        .send(HttpRequest::get(r#"data:application/json,{"ok":true}"#))
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body, br#"{"ok":true}"#);
+    assert_eq!(resp.header("content-type"), Some("application/json"));
+    assert!(resp
+        .headers
+        .iter()
+        .all(|(k, _)| *k == k.to_ascii_lowercase()));
+}
+
+#[wasm_bindgen_test]
+async fn fetch_blob_url_returns_binary_body() {
+    let bytes: Vec<u8> = (0..=255).collect();
+    let parts = Array::of1(&Uint8Array::from(bytes.as_slice()));
+    let blob_ctor: Function = global("Blob").unchecked_into();
+    let blob = Reflect::construct(&blob_ctor, &Array::of1(&parts)).unwrap();
+    let url_ctor = global("URL");
+    let create: Function = prop(&url_ctor, "createObjectURL").unchecked_into();
+    let url = create.call1(&url_ctor, &blob).unwrap().as_string().unwrap();
+    let resp = FetchHttp.send(HttpRequest::get(url)).await.unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body, bytes);
+}
+
+#[wasm_bindgen_test]
+async fn refused_connection_is_network_error() {
+    let e = FetchHttp
+        .send(HttpRequest::get("http://127.0.0.1:9/"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::NetworkError, "{e}");
+}
+
+#[wasm_bindgen_test]
+async fn unbuildable_request_is_invalid_input() {
+    let e = FetchHttp
+        .send(HttpRequest::get("data:text/plain,x").header("bad header", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput, "{e}");
+}
+
+/// Swaps the global `fetch` for one that records its Request and answers a 401 with the
+/// headers a DPoP server sends, the way a cross-origin server exposes them.
+#[wasm_bindgen_test]
+async fn request_is_sent_as_given_and_all_response_headers_come_back() {
+    let seen: Rc<RefCell<Option<JsValue>>> = Rc::default();
+    let seen_in = seen.clone();
+    let fake = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |request: JsValue| {
+        *seen_in.borrow_mut() = Some(request);
+        let headers = Object::new();
+        Reflect::set(&headers, &"DPoP-Nonce".into(), &"n-123".into()).unwrap();
+        Reflect::set(
+            &headers,
+            &"WWW-Authenticate".into(),
+            &r#"DPoP error="use_dpop_nonce""#.into(),
+        )
+        .unwrap();
+        let init = Object::new();
+        Reflect::set(&init, &"status".into(), &401.into()).unwrap();
+        Reflect::set(&init, &"headers".into(), &headers).unwrap();
+        let response_ctor: Function = global("Response").unchecked_into();
+        let response =
+            Reflect::construct(&response_ctor, &Array::of2(&"{}".into(), &init)).unwrap();
+        Promise::resolve(&response).into()
+    });
+    let original = global("fetch");
+    Reflect::set(&js_sys::global(), &"fetch".into(), fake.as_ref()).unwrap();
+    let result = FetchHttp
+        .send(HttpRequest {
+            method: "POST".into(),
+            url: "https://pds.example/xrpc/com.atproto.repo.createRecord".into(),
+            headers: vec![
+                ("DPoP".into(), "proof".into()),
+                ("Content-Type".into(), "application/octet-stream".into()),
+            ],
+            body: Some(vec![0, 1, 2, 255]),
+        })
+        .await;
+    Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
+
+    let resp = result.unwrap();
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.header("dpop-nonce"), Some("n-123"));
+    assert_eq!(
+        resp.header("www-authenticate"),
+        Some(r#"DPoP error="use_dpop_nonce""#)
+    );
+    assert_eq!(resp.body, b"{}");
+
+    let request = seen.borrow().clone().unwrap();
+    assert_eq!(prop(&request, "method").as_string().unwrap(), "POST");
+    assert_eq!(prop(&request, "cache").as_string().unwrap(), "no-store");
+    let headers: web_sys::Headers = prop(&request, "headers").unchecked_into();
+    assert_eq!(headers.get("dpop").unwrap().as_deref(), Some("proof"));
+    let array_buffer: Function = prop(&request, "arrayBuffer").unchecked_into();
+    let body = array_buffer.call0(&request).unwrap();
+    let body = JsFuture::from(body.unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    assert_eq!(Uint8Array::new(&body).to_vec(), vec![0, 1, 2, 255]);
+}
+
+// ---- IndexedDB store -----------------------------------------------------------------------
+
+#[wasm_bindgen_test]
+async fn store_round_trip() {
+    let store = IdbStore::open(&fresh_name("roundtrip")).await.unwrap();
+    assert_eq!(store.get(Table::Sessions, "did:plc:a").await.unwrap(), None);
+    store
+        .put(Table::Sessions, "did:plc:a", b"one")
+        .await
+        .unwrap();
+    store
+        .put(Table::Sessions, "did:plc:b", b"two")
+        .await
+        .unwrap();
+    store
+        .put(Table::Nonces, "https://pds.example", b"n")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(Table::Sessions, "did:plc:a").await.unwrap(),
+        Some(b"one".to_vec())
+    );
+    store
+        .put(Table::Sessions, "did:plc:a", b"uno")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(Table::Sessions, "did:plc:a").await.unwrap(),
+        Some(b"uno".to_vec())
+    );
+    let mut keys = store.keys(Table::Sessions).await.unwrap();
+    keys.sort();
+    assert_eq!(keys, vec!["did:plc:a", "did:plc:b"]);
+    assert_eq!(
+        store.keys(Table::Pending).await.unwrap(),
+        Vec::<String>::new()
+    );
+    store.delete(Table::Sessions, "did:plc:a").await.unwrap();
+    assert_eq!(store.get(Table::Sessions, "did:plc:a").await.unwrap(), None);
+    assert_eq!(
+        store.keys(Table::Sessions).await.unwrap(),
+        vec!["did:plc:b"]
+    );
+    // Deleting what is not there is fine.
+    store.delete(Table::Sessions, "did:plc:a").await.unwrap();
+    // Empty values survive too.
+    store.put(Table::Pending, "s", b"").await.unwrap();
+    assert_eq!(
+        store.get(Table::Pending, "s").await.unwrap(),
+        Some(Vec::new())
+    );
+}
+
+#[wasm_bindgen_test]
+async fn take_is_single_use() {
+    let store = IdbStore::open(&fresh_name("take")).await.unwrap();
+    store
+        .put(Table::Pending, "state-1", b"verifier")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take(Table::Pending, "state-1").await.unwrap(),
+        Some(b"verifier".to_vec())
+    );
+    assert_eq!(store.take(Table::Pending, "state-1").await.unwrap(), None);
+    assert_eq!(store.get(Table::Pending, "state-1").await.unwrap(), None);
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_takes_through_two_connections_yield_one_value() {
+    let name = fresh_name("take-race");
+    let a = IdbStore::open(&name).await.unwrap();
+    let b = IdbStore::open(&name).await.unwrap();
+    a.put(Table::Pending, "state", b"once").await.unwrap();
+    let (ra, rb) = futures::future::join(
+        a.take(Table::Pending, "state"),
+        b.take(Table::Pending, "state"),
+    )
+    .await;
+    let got: Vec<_> = [ra.unwrap(), rb.unwrap()].into_iter().flatten().collect();
+    assert_eq!(got, vec![b"once".to_vec()]);
+}
+
+#[wasm_bindgen_test]
+async fn stored_bytes_are_encrypted_under_a_non_extractable_key() {
+    let name = fresh_name("raw");
+    let secret = b"refresh-token-plaintext-that-must-not-hit-disk";
+    let store = IdbStore::open(&name).await.unwrap();
+    store
+        .put(Table::Sessions, "did:plc:raw", secret)
+        .await
+        .unwrap();
+
+    let db = raw_open(&name).await;
+    let stored = raw_get(&db, "sessions", "did:plc:raw").await;
+    let stored = stored.dyn_into::<Uint8Array>().unwrap().to_vec();
+    // iv (12) || ciphertext || GCM tag (16)
+    assert_eq!(stored.len(), 12 + secret.len() + 16);
+    assert!(!contains(&stored, secret));
+    assert!(!contains(&stored, b"refresh-token"));
+
+    let key = raw_get(&db, "keys", "storage-key").await;
+    let key: web_sys::CryptoKey = key.dyn_into().unwrap();
+    assert_eq!(prop(&key, "extractable"), JsValue::FALSE);
+    assert_eq!(
+        prop(&prop(&key, "algorithm"), "name").as_string().unwrap(),
+        "AES-GCM"
+    );
+    assert_eq!(
+        prop(&prop(&key, "algorithm"), "length").as_f64().unwrap(),
+        256.0
+    );
+    let subtle: web_sys::SubtleCrypto = prop(&global("crypto"), "subtle").unchecked_into();
+    for format in ["raw", "jwk"] {
+        let exported = subtle.export_key(format, &key).unwrap();
+        assert!(
+            JsFuture::from(exported).await.is_err(),
+            "exportKey({format}) must reject"
+        );
+    }
+    db.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_record_moved_to_another_key_does_not_decrypt() {
+    let name = fresh_name("moved");
+    let store = IdbStore::open(&name).await.unwrap();
+    store
+        .put(Table::Sessions, "did:plc:alice", b"alice's tokens")
+        .await
+        .unwrap();
+    let db = raw_open(&name).await;
+    let sealed = raw_get(&db, "sessions", "did:plc:alice").await;
+    raw_put(&db, "sessions", "did:plc:mallory", &sealed).await;
+    raw_put(&db, "nonces", "did:plc:alice", &sealed).await;
+    db.close();
+    let e = store
+        .get(Table::Sessions, "did:plc:mallory")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::CryptoError, "{e}");
+    let e = store.get(Table::Nonces, "did:plc:alice").await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::CryptoError, "{e}");
+    // The original is untouched.
+    assert_eq!(
+        store.get(Table::Sessions, "did:plc:alice").await.unwrap(),
+        Some(b"alice's tokens".to_vec())
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_plaintext_value_in_the_db_is_an_error_not_a_panic() {
+    let name = fresh_name("garbage");
+    let store = IdbStore::open(&name).await.unwrap();
+    let db = raw_open(&name).await;
+    raw_put(&db, "sessions", "a", &"plain string".into()).await;
+    raw_put(&db, "sessions", "b", &Uint8Array::from(&[1u8, 2, 3][..])).await;
+    db.close();
+    let e = store.get(Table::Sessions, "a").await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::StorageError, "{e}");
+    let e = store.get(Table::Sessions, "b").await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::CryptoError, "{e}");
+}
+
+#[wasm_bindgen_test]
+async fn later_opens_reuse_the_stored_key() {
+    let name = fresh_name("reuse");
+    let (first, generated) = counting_key_generation(IdbStore::open(&name)).await;
+    assert_eq!(generated, 1);
+    let (second, generated) = counting_key_generation(IdbStore::open(&name)).await;
+    assert_eq!(generated, 0);
+    drop((first.unwrap(), second.unwrap()));
+}
+
+#[wasm_bindgen_test]
+async fn an_open_store_gives_way_to_a_schema_upgrade_elsewhere() {
+    let name = fresh_name("upgrade");
+    let store = IdbStore::open(&name).await.unwrap();
+    store.put(Table::Sessions, "k", b"v").await.unwrap();
+    // Another tab running a newer schema: it must not be blocked by our connection.
+    let factory: IdbFactory = global("indexedDB").unchecked_into();
+    let newer = factory.open_with_u32(&name, 2).unwrap();
+    let newer: IdbDatabase = idb_result(newer.unchecked_into()).await.unchecked_into();
+    assert_eq!(newer.version(), 2.0);
+    newer.close();
+    let e = store.get(Table::Sessions, "k").await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::StorageError, "{e}");
+}
+
+#[wasm_bindgen_test]
+async fn reopened_store_decrypts_old_values() {
+    let name = fresh_name("reopen");
+    let first = IdbStore::open(&name).await.unwrap();
+    first
+        .put(Table::Sessions, "did:plc:x", b"persisted")
+        .await
+        .unwrap();
+    drop(first);
+    let second = IdbStore::open(&name).await.unwrap();
+    assert_eq!(
+        second.get(Table::Sessions, "did:plc:x").await.unwrap(),
+        Some(b"persisted".to_vec())
+    );
+    assert_eq!(second.name(), name);
+}
+
+/// Counts `crypto.subtle.generateKey` calls while `f` runs.
+async fn counting_key_generation<T>(f: impl Future<Output = T>) -> (T, u32) {
+    let subtle = prop(&global("crypto"), "subtle");
+    let original: Function = prop(&subtle, "generateKey").unchecked_into();
+    let bound = original.bind0(&subtle);
+    let calls = Rc::new(RefCell::new(0u32));
+    let counter = calls.clone();
+    let wrapper = Closure::<dyn FnMut(JsValue, JsValue, JsValue) -> JsValue>::new(
+        move |alg: JsValue, extractable: JsValue, usages: JsValue| {
+            *counter.borrow_mut() += 1;
+            bound
+                .call3(&JsValue::UNDEFINED, &alg, &extractable, &usages)
+                .unwrap()
+        },
+    );
+    Reflect::set(&subtle, &"generateKey".into(), wrapper.as_ref()).unwrap();
+    let out = f.await;
+    Reflect::delete_property(subtle.unchecked_ref::<Object>(), &"generateKey".into()).unwrap();
+    let n = *calls.borrow();
+    (out, n)
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_first_opens_agree_on_one_key() {
+    let name = fresh_name("race");
+    let ((a, b), generated) = counting_key_generation(futures::future::join(
+        IdbStore::open(&name),
+        IdbStore::open(&name),
+    ))
+    .await;
+    // Both saw no key and generated one: the race really happened, and one key still won.
+    assert_eq!(generated, 2);
+    let (a, b) = (a.unwrap(), b.unwrap());
+    a.put(Table::Sessions, "from-a", b"written by a")
+        .await
+        .unwrap();
+    b.put(Table::Sessions, "from-b", b"written by b")
+        .await
+        .unwrap();
+    assert_eq!(
+        b.get(Table::Sessions, "from-a").await.unwrap(),
+        Some(b"written by a".to_vec())
+    );
+    assert_eq!(
+        a.get(Table::Sessions, "from-b").await.unwrap(),
+        Some(b"written by b".to_vec())
+    );
+    let db = raw_open(&name).await;
+    assert_eq!(raw_count(&db, "keys").await, 1);
+    db.close();
+}
+
+#[wasm_bindgen_test]
+async fn several_concurrent_first_opens_agree_on_one_key() {
+    let name = fresh_name("race4");
+    let opens = [
+        IdbStore::open(&name),
+        IdbStore::open(&name),
+        IdbStore::open(&name),
+        IdbStore::open(&name),
+    ];
+    let stores: Vec<IdbStore> = futures::future::join_all(opens)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    for (i, s) in stores.iter().enumerate() {
+        s.put(Table::Nonces, &i.to_string(), &[i as u8])
+            .await
+            .unwrap();
+    }
+    for s in &stores {
+        for i in 0..stores.len() {
+            assert_eq!(
+                s.get(Table::Nonces, &i.to_string()).await.unwrap(),
+                Some(vec![i as u8])
+            );
+        }
+    }
+}
+
+// ---- locks ---------------------------------------------------------------------------------
+
+async fn second_waits_for_first(make: fn() -> WebLocks) {
+    let name = fresh_name("lock");
+    let log: Rc<RefCell<Vec<&'static str>>> = Rc::default();
+    let first = make().lock(&name).await.unwrap();
+    log.borrow_mut().push("first acquired");
+
+    let (done_tx, done_rx) = futures_channel_oneshot();
+    let (log2, name2) = (log.clone(), name.clone());
+    spawn_local(async move {
+        let guard = make().lock(&name2).await.unwrap();
+        log2.borrow_mut().push("second acquired");
+        drop(guard);
+        let _ = done_tx.send(());
+    });
+
+    sleep(100).await;
+    assert_eq!(*log.borrow(), vec!["first acquired"]);
+    log.borrow_mut().push("first released");
+    drop(first);
+    done_rx.await.unwrap();
+    assert_eq!(
+        *log.borrow(),
+        vec!["first acquired", "first released", "second acquired"]
+    );
+    // Free again afterwards.
+    drop(make().lock(&name).await.unwrap());
+}
+
+async fn cancelled_waiter_does_not_strand_the_lock(make: fn() -> WebLocks) {
+    let name = fresh_name("cancel");
+    let locks = make();
+    let first = locks.lock(&name).await.unwrap();
+    poll_once_then_drop(locks.lock(&name)).await;
+    drop(first);
+    let (done_tx, done_rx) = futures_channel_oneshot();
+    let name2 = name.clone();
+    spawn_local(async move {
+        drop(make().lock(&name2).await.unwrap());
+        let _ = done_tx.send(());
+    });
+    let acquired = Rc::new(RefCell::new(false));
+    let flag = acquired.clone();
+    spawn_local(async move {
+        let _ = done_rx.await;
+        *flag.borrow_mut() = true;
+    });
+    assert!(eventually(|| *acquired.borrow()).await, "lock stayed held");
+}
+
+fn futures_channel_oneshot() -> (
+    futures::channel::oneshot::Sender<()>,
+    futures::channel::oneshot::Receiver<()>,
+) {
+    futures::channel::oneshot::channel()
+}
+
+#[wasm_bindgen_test]
+fn web_locks_are_detected() {
+    assert!(WebLocks::new().is_cross_tab());
+    assert!(!WebLocks::in_tab().is_cross_tab());
+}
+
+#[wasm_bindgen_test]
+async fn web_lock_excludes() {
+    second_waits_for_first(WebLocks::new).await;
+}
+
+#[wasm_bindgen_test]
+async fn in_tab_lock_excludes() {
+    second_waits_for_first(WebLocks::in_tab).await;
+}
+
+#[wasm_bindgen_test]
+async fn web_lock_survives_a_cancelled_waiter() {
+    cancelled_waiter_does_not_strand_the_lock(WebLocks::new).await;
+}
+
+#[wasm_bindgen_test]
+async fn in_tab_lock_survives_a_cancelled_waiter() {
+    cancelled_waiter_does_not_strand_the_lock(WebLocks::in_tab).await;
+}
+
+#[wasm_bindgen_test]
+async fn different_names_do_not_exclude() {
+    for locks in [WebLocks::new(), WebLocks::in_tab()] {
+        let a = locks.lock(&fresh_name("a")).await.unwrap();
+        let b = locks.lock(&fresh_name("b")).await.unwrap();
+        drop((a, b));
+    }
+}
+
+#[wasm_bindgen_test]
+async fn refused_web_lock_request_is_an_error_not_a_hang() {
+    // Names starting with '-' are reserved by the Web Locks spec; the request rejects.
+    let e = WebLocks::new().lock("-reserved").await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::StorageError, "{e}");
+}
+
+// ---- events --------------------------------------------------------------------------------
+
+fn recorder() -> (Function, Rc<RefCell<Vec<JsValue>>>) {
+    let seen: Rc<RefCell<Vec<JsValue>>> = Rc::default();
+    let sink = seen.clone();
+    let f = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+        sink.borrow_mut().push(event);
+    });
+    (f.into_js_value().unchecked_into(), seen)
+}
+
+fn str_prop(obj: &JsValue, key: &str) -> Option<String> {
+    prop(obj, key).as_string()
+}
+
+#[wasm_bindgen_test]
+fn local_listeners_get_events() {
+    let events = BroadcastEvents::new(&fresh_name("events"));
+    assert!(events.is_broadcasting());
+    let (listener, seen) = recorder();
+    events.add_listener(listener.clone());
+    events.emit(SessionEvent::Updated {
+        did: "did:plc:a".into(),
+    });
+    events.emit(SessionEvent::Deleted {
+        did: "did:plc:a".into(),
+        reason: "signed_out".into(),
+    });
+    let seen_now = seen.borrow().clone();
+    assert_eq!(seen_now.len(), 2);
+    assert_eq!(str_prop(&seen_now[0], "type").as_deref(), Some("updated"));
+    assert_eq!(str_prop(&seen_now[0], "did").as_deref(), Some("did:plc:a"));
+    assert!(prop(&seen_now[0], "remote").is_undefined());
+    assert!(prop(&seen_now[0], "reason").is_undefined());
+    assert_eq!(str_prop(&seen_now[1], "type").as_deref(), Some("deleted"));
+    assert_eq!(
+        str_prop(&seen_now[1], "reason").as_deref(),
+        Some("signed_out")
+    );
+
+    assert!(events.remove_listener(&listener));
+    events.emit(SessionEvent::Updated {
+        did: "did:plc:a".into(),
+    });
+    assert_eq!(seen.borrow().len(), 2);
+}
+
+#[wasm_bindgen_test]
+fn a_throwing_listener_does_not_stop_the_others() {
+    let events = BroadcastEvents::local_only();
+    let thrower = Closure::<dyn FnMut(JsValue) -> Result<(), JsValue>>::new(|_| {
+        Err(js_sys::Error::new("listener bug").into())
+    });
+    events.add_listener(thrower.into_js_value().unchecked_into());
+    let (listener, seen) = recorder();
+    events.add_listener(listener);
+    events.emit(SessionEvent::Updated {
+        did: "did:plc:a".into(),
+    });
+    assert_eq!(seen.borrow().len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn other_instances_hear_events_as_remote_and_run_the_hook() {
+    let channel = fresh_name("events");
+    let here = BroadcastEvents::new(&channel);
+    let there = BroadcastEvents::new(&channel);
+    let (here_listener, here_seen) = recorder();
+    let (there_listener, there_seen) = recorder();
+    here.add_listener(here_listener);
+    there.add_listener(there_listener);
+    let hooked: Rc<RefCell<Vec<SessionEvent>>> = Rc::default();
+    let hook_sink = hooked.clone();
+    there.set_remote_hook(Box::new(move |e: &SessionEvent| {
+        hook_sink.borrow_mut().push(e.clone())
+    }));
+
+    here.emit(SessionEvent::Deleted {
+        did: "did:plc:b".into(),
+        reason: "refresh_failed".into(),
+    });
+    assert!(eventually(|| there_seen.borrow().len() == 1).await);
+    let got = there_seen.borrow()[0].clone();
+    assert_eq!(str_prop(&got, "type").as_deref(), Some("deleted"));
+    assert_eq!(str_prop(&got, "did").as_deref(), Some("did:plc:b"));
+    assert_eq!(str_prop(&got, "reason").as_deref(), Some("refresh_failed"));
+    assert_eq!(prop(&got, "remote"), JsValue::TRUE);
+    assert_eq!(
+        *hooked.borrow(),
+        vec![SessionEvent::Deleted {
+            did: "did:plc:b".into(),
+            reason: "refresh_failed".into()
+        }]
+    );
+    // The sender hears its own event once, locally, and not back from the channel.
+    sleep(50).await;
+    assert_eq!(here_seen.borrow().len(), 1);
+    assert!(prop(&here_seen.borrow()[0], "remote").is_undefined());
+}
+
+#[wasm_bindgen_test]
+async fn malformed_channel_messages_are_ignored() {
+    let channel = fresh_name("events");
+    let events = BroadcastEvents::new(&channel);
+    let (listener, seen) = recorder();
+    events.add_listener(listener);
+    let raw = web_sys::BroadcastChannel::new(&channel).unwrap();
+    raw.post_message(&"not an object".into()).unwrap();
+    let bad = Object::new();
+    Reflect::set(&bad, &"type".into(), &"exploded".into()).unwrap();
+    Reflect::set(&bad, &"did".into(), &"did:plc:x".into()).unwrap();
+    raw.post_message(&bad).unwrap();
+    let good = Object::new();
+    Reflect::set(&good, &"type".into(), &"updated".into()).unwrap();
+    Reflect::set(&good, &"did".into(), &"did:plc:x".into()).unwrap();
+    raw.post_message(&good).unwrap();
+    assert!(eventually(|| !seen.borrow().is_empty()).await);
+    sleep(50).await;
+    assert_eq!(seen.borrow().len(), 1);
+    assert_eq!(
+        str_prop(&seen.borrow()[0], "type").as_deref(),
+        Some("updated")
+    );
+    raw.close();
+}
+
+// ---- clock and errors ----------------------------------------------------------------------
+
+#[wasm_bindgen_test]
+fn clock_is_unix_seconds() {
+    let now = BrowserClock.now();
+    // 2024-01-01 .. 2100-01-01
+    assert!((1_704_067_200..4_102_444_800).contains(&now), "{now}");
+}
+
+#[wasm_bindgen_test]
+fn js_error_is_a_real_error_with_code() {
+    let e = Error::new(ErrorCode::TokenFailed, "token endpoint said no")
+        .with_server_error(Some("invalid_grant".into()), Some(400));
+    let js = js_error(&e);
+    assert!(js.is_instance_of::<js_sys::Error>());
+    assert_eq!(str_prop(&js, "name").as_deref(), Some("OAuthError"));
+    assert_eq!(
+        str_prop(&js, "message").as_deref(),
+        Some("token endpoint said no")
+    );
+    assert_eq!(str_prop(&js, "code").as_deref(), Some("token_failed"));
+    assert_eq!(
+        str_prop(&js, "serverError").as_deref(),
+        Some("invalid_grant")
+    );
+    assert_eq!(prop(&js, "status").as_f64(), Some(400.0));
+
+    let plain = js_error(&Error::new(ErrorCode::SessionNotFound, "no session"));
+    assert_eq!(
+        str_prop(&plain, "code").as_deref(),
+        Some("session_not_found")
+    );
+    assert!(!Reflect::has(&plain, &"serverError".into()).unwrap());
+    assert!(!Reflect::has(&plain, &"status".into()).unwrap());
+}
