@@ -101,18 +101,28 @@ function button(text, cls, onClick) {
 let client;
 let current = null; // SessionInfo of the account shown
 let cursor = undefined;
+const PAGE_SIZE = 10;
 
 function showSession(info) {
   current = info;
   if (info) localStorage.setItem(CURRENT_KEY, info.did);
   else localStorage.removeItem(CURRENT_KEY);
   for (const id of ["session", "records"]) $(id).hidden = !info;
+  $("login-title").textContent = info ? "Sign in another account" : "Sign in";
   if (!info) return;
   $("s-handle").textContent = info.handle ? `@${info.handle}` : "(unverified)";
   $("s-did").textContent = info.did;
   $("s-pds").textContent = info.pds;
   $("s-scope").textContent = info.scope;
-  $("s-expiry").textContent = info.expiresAt ? new Date(info.expiresAt * 1000).toLocaleString() : "—";
+  if (info.expiresAt) {
+    const when = new Date(info.expiresAt * 1000);
+    const time = document.createElement("time");
+    time.dateTime = when.toISOString();
+    time.textContent = when.toLocaleString();
+    $("s-expiry").replaceChildren(time);
+  } else {
+    $("s-expiry").textContent = "—";
+  }
 }
 
 async function renderAccounts() {
@@ -146,12 +156,22 @@ async function loadRecords(reset) {
     $("record-list").replaceChildren();
   }
   const collection = $("collection").value.trim();
-  const page = await client.fetchRecords(current.did, collection, { limit: 10, cursor });
+  const page = await client.fetchRecords(current.did, collection, { limit: PAGE_SIZE, cursor });
   for (const r of page.records) $("record-list").append(recordItem(collection, r));
   cursor = page.cursor;
-  $("more-button").hidden = !cursor || page.records.length === 0;
-  if ($("record-list").children.length === 0) {
-    $("record-list").append(li(Object.assign(document.createElement("span"), { textContent: "No records in this collection yet." })));
+  // The PDS returns a cursor with every non-empty page, even the last one: a short page is the end.
+  $("more-button").hidden = !cursor || page.records.length < PAGE_SIZE;
+  showEmptyState();
+}
+
+function showEmptyState() {
+  const list = $("record-list");
+  const empty = list.querySelector("li.empty");
+  if (list.querySelector("li[data-uri]")) return empty?.remove();
+  if (!empty) {
+    const item = li(Object.assign(document.createElement("span"), { textContent: "No records in this collection yet." }));
+    item.className = "empty";
+    list.append(item);
   }
 }
 
@@ -174,6 +194,7 @@ function recordItem(collection, r) {
           body: { repo: current.did, collection, rkey },
         });
         item.remove();
+        showEmptyState();
       }),
     ),
   );
@@ -215,8 +236,14 @@ async function main() {
   $("login-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     busy("Looking up your account…", async () => {
-      await client.startLogin($("login-input").value, { redirect: true, state: location.hash || undefined });
+      await client.startLogin($("login-input").value.trim(), { redirect: true, state: location.hash || undefined });
       $("busy-text").textContent = "Redirecting to your server…";
+      // Stay busy while the browser leaves (startLogin resolves as the navigation starts), but not
+      // forever if it doesn't.
+      await new Promise((resolve) => {
+        addEventListener("pagehide", resolve, { once: true });
+        setTimeout(resolve, 10_000);
+      });
     });
   });
   $("records-form").addEventListener("submit", (ev) => {
@@ -252,7 +279,9 @@ async function main() {
 
   if (client.isCallback()) {
     await busy("Finishing sign-in…", async () => {
-      const { session } = await client.handleCallback();
+      const { session, state } = await client.handleCallback();
+      // The page's #fragment when the sign-in started (handed back through `state`).
+      if (state?.startsWith("#")) history.replaceState(null, "", state);
       showSession(session);
     });
   } else {

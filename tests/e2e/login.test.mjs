@@ -158,17 +158,15 @@ test("login from a DID and from the PDS URL", async () => {
 test("IndexedDB holds no raw key or token", async () => {
   const context = await browser.newContext();
   const page = await openPage(context);
-  const secrets = [];
+  const bodies = [];
   // The token response is the only place tokens appear in clear: capture them to search for.
-  page.on("response", async (resp) => {
-    if (resp.url().endsWith("/oauth/token") && resp.status() === 200) {
-      const body = await resp.json();
-      secrets.push(body.access_token, body.refresh_token);
-    }
+  page.on("response", (resp) => {
+    if (resp.url().endsWith("/oauth/token") && resp.status() === 200) bodies.push(resp.json());
   });
   await authorize(page);
   const r = await page.evaluate(() => window.call("handleCallback"));
   assert.ok(r.ok, JSON.stringify(r));
+  const secrets = (await Promise.all(bodies)).flatMap((b) => [b.access_token, b.refresh_token]);
   assert.equal(secrets.length, 2);
 
   const dump = await page.evaluate(async () => {
