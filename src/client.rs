@@ -745,4 +745,4 @@ fn xrpc_error(resp: &HttpResponse, nsid: &str) -> Error {
 
 #[cfg(test)]
 #[path = "client_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -20,14 +20,14 @@ const REDIRECT: &str = "https://app.example/cb";
 const NONCE: &str = "server-nonce-1";
 
 #[derive(Default)]
-struct ServerState {
+pub(crate) struct ServerState {
     /// state → (code, code_challenge, dpop jkt x)
     codes: HashMap<String, (String, String, String)>,
     par_forms: Vec<HashMap<String, String>>,
     refresh_token: Option<String>,
     access_tokens: Vec<String>,
     serial: u32,
-    refresh_requests: u32,
+    pub(crate) refresh_requests: u32,
     revoked: Vec<String>,
     token_sub: Option<String>,
 }
@@ -60,9 +60,9 @@ fn nonce_error_as() -> HttpResponse {
     )
 }
 
-struct Fixture {
-    platform: FakePlatform,
-    server: Rc<RefCell<ServerState>>,
+pub(crate) struct Fixture {
+    pub(crate) platform: FakePlatform,
+    pub(crate) server: Rc<RefCell<ServerState>>,
 }
 
 fn alice_doc() -> String {
@@ -71,7 +71,7 @@ fn alice_doc() -> String {
     )
 }
 
-fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     let platform = FakePlatform::default();
     let server: Rc<RefCell<ServerState>> = Rc::default();
     let http = &platform.http;
@@ -213,7 +213,7 @@ fn fixture_pds_routes(platform: &FakePlatform, server: &Rc<RefCell<ServerState>>
     });
 }
 
-fn config() -> ClientConfig {
+pub(crate) fn config() -> ClientConfig {
     let mut c = ClientConfig::new("https://app.example/client-metadata.json", REDIRECT);
     c.handle_resolution = vec![HandleMethod::WellKnown];
     c
@@ -223,7 +223,7 @@ fn client(platform: &FakePlatform) -> Client<FakePlatform> {
     Client::new(config(), platform.clone()).unwrap()
 }
 
-fn callback_url(f: &Fixture, state: &str) -> String {
+pub(crate) fn callback_url(f: &Fixture, state: &str) -> String {
     let code = f.server.borrow().codes[state].0.clone();
     format!(
         "{REDIRECT}?state={state}&code={code}&iss={}",
@@ -238,7 +238,7 @@ fn signed_in(f: &Fixture, c: &Client<FakePlatform>) -> SessionInfo {
         .session
 }
 
-fn list_request() -> XrpcRequest {
+pub(crate) fn list_request() -> XrpcRequest {
     XrpcRequest {
         method: "GET".into(),
         nsid: "com.atproto.repo.listRecords".into(),

@@ -20,3 +20,6 @@ pub mod browser;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod wasm_tests;

@@ -151,12 +151,26 @@ export interface OAuthError extends Error {
 
 /// The browser platform. The IndexedDB store opens lazily on first use, so the constructor stays
 /// synchronous and restoring a session costs no work until it is asked for.
-#[derive(Clone)]
-pub struct BrowserPlatform {
-    http: Rc<FetchHttp>,
-    store: Rc<LazyStore>,
-    locks: Rc<WebLocks>,
-    events: Rc<BroadcastEvents>,
+///
+/// Generic over the HTTP layer only so that in-browser tests can drive the real storage, locks
+/// and channels against a scripted server.
+pub struct BrowserPlatform<H = FetchHttp> {
+    pub(crate) http: Rc<H>,
+    pub(crate) store: Rc<LazyStore>,
+    pub(crate) locks: Rc<WebLocks>,
+    pub(crate) events: Rc<BroadcastEvents>,
+}
+
+// Not derived: a derive would demand `H: Clone`, but only the `Rc` is cloned.
+impl<H> Clone for BrowserPlatform<H> {
+    fn clone(&self) -> Self {
+        BrowserPlatform {
+            http: self.http.clone(),
+            store: self.store.clone(),
+            locks: self.locks.clone(),
+            events: self.events.clone(),
+        }
+    }
 }
 
 pub struct LazyStore {
@@ -165,6 +179,10 @@ pub struct LazyStore {
 }
 
 impl LazyStore {
+    pub fn new(db_name: &str) -> Self {
+        LazyStore { db_name: db_name.to_string(), store: OnceCell::new() }
+    }
+
     async fn get(&self) -> Result<&IdbStore> {
         if let Some(store) = self.store.get() {
             return Ok(store);
@@ -175,19 +193,19 @@ impl LazyStore {
     }
 }
 
-impl Http for BrowserPlatform {
+impl<H: Http> Http for BrowserPlatform<H> {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
         self.http.send(request).await
     }
 }
 
-impl Clock for BrowserPlatform {
+impl<H: Http> Clock for BrowserPlatform<H> {
     fn now(&self) -> i64 {
         BrowserClock.now()
     }
 }
 
-impl Store for BrowserPlatform {
+impl<H: Http> Store for BrowserPlatform<H> {
     async fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>> {
         self.store.get().await?.get(table, key).await
     }
@@ -205,20 +223,20 @@ impl Store for BrowserPlatform {
     }
 }
 
-impl Locks for BrowserPlatform {
+impl<H: Http> Locks for BrowserPlatform<H> {
     type Guard = <WebLocks as Locks>::Guard;
     async fn lock(&self, name: &str) -> Result<Self::Guard> {
         self.locks.lock(name).await
     }
 }
 
-impl Events for BrowserPlatform {
+impl<H: Http> Events for BrowserPlatform<H> {
     fn emit(&self, event: SessionEvent) {
         self.events.emit(event)
     }
 }
 
-impl Spawn for BrowserPlatform {
+impl<H: Http> Spawn for BrowserPlatform<H> {
     fn spawn(&self, task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
         wasm_bindgen_futures::spawn_local(task);
     }

@@ -76,6 +76,7 @@ function showError(e) {
   detail.textContent = e?.message ?? String(e);
   el.append(detail);
   el.hidden = false;
+  el.scrollIntoView({ block: "nearest" });
 }
 
 function hideError() {
@@ -109,6 +110,7 @@ function showSession(info) {
   else localStorage.removeItem(CURRENT_KEY);
   for (const id of ["session", "records"]) $(id).hidden = !info;
   $("login-title").textContent = info ? "Sign in another account" : "Sign in";
+  document.body.classList.toggle("signed-in", !!info); // the session first, adding an account last
   if (!info) return;
   $("s-handle").textContent = info.handle ? `@${info.handle}` : "(unverified)";
   $("s-did").textContent = info.did;
