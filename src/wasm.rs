@@ -287,8 +287,13 @@ fn push_param(out: &mut Vec<(String, String)>, key: &str, value: &JsValue) -> Re
     }
     let text = if let Some(s) = value.as_string() {
         s
-    } else if let Some(n) = value.as_f64() {
-        n.to_string()
+    } else if value.as_f64().is_some() {
+        // JavaScript's own number formatting: matches what a JS client would send, and keeps
+        // Rust's float formatting code out of the .wasm.
+        js_sys::Number::from(value.clone())
+            .to_string(10)
+            .map(String::from)
+            .unwrap_or_default()
     } else if let Some(b) = value.as_bool() {
         b.to_string()
     } else {
@@ -475,9 +480,10 @@ impl OAuthClient {
     pub fn start_login(
         &self,
         input: String,
-        #[wasm_bindgen(unchecked_param_type = "LoginOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "LoginOptions")] options: Option<JsValue>,
     ) -> Promise {
         let inner = self.inner.clone();
+        let options = options.unwrap_or(JsValue::UNDEFINED);
         promise(async move {
             let redirect = get(&options, "redirect").as_bool().unwrap_or(false);
             let options = if options.is_object() {
@@ -556,9 +562,10 @@ impl OAuthClient {
         &self,
         did: String,
         collection: String,
-        #[wasm_bindgen(unchecked_param_type = "FetchRecordsOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "FetchRecordsOptions")] options: Option<JsValue>,
     ) -> Promise {
         let inner = self.inner.clone();
+        let options = options.unwrap_or(JsValue::UNDEFINED);
         promise(async move {
             let req = list_records_request(&did, &collection, &options, None)?;
             let resp = inner.xrpc(&did, &req).await?;
@@ -572,10 +579,10 @@ impl OAuthClient {
         &self,
         did: String,
         collection: String,
-        #[wasm_bindgen(unchecked_param_type = "FetchAllRecordsOptions | undefined")]
-        options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "FetchAllRecordsOptions")] options: Option<JsValue>,
     ) -> Promise {
         let inner = self.inner.clone();
+        let options = options.unwrap_or(JsValue::UNDEFINED);
         promise(async move {
             let max = get(&options, "maxRecords")
                 .as_f64()
