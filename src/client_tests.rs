@@ -9,9 +9,9 @@ use futures::executor::block_on;
 
 use super::*;
 use crate::config::HandleMethod;
-use crate::oauth::metadata::tests::as_metadata;
+use crate::oauth::metadata::tests::{as_metadata, serve};
 use crate::platform::{Clock, HttpRequest, Store};
-use crate::testing::{json, text, with_header, FakePlatform, ALICE_DID};
+use crate::testing::{alice_doc, json, text, with_header, FakePlatform, ALICE_DID};
 use crate::util::b64url_decode;
 
 const PDS: &str = "https://pds.example";
@@ -65,12 +65,6 @@ pub(crate) struct Fixture {
     pub(crate) server: Rc<RefCell<ServerState>>,
 }
 
-fn alice_doc() -> String {
-    format!(
-        r##"{{"id":"{ALICE_DID}","alsoKnownAs":["at://alice.example.com"],"service":[{{"id":"#atproto_pds","type":"AtprotoPersonalDataServer","serviceEndpoint":"{PDS}"}}]}}"##
-    )
-}
-
 pub(crate) fn fixture() -> Fixture {
     let platform = FakePlatform::default();
     let server: Rc<RefCell<ServerState>> = Rc::default();
@@ -83,21 +77,9 @@ pub(crate) fn fixture() -> Fixture {
     http.on(
         "GET",
         &format!("https://plc.directory/{ALICE_DID}"),
-        json(200, &alice_doc()),
+        json(200, &alice_doc(PDS)),
     );
-    http.on(
-        "GET",
-        &format!("{PDS}/.well-known/oauth-protected-resource"),
-        json(
-            200,
-            &format!(r#"{{"resource":"{PDS}","authorization_servers":["{ISSUER}"]}}"#),
-        ),
-    );
-    http.on(
-        "GET",
-        &format!("{ISSUER}/.well-known/oauth-authorization-server"),
-        json(200, &as_metadata(ISSUER)),
-    );
+    serve(http, PDS, ISSUER);
 
     let s = server.clone();
     http.on_fn("POST", &format!("{ISSUER}/oauth/par"), move |req| {

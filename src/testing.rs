@@ -12,6 +12,13 @@ use crate::platform::{
 
 pub const ALICE_DID: &str = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
 
+/// Alice's DID document: handle alice.example.com, PDS at `pds`.
+pub fn alice_doc(pds: &str) -> String {
+    format!(
+        r##"{{"id":"{ALICE_DID}","alsoKnownAs":["at://alice.example.com"],"service":[{{"id":"#atproto_pds","type":"AtprotoPersonalDataServer","serviceEndpoint":"{pds}"}}]}}"##
+    )
+}
+
 pub fn text(status: u16, body: &str) -> HttpResponse {
     HttpResponse {
         status,
@@ -92,12 +99,14 @@ impl Http for MockHttp {
     }
 }
 
+pub type MemoryTables = HashMap<(Table, String), Vec<u8>>;
+
 /// The whole platform for client tests. `Rc` fields let two clients (two "tabs") share the
 /// store and the HTTP fake.
 #[derive(Clone)]
 pub struct FakePlatform {
     pub http: Rc<MockHttp>,
-    pub store: Rc<RefCell<HashMap<(Table, String), Vec<u8>>>>,
+    pub store: Rc<RefCell<MemoryTables>>,
     pub now: Rc<Cell<i64>>,
     pub events: Rc<RefCell<Vec<SessionEvent>>>,
     pub locks: Rc<RefCell<BTreeMap<String, bool>>>,

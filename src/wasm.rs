@@ -180,7 +180,10 @@ pub struct LazyStore {
 
 impl LazyStore {
     pub fn new(db_name: &str) -> Self {
-        LazyStore { db_name: db_name.to_string(), store: OnceCell::new() }
+        LazyStore {
+            db_name: db_name.to_string(),
+            store: OnceCell::new(),
+        }
     }
 
     async fn get(&self) -> Result<&IdbStore> {
@@ -291,7 +294,7 @@ fn push_param(out: &mut Vec<(String, String)>, key: &str, value: &JsValue) -> Re
         // JavaScript's own number formatting: matches what a JS client would send, and keeps
         // Rust's float formatting code out of the .wasm.
         js_sys::Number::from(value.clone())
-            .to_string(10)
+            .to_string_with_radix(10)
             .map(String::from)
             .unwrap_or_default()
     } else if let Some(b) = value.as_bool() {

@@ -16,7 +16,10 @@ use crate::wasm::{BrowserPlatform, LazyStore};
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn unique_db() -> String {
-    format!("wasm-tests-{}", crate::util::random_token::<8>().unwrap_or_default())
+    format!(
+        "wasm-tests-{}",
+        crate::util::random_token::<8>().unwrap_or_default()
+    )
 }
 
 /// One "tab": its own IndexedDB connection, lock manager handle and channel, sharing the
@@ -37,8 +40,13 @@ fn tab(f: &Fixture, db: &str, locks: WebLocks) -> Client<BrowserPlatform<MockHtt
 }
 
 async fn sign_in(f: &Fixture, c: &Client<BrowserPlatform<MockHttp>>) {
-    let start = c.start_login("alice.example.com", LoginOptions::default()).await.expect("start");
-    c.handle_callback(&callback_url(f, &start.state)).await.expect("callback");
+    let start = c
+        .start_login("alice.example.com", LoginOptions::default())
+        .await
+        .expect("start");
+    c.handle_callback(&callback_url(f, &start.state))
+        .await
+        .expect("callback");
 }
 
 async fn two_tabs_refresh_once(locks: fn() -> WebLocks) {
@@ -47,14 +55,24 @@ async fn two_tabs_refresh_once(locks: fn() -> WebLocks) {
     let a = tab(&f, &db, locks());
     sign_in(&f, &a).await;
     let b = tab(&f, &db, locks());
-    b.restore(ALICE_DID).await.expect("tab b restores from IndexedDB");
+    b.restore(ALICE_DID)
+        .await
+        .expect("tab b restores from IndexedDB");
     for round in 1..=5 {
         let (ra, rb) = futures::join!(a.refresh(ALICE_DID), b.refresh(ALICE_DID));
         ra.expect("tab a refresh");
         rb.expect("tab b refresh");
-        assert_eq!(f.server.borrow().refresh_requests, round, "one refresh request in round {round}");
-        a.xrpc(ALICE_DID, &list_request()).await.expect("tab a works");
-        b.xrpc(ALICE_DID, &list_request()).await.expect("tab b works");
+        assert_eq!(
+            f.server.borrow().refresh_requests,
+            round,
+            "one refresh request in round {round}"
+        );
+        a.xrpc(ALICE_DID, &list_request())
+            .await
+            .expect("tab a works");
+        b.xrpc(ALICE_DID, &list_request())
+            .await
+            .expect("tab b works");
     }
 }
 
@@ -79,11 +97,18 @@ async fn sessions_persist_encrypted_and_restore_in_a_new_tab() {
     let restored = b.restore(ALICE_DID).await.expect("restore");
     assert_eq!(restored.did, ALICE_DID);
     assert_eq!(b.list_sessions().await.expect("list").len(), 1);
-    assert_eq!(f.platform.http.count(), requests, "restore makes no request");
+    assert_eq!(
+        f.platform.http.count(),
+        requests,
+        "restore makes no request"
+    );
 
     b.sign_out(ALICE_DID).await.expect("sign out");
     assert!(a.list_sessions().await.expect("list").is_empty());
-    let e = b.xrpc(ALICE_DID, &list_request()).await.expect_err("signed out");
+    let e = b
+        .xrpc(ALICE_DID, &list_request())
+        .await
+        .expect_err("signed out");
     assert_eq!(e.code, ErrorCode::SessionNotFound);
 }
 
@@ -93,11 +118,17 @@ async fn a_replayed_callback_is_refused_across_tabs() {
     let db = unique_db();
     let a = tab(&f, &db, WebLocks::new());
     let b = tab(&f, &db, WebLocks::new());
-    let start = a.start_login("alice.example.com", LoginOptions::default()).await.expect("start");
+    let start = a
+        .start_login("alice.example.com", LoginOptions::default())
+        .await
+        .expect("start");
     let url = callback_url(&f, &start.state);
     // The same callback handled by two tabs at once: exactly one wins.
     let (ra, rb) = futures::join!(a.handle_callback(&url), b.handle_callback(&url));
-    assert!(ra.is_ok() != rb.is_ok(), "exactly one tab completes the login");
+    assert!(
+        ra.is_ok() != rb.is_ok(),
+        "exactly one tab completes the login"
+    );
     let loser = ra.err().or(rb.err()).map(|e| e.code);
     assert_eq!(loser, Some(ErrorCode::InvalidState));
 }

@@ -274,7 +274,7 @@ async fn xrpc_resolve<H: Http>(http: &H, cfg: &ClientConfig, handle: &str) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{json, text, MockHttp, ALICE_DID};
+    use crate::testing::{alice_doc, json, text, MockHttp, ALICE_DID};
     use futures::executor::block_on;
 
     fn cfg(methods: Vec<HandleMethod>) -> ClientConfig {
@@ -284,12 +284,6 @@ mod tests {
         );
         c.handle_resolution = methods;
         c
-    }
-
-    fn alice_doc() -> String {
-        format!(
-            r##"{{"id":"{ALICE_DID}","alsoKnownAs":["at://alice.example.com"],"service":[{{"id":"#atproto_pds","type":"AtprotoPersonalDataServer","serviceEndpoint":"https://pds.example"}}]}}"##
-        )
     }
 
     #[test]
@@ -398,7 +392,7 @@ mod tests {
         http.on(
             "GET",
             &format!("https://plc.directory/{ALICE_DID}"),
-            json(200, &alice_doc()),
+            json(200, &alice_doc("https://pds.example")),
         );
         let r = IdentityResolver::default();
         let c = cfg(vec![HandleMethod::WellKnown]);

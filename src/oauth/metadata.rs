@@ -6,7 +6,7 @@ use url::Url;
 
 use crate::config::{origin_of, ClientConfig};
 use crate::error::{Error, ErrorCode, Result};
-use crate::platform::{Http, HttpRequest, HttpResponse};
+use crate::platform::{Http, HttpRequest};
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct ProtectedResourceMetadata {
@@ -49,9 +49,29 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorCode::InvalidMetadata, message)
 }
 
-async fn get_json(http: &impl Http, url: &str) -> Result<HttpResponse> {
-    http.send(HttpRequest::get(url).header("accept", "application/json"))
-        .await
+/// GETs `<origin>/.well-known/<name>` and parses it; returns the origin with the document.
+async fn fetch_well_known<T: serde::de::DeserializeOwned>(
+    http: &impl Http,
+    cfg: &ClientConfig,
+    server: &str,
+    name: &str,
+) -> Result<(String, T)> {
+    let origin = origin_of(&cfg.check_url(server)?);
+    let resp = http
+        .send(
+            HttpRequest::get(format!("{origin}/.well-known/{name}"))
+                .header("accept", "application/json"),
+        )
+        .await?;
+    if !resp.is_success() {
+        return Err(invalid(format!(
+            "{origin} has no {name} metadata (HTTP {})",
+            resp.status
+        )));
+    }
+    let doc = serde_json::from_slice(&resp.body)
+        .map_err(|e| invalid(format!("{name} metadata of {origin} is malformed: {e}")))?;
+    Ok((origin, doc))
 }
 
 /// `<pds>/.well-known/oauth-protected-resource` → the one authorization server's issuer.
@@ -60,24 +80,8 @@ pub async fn fetch_protected_resource(
     cfg: &ClientConfig,
     pds: &str,
 ) -> Result<String> {
-    let pds_url = cfg.check_url(pds)?;
-    let origin = origin_of(&pds_url);
-    let resp = get_json(
-        http,
-        &format!("{origin}/.well-known/oauth-protected-resource"),
-    )
-    .await?;
-    if !resp.is_success() {
-        return Err(invalid(format!(
-            "{origin} has no protected-resource metadata (HTTP {})",
-            resp.status
-        )));
-    }
-    let meta: ProtectedResourceMetadata = serde_json::from_slice(&resp.body).map_err(|e| {
-        invalid(format!(
-            "protected-resource metadata of {origin} is malformed: {e}"
-        ))
-    })?;
+    let (origin, meta): (String, ProtectedResourceMetadata) =
+        fetch_well_known(http, cfg, pds, "oauth-protected-resource").await?;
     validate_protected_resource(&meta, &origin)?;
     let issuer = meta.authorization_servers[0].clone();
     cfg.check_url(&issuer)?;
@@ -106,24 +110,8 @@ pub async fn fetch_auth_server(
     cfg: &ClientConfig,
     issuer: &str,
 ) -> Result<AuthServerMetadata> {
-    let issuer_url = cfg.check_url(issuer)?;
-    let origin = origin_of(&issuer_url);
-    let resp = get_json(
-        http,
-        &format!("{origin}/.well-known/oauth-authorization-server"),
-    )
-    .await?;
-    if !resp.is_success() {
-        return Err(invalid(format!(
-            "{origin} has no authorization-server metadata (HTTP {})",
-            resp.status
-        )));
-    }
-    let meta: AuthServerMetadata = serde_json::from_slice(&resp.body).map_err(|e| {
-        invalid(format!(
-            "authorization-server metadata of {origin} is malformed: {e}"
-        ))
-    })?;
+    let (origin, meta): (String, AuthServerMetadata) =
+        fetch_well_known(http, cfg, issuer, "oauth-authorization-server").await?;
     validate_auth_server(&meta, &origin, cfg)?;
     Ok(meta)
 }
@@ -250,7 +238,7 @@ pub(crate) mod tests {
         )
     }
 
-    fn serve(http: &MockHttp, pds: &str, issuer: &str) {
+    pub fn serve(http: &MockHttp, pds: &str, issuer: &str) {
         http.on(
             "GET",
             &format!("{pds}/.well-known/oauth-protected-resource"),

@@ -190,9 +190,9 @@ mod tests {
                 .code,
             ErrorCode::InvalidResponse
         );
-        let no_sub = format!(r#"{{"access_token":"at","token_type":"DPoP","scope":"atproto"}}"#);
+        let no_sub = r#"{"access_token":"at","token_type":"DPoP","scope":"atproto"}"#;
         assert_eq!(
-            process_token_response(&json(200, &no_sub), 0)
+            process_token_response(&json(200, no_sub), 0)
                 .unwrap_err()
                 .code,
             ErrorCode::InvalidResponse
