@@ -667,14 +667,22 @@ impl OAuthClient {
     }
 
     /// Calls `listener` with every session change, from this tab and from other tabs
-    /// (`remote: true`).
-    #[wasm_bindgen(js_name = onSessionEvent)]
+    /// (`remote: true`). Returns a function that removes the listener.
+    #[wasm_bindgen(js_name = onSessionEvent, unchecked_return_type = "() => void")]
     pub fn on_session_event(
         &self,
         #[wasm_bindgen(unchecked_param_type = "(event: SessionEventDetail) => void")]
         listener: js_sys::Function,
-    ) {
-        self.events.add_listener(listener);
+    ) -> JsValue {
+        self.events.add_listener(listener.clone());
+        let events = Rc::downgrade(&self.events);
+        // Idempotent (not `once`): calling the returned function twice is harmless.
+        Closure::<dyn FnMut()>::new(move || {
+            if let Some(events) = events.upgrade() {
+                events.remove_listener(&listener);
+            }
+        })
+        .into_js_value()
     }
 }
 

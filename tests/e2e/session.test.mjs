@@ -200,7 +200,13 @@ test("sign-out revokes: the old access token fails at the PDS", async () => {
   await call(tabB, "restore", did);
   const events = [];
   await tabB.exposeFunction("recordSignOut", (e) => events.push(e));
-  await tabB.evaluate(() => window.client.onSessionEvent((e) => window.recordSignOut(e)));
+  await tabB.evaluate(() => {
+    window.client.onSessionEvent((e) => window.recordSignOut(e));
+    window.unsubscribed = [];
+    const off = window.client.onSessionEvent((e) => window.unsubscribed.push(e));
+    off();
+    off();
+  });
 
   // Capture two authenticated requests without letting them reach the PDS, so each can be sent
   // later exactly once (a DPoP proof is single-use). getSession requires auth (listRecords
@@ -229,6 +235,7 @@ test("sign-out revokes: the old access token fails at the PDS", async () => {
   assert.equal((await callErr(page, "fetchRecords", did, COLLECTION)).code, "session_not_found");
   await new Promise((r) => setTimeout(r, 100));
   assert.ok(events.some((e) => e.type === "deleted" && e.did === did && e.remote === true), JSON.stringify(events));
+  assert.deepEqual(await tabB.evaluate(() => window.unsubscribed), [], "an unsubscribed listener hears nothing");
   assert.equal((await callErr(tabB, "fetchRecords", did, COLLECTION)).code, "session_not_found");
   await tabB.close();
 });
