@@ -247,10 +247,10 @@ impl<H: Http> Spawn for BrowserPlatform<H> {
 
 // ---- conversions ---------------------------------------------------------------------------
 
-fn to_js<T: Serialize>(value: &T) -> std::result::Result<JsValue, JsValue> {
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| js_error(&Error::new(ErrorCode::InvalidResponse, e.to_string())))
+        .map_err(|e| Error::new(ErrorCode::InvalidResponse, e.to_string()))
 }
 
 fn from_js<T: for<'de> serde::Deserialize<'de>>(value: JsValue, what: &str) -> Result<T> {
@@ -511,7 +511,6 @@ impl OAuthClient {
                 url: String,
             }
             to_js(&Out { url: start.url })
-                .map_err(|_| Error::new(ErrorCode::InvalidResponse, "serialization"))
         })
     }
 
@@ -546,7 +545,6 @@ impl OAuthClient {
                 session: result.session,
                 state: result.app_state,
             })
-            .map_err(|_| Error::new(ErrorCode::InvalidResponse, "serialization"))
         })
     }
 
@@ -631,7 +629,7 @@ impl OAuthClient {
         let inner = self.inner.clone();
         promise(async move {
             let info = inner.restore(&did).await?;
-            to_js(&info).map_err(|_| Error::new(ErrorCode::InvalidResponse, "serialization"))
+            to_js(&info)
         })
     }
 
@@ -641,7 +639,7 @@ impl OAuthClient {
         let inner = self.inner.clone();
         promise(async move {
             let list = inner.list_sessions().await?;
-            to_js(&list).map_err(|_| Error::new(ErrorCode::InvalidResponse, "serialization"))
+            to_js(&list)
         })
     }
 
@@ -651,7 +649,7 @@ impl OAuthClient {
         let inner = self.inner.clone();
         promise(async move {
             let info = inner.refresh(&did).await?;
-            to_js(&info).map_err(|_| Error::new(ErrorCode::InvalidResponse, "serialization"))
+            to_js(&info)
         })
     }
 
