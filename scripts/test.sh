@@ -3,6 +3,7 @@
 #   1. setup      scripts/setup.sh (installs what is missing; a few seconds when nothing is)
 #   2. native     cargo test on the host (rustup) toolchain
 #   3. build      scripts/build.sh (wasm-pack build --target web + wasm-opt -> pkg/)
+#   3b. types     tsc --noEmit of tests/types/usage.ts against the generated .d.ts
 #   4. chrome     wasm-pack test --headless --chrome   (wasm-bindgen-test in Chromium)
 #   5. firefox    wasm-pack test --headless --firefox  (wasm-bindgen-test in Firefox ESR)
 #   6. e2e        node tests/e2e/run.mjs, when that file exists
@@ -58,6 +59,12 @@ fi
 if want build; then
   stage build "scripts/build.sh"
   bash scripts/build.sh
+  passed
+fi
+
+if want types; then
+  stage types "tsc: README usage against pkg/*.d.ts"
+  node_modules/.bin/tsc -p tests/types/tsconfig.json
   passed
 fi
 

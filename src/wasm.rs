@@ -483,7 +483,7 @@ impl OAuthClient {
     pub fn start_login(
         &self,
         input: String,
-        #[wasm_bindgen(unchecked_param_type = "LoginOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "LoginOptions")] options: Option<JsValue>,
     ) -> Promise {
         let inner = self.inner.clone();
         let options = options.unwrap_or(JsValue::UNDEFINED);
@@ -563,7 +563,7 @@ impl OAuthClient {
         &self,
         did: String,
         collection: String,
-        #[wasm_bindgen(unchecked_param_type = "FetchRecordsOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "FetchRecordsOptions")] options: Option<JsValue>,
     ) -> Promise {
         let inner = self.inner.clone();
         let options = options.unwrap_or(JsValue::UNDEFINED);
@@ -580,7 +580,7 @@ impl OAuthClient {
         &self,
         did: String,
         collection: String,
-        #[wasm_bindgen(unchecked_param_type = "FetchAllRecordsOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "FetchAllRecordsOptions")] options: Option<JsValue>,
     ) -> Promise {
         let inner = self.inner.clone();
         let options = options.unwrap_or(JsValue::UNDEFINED);

@@ -1,0 +1,71 @@
+// Compiled (not run) against the generated pkg/*.d.ts by `npm test`: the README's usage must
+// type-check, and misuse must not (see the @ts-expect-error lines).
+import init, {
+  OAuthClient,
+  loopbackClientId,
+  type CallbackResult,
+  type OAuthError,
+  type RecordsPage,
+  type SessionEventDetail,
+  type SessionInfo,
+  type XrpcResult,
+} from "atproto-oauth-wasm";
+
+export async function readmeQuickStart(): Promise<void> {
+  await init();
+  const client = new OAuthClient({
+    clientId: "https://app.example.com/client-metadata.json",
+    redirectUri: "https://app.example.com/",
+    scope: "atproto transition:generic",
+  });
+  const dev = new OAuthClient({
+    clientId: loopbackClientId("http://127.0.0.1:8080/", "atproto"),
+    redirectUri: "http://127.0.0.1:8080/",
+    handleResolver: "http://localhost:2583",
+    plcDirectoryUrl: "http://localhost:2582",
+    handleResolution: ["xrpc"],
+    allowHttp: true,
+    responseMode: "fragment",
+  });
+  const { url }: { url: string } = await client.startLogin("alice.bsky.social");
+  await client.startLogin("alice.bsky.social", { redirect: true, state: "x", prompt: "login", loginHint: "alice" });
+  if (client.isCallback()) {
+    const result: CallbackResult = await client.handleCallback();
+    const session: SessionInfo = result.session;
+    const page: RecordsPage = await client.fetchRecords(session.did, "app.bsky.feed.post");
+    const next: RecordsPage = await client.fetchRecords(session.did, "app.bsky.feed.post", { limit: 25, cursor: page.cursor, reverse: true });
+    const all = await client.fetchAllRecords(session.did, "app.bsky.feed.post", { maxRecords: 100 });
+    const first: string | undefined = all[0]?.uri ?? next.records[0]?.cid;
+    const res: XrpcResult = await client.xrpc(session.did, {
+      nsid: "com.atproto.repo.createRecord",
+      body: { repo: session.did, collection: "app.bsky.feed.post", record: { text: first } },
+    });
+    await client.xrpc(session.did, { nsid: "com.atproto.repo.uploadBlob", body: new Uint8Array([1, 2]), encoding: "image/png" });
+    const status: number = res.status;
+    const sessions: SessionInfo[] = await client.listSessions();
+    const restored: SessionInfo = await client.restore(sessions[0].did);
+    const refreshed: SessionInfo = await client.refresh(restored.did);
+    const expires: number | null = refreshed.expiresAt;
+    const off: () => void = client.onSessionEvent((e: SessionEventDetail) => {
+      if (e.type === "deleted") console.log(e.reason, status, expires);
+    });
+    off();
+    await client.signOut(session.did);
+  }
+  try {
+    await dev.handleCallback(url);
+  } catch (err) {
+    const e = err as OAuthError;
+    if (e.code === "access_denied" || e.code === "invalid_state") console.log(e.serverError, e.status);
+  }
+
+  // @ts-expect-error clientId is required
+  new OAuthClient({ redirectUri: "https://app.example.com/" });
+  // @ts-expect-error unknown handle resolution method
+  new OAuthClient({ clientId: "x", redirectUri: "y", handleResolution: ["carrier-pigeon"] });
+  // @ts-expect-error the collection is required
+  await client.fetchRecords("did:plc:x");
+  const e = {} as OAuthError;
+  // @ts-expect-error not an error code this library has
+  if (e.code === "bogus") return;
+}
