@@ -563,7 +563,9 @@ impl OAuthClient {
         &self,
         did: String,
         collection: String,
-        #[wasm_bindgen(unchecked_optional_param_type = "FetchRecordsOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "FetchRecordsOptions")] options: Option<
+            JsValue,
+        >,
     ) -> Promise {
         let inner = self.inner.clone();
         let options = options.unwrap_or(JsValue::UNDEFINED);
@@ -580,7 +582,9 @@ impl OAuthClient {
         &self,
         did: String,
         collection: String,
-        #[wasm_bindgen(unchecked_optional_param_type = "FetchAllRecordsOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "FetchAllRecordsOptions")] options: Option<
+            JsValue,
+        >,
     ) -> Promise {
         let inner = self.inner.clone();
         let options = options.unwrap_or(JsValue::UNDEFINED);

@@ -20,9 +20,6 @@ use super::{crypto, js};
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{Store, Table};
 
-/// The database name used when the app does not choose one.
-pub const DEFAULT_DB_NAME: &str = "atproto-oauth";
-
 /// Bump only together with an upgrade path in `create_stores`.
 const DB_VERSION: u32 = 1;
 const KEY_STORE: &str = "keys";

@@ -16,7 +16,7 @@ use wasm_bindgen::JsValue;
 pub use self::broadcast::{BroadcastEvents, RemoteHook};
 pub use self::clock::BrowserClock;
 pub use self::http::FetchHttp;
-pub use self::idb::{IdbStore, DEFAULT_DB_NAME};
+pub use self::idb::IdbStore;
 pub use self::locks::{LockGuard, WebLocks};
 
 use crate::error::Error;
