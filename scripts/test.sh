@@ -69,23 +69,18 @@ if want types; then
 fi
 
 # wasm-bindgen-test-runner picks GECKODRIVER before CHROMEDRIVER when both are set, so each
-# browser run unsets the other driver's variable. webdriver.json (repo root) carries the flags
+# browser run unsets the other driver's variables. webdriver.json (repo root) carries the flags
 # Chromium needs as root / headless on a closed network.
-if want chrome; then
-  stage chrome "wasm-pack test --headless --chrome"
-  [ -n "$ATPROTO_CHROMEDRIVER" ] || { echo "test: chromedriver not found (run scripts/setup.sh)" >&2; exit 1; }
-  env -u GECKODRIVER -u GECKODRIVER_REMOTE \
-    wasm-pack test --headless --chrome --chromedriver "$ATPROTO_CHROMEDRIVER" --mode no-install
+#   browser_stage STAGE WASM_PACK_FLAG DRIVER_FLAG DRIVER_PATH OTHER_DRIVER_VAR
+browser_stage() {
+  want "$1" || return 0
+  stage "$1" "wasm-pack test --headless $2"
+  [ -n "$4" ] || { echo "test: ${3#--} not found (run scripts/setup.sh)" >&2; exit 1; }
+  env -u "$5" -u "${5}_REMOTE" wasm-pack test --headless "$2" "$3" "$4" --mode no-install
   passed
-fi
-
-if want firefox; then
-  stage firefox "wasm-pack test --headless --firefox"
-  [ -n "$ATPROTO_GECKODRIVER" ] || { echo "test: geckodriver not found (run scripts/setup.sh)" >&2; exit 1; }
-  env -u CHROMEDRIVER -u CHROMEDRIVER_REMOTE \
-    wasm-pack test --headless --firefox --geckodriver "$ATPROTO_GECKODRIVER" --mode no-install
-  passed
-fi
+}
+browser_stage chrome --chrome --chromedriver "$ATPROTO_CHROMEDRIVER" GECKODRIVER
+browser_stage firefox --firefox --geckodriver "$ATPROTO_GECKODRIVER" CHROMEDRIVER
 
 if want e2e; then
   if [ -f tests/e2e/run.mjs ]; then
