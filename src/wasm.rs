@@ -522,7 +522,7 @@ impl OAuthClient {
         let inner = self.inner.clone();
         promise(async move {
             let here = current_url().ok();
-            let url = match url {
+            let url = match url.or_else(|| here.clone()) {
                 Some(u) => u,
                 None => current_url()?,
             };
