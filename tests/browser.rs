@@ -397,9 +397,9 @@ async fn a_plaintext_value_in_the_db_is_an_error_not_a_panic() {
 #[wasm_bindgen_test]
 async fn later_opens_reuse_the_stored_key() {
     let name = fresh_name("reuse");
-    let (first, generated) = counting_key_generation(IdbStore::open(&name)).await;
+    let (first, generated) = counting_key_generation(1, IdbStore::open(&name)).await;
     assert_eq!(generated, 1);
-    let (second, generated) = counting_key_generation(IdbStore::open(&name)).await;
+    let (second, generated) = counting_key_generation(1, IdbStore::open(&name)).await;
     assert_eq!(generated, 0);
     drop((first.unwrap(), second.unwrap()));
 }
@@ -436,19 +436,38 @@ async fn reopened_store_decrypts_old_values() {
     assert_eq!(second.name(), name);
 }
 
-/// Counts `crypto.subtle.generateKey` calls while `f` runs.
-async fn counting_key_generation<T>(f: impl Future<Output = T>) -> (T, u32) {
+/// Counts `crypto.subtle.generateKey` calls while `f` runs. No generated key is handed back
+/// before `hold_until` calls have been made (or three seconds pass), so concurrent opens really
+/// race instead of depending on how a browser happens to schedule IndexedDB transactions.
+async fn counting_key_generation<T>(hold_until: u32, f: impl Future<Output = T>) -> (T, u32) {
     let subtle = prop(&global("crypto"), "subtle");
     let original: Function = prop(&subtle, "generateKey").unchecked_into();
     let bound = original.bind0(&subtle);
+    let mut release = None;
+    let gate = Promise::new(&mut |resolve, _| {
+        let set_timeout: Function = global("setTimeout").unchecked_into();
+        set_timeout
+            .call2(&JsValue::UNDEFINED, &resolve, &3000.into())
+            .unwrap();
+        release = Some(resolve);
+    });
+    let release = release.unwrap();
+    let hold = Function::new_with_args(
+        "key, gate",
+        "return Promise.all([key, gate]).then(v => v[0])",
+    );
     let calls = Rc::new(RefCell::new(0u32));
     let counter = calls.clone();
     let wrapper = Closure::<dyn FnMut(JsValue, JsValue, JsValue) -> JsValue>::new(
         move |alg: JsValue, extractable: JsValue, usages: JsValue| {
             *counter.borrow_mut() += 1;
-            bound
+            if *counter.borrow() >= hold_until {
+                release.call0(&JsValue::UNDEFINED).unwrap();
+            }
+            let key = bound
                 .call3(&JsValue::UNDEFINED, &alg, &extractable, &usages)
-                .unwrap()
+                .unwrap();
+            hold.call2(&JsValue::UNDEFINED, &key, &gate).unwrap()
         },
     );
     Reflect::set(&subtle, &"generateKey".into(), wrapper.as_ref()).unwrap();
@@ -461,10 +480,10 @@ async fn counting_key_generation<T>(f: impl Future<Output = T>) -> (T, u32) {
 #[wasm_bindgen_test]
 async fn concurrent_first_opens_agree_on_one_key() {
     let name = fresh_name("race");
-    let ((a, b), generated) = counting_key_generation(futures::future::join(
-        IdbStore::open(&name),
-        IdbStore::open(&name),
-    ))
+    let ((a, b), generated) = counting_key_generation(
+        2,
+        futures::future::join(IdbStore::open(&name), IdbStore::open(&name)),
+    )
     .await;
     // Both saw no key and generated one: the race really happened, and one key still won.
     assert_eq!(generated, 2);
