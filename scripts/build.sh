@@ -45,6 +45,9 @@ build_target() {
   local target="$1" out="$2" t0=$SECONDS
   say "wasm-pack build $PROFILE_FLAG --target $target --out-dir $out"
   # --mode no-install: use the installed wasm-bindgen (same version as Cargo.lock), download nothing.
+  # The remaps keep this machine's paths (panic locations name source files) out of the shipped
+  # .wasm, so builds on different machines give the same bytes.
+  RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src/= --remap-path-prefix=$ROOT/=" \
   wasm-pack build "$PROFILE_FLAG" --target "$target" --mode no-install --out-dir "$out" \
     || die "wasm-pack build --target $target failed"
 

@@ -113,7 +113,7 @@ EOF
   # Debian cargo/rustc explicitly; RUSTC_BOOTSTRAP for -Z build-std; embed-bitcode so that
   # `lto = true` builds can use these rlibs; `test` so that wasm-pack test finds crate `test`.
   (cd "$d" && env RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
-      RUSTFLAGS="-C embed-bitcode=yes" CARGO_TARGET_DIR="$d/target" \
+      RUSTFLAGS="-C embed-bitcode=yes --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src/=" CARGO_TARGET_DIR="$d/target" \
       /usr/bin/cargo test --no-run --release --target wasm32-unknown-unknown \
       -Z build-std=std,panic_abort,test) || { rm -rf "$d"; return 1; }
   mkdir -p "$STD_DIR"

@@ -233,8 +233,10 @@ test("sign-out revokes: the old access token fails at the PDS", async () => {
 
   assert.deepEqual(await call(page, "listSessions"), []);
   assert.equal((await callErr(page, "fetchRecords", did, COLLECTION)).code, "session_not_found");
-  await new Promise((r) => setTimeout(r, 100));
-  assert.ok(events.some((e) => e.type === "deleted" && e.did === did && e.remote === true), JSON.stringify(events));
+  // The other tab hears it over BroadcastChannel, asynchronously: wait for it, up to 5 s.
+  const heard = () => events.some((e) => e.type === "deleted" && e.did === did && e.remote === true);
+  for (let waited = 0; !heard() && waited < 5000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(heard(), JSON.stringify(events));
   assert.deepEqual(await tabB.evaluate(() => window.unsubscribed), [], "an unsubscribed listener hears nothing");
   assert.equal((await callErr(tabB, "fetchRecords", did, COLLECTION)).code, "session_not_found");
   await tabB.close();
