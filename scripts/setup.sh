@@ -136,6 +136,9 @@ setup_debian_route() {
   if ! debian_std_current; then
     say "building the wasm32 std for $(/usr/bin/rustc -V) (about a minute)"
     run_logged wasm32-std build_debian_std
+    # Cargo's fingerprints do not cover the sysroot: wasm32 artifacts built against the previous
+    # std would fail with "can't find crate" (E0463), so drop them.
+    rm -rf "$ROOT/target/wasm32-unknown-unknown"
   fi
   mkdir -p "$TOOLS/debian-rust/bin"
   local b
