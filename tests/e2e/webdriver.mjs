@@ -161,6 +161,22 @@ class FirefoxSession {
     return out
   }
 
+  /** The first visible element matching `selector`, waiting for it up to `timeout` ms. */
+  async find(selector, { timeout = 30_000 } = {}) {
+    const deadline = Date.now() + timeout
+    for (;;) {
+      const [el] = await this.visible(selector)
+      if (el) return el
+      if (Date.now() > deadline) throw new Error(`no visible ${selector} after ${timeout} ms (at ${await this.url()})`)
+      await sleep(100)
+    }
+  }
+
+  /** A PNG of the current viewport. */
+  async screenshot() {
+    return Buffer.from(await this.cmd('GET', '/screenshot'), 'base64')
+  }
+
   click(el) { return this.cmd('POST', `/element/${el}/click`, {}) }
   type(el, text) { return this.cmd('POST', `/element/${el}/value`, { text }) }
   property(el, name) { return this.cmd('GET', `/element/${el}/property/${name}`) }
