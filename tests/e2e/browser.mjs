@@ -8,10 +8,10 @@
 //   await authorizeOnPds(page, { password: 'alice-pass' })          // or { ..., deny: true }
 //   ... the PDS redirects back to the app's redirect_uri ...
 //
-// Environment: ATPROTO_CHROMIUM / ATPROTO_FIREFOX override the browser executables.
+// Environment: ATPROTO_CHROMIUM overrides the browser executable. Firefox: see webdriver.mjs.
 
 import { existsSync } from 'node:fs'
-import { chromium, firefox } from 'playwright-core'
+import { chromium } from 'playwright-core'
 
 export const CHROMIUM_ARGS = Object.freeze([
   '--headless',
@@ -46,41 +46,6 @@ export async function launchChromium(options = {}) {
     executablePath,
     args: [...CHROMIUM_ARGS, ...(options.args ?? [])],
   })
-}
-
-/**
- * Firefox. Playwright's usual Firefox route needs Playwright's own patched Firefox (the "Juggler"
- * protocol): Debian's firefox-esr starts and exits immediately. Playwright's WebDriver-BiDi route
- * (channel 'moz-firefox') does start firefox-esr 153, but playwright-core 1.65 then fails in
- * newContext() with "emulation.setMediaFeaturesOverride: unknown command" (it targets Firefox 159).
- * So this is attempted (it may work with a newer Firefox) and otherwise throws a clear error:
- * callers should skip Firefox-only tests when it throws.
- * @returns {Promise<{browser: import('playwright-core').Browser, newPage: () => Promise<import('playwright-core').Page>}>}
- */
-export async function launchFirefox(options = {}) {
-  const executablePath =
-    options.executablePath ?? firstExisting(process.env.ATPROTO_FIREFOX, '/usr/bin/firefox-esr', '/usr/bin/firefox')
-  if (!executablePath) throw new Error('Firefox not found (apt-get install firefox-esr, or set ATPROTO_FIREFOX)')
-  let browser
-  try {
-    browser = await firefox.launch({
-      headless: true,
-      timeout: 60_000,
-      channel: 'moz-firefox', // WebDriver BiDi: works with a stock Firefox
-      ...options,
-      executablePath,
-    })
-    const context = await browser.newContext()
-    await context.close()
-  } catch (err) {
-    await browser?.close().catch(() => {})
-    const e = new Error(
-      `Playwright cannot drive ${executablePath}: ${String(err?.message ?? err).split('\n')[0]}`,
-    )
-    e.code = 'FIREFOX_UNSUPPORTED'
-    throw e
-  }
-  return browser
 }
 
 /**

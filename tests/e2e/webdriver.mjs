@@ -1,6 +1,9 @@
 // tests/e2e/webdriver.mjs — headless Firefox for the end-to-end tests over classic W3C
-// WebDriver (geckodriver), because playwright-core cannot drive Debian's firefox-esr (see
-// launchFirefox in browser.mjs). A small client: sessions, navigation, scripts, elements, windows.
+// WebDriver (geckodriver). Not Playwright: its usual Firefox route needs Playwright's own patched
+// Firefox (Debian's firefox-esr starts and exits at once), and its WebDriver-BiDi route
+// (channel 'moz-firefox') starts firefox-esr 153 but playwright-core 1.65 then fails in
+// newContext() with "emulation.setMediaFeaturesOverride: unknown command" (it targets Firefox 159).
+// A small client: sessions, navigation, scripts, elements, windows.
 //
 //   const ff = await launchFirefoxWebDriver()
 //   await ff.navigate('http://127.0.0.1:8080/')
