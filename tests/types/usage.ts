@@ -52,6 +52,17 @@ export async function readmeQuickStart(): Promise<void> {
     off();
     await client.signOut(session.did);
   }
+  // The README's page-load snippet.
+  let current: SessionInfo | undefined;
+  if (client.isCallback()) {
+    ({ session: current } = await client.handleCallback());
+  } else {
+    [current] = await client.listSessions();
+  }
+  if (current) {
+    const page = await client.fetchRecords(current.did, "app.bsky.feed.post", { limit: 25 });
+    console.log(page.records, page.cursor);
+  }
   try {
     await dev.handleCallback(url);
   } catch (err) {
