@@ -4,7 +4,7 @@
 // in Chromium. A failed step saves a screenshot to tests/e2e/artifacts/ and skips the rest.
 //
 // Run: node tests/e2e/run.mjs demo-firefox
-import { test, before, after } from "node:test";
+import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -12,11 +12,11 @@ import { fileURLToPath } from "node:url";
 
 import { startDemo } from "../../scripts/demo.mjs";
 import { launchFirefoxWebDriver, authorizeOnPdsWebDriver } from "./webdriver.mjs";
+import { artifactName, clickPath } from "./steps.mjs";
 
 const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), "artifacts");
 
 let demo, ff;
-let broken = null;
 
 before(async () => {
   demo = await startDemo({ network: "local", host: "127.0.0.1", port: 8080 });
@@ -30,25 +30,14 @@ after(async () => {
 
 const alice = () => demo.pds.accounts.find((a) => a.handle === "alice.test");
 
-function step(name, fn) {
-  test(name, async (t) => {
-    if (broken) return t.skip(`an earlier step failed: ${broken}`);
-    try {
-      await fn();
-    } catch (err) {
-      broken = name;
-      try {
-        mkdirSync(ARTIFACTS, { recursive: true });
-        const file = path.join(ARTIFACTS, `demo-firefox-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}.png`);
-        writeFileSync(file, await ff.screenshot());
-        console.error(`\n[demo-firefox] step "${name}" failed; screenshot: ${file}`);
-      } catch (e) {
-        console.error(`could not save a screenshot: ${e.message}`);
-      }
-      throw err;
-    }
-  });
+async function saveScreenshot(name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${artifactName("demo-firefox", name)}.png`);
+  writeFileSync(file, await ff.screenshot());
+  return file;
 }
+
+const step = clickPath({ save: saveScreenshot, label: "demo-firefox" });
 
 const button = (label, within = "") => `${within}//button[normalize-space()='${label}']`;
 const text = (id) => ff.execute("return document.getElementById(arguments[0]).innerText.trim()", [id]);

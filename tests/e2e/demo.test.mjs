@@ -10,7 +10,7 @@
 // and the page's HTML are saved to tests/e2e/artifacts/ (its path is printed) before anything is
 // closed, and the later steps are skipped. ATPROTO_E2E_SCREENSHOTS=1 also saves a screenshot
 // after every step.
-import { test, before, after } from "node:test";
+import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 
 import { startDemo } from "../../scripts/demo.mjs";
 import { launchChromium, authorizeOnPds } from "./browser.mjs";
+import { artifactName, clickPath } from "./steps.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ARTIFACTS = path.join(HERE, "artifacts");
@@ -26,7 +27,6 @@ const TIMEOUT = 30_000;
 const NOTES = "com.example.demo.note"; // a collection of our own (no lexicon: not validated)
 
 let demo, browser, context, page;
-let broken = null; // the first failed step: the later ones are skipped
 
 before(async () => {
   demo = await startDemo({ network: "local", host: "127.0.0.1", port: 8080 });
@@ -52,10 +52,11 @@ const bob = () => demo.pds.accounts.find((a) => a.handle === "bob.test");
 async function saveArtifacts(name) {
   if (!page || page.isClosed()) return null;
   mkdirSync(ARTIFACTS, { recursive: true });
-  const base = path.join(ARTIFACTS, `demo-${name.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "").toLowerCase()}`);
+  const base = path.join(ARTIFACTS, artifactName("demo", name));
   try {
     await page.screenshot({ path: `${base}.png`, fullPage: true, timeout: 10_000 });
     writeFileSync(`${base}.html`, await page.content());
+    console.error(`[demo.test] saved ${base}.png and ${base}.html`);
     return `${base}.png`;
   } catch (err) {
     console.error(`could not save a screenshot: ${err.message}`);
@@ -64,24 +65,7 @@ async function saveArtifacts(name) {
 }
 
 /** A step of the click path: screenshot + HTML on failure (before the browser closes). */
-function step(name, fn) {
-  test(name, async (t) => {
-    if (broken) return t.skip(`an earlier step failed: ${broken}`);
-    try {
-      await fn();
-      if (STEP_SCREENSHOTS) await saveArtifacts(`ok-${name}`);
-    } catch (err) {
-      broken = name;
-      const shot = await saveArtifacts(`failed-${name}`);
-      if (shot) {
-        console.error(`\n[demo.test] step "${name}" failed; screenshot: ${shot}`);
-        console.error(`[demo.test] page HTML: ${shot.replace(/\.png$/, ".html")}`);
-        t.diagnostic(`screenshot: ${shot}`);
-      }
-      throw err;
-    }
-  });
-}
+const step = clickPath({ save: saveArtifacts, label: "demo.test", saveEveryStep: STEP_SCREENSHOTS });
 
 const $ = (sel) => page.locator(sel);
 const text = async (sel) => (await $(sel).innerText()).trim();

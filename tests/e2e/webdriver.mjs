@@ -41,6 +41,18 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 export class WebDriverError extends Error {}
 
+/** Calls `check` every 100 ms until it returns a truthy value (returned), or throws after
+ *  `timeout` ms with `what` and the browser's URL. */
+async function poll(ff, check, { timeout = 30_000, what }) {
+  const deadline = Date.now() + timeout
+  for (;;) {
+    const v = await check()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what} (at ${await ff.url()})`)
+    await sleep(100)
+  }
+}
+
 /**
  * Starts geckodriver and a headless Firefox session (with the same prefs as the wasm-bindgen
  * tests: webdriver.json). Throws if either is missing: scripts/setup.sh installs both.
@@ -121,29 +133,20 @@ class FirefoxSession {
   execute(script, args = []) { return this.cmd('POST', '/execute/sync', { script, args }) }
 
   /** Polls `script` (with `args`) until it returns a truthy value; returns that value. */
-  async waitFor(script, { args = [], timeout = 30_000, what = script } = {}) {
-    const deadline = Date.now() + timeout
-    for (;;) {
-      try {
-        const v = await this.execute(script, args)
-        if (v) return v
-      } catch (err) {
-        // A navigation in progress discards the script; try again on the next document.
-        if (!(err instanceof WebDriverError)) throw err
-      }
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what} (at ${await this.url()})`)
-      await sleep(100)
-    }
+  waitFor(script, { args = [], timeout, what = script } = {}) {
+    return poll(this, () => this.execute(script, args).catch((err) => {
+      // A navigation in progress discards the script; try again on the next document.
+      if (err instanceof WebDriverError) return null
+      throw err
+    }), { timeout, what })
   }
 
-  async waitForUrl(pred, { timeout = 30_000 } = {}) {
-    const deadline = Date.now() + timeout
-    for (;;) {
+  /** Polls the current URL until `pred` holds for it; returns it as a URL. */
+  waitForUrl(pred, { timeout } = {}) {
+    return poll(this, async () => {
       const u = new URL(await this.url())
-      if (pred(u)) return u
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for a URL (at ${u.href})`)
-      await sleep(100)
-    }
+      return pred(u) && u
+    }, { timeout, what: 'a URL' })
   }
 
   /** Visible elements matching a CSS selector, or an XPath when `selector` starts with `//`. */
@@ -165,14 +168,8 @@ class FirefoxSession {
   }
 
   /** The first visible element matching `selector`, waiting for it up to `timeout` ms. */
-  async find(selector, { timeout = 30_000 } = {}) {
-    const deadline = Date.now() + timeout
-    for (;;) {
-      const [el] = await this.visible(selector)
-      if (el) return el
-      if (Date.now() > deadline) throw new Error(`no visible ${selector} after ${timeout} ms (at ${await this.url()})`)
-      await sleep(100)
-    }
+  find(selector, { timeout } = {}) {
+    return poll(this, async () => (await this.visible(selector))[0], { timeout, what: `a visible ${selector}` })
   }
 
   /** A PNG of the current viewport. */
