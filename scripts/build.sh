@@ -46,8 +46,16 @@ build_target() {
   say "wasm-pack build $PROFILE_FLAG --target $target --out-dir $out"
   # --mode no-install: use the installed wasm-bindgen (same version as Cargo.lock), download nothing.
   # The remaps keep this machine's paths (panic locations name source files) out of the shipped
-  # .wasm, so builds on different machines give the same bytes.
-  RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src/= --remap-path-prefix=$ROOT/=" \
+  # .wasm, so builds on different machines give the same bytes. Passed 0x1f-separated
+  # (CARGO_ENCODED_RUSTFLAGS, after the caller's own flags) so that a path with spaces stays one flag.
+  local flags=()
+  if [ -n "${CARGO_ENCODED_RUSTFLAGS:-}" ]; then
+    IFS=$'\x1f' read -ra flags <<<"$CARGO_ENCODED_RUSTFLAGS"
+  else
+    read -ra flags <<<"${RUSTFLAGS:-}"
+  fi
+  flags+=("--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src/=" "--remap-path-prefix=$ROOT/=")
+  CARGO_ENCODED_RUSTFLAGS="$(IFS=$'\x1f'; echo "${flags[*]}")" \
   wasm-pack build "$PROFILE_FLAG" --target "$target" --mode no-install --out-dir "$out" \
     || die "wasm-pack build --target $target failed"
 
