@@ -8,7 +8,7 @@
 #   rustup  — rustup's wasm32-unknown-unknown target is installed and works (normal laptop), or
 #             can be added with `rustup target add` (tried when the Debian route is not taken).
 #   debian  — Debian 12 as root without rustup downloads: apt packages rustc-web cargo-web
-#             rust-web-src lld-22, and a wasm32 std built once with -Z build-std and copied into
+#             rust-web-src rust-web-clippy lld-22, and a wasm32 std built once with -Z build-std and copied into
 #             /usr/lib/rustlib/wasm32-unknown-unknown/lib (re-built when `/usr/bin/rustc -vV` changes).
 # Force a route with ATPROTO_WASM_ROUTE=rustup|debian.
 #
@@ -27,7 +27,8 @@ mkdir -p "$LOGS"
 
 WASM_PACK_VERSION="${WASM_PACK_VERSION:-0.15.1}"
 GECKODRIVER_VERSION="${GECKODRIVER_VERSION:-0.37.1}"
-DEBIAN_RUST_PKGS=(rustc-web cargo-web rust-web-src lld-22)
+# rust-web-clippy: the lint stage runs clippy on the wasm32-only code (browser glue, JS surface).
+DEBIAN_RUST_PKGS=(rustc-web cargo-web rust-web-src rust-web-clippy lld-22)
 DEBIAN_BROWSER_PKGS=(chromium chromium-driver firefox-esr)
 STD_DIR=/usr/lib/rustlib/wasm32-unknown-unknown/lib
 STD_STAMP="$STD_DIR/.atproto-wasm32-std.stamp"
@@ -142,7 +143,7 @@ setup_debian_route() {
   fi
   mkdir -p "$TOOLS/debian-rust/bin"
   local b
-  for b in cargo rustc rustdoc; do ln -sfn "/usr/bin/$b" "$TOOLS/debian-rust/bin/$b"; done
+  for b in cargo rustc rustdoc cargo-clippy clippy-driver; do ln -sfn "/usr/bin/$b" "$TOOLS/debian-rust/bin/$b"; done
   try_wasm_build /usr/bin/rustc || { tail -n 30 "$LOGS/try-wasm-build.log" >&2; die "Debian rustc cannot build for wasm32 even after installing the std"; }
 }
 

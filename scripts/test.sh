@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/test.sh — everything `npm test` (and .ci/run) checks, in order, failing fast:
 #   1. setup      scripts/setup.sh (installs what is missing; a few seconds when nothing is)
-#   2. native     cargo test on the host (rustup) toolchain
+#   2. lint       cargo fmt --check; cargo clippy -D warnings, native and wasm32; prettier --check
+#   2b. native    cargo test on the host (rustup) toolchain
 #   3. build      scripts/build.sh (wasm-pack build --target web + wasm-opt -> pkg/)
 #   3b. types     tsc --noEmit of tests/types/usage.ts against the generated .d.ts
 #   4. chrome     wasm-pack test --headless --chrome   (wasm-bindgen-test in Chromium)
@@ -48,6 +49,19 @@ fi
 
 # shellcheck source=scripts/env.sh
 source "$ROOT/scripts/env.sh"
+
+if want lint; then
+  stage lint "cargo fmt --check; cargo clippy (native, wasm32) -D warnings; prettier --check"
+  env -u RUSTC -u RUSTDOC PATH="$NATIVE_PATH" cargo fmt --check
+  env -u RUSTC -u RUSTDOC PATH="$NATIVE_PATH" cargo clippy --all-targets -- -D warnings
+  # The browser glue and the JS surface exist only for wasm32 (the Debian route's clippy, or
+  # rustup's with the wasm32 target).
+  cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+  if [ -x node_modules/.bin/prettier ]; then
+    node_modules/.bin/prettier --check . --log-level warn
+  fi
+  passed
+fi
 
 if want native; then
   stage native "cargo test (host toolchain: $(PATH="$NATIVE_PATH" rustc -V))"

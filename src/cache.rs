@@ -5,9 +5,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-pub const RESOLUTION_TTL_SECS: i64 = 600;
+pub(crate) const RESOLUTION_TTL_SECS: i64 = 600;
 
-pub struct TtlCache<V> {
+pub(crate) struct TtlCache<V> {
     entries: RefCell<HashMap<String, (i64, V)>>,
 }
 

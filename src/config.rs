@@ -19,15 +19,19 @@ pub enum HandleMethod {
     Xrpc,
 }
 
+/// Where the authorization server puts its response in the redirect URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ResponseMode {
+    /// In the query string.
     #[default]
     Query,
+    /// In the fragment, which never reaches a server.
     Fragment,
 }
 
 impl ResponseMode {
+    /// The `response_mode` parameter value.
     pub fn as_str(self) -> &'static str {
         match self {
             ResponseMode::Query => "query",
@@ -36,29 +40,40 @@ impl ResponseMode {
     }
 }
 
+/// The public PLC directory.
 pub const DEFAULT_PLC_DIRECTORY: &str = "https://plc.directory";
+/// Bluesky's public AppView, which answers `resolveHandle`.
 pub const DEFAULT_HANDLE_RESOLVER: &str = "https://public.api.bsky.app";
+/// Cloudflare's DNS-over-HTTPS JSON endpoint.
 pub const DEFAULT_DOH: &str = "https://cloudflare-dns.com/dns-query";
 
 /// What the app passes to `new OAuthClient({...})` (camelCase in JavaScript).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientConfig {
+    /// The client id: the https URL of the client metadata, or the loopback form.
     pub client_id: String,
+    /// Where the authorization server sends the browser back.
     pub redirect_uri: String,
+    /// Space-separated scopes; must include `atproto`.
     #[serde(default = "default_scope")]
     pub scope: String,
+    /// XRPC service for `com.atproto.identity.resolveHandle`.
     #[serde(default = "default_handle_resolver")]
     pub handle_resolver: String,
+    /// The PLC directory.
     #[serde(default = "default_plc")]
     pub plc_directory_url: String,
+    /// DNS-over-HTTPS JSON endpoint.
     #[serde(default = "default_doh")]
     pub doh_url: String,
+    /// Handle resolution methods, tried in order.
     #[serde(default = "default_methods")]
     pub handle_resolution: Vec<HandleMethod>,
     /// Development only: accept plain-http servers (a local PDS on `http://localhost:2583`).
     #[serde(default)]
     pub allow_http: bool,
+    /// Where the authorization response comes back.
     #[serde(default)]
     pub response_mode: ResponseMode,
     /// Seconds before expiry at which a token is refreshed ahead of use.
@@ -204,7 +219,7 @@ pub fn loopback_client_id(redirect_uri: &str, scope: &str) -> String {
 }
 
 /// `scheme://host[:port]` of a URL, the key of the DPoP nonce cache.
-pub fn origin_of(url: &Url) -> String {
+pub(crate) fn origin_of(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 

@@ -1,16 +1,25 @@
-//! AT Protocol OAuth for the browser. The protocol logic is plain Rust (tested natively);
-//! the `#[wasm_bindgen]` surface and the browser glue live behind `cfg(target_arch = "wasm32")`.
+//! AT Protocol (Bluesky) OAuth for the browser: PAR, PKCE, DPoP, sessions that refresh
+//! themselves across tabs.
+//!
+//! The protocol logic is plain Rust over the [`platform`] traits and is tested natively; the
+//! browser implementations of those traits ([`browser`]) and the JavaScript surface (`wasm`)
+//! exist only in `wasm32` builds. JavaScript users see the `OAuthClient` class; Rust users can
+//! drive [`client::Client`] over any [`platform::Platform`].
+#![deny(missing_docs)]
 
-pub mod cache;
+mod cache;
 pub mod client;
 pub mod config;
-pub mod dpop;
+mod dpop;
 pub mod error;
-pub mod identity;
-pub mod oauth;
+mod identity;
+mod oauth;
 pub mod platform;
-pub mod session;
-pub mod util;
+mod secret;
+mod session;
+mod util;
+
+pub use session::SessionInfo;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -19,7 +28,4 @@ pub(crate) mod testing;
 pub mod browser;
 
 #[cfg(target_arch = "wasm32")]
-pub mod wasm;
-
-#[cfg(all(test, target_arch = "wasm32"))]
-mod wasm_tests;
+mod wasm;

@@ -1,6 +1,6 @@
 //! What is stored: a login in progress (`PendingLogin`) and a signed-in session (`Session`).
-//! Both hold secrets (PKCE verifier, DPoP private key, tokens); the browser store encrypts every
-//! record, and `SessionInfo` is the secret-free view handed to JavaScript.
+//! Both hold secrets (PKCE verifier, DPoP private key, tokens) as redacted newtypes; the browser
+//! store encrypts every record, and `SessionInfo` is the secret-free view handed to JavaScript.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,15 +8,17 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::identity::Identity;
 use crate::oauth::AuthServerMetadata;
 use crate::platform::{Store, Table};
+use crate::secret::{AccessToken, KeySecret, PkceVerifier, RefreshToken};
 
 /// How long a login may take between `startLogin` and `handleCallback`.
-pub const PENDING_LIFETIME_SECS: i64 = 600;
+pub(crate) const PENDING_LIFETIME_SECS: i64 = 600;
 
+/// A login between `startLogin` and `handleCallback`, stored under its `state`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PendingLogin {
+pub(crate) struct PendingLogin {
     pub server: AuthServerMetadata,
-    pub verifier: String,
-    pub dpop_key: String,
+    pub verifier: PkceVerifier,
+    pub dpop_key: KeySecret,
     /// The account resolved at login (absent when the user started from a server URL).
     pub identity: Option<Identity>,
     pub redirect_uri: String,
@@ -24,17 +26,18 @@ pub struct PendingLogin {
     pub expires_at: i64,
 }
 
+/// A signed-in session, stored under its DID.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Session {
+pub(crate) struct Session {
     pub did: String,
     pub handle: Option<String>,
     pub pds: String,
     pub server: AuthServerMetadata,
     pub scope: String,
-    pub access_token: String,
-    pub refresh_token: Option<String>,
+    pub access_token: AccessToken,
+    pub refresh_token: Option<RefreshToken>,
     pub expires_at: Option<i64>,
-    pub dpop_key: String,
+    pub dpop_key: KeySecret,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -60,21 +63,26 @@ impl Session {
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionInfo {
+    /// The account's DID.
     pub did: String,
+    /// The account's handle, when it was verified both ways.
     pub handle: Option<String>,
+    /// The account's PDS URL.
     pub pds: String,
+    /// The authorization server that issued the tokens.
     pub issuer: String,
+    /// The scope the server granted.
     pub scope: String,
-    /// Unix seconds.
+    /// Access-token expiry, Unix seconds.
     pub expires_at: Option<i64>,
 }
 
-pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value)
         .map_err(|e| Error::new(ErrorCode::StorageError, format!("cannot serialize: {e}")))
 }
 
-pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| {
         Error::new(
             ErrorCode::StorageError,
@@ -83,7 +91,7 @@ pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
     })
 }
 
-pub async fn read_session(store: &impl Store, did: &str) -> Result<Option<Session>> {
+pub(crate) async fn read_session(store: &impl Store, did: &str) -> Result<Option<Session>> {
     match store.get(Table::Sessions, did).await? {
         Some(bytes) => decode(&bytes).map(Some),
         None => Ok(None),

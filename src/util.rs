@@ -6,23 +6,23 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorCode, Result};
 
-pub fn b64url(bytes: &[u8]) -> String {
+pub(crate) fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-pub fn b64url_decode(text: &str) -> Result<Vec<u8>> {
+pub(crate) fn b64url_decode(text: &str) -> Result<Vec<u8>> {
     URL_SAFE_NO_PAD
         .decode(text)
         .map_err(|_| Error::new(ErrorCode::InvalidResponse, "invalid base64url"))
 }
 
-pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
 /// Cryptographically secure random bytes: the OS in native builds, `crypto.getRandomValues`
 /// in the browser (getrandom's `js` feature).
-pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut buf = [0u8; N];
     getrandom::getrandom(&mut buf)
         .map_err(|e| Error::new(ErrorCode::CryptoError, format!("no secure randomness: {e}")))?;
@@ -30,18 +30,18 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
 }
 
 /// A random URL-safe token carrying `N` bytes of entropy.
-pub fn random_token<const N: usize>() -> Result<String> {
+pub(crate) fn random_token<const N: usize>() -> Result<String> {
     Ok(b64url(&random_bytes::<N>()?))
 }
 
 /// `application/x-www-form-urlencoded` body from pairs.
-pub fn form_encode(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
 }
 
-pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| {
         Error::new(
             ErrorCode::InvalidResponse,

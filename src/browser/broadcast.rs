@@ -16,12 +16,16 @@ use crate::platform::{Events, SessionEvent};
 /// Called with every event that came from another tab, before the JS listeners.
 pub type RemoteHook = Box<dyn Fn(&SessionEvent)>;
 
+/// A shared `RemoteHook`, called without holding a borrow of the slot it lives in.
+type SharedHook = Rc<dyn Fn(&SessionEvent)>;
+
 #[derive(Default)]
 struct Shared {
     listeners: RefCell<Vec<Function>>,
-    remote_hook: RefCell<Option<Rc<dyn Fn(&SessionEvent)>>>,
+    remote_hook: RefCell<Option<SharedHook>>,
 }
 
+/// Session events for this page's listeners and, over a `BroadcastChannel`, every other tab.
 pub struct BroadcastEvents {
     shared: Rc<Shared>,
     channel: Option<BroadcastChannel>,

@@ -9,6 +9,7 @@ mod http;
 mod idb;
 mod js;
 mod locks;
+mod platform;
 
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
@@ -18,11 +19,13 @@ pub use self::clock::BrowserClock;
 pub use self::http::FetchHttp;
 pub use self::idb::IdbStore;
 pub use self::locks::{LockGuard, WebLocks};
+pub use self::platform::{BrowserPlatform, LazyStore};
 
 use crate::error::Error;
 
 /// A real JS `Error` (so it has a stack and passes `instanceof Error`) named `OAuthError`, with
-/// `code`, and `serverError` / `status` when a server supplied them.
+/// `code`, `serverError` / `status` when a server supplied them, and `cause` (another
+/// `OAuthError`) when it wraps one.
 pub fn js_error(e: &Error) -> JsValue {
     let error = js_sys::Error::new(&e.message);
     error.set_name("OAuthError");
@@ -36,5 +39,11 @@ pub fn js_error(e: &Error) -> JsValue {
     if let Some(status) = e.status {
         set("status", JsValue::from(status));
     }
+    if let Some(cause) = &e.cause {
+        set("cause", js_error(cause));
+    }
     error.into()
 }
+
+#[cfg(test)]
+mod tests;

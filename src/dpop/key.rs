@@ -7,9 +7,11 @@ use p256::ecdsa::{Signature, SigningKey};
 use serde_json::json;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::secret::KeySecret;
 use crate::util::{b64url, b64url_decode, random_bytes};
 
-pub struct DpopKey {
+/// A P-256 signing key and its public JWK.
+pub(crate) struct DpopKey {
     key: SigningKey,
     /// Computed once: every proof embeds it.
     jwk: serde_json::Value,
@@ -32,12 +34,12 @@ impl DpopKey {
     }
 
     /// For the encrypted store only.
-    pub fn to_secret_string(&self) -> String {
-        b64url(&self.key.to_bytes())
+    pub fn to_secret(&self) -> KeySecret {
+        KeySecret::new(b64url(&self.key.to_bytes()))
     }
 
-    pub fn from_secret_string(secret: &str) -> Result<DpopKey> {
-        let bytes = b64url_decode(secret)
+    pub fn from_secret(secret: &KeySecret) -> Result<DpopKey> {
+        let bytes = b64url_decode(secret.expose())
             .map_err(|_| Error::new(ErrorCode::CryptoError, "stored DPoP key is corrupt"))?;
         let key = SigningKey::from_slice(&bytes)
             .map_err(|_| Error::new(ErrorCode::CryptoError, "stored DPoP key is corrupt"))?;

@@ -1,50 +1,22 @@
 //! DPoP (RFC 9449): the key, proofs, the per-origin nonce cache, and the one function every
 //! DPoP-bound request goes through.
 
-pub mod key;
-pub mod proof;
+pub(crate) mod key;
+pub(crate) mod nonce;
+pub(crate) mod proof;
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
-pub use key::DpopKey;
-pub use proof::create_proof;
+pub(crate) use key::DpopKey;
+pub(crate) use nonce::{NonceCache, PersistedNonces};
+pub(crate) use proof::create_proof;
 
 use crate::config::origin_of;
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{Http, HttpRequest, HttpResponse};
 
-/// Server nonces by origin. The PDS and its authorization server share one nonce, so caching
-/// by origin lets a nonce learned at the token endpoint save a round trip at the PDS.
-#[derive(Default)]
-pub struct NonceCache {
-    nonces: RefCell<HashMap<String, String>>,
-}
-
-impl NonceCache {
-    pub fn get(&self, origin: &str) -> Option<String> {
-        self.nonces.borrow().get(origin).cloned()
-    }
-
-    /// Returns whether the value changed, so callers persist only real changes.
-    pub fn set(&self, origin: &str, nonce: &str) -> bool {
-        let mut nonces = self.nonces.borrow_mut();
-        if nonces.get(origin).map(String::as_str) == Some(nonce) {
-            return false;
-        }
-        nonces.insert(origin.to_string(), nonce.to_string());
-        true
-    }
-
-    pub fn contains(&self, origin: &str) -> bool {
-        self.nonces.borrow().contains_key(origin)
-    }
-}
-
 /// Whether the server asked for (another) nonce: a 400 `use_dpop_nonce` JSON error from an
 /// authorization server, or a 401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"` from a
 /// resource server.
-pub fn is_use_dpop_nonce(resp: &HttpResponse) -> bool {
+pub(crate) fn is_use_dpop_nonce(resp: &HttpResponse) -> bool {
     match resp.status {
         400 => serde_json::from_slice::<serde_json::Value>(&resp.body)
             .map(|v| v["error"] == "use_dpop_nonce")
@@ -57,7 +29,7 @@ pub fn is_use_dpop_nonce(resp: &HttpResponse) -> bool {
 }
 
 /// What `send` learned besides the response: the origin's new nonce, if it changed.
-pub struct DpopOutcome {
+pub(crate) struct DpopOutcome {
     pub response: HttpResponse,
     pub new_nonce: Option<(String, String)>,
 }
@@ -65,7 +37,7 @@ pub struct DpopOutcome {
 /// Sends a DPoP-bound request: a fresh proof per attempt, the cached nonce for the origin,
 /// the nonce from every response remembered, and exactly one retry when the server demands a
 /// nonce we did not send.
-pub async fn send<H: Http>(
+pub(crate) async fn send<H: Http>(
     http: &H,
     key: &DpopKey,
     nonces: &NonceCache,

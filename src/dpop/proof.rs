@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::util::{b64url, random_token, sha256};
 
 /// `htu`: the target URI without query and fragment (RFC 9449 §4.2).
-pub fn htu(url: &str) -> Result<String> {
+pub(crate) fn htu(url: &str) -> Result<String> {
     let mut parsed = Url::parse(url)
         .map_err(|_| Error::new(ErrorCode::InvalidResponse, format!("{url:?} is not a URL")))?;
     parsed.set_query(None);
@@ -17,11 +17,11 @@ pub fn htu(url: &str) -> Result<String> {
 }
 
 /// `ath`: base64url SHA-256 of the access token, binding the proof to it.
-pub fn ath(access_token: &str) -> String {
+pub(crate) fn ath(access_token: &str) -> String {
     b64url(&sha256(access_token.as_bytes()))
 }
 
-pub fn create_proof(
+pub(crate) fn create_proof(
     key: &DpopKey,
     method: &str,
     url: &str,
@@ -48,6 +48,7 @@ pub fn create_proof(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::KeySecret;
     use crate::util::b64url_decode;
     use p256::ecdsa::signature::Verifier;
     use p256::ecdsa::{Signature, VerifyingKey};
@@ -123,15 +124,17 @@ mod tests {
     #[test]
     fn key_round_trips_through_secret_string() {
         let key = DpopKey::generate().unwrap();
-        let again = DpopKey::from_secret_string(&key.to_secret_string()).unwrap();
+        let again = DpopKey::from_secret(&key.to_secret()).unwrap();
         assert_eq!(key.public_jwk(), again.public_jwk());
-        assert!(!format!("{key:?}").contains(&key.to_secret_string()));
+        assert!(!format!("{key:?}").contains(key.to_secret().expose()));
         assert_eq!(
-            DpopKey::from_secret_string("garbage!").unwrap_err().code,
+            DpopKey::from_secret(&KeySecret::new("garbage!"))
+                .unwrap_err()
+                .code,
             ErrorCode::CryptoError
         );
         assert_eq!(
-            DpopKey::from_secret_string(&b64url(&[0u8; 32]))
+            DpopKey::from_secret(&KeySecret::new(b64url(&[0u8; 32])))
                 .unwrap_err()
                 .code,
             ErrorCode::CryptoError

@@ -3,7 +3,7 @@
 use crate::error::{err, ErrorCode, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DidMethod {
+pub(crate) enum DidMethod {
     Plc,
     /// Hostname-level `did:web` only (atproto does not support paths); the host may carry a
     /// percent-encoded port (`did:web:localhost%3A8080`).
@@ -13,7 +13,7 @@ pub enum DidMethod {
 }
 
 /// Checks the generic DID syntax, then that the method is one atproto supports.
-pub fn parse_did(did: &str) -> Result<DidMethod> {
+pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
     let valid_syntax = did.len() <= 2048
         && did.starts_with("did:")
         && did.split(':').count() >= 3

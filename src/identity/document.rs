@@ -6,7 +6,7 @@ use crate::error::{err, ErrorCode, Result};
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct DidDocument {
+pub(crate) struct DidDocument {
     pub id: String,
     #[serde(default)]
     pub also_known_as: Vec<String>,
@@ -16,7 +16,7 @@ pub struct DidDocument {
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Service {
+pub(crate) struct Service {
     pub id: String,
     #[serde(rename = "type", default)]
     pub kind: serde_json::Value,

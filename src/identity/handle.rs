@@ -17,7 +17,7 @@ const DISALLOWED_TLDS: &[&str] = &[
 
 /// Validates a handle and returns its normalized (lower-case) form. Accepts a leading `@`,
 /// which users often type.
-pub fn normalize_handle(input: &str) -> Result<String> {
+pub(crate) fn normalize_handle(input: &str) -> Result<String> {
     let handle = input.trim().trim_start_matches('@').to_ascii_lowercase();
     if handle.is_empty() || handle.len() > 253 {
         return err(

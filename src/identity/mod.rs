@@ -1,11 +1,12 @@
 //! Identity: handle → DID → DID document → PDS, with the bidirectional handle check.
 
-pub mod did;
-pub mod document;
-pub mod handle;
-pub mod resolver;
+pub(crate) mod did;
+pub(crate) mod document;
+pub(crate) mod handle;
+pub(crate) mod methods;
+pub(crate) mod resolver;
 
-pub use did::{parse_did, DidMethod};
-pub use document::DidDocument;
-pub use handle::normalize_handle;
-pub use resolver::{Identity, IdentityResolver};
+pub(crate) use did::{parse_did, DidMethod};
+pub(crate) use document::DidDocument;
+pub(crate) use handle::normalize_handle;
+pub(crate) use resolver::{Identity, IdentityResolver};

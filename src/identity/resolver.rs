@@ -1,27 +1,50 @@
 //! Resolution over the `Http` trait: handle → DID by the configured methods in order, DID →
-//! document by method, and the verified identity the login flow needs.
+//! document by method, and the verified identity the login flow needs. The requests and the
+//! reading of each answer are in `methods.rs`; this file sends them and caches the results.
 
-use serde::Deserialize;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cache::TtlCache;
 use crate::config::{ClientConfig, HandleMethod};
-use crate::error::{err, Error, ErrorCode, Result};
-use crate::identity::{normalize_handle, parse_did, DidDocument, DidMethod};
-use crate::platform::{Http, HttpRequest};
+use crate::error::{err, ErrorCode, Result};
+use crate::identity::methods::{
+    did_document_request, did_fetch_failed, doh_request, process_did_document_response,
+    process_doh_response, process_resolve_handle_response, process_well_known_response,
+    resolve_handle_request, well_known_request,
+};
+use crate::identity::{normalize_handle, DidDocument};
+use crate::platform::Http;
 
 /// A verified account: the DID, its handle when the bidirectional check passed, and its PDS.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identity {
+pub(crate) struct Identity {
     pub did: String,
     pub handle: Option<String>,
     pub pds: String,
 }
 
+/// Resolves identities, remembering answers for the 10 minutes the spec allows.
 #[derive(Default)]
-pub struct IdentityResolver {
+pub(crate) struct IdentityResolver {
     handles: TtlCache<String>,
     documents: TtlCache<DidDocument>,
+}
+
+async fn resolve_by<H: Http>(
+    http: &H,
+    cfg: &ClientConfig,
+    method: HandleMethod,
+    handle: &str,
+) -> Result<String> {
+    match method {
+        HandleMethod::WellKnown => {
+            process_well_known_response(&http.send(well_known_request(handle)).await?)
+        }
+        HandleMethod::Dns => process_doh_response(&http.send(doh_request(cfg, handle)?).await?),
+        HandleMethod::Xrpc => {
+            process_resolve_handle_response(&http.send(resolve_handle_request(cfg, handle)?).await?)
+        }
+    }
 }
 
 impl IdentityResolver {
@@ -39,12 +62,7 @@ impl IdentityResolver {
         }
         let mut failures = Vec::new();
         for method in &cfg.handle_resolution {
-            let attempt = match method {
-                HandleMethod::WellKnown => well_known(http, &handle).await,
-                HandleMethod::Dns => dns_txt(http, cfg, &handle).await,
-                HandleMethod::Xrpc => xrpc_resolve(http, cfg, &handle).await,
-            };
-            match attempt {
+            match resolve_by(http, cfg, *method, &handle).await {
                 Ok(did) => {
                     self.handles.insert(&handle, did.clone(), now);
                     return Ok(did);
@@ -58,6 +76,7 @@ impl IdentityResolver {
         )
     }
 
+    /// DID → its document.
     pub async fn resolve_did<H: Http>(
         &self,
         http: &H,
@@ -65,46 +84,18 @@ impl IdentityResolver {
         did: &str,
         now: i64,
     ) -> Result<DidDocument> {
-        let method = parse_did(did)?;
+        let request = did_document_request(cfg, did)?;
         if let Some(doc) = self.documents.get(did, now) {
             return Ok(doc);
         }
-        let url = match method {
-            DidMethod::Plc => format!("{}/{}", cfg.plc_directory_url.trim_end_matches('/'), did),
-            DidMethod::Web { host } => {
-                let https = format!("https://{host}/.well-known/did.json");
-                // A did:web on a development host is only reachable over http.
-                if cfg.allow_http && is_local_host(&host) {
-                    format!("http://{host}/.well-known/did.json")
-                } else {
-                    https
-                }
-            }
-        };
-        cfg.check_url(&url)?;
         let resp = http
-            .send(
-                HttpRequest::get(&url)
-                    .header("accept", "application/did+ld+json, application/json"),
-            )
+            .send(request)
             .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorCode::DidResolutionFailed,
-                    format!("fetching the DID document of {did}: {}", e.message),
-                )
-            })?;
-        if !resp.is_success() {
-            return err(
-                ErrorCode::DidResolutionFailed,
-                format!("{url} answered HTTP {}", resp.status),
-            );
-        }
-        let doc = DidDocument::parse(&resp.body, did)?;
+            .map_err(|e| did_fetch_failed(did, e))?;
+        let doc = process_did_document_response(&resp, did)?;
         self.documents.insert(did, doc.clone(), now);
         Ok(doc)
     }
-
     /// Handle → DID → document, requiring the document to claim the handle back.
     pub async fn resolve_from_handle<H: Http>(
         &self,
@@ -155,120 +146,6 @@ impl IdentityResolver {
             pds,
         })
     }
-}
-
-fn is_local_host(host: &str) -> bool {
-    let name = host.split(':').next().unwrap_or(host);
-    name == "localhost" || name == "127.0.0.1" || name.ends_with(".localhost")
-}
-
-fn did_from_text(text: &str) -> Result<String> {
-    let did = text.trim();
-    parse_did(did)?;
-    Ok(did.to_string())
-}
-
-async fn well_known<H: Http>(http: &H, handle: &str) -> Result<String> {
-    let resp = http
-        .send(HttpRequest::get(format!(
-            "https://{handle}/.well-known/atproto-did"
-        )))
-        .await?;
-    if !resp.is_success() {
-        return err(
-            ErrorCode::HandleResolutionFailed,
-            format!("HTTP {}", resp.status),
-        );
-    }
-    let text = String::from_utf8_lossy(&resp.body);
-    // The spec allows only the DID; a body of HTML means a catch-all page, not an answer.
-    if text.trim().lines().count() != 1 {
-        return err(
-            ErrorCode::HandleResolutionFailed,
-            "the well-known answer is not a single DID",
-        );
-    }
-    did_from_text(&text)
-}
-
-#[derive(Deserialize)]
-struct DohAnswer {
-    #[serde(rename = "Answer", default)]
-    answer: Vec<DohRecord>,
-}
-
-#[derive(Deserialize)]
-struct DohRecord {
-    #[serde(rename = "type")]
-    kind: u16,
-    data: String,
-}
-
-async fn dns_txt<H: Http>(http: &H, cfg: &ClientConfig, handle: &str) -> Result<String> {
-    let mut url = cfg.check_url(&cfg.doh_url)?;
-    url.query_pairs_mut()
-        .append_pair("name", &format!("_atproto.{handle}"))
-        .append_pair("type", "TXT");
-    let resp = http
-        .send(HttpRequest::get(url.as_str()).header("accept", "application/dns-json"))
-        .await?;
-    if !resp.is_success() {
-        return err(
-            ErrorCode::HandleResolutionFailed,
-            format!("DNS-over-HTTPS answered HTTP {}", resp.status),
-        );
-    }
-    let answer: DohAnswer = crate::util::json_body(&resp.body, "DNS-over-HTTPS")?;
-    let dids: Vec<String> = answer
-        .answer
-        .iter()
-        .filter(|r| r.kind == 16)
-        .map(|r| txt_value(&r.data))
-        .filter_map(|v| v.strip_prefix("did=").map(str::to_string))
-        .collect();
-    // More than one did= record is ambiguous, and the spec says to treat it as a failure.
-    match dids.as_slice() {
-        [one] => did_from_text(one),
-        [] => err(ErrorCode::HandleResolutionFailed, "no _atproto TXT record"),
-        _ => err(
-            ErrorCode::HandleResolutionFailed,
-            "several _atproto TXT records",
-        ),
-    }
-}
-
-/// A TXT record's data as DoH JSON shows it: one or more quoted strings, concatenated.
-fn txt_value(data: &str) -> String {
-    let trimmed = data.trim();
-    if !trimmed.starts_with('"') {
-        return trimmed.to_string();
-    }
-    trimmed
-        .split('"')
-        .enumerate()
-        .filter(|(i, _)| i % 2 == 1)
-        .map(|(_, s)| s)
-        .collect()
-}
-
-#[derive(Deserialize)]
-struct ResolveHandleOutput {
-    did: String,
-}
-
-async fn xrpc_resolve<H: Http>(http: &H, cfg: &ClientConfig, handle: &str) -> Result<String> {
-    let mut url = cfg.check_url(&cfg.handle_resolver)?;
-    url.set_path("/xrpc/com.atproto.identity.resolveHandle");
-    url.query_pairs_mut().append_pair("handle", handle);
-    let resp = http.send(HttpRequest::get(url.as_str())).await?;
-    if !resp.is_success() {
-        return err(
-            ErrorCode::HandleResolutionFailed,
-            format!("resolveHandle answered HTTP {}", resp.status),
-        );
-    }
-    let out: ResolveHandleOutput = crate::util::json_body(&resp.body, "resolveHandle")?;
-    did_from_text(&out.did)
 }
 
 #[cfg(test)]
@@ -368,17 +245,25 @@ mod tests {
     }
 
     #[test]
-    fn dns_txt_parsing() {
-        assert_eq!(txt_value("\"did=did:plc:abc\""), "did=did:plc:abc");
-        assert_eq!(txt_value("\"did=did:plc:\" \"abc\""), "did=did:plc:abc");
+    fn dns_method_over_http() {
         let http = MockHttp::default();
         http.on(
             "GET",
-            "https://cloudflare-dns.com/dns-query?name=_atproto.two.example&type=TXT",
+            "https://cloudflare-dns.com/dns-query?name=_atproto.two.example.com&type=TXT",
             json(200, r#"{"Answer":[{"type":16,"data":"\"did=did:plc:aaaaaaaaaaaaaaaaaaaaaaaa\""},{"type":16,"data":"\"did=did:plc:bbbbbbbbbbbbbbbbbbbbbbbb\""}]}"#),
         );
-        let e = block_on(dns_txt(&http, &cfg(vec![HandleMethod::Dns]), "two.example")).unwrap_err();
+        let r = IdentityResolver::default();
+        let e =
+            block_on(r.resolve_handle(&http, &cfg(vec![HandleMethod::Dns]), "two.example.com", 0))
+                .unwrap_err();
         assert!(e.message.contains("several"));
+        assert_eq!(
+            http.requests_to(
+                "https://cloudflare-dns.com/dns-query?name=_atproto.two.example.com&type=TXT"
+            )[0]
+            .header_value("accept"),
+            Some("application/dns-json")
+        );
     }
 
     #[test]

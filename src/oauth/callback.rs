@@ -1,12 +1,14 @@
-//! Reading the authorization response from the redirect URL (RFC 6749 §4.1.2, RFC 9207).
+//! The authorization response (RFC 6749 §4.1.2, RFC 9207): reading it from the redirect URL, and
+//! one pure function that runs every check on it in order.
 
 use url::Url;
 
 use crate::config::ResponseMode;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{err, Error, ErrorCode, Result};
 
+/// The parameters of an authorization response, each at most once.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct CallbackParams {
+pub(crate) struct CallbackParams {
     pub state: Option<String>,
     pub code: Option<String>,
     pub iss: Option<String>,
@@ -16,7 +18,7 @@ pub struct CallbackParams {
 
 /// Reads the parameters from the part of the URL the response mode puts them in. The other
 /// part is ignored, so an attacker cannot smuggle a second `state` through it.
-pub fn parse_callback(url: &str, mode: ResponseMode) -> Result<CallbackParams> {
+pub(crate) fn parse_callback(url: &str, mode: ResponseMode) -> Result<CallbackParams> {
     let parsed = Url::parse(url)
         .map_err(|_| Error::new(ErrorCode::InvalidState, "the callback URL is not a URL"))?;
     let raw = match mode {
@@ -47,14 +49,14 @@ pub fn parse_callback(url: &str, mode: ResponseMode) -> Result<CallbackParams> {
 
 /// Whether a URL looks like an authorization response at all (so apps can call
 /// `handleCallback` only when there is something to handle).
-pub fn has_callback_params(url: &str, mode: ResponseMode) -> bool {
+pub(crate) fn has_callback_params(url: &str, mode: ResponseMode) -> bool {
     parse_callback(url, mode)
         .map(|p| p.state.is_some() && (p.code.is_some() || p.error.is_some()))
         .unwrap_or(false)
 }
 
 /// The same URL without the authorization response, for `history.replaceState`.
-pub fn strip_callback_params(url: &str, mode: ResponseMode) -> Option<String> {
+pub(crate) fn strip_callback_params(url: &str, mode: ResponseMode) -> Option<String> {
     let mut parsed = Url::parse(url).ok()?;
     match mode {
         ResponseMode::Query => {
@@ -79,9 +81,184 @@ pub fn strip_callback_params(url: &str, mode: ResponseMode) -> Option<String> {
     Some(parsed.to_string())
 }
 
+/// The `state` of a response, without which nothing else can be looked up.
+pub(crate) fn callback_state(params: &CallbackParams) -> Result<&str> {
+    params.state.as_deref().ok_or_else(|| {
+        Error::new(
+            ErrorCode::InvalidState,
+            "the callback has no state parameter",
+        )
+    })
+}
+
+/// What the login attempt that issued a `state` expects of its response.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ExpectedCallback<'a> {
+    /// The authorization server the login went to.
+    pub issuer: &'a str,
+    /// Unix seconds after which the attempt is void.
+    pub expires_at: i64,
+}
+
+/// A stored login attempt, as far as the callback checks are concerned.
+pub(crate) trait LoginAttempt {
+    fn expected(&self) -> ExpectedCallback<'_>;
+}
+
+/// Every check on an authorization response, in order: the `state` was issued here and not used
+/// before (`expected` is what taking it from the store found), it has not expired, `iss` names
+/// the server the login went to (RFC 9207: before anything else in the response is trusted,
+/// errors included), then the server's `error`, and finally the `code`. Returns the attempt
+/// with the code.
+pub(crate) fn validate_callback<L: LoginAttempt>(
+    params: &CallbackParams,
+    pending: Option<L>,
+    now: i64,
+) -> Result<(L, String)> {
+    let Some(pending) = pending else {
+        return err(ErrorCode::InvalidState, "unknown or already used state: this callback was not started here, or was handled already");
+    };
+    let expected = pending.expected();
+    if expected.expires_at <= now {
+        return err(
+            ErrorCode::StateExpired,
+            "the login took too long; start again",
+        );
+    }
+    match params.iss.as_deref() {
+        Some(iss) if iss == expected.issuer => {}
+        Some(iss) => {
+            return err(
+                ErrorCode::IssuerMismatch,
+                format!(
+                    "the callback comes from {iss}, the login went to {}",
+                    expected.issuer
+                ),
+            )
+        }
+        None => {
+            return err(
+                ErrorCode::IssuerMismatch,
+                "the callback has no iss parameter",
+            )
+        }
+    }
+    if let Some(error) = &params.error {
+        let detail = params
+            .error_description
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        let code = if error == "access_denied" {
+            ErrorCode::AccessDenied
+        } else {
+            ErrorCode::AuthorizationError
+        };
+        return Err(
+            Error::new(code, format!("authorization failed: {error}{detail}"))
+                .with_server_error(Some(error.clone()), None),
+        );
+    }
+    match &params.code {
+        Some(code) => Ok((pending, code.clone())),
+        None => err(
+            ErrorCode::AuthorizationError,
+            "the callback has neither code nor error",
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Attempt;
+    impl LoginAttempt for Attempt {
+        fn expected(&self) -> ExpectedCallback<'_> {
+            ExpectedCallback {
+                issuer: "https://as.example",
+                expires_at: 100,
+            }
+        }
+    }
+    const GOOD: Option<Attempt> = Some(Attempt);
+
+    fn check(query: &str, pending: Option<Attempt>, now: i64) -> Result<String> {
+        let url = format!("https://app.example/cb?{query}");
+        let params = parse_callback(&url, ResponseMode::Query)?;
+        validate_callback(&params, pending, now).map(|(_, code)| code)
+    }
+
+    fn code_of(query: &str, expected: Option<Attempt>, now: i64) -> ErrorCode {
+        check(query, expected, now).unwrap_err().code
+    }
+
+    #[test]
+    fn validate_callback_checks_in_order() {
+        let iss = "iss=https%3A%2F%2Fas.example";
+        assert_eq!(
+            check(&format!("state=s&code=c&{iss}"), GOOD, 99).unwrap(),
+            "c"
+        );
+        assert_eq!(
+            code_of(&format!("state=s&code=c&{iss}"), None, 99),
+            ErrorCode::InvalidState
+        );
+        assert_eq!(
+            code_of(&format!("state=s&code=c&{iss}"), GOOD, 100),
+            ErrorCode::StateExpired
+        );
+        assert_eq!(
+            code_of("state=s&code=c&iss=https%3A%2F%2Fevil.example", GOOD, 99),
+            ErrorCode::IssuerMismatch
+        );
+        assert_eq!(
+            code_of("state=s&code=c", GOOD, 99),
+            ErrorCode::IssuerMismatch
+        );
+        assert_eq!(
+            code_of("state=s&error=access_denied", GOOD, 99),
+            ErrorCode::IssuerMismatch
+        );
+        assert_eq!(
+            code_of(&format!("state=s&error=access_denied&{iss}"), GOOD, 99),
+            ErrorCode::AccessDenied
+        );
+        assert_eq!(
+            code_of(
+                &format!("state=s&error=server_error&code=c&{iss}"),
+                GOOD,
+                99
+            ),
+            ErrorCode::AuthorizationError
+        );
+        assert_eq!(
+            code_of(&format!("state=s&{iss}"), GOOD, 99),
+            ErrorCode::AuthorizationError
+        );
+        assert_eq!(
+            code_of("state=a&state=b", GOOD, 99),
+            ErrorCode::InvalidState
+        );
+        let denied = check(
+            &format!("state=s&error=access_denied&error_description=no&{iss}"),
+            GOOD,
+            99,
+        )
+        .unwrap_err();
+        assert_eq!(denied.server_error.as_deref(), Some("access_denied"));
+        assert!(
+            denied.message.ends_with("access_denied: no"),
+            "{}",
+            denied.message
+        );
+        let no_state =
+            parse_callback("https://app.example/cb?code=c", ResponseMode::Query).unwrap();
+        assert_eq!(
+            callback_state(&no_state).unwrap_err().code,
+            ErrorCode::InvalidState
+        );
+    }
 
     #[test]
     fn reads_query_and_fragment() {

@@ -6,10 +6,10 @@ use url::Url;
 
 use crate::config::{origin_of, ClientConfig};
 use crate::error::{Error, ErrorCode, Result};
-use crate::platform::{Http, HttpRequest};
+use crate::platform::{Http, HttpRequest, HttpResponse};
 
 #[derive(Clone, Debug, Deserialize)]
-pub struct ProtectedResourceMetadata {
+pub(crate) struct ProtectedResourceMetadata {
     pub resource: String,
     #[serde(default)]
     pub authorization_servers: Vec<String>,
@@ -18,7 +18,7 @@ pub struct ProtectedResourceMetadata {
 /// The fields of the authorization server's metadata the client uses. Stored with the pending
 /// login and the session so that the callback and refreshes need no rediscovery.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-pub struct AuthServerMetadata {
+pub(crate) struct AuthServerMetadata {
     pub issuer: String,
     pub authorization_endpoint: String,
     pub token_endpoint: String,
@@ -63,19 +63,28 @@ async fn fetch_well_known<T: serde::de::DeserializeOwned>(
                 .header("accept", "application/json"),
         )
         .await?;
+    let doc = process_metadata_response(&resp, &origin, name)?;
+    Ok((origin, doc))
+}
+
+/// A metadata document from its response; its content is checked by the `validate_*` functions.
+pub(crate) fn process_metadata_response<T: serde::de::DeserializeOwned>(
+    resp: &HttpResponse,
+    origin: &str,
+    name: &str,
+) -> Result<T> {
     if !resp.is_success() {
         return Err(invalid(format!(
             "{origin} has no {name} metadata (HTTP {})",
             resp.status
         )));
     }
-    let doc = serde_json::from_slice(&resp.body)
-        .map_err(|e| invalid(format!("{name} metadata of {origin} is malformed: {e}")))?;
-    Ok((origin, doc))
+    serde_json::from_slice(&resp.body)
+        .map_err(|e| invalid(format!("{name} metadata of {origin} is malformed: {e}")))
 }
 
 /// `<pds>/.well-known/oauth-protected-resource` → the one authorization server's issuer.
-pub async fn fetch_protected_resource(
+pub(crate) async fn fetch_protected_resource(
     http: &impl Http,
     cfg: &ClientConfig,
     pds: &str,
@@ -88,7 +97,10 @@ pub async fn fetch_protected_resource(
     Ok(issuer)
 }
 
-pub fn validate_protected_resource(meta: &ProtectedResourceMetadata, origin: &str) -> Result<()> {
+pub(crate) fn validate_protected_resource(
+    meta: &ProtectedResourceMetadata,
+    origin: &str,
+) -> Result<()> {
     if meta.resource.trim_end_matches('/') != origin {
         return Err(invalid(format!(
             "protected-resource metadata names resource {:?}, fetched from {origin}",
@@ -105,7 +117,7 @@ pub fn validate_protected_resource(meta: &ProtectedResourceMetadata, origin: &st
 }
 
 /// `<issuer>/.well-known/oauth-authorization-server`, validated.
-pub async fn fetch_auth_server(
+pub(crate) async fn fetch_auth_server(
     http: &impl Http,
     cfg: &ClientConfig,
     issuer: &str,
@@ -116,7 +128,7 @@ pub async fn fetch_auth_server(
     Ok(meta)
 }
 
-pub fn validate_auth_server(
+pub(crate) fn validate_auth_server(
     meta: &AuthServerMetadata,
     origin: &str,
     cfg: &ClientConfig,
@@ -192,7 +204,7 @@ pub fn validate_auth_server(
 
 /// PDS URL → (issuer, metadata). An entryway (like bsky.social) may be an authorization server
 /// itself rather than a resource: fall back to its own authorization-server metadata.
-pub async fn discover_from_service(
+pub(crate) async fn discover_from_service(
     http: &impl Http,
     cfg: &ClientConfig,
     service: &str,
@@ -208,7 +220,7 @@ pub async fn discover_from_service(
 }
 
 /// Whether a URL (input from the user) names a server rather than an account.
-pub fn parse_service_url(input: &str) -> Option<Url> {
+pub(crate) fn parse_service_url(input: &str) -> Option<Url> {
     let url = Url::parse(input.trim()).ok()?;
     matches!(url.scheme(), "http" | "https").then_some(url)
 }

@@ -1,8 +1,8 @@
 //! The OAuth side: discovery, PKCE, the authorization server's endpoints, the callback.
 
-pub mod callback;
-pub mod metadata;
-pub mod pkce;
-pub mod server;
+pub(crate) mod callback;
+pub(crate) mod metadata;
+pub(crate) mod pkce;
+pub(crate) mod server;
 
-pub use metadata::AuthServerMetadata;
+pub(crate) use metadata::AuthServerMetadata;

@@ -1,24 +1,26 @@
 //! PKCE with S256 (RFC 7636), the only method AT Protocol allows.
 
 use crate::error::Result;
+use crate::secret::PkceVerifier;
 use crate::util::{b64url, random_token, sha256};
 
-pub struct Pkce {
-    pub verifier: String,
+/// A verifier (kept until the code exchange) and its S256 challenge (sent in the PAR).
+pub(crate) struct Pkce {
+    pub verifier: PkceVerifier,
     pub challenge: String,
 }
 
 /// A 32-byte random verifier (43 base64url characters, inside RFC 7636's 43–128).
-pub fn generate() -> Result<Pkce> {
+pub(crate) fn generate() -> Result<Pkce> {
     let verifier = random_token::<32>()?;
     let challenge = challenge_for(&verifier);
     Ok(Pkce {
-        verifier,
+        verifier: PkceVerifier::new(verifier),
         challenge,
     })
 }
 
-pub fn challenge_for(verifier: &str) -> String {
+pub(crate) fn challenge_for(verifier: &str) -> String {
     b64url(&sha256(verifier.as_bytes()))
 }
 
@@ -39,11 +41,11 @@ mod tests {
         let a = generate().unwrap();
         let b = generate().unwrap();
         assert_ne!(a.verifier, b.verifier);
-        assert_eq!(a.verifier.len(), 43);
-        assert!(a
-            .verifier
+        let v = a.verifier.expose();
+        assert_eq!(v.len(), 43);
+        assert!(v
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
-        assert_eq!(a.challenge, challenge_for(&a.verifier));
+        assert_eq!(a.challenge, challenge_for(v));
     }
 }

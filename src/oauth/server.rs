@@ -1,25 +1,20 @@
-//! Requests to the authorization server (PAR, token, revocation), each split into the request
-//! and a `process_*` function that validates the response, so every check is testable with a
-//! canned response.
+//! The authorization server's endpoints (PAR, token, revocation), in the style of oauth4webapi:
+//! for each exchange a function that builds the request and a pure `process_*` function that
+//! validates the response, so every check is a one-line test against a canned response. Sending
+//! (through DPoP, with nonces) is the caller's business.
 
 use serde::Deserialize;
 
-use crate::dpop::{self, DpopKey, DpopOutcome, NonceCache};
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::identity::parse_did;
-use crate::platform::{Http, HttpRequest, HttpResponse};
-use crate::util::form_encode;
+use crate::oauth::AuthServerMetadata;
+use crate::platform::{HttpRequest, HttpResponse};
+use crate::secret::{AccessToken, PkceVerifier, RefreshToken};
+use crate::util::{form_encode, json_body};
 
-/// A form POST through DPoP.
-pub async fn post_form<H: Http>(
-    http: &H,
-    key: &DpopKey,
-    nonces: &NonceCache,
-    url: &str,
-    form: &[(&str, &str)],
-    now: i64,
-) -> Result<DpopOutcome> {
-    let request = HttpRequest {
+/// A form POST to an authorization-server endpoint.
+fn form_post(url: &str, form: &[(&str, &str)]) -> HttpRequest {
+    HttpRequest {
         method: "POST".into(),
         url: url.to_string(),
         headers: vec![
@@ -30,8 +25,7 @@ pub async fn post_form<H: Http>(
             ("accept".into(), "application/json".into()),
         ],
         body: Some(form_encode(form).into_bytes()),
-    };
-    dpop::send(http, key, nonces, request, None, now).await
+    }
 }
 
 #[derive(Deserialize)]
@@ -42,7 +36,7 @@ struct OAuthErrorBody {
 }
 
 /// The OAuth error of a failed response, as a typed error carrying the server's `error`.
-pub fn oauth_error(resp: &HttpResponse, code: ErrorCode, what: &str) -> Error {
+pub(crate) fn oauth_error(resp: &HttpResponse, code: ErrorCode, what: &str) -> Error {
     match serde_json::from_slice::<OAuthErrorBody>(&resp.body) {
         Ok(body) => Error::new(
             code,
@@ -60,6 +54,40 @@ pub fn oauth_error(resp: &HttpResponse, code: ErrorCode, what: &str) -> Error {
     }
 }
 
+// ---- PAR (RFC 9126) ------------------------------------------------------------------------
+
+/// The authorization request's parameters, pushed to the server.
+pub(crate) struct AuthorizationRequest<'a> {
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub scope: &'a str,
+    pub state: &'a str,
+    pub code_challenge: &'a str,
+    pub response_mode: &'a str,
+    pub login_hint: Option<&'a str>,
+    pub prompt: Option<&'a str>,
+}
+
+pub(crate) fn par_request(server: &AuthServerMetadata, req: &AuthorizationRequest) -> HttpRequest {
+    let mut form = vec![
+        ("client_id", req.client_id),
+        ("response_type", "code"),
+        ("code_challenge", req.code_challenge),
+        ("code_challenge_method", "S256"),
+        ("redirect_uri", req.redirect_uri),
+        ("scope", req.scope),
+        ("state", req.state),
+        ("response_mode", req.response_mode),
+    ];
+    if let Some(hint) = req.login_hint {
+        form.push(("login_hint", hint));
+    }
+    if let Some(prompt) = req.prompt {
+        form.push(("prompt", prompt));
+    }
+    form_post(&server.pushed_authorization_request_endpoint, &form)
+}
+
 #[derive(Deserialize)]
 struct ParBody {
     request_uri: String,
@@ -67,7 +95,8 @@ struct ParBody {
     expires_in: Option<i64>,
 }
 
-pub fn process_par_response(resp: &HttpResponse) -> Result<String> {
+/// The `request_uri` of a successful PAR response.
+pub(crate) fn process_par_response(resp: &HttpResponse) -> Result<String> {
     if !resp.is_success() {
         return Err(oauth_error(
             resp,
@@ -75,7 +104,7 @@ pub fn process_par_response(resp: &HttpResponse) -> Result<String> {
             "the pushed authorization request",
         ));
     }
-    let body: ParBody = crate::util::json_body(&resp.body, "PAR response")?;
+    let body: ParBody = json_body(&resp.body, "PAR response")?;
     if body.request_uri.is_empty() || body.expires_in.is_some_and(|e| e <= 0) {
         return err(
             ErrorCode::InvalidResponse,
@@ -85,31 +114,68 @@ pub fn process_par_response(resp: &HttpResponse) -> Result<String> {
     Ok(body.request_uri)
 }
 
-#[derive(Clone, Debug, Deserialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: String,
+// ---- token endpoint: code grant and refresh grant -----------------------------------------
+
+pub(crate) fn code_grant_request(
+    server: &AuthServerMetadata,
+    client_id: &str,
+    code: &str,
+    verifier: &PkceVerifier,
+    redirect_uri: &str,
+) -> HttpRequest {
+    form_post(
+        &server.token_endpoint,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("code_verifier", verifier.expose()),
+            ("redirect_uri", redirect_uri),
+            ("client_id", client_id),
+        ],
+    )
+}
+
+pub(crate) fn refresh_request(
+    server: &AuthServerMetadata,
+    client_id: &str,
+    refresh_token: &RefreshToken,
+) -> HttpRequest {
+    form_post(
+        &server.token_endpoint,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+            ("client_id", client_id),
+        ],
+    )
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    access_token: String,
+    token_type: String,
     #[serde(default)]
-    pub expires_in: Option<i64>,
+    expires_in: Option<i64>,
     #[serde(default)]
-    pub refresh_token: Option<String>,
+    refresh_token: Option<String>,
     #[serde(default)]
-    pub scope: Option<String>,
+    scope: Option<String>,
     #[serde(default)]
-    pub sub: Option<String>,
+    sub: Option<String>,
 }
 
 /// Validated tokens: a DPoP token type, the `atproto` scope and a well-formed `sub` DID.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tokens {
-    pub access_token: String,
-    pub refresh_token: Option<String>,
+pub(crate) struct Tokens {
+    pub access_token: AccessToken,
+    pub refresh_token: Option<RefreshToken>,
     pub scope: String,
     pub sub: String,
     pub expires_at: Option<i64>,
 }
 
-pub fn process_token_response(resp: &HttpResponse, now: i64) -> Result<Tokens> {
+/// Validates a token response, of either grant.
+pub(crate) fn process_token_response(resp: &HttpResponse, now: i64) -> Result<Tokens> {
     if !resp.is_success() {
         return Err(oauth_error(
             resp,
@@ -117,7 +183,7 @@ pub fn process_token_response(resp: &HttpResponse, now: i64) -> Result<Tokens> {
             "the token request",
         ));
     }
-    let body: TokenResponse = crate::util::json_body(&resp.body, "token response")?;
+    let body: TokenBody = json_body(&resp.body, "token response")?;
     if !body.token_type.eq_ignore_ascii_case("DPoP") {
         return err(
             ErrorCode::InvalidResponse,
@@ -134,18 +200,44 @@ pub fn process_token_response(resp: &HttpResponse, now: i64) -> Result<Tokens> {
     let sub = body
         .sub
         .ok_or_else(|| Error::new(ErrorCode::InvalidResponse, "the token response has no sub"))?;
-    parse_did(&sub)
-        .map_err(|e| Error::new(ErrorCode::InvalidResponse, format!("sub: {}", e.message)))?;
+    parse_did(&sub).map_err(|e| e.wrap(ErrorCode::InvalidResponse, "sub"))?;
     if body.access_token.is_empty() {
         return err(ErrorCode::InvalidResponse, "empty access_token");
     }
     Ok(Tokens {
-        access_token: body.access_token,
-        refresh_token: body.refresh_token.filter(|t| !t.is_empty()),
+        access_token: AccessToken::new(body.access_token),
+        refresh_token: body
+            .refresh_token
+            .filter(|t| !t.is_empty())
+            .map(RefreshToken::new),
         scope,
         sub,
         expires_at: body.expires_in.filter(|e| *e > 0).map(|e| now + e),
     })
+}
+
+// ---- revocation (RFC 7009) ------------------------------------------------------------------
+
+/// The revocation request for `token`, or `None` when the server has no revocation endpoint.
+pub(crate) fn revocation_request(
+    server: &AuthServerMetadata,
+    client_id: &str,
+    token: &str,
+) -> Option<HttpRequest> {
+    let endpoint = server.revocation_endpoint.as_deref()?;
+    Some(form_post(
+        endpoint,
+        &[("token", token), ("client_id", client_id)],
+    ))
+}
+
+/// RFC 7009 §2.2: any 200 means the token is no longer valid (also when it never was).
+pub(crate) fn process_revocation_response(resp: &HttpResponse) -> Result<()> {
+    if resp.status == 200 {
+        Ok(())
+    } else {
+        Err(oauth_error(resp, ErrorCode::TokenFailed, "the revocation"))
+    }
 }
 
 #[cfg(test)]
@@ -164,7 +256,7 @@ mod tests {
         let t = process_token_response(&json(200, &token_json("")), 100).unwrap();
         assert_eq!(t.sub, ALICE_DID);
         assert_eq!(t.expires_at, Some(3699));
-        assert_eq!(t.refresh_token.as_deref(), Some("rt"));
+        assert_eq!(t.refresh_token, Some(RefreshToken::new("rt")));
     }
 
     #[test]
@@ -230,5 +322,13 @@ mod tests {
             "urn:ietf:params:oauth:request_uri:x"
         );
         assert!(process_par_response(&json(201, r#"{"expires_in":299}"#)).is_err());
+        process_revocation_response(&json(200, "")).unwrap();
+        assert_eq!(
+            process_revocation_response(&json(400, r#"{"error":"unsupported_token_type"}"#))
+                .unwrap_err()
+                .server_error
+                .as_deref(),
+            Some("unsupported_token_type")
+        );
     }
 }

@@ -6,12 +6,11 @@ use std::rc::Rc;
 
 use wasm_bindgen_test::*;
 
-use crate::browser::{BroadcastEvents, WebLocks};
+use crate::browser::{BroadcastEvents, BrowserPlatform, LazyStore, WebLocks};
 use crate::client::tests::{callback_url, config, fixture, list_request, Fixture};
 use crate::client::{Client, LoginOptions};
 use crate::error::ErrorCode;
 use crate::testing::{MockHttp, ALICE_DID};
-use crate::wasm::{BrowserPlatform, LazyStore};
 
 wasm_bindgen_test_configure!(run_in_browser);
 

@@ -9,8 +9,11 @@ use futures::executor::block_on;
 
 use super::*;
 use crate::config::HandleMethod;
+use crate::error::ErrorCode;
 use crate::oauth::metadata::tests::{as_metadata, serve};
-use crate::platform::{Clock, HttpRequest, Store};
+use crate::platform::{Clock, HttpRequest, SessionEvent, Store, Table};
+use crate::secret::{AccessToken, RefreshToken};
+use crate::session::{decode, encode, read_session, Session, SessionInfo, PENDING_LIFETIME_SECS};
 use crate::testing::{alice_doc, json, text, with_header, FakePlatform, ALICE_DID};
 use crate::util::b64url_decode;
 
@@ -517,7 +520,7 @@ fn refreshes_before_expiry_and_after_invalid_token() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        Some(stored.refresh_token.unwrap()),
+        Some(stored.refresh_token.unwrap().expose().to_string()),
         f.server.borrow().refresh_token,
         "rotation saved"
     );
@@ -558,8 +561,8 @@ fn invalid_grant_adopts_a_rotation_from_another_tab_or_deletes() {
         .on_fn("POST", &format!("{ISSUER}/oauth/token"), move |_| {
             let key = (Table::Sessions, ALICE_DID.to_string());
             let mut s: Session = decode(&other_tab.store.borrow()[&key]).unwrap();
-            s.refresh_token = Some("rt-elsewhere".into());
-            s.access_token = "at-elsewhere".into();
+            s.refresh_token = Some(RefreshToken::new("rt-elsewhere"));
+            s.access_token = AccessToken::new("at-elsewhere");
             other_tab
                 .store
                 .borrow_mut()
@@ -570,7 +573,7 @@ fn invalid_grant_adopts_a_rotation_from_another_tab_or_deletes() {
     assert_eq!(info.did, ALICE_DID);
     assert_eq!(
         tab_a.live.borrow()[ALICE_DID].session.access_token,
-        "at-elsewhere"
+        AccessToken::new("at-elsewhere")
     );
 
     // A refused refresh with nothing newer stored: the session is dead, deleted and reported.
@@ -658,4 +661,21 @@ fn sign_out_revokes_and_deletes_even_when_the_server_is_down() {
         });
     block_on(c.sign_out(ALICE_DID)).unwrap();
     assert!(block_on(c.list_sessions()).unwrap().is_empty());
+}
+
+#[test]
+fn debug_output_of_records_holds_no_secret() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let session = c.live.borrow()[ALICE_DID].session.clone();
+    let printed = format!("{session:?}");
+    for secret in [
+        session.access_token.expose(),
+        session.refresh_token.as_ref().unwrap().expose(),
+        session.dpop_key.expose(),
+    ] {
+        assert!(!printed.contains(secret), "{printed}");
+    }
+    assert!(printed.contains("[redacted]"));
 }

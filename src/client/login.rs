@@ -1,0 +1,261 @@
+//! Starting a login (resolve the account, push the authorization request) and finishing it (the
+//! callback checks, the code exchange, the account check).
+
+use std::rc::Rc;
+
+use serde::Deserialize;
+
+use super::Client;
+use crate::dpop::DpopKey;
+use crate::error::{err, ErrorCode, Result};
+use crate::identity::{normalize_handle, parse_did};
+use crate::oauth::callback::{
+    callback_state, has_callback_params, parse_callback, strip_callback_params, validate_callback,
+    ExpectedCallback, LoginAttempt,
+};
+use crate::oauth::metadata::{discover_from_service, parse_service_url};
+use crate::oauth::pkce;
+use crate::oauth::server::{
+    code_grant_request, par_request, process_par_response, process_token_response,
+    AuthorizationRequest,
+};
+use crate::platform::{Platform, Table};
+use crate::session::{decode, encode, PendingLogin, Session, SessionInfo, PENDING_LIFETIME_SECS};
+use crate::util::random_token;
+
+/// Options of `startLogin` (camelCase in JavaScript).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginOptions {
+    /// Overrides the configured scope for this login.
+    pub scope: Option<String>,
+    /// Pre-fills the account on the sign-in page (default: the handle or DID the login started from).
+    pub login_hint: Option<String>,
+    /// `login`, `consent`, `select_account` or `none`.
+    pub prompt: Option<String>,
+    /// Opaque app data returned by `handleCallback`; never sent to any server.
+    pub state: Option<String>,
+}
+
+/// A started login.
+#[derive(Debug)]
+pub struct LoginStart {
+    /// The authorization page to send the user to.
+    pub url: String,
+    /// The OAuth `state` of this attempt (random, single-use).
+    pub state: String,
+}
+
+/// A finished login.
+#[derive(Debug)]
+pub struct CallbackResult {
+    /// The signed-in account.
+    pub session: SessionInfo,
+    /// The app's own `state` from `LoginOptions`.
+    pub app_state: Option<String>,
+}
+
+/// What the user typed to sign in.
+enum LoginInput {
+    Handle(String),
+    Did(String),
+    Service(String),
+}
+
+fn classify(input: &str) -> Result<LoginInput> {
+    let trimmed = input.trim();
+    if trimmed.starts_with("did:") {
+        parse_did(trimmed)?;
+        return Ok(LoginInput::Did(trimmed.to_string()));
+    }
+    if trimmed.contains("://") {
+        return match parse_service_url(trimmed) {
+            Some(url) => Ok(LoginInput::Service(url.to_string())),
+            None => err(
+                ErrorCode::InvalidInput,
+                format!("{trimmed:?} is not an http(s) URL"),
+            ),
+        };
+    }
+    Ok(LoginInput::Handle(normalize_handle(trimmed)?))
+}
+
+impl LoginAttempt for PendingLogin {
+    fn expected(&self) -> ExpectedCallback<'_> {
+        ExpectedCallback {
+            issuer: &self.server.issuer,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+impl<P: Platform> Client<P> {
+    /// Resolves the account (handle, DID, or PDS/entryway URL), pushes the authorization request
+    /// and stores the attempt under a fresh `state`. Returns the authorization page's URL.
+    pub async fn start_login(&self, input: &str, opts: LoginOptions) -> Result<LoginStart> {
+        let input = classify(input)?;
+        let now = self.now();
+        let (identity, server) = match input {
+            LoginInput::Handle(handle) => {
+                let id = self
+                    .resolver
+                    .resolve_from_handle(&self.platform, &self.cfg, &handle, now)
+                    .await?;
+                let meta = self.server_for_pds(&id.pds).await?;
+                (Some(id), meta)
+            }
+            LoginInput::Did(did) => {
+                let id = self
+                    .resolver
+                    .resolve_from_did(&self.platform, &self.cfg, &did, now)
+                    .await?;
+                let meta = self.server_for_pds(&id.pds).await?;
+                (Some(id), meta)
+            }
+            LoginInput::Service(url) => (
+                None,
+                discover_from_service(&self.platform, &self.cfg, &url).await?,
+            ),
+        };
+
+        let key = DpopKey::generate()?;
+        let pkce = pkce::generate()?;
+        let state = random_token::<32>()?;
+        let scope = opts.scope.unwrap_or_else(|| self.cfg.scope.clone());
+        if !scope.split(' ').any(|s| s == "atproto") {
+            return err(ErrorCode::InvalidInput, "scope must include \"atproto\"");
+        }
+        let hint = opts.login_hint.or_else(|| {
+            identity
+                .as_ref()
+                .map(|id| id.handle.clone().unwrap_or_else(|| id.did.clone()))
+        });
+        let request = par_request(
+            &server,
+            &AuthorizationRequest {
+                client_id: &self.cfg.client_id,
+                redirect_uri: &self.cfg.redirect_uri,
+                scope: &scope,
+                state: &state,
+                code_challenge: &pkce.challenge,
+                response_mode: self.cfg.response_mode.as_str(),
+                login_hint: hint.as_deref(),
+                prompt: opts.prompt.as_deref(),
+            },
+        );
+        let request_uri = process_par_response(&self.dpop_send(&key, request, None).await?)?;
+
+        let pending = PendingLogin {
+            server: server.clone(),
+            verifier: pkce.verifier,
+            dpop_key: key.to_secret(),
+            identity,
+            redirect_uri: self.cfg.redirect_uri.clone(),
+            app_state: opts.state,
+            expires_at: now + PENDING_LIFETIME_SECS,
+        };
+        self.platform
+            .put(Table::Pending, &state, &encode(&pending)?)
+            .await?;
+        self.purge_expired_pending(&state).await;
+
+        let mut url = self.cfg.check_url(&server.authorization_endpoint)?;
+        url.query_pairs_mut()
+            .append_pair("client_id", &self.cfg.client_id)
+            .append_pair("request_uri", &request_uri);
+        Ok(LoginStart {
+            url: url.to_string(),
+            state,
+        })
+    }
+
+    /// Whether a URL carries an authorization response for this client's response mode.
+    pub fn is_callback(&self, url: &str) -> bool {
+        has_callback_params(url, self.cfg.response_mode)
+    }
+
+    /// The URL without the authorization response, for `history.replaceState`.
+    pub fn without_callback_params(&self, url: &str) -> Option<String> {
+        strip_callback_params(url, self.cfg.response_mode)
+    }
+
+    /// Drops abandoned login attempts so they do not pile up in storage.
+    async fn purge_expired_pending(&self, keep: &str) {
+        let now = self.now();
+        let Ok(keys) = self.platform.keys(Table::Pending).await else {
+            return;
+        };
+        for key in keys.iter().filter(|k| *k != keep) {
+            let expired = match self.platform.get(Table::Pending, key).await {
+                Ok(Some(bytes)) => decode::<PendingLogin>(&bytes)
+                    .map(|p| p.expires_at <= now)
+                    .unwrap_or(true),
+                _ => false,
+            };
+            if expired {
+                let _ = self.platform.delete(Table::Pending, key).await;
+            }
+        }
+    }
+
+    /// Finishes a login from the redirect URL: every callback check, the code exchange, and
+    /// the check that the tokens are for the account that started the login.
+    pub async fn handle_callback(&self, url: &str) -> Result<CallbackResult> {
+        let params = parse_callback(url, self.cfg.response_mode)?;
+        let state = callback_state(&params)?;
+        // Taken (read and deleted at once): a replayed or concurrent callback finds nothing.
+        let pending: Option<PendingLogin> = match self.platform.take(Table::Pending, state).await? {
+            Some(bytes) => Some(decode(&bytes)?),
+            None => None,
+        };
+        let now = self.now();
+        let (pending, code) = validate_callback(&params, pending, now)?;
+
+        let key = DpopKey::from_secret(&pending.dpop_key)?;
+        let request = code_grant_request(
+            &pending.server,
+            &self.cfg.client_id,
+            &code,
+            &pending.verifier,
+            &pending.redirect_uri,
+        );
+        let tokens = process_token_response(&self.dpop_send(&key, request, None).await?, now)?;
+
+        // The account resolved at login already proved its PDS is served by this issuer; only
+        // a login started from a server URL must resolve `sub` now.
+        let identity = match pending.identity {
+            Some(id) if id.did == tokens.sub => id,
+            Some(id) => {
+                return err(
+                    ErrorCode::SubjectMismatch,
+                    format!(
+                        "signed in as {}, but the login was for {}",
+                        tokens.sub, id.did
+                    ),
+                )
+            }
+            None => {
+                self.verify_issuer_for(&tokens.sub, &pending.server.issuer)
+                    .await?
+            }
+        };
+        let session = Session {
+            did: tokens.sub,
+            handle: identity.handle,
+            pds: identity.pds,
+            server: pending.server,
+            scope: tokens.scope,
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            expires_at: tokens.expires_at,
+            dpop_key: pending.dpop_key,
+            created_at: now,
+            updated_at: now,
+        };
+        let live = self.store_session(session, Rc::new(key)).await?;
+        Ok(CallbackResult {
+            session: live.session.info(),
+            app_state: pending.app_state,
+        })
+    }
+}

@@ -1,0 +1,93 @@
+//! The client: one `Client` per app (client id + redirect URI) that coordinates the protocol
+//! modules over the `Platform` traits. Each concern has its own file:
+//! - `login.rs`: start a login (resolve, PAR) and finish it (callback checks, code exchange);
+//! - `session.rs`: the one place a session becomes live or is forgotten; refresh; sign-out;
+//! - `xrpc.rs`: authenticated calls to the PDS, and record paging;
+//! - `discovery.rs`: which authorization server serves a PDS, and whether it serves a DID.
+
+mod discovery;
+mod login;
+mod session;
+mod xrpc;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+pub use login::{CallbackResult, LoginOptions, LoginStart};
+pub use xrpc::{RecordsQuery, XrpcRequest};
+
+use crate::cache::TtlCache;
+use crate::config::ClientConfig;
+use crate::dpop::{self, DpopKey, PersistedNonces};
+use crate::error::Result;
+use crate::identity::IdentityResolver;
+use crate::oauth::AuthServerMetadata;
+use crate::platform::{HttpRequest, HttpResponse, Platform};
+use session::Live;
+
+/// An AT Protocol OAuth client, written once over the `Platform` traits: the browser build runs
+/// it on fetch, IndexedDB, Web Locks and BroadcastChannel; native tests on in-memory fakes.
+pub struct Client<P: Platform> {
+    platform: P,
+    cfg: ClientConfig,
+    resolver: IdentityResolver,
+    /// PDS origin → its authorization server, for the 10 minutes the spec allows.
+    servers: TtlCache<AuthServerMetadata>,
+    nonces: PersistedNonces,
+    /// Sessions in memory by DID, so the per-request path touches no storage.
+    live: RefCell<HashMap<String, Live>>,
+}
+
+impl<P: Platform> Client<P> {
+    /// Validates the configuration and builds a client. Makes no request and reads no storage.
+    pub fn new(cfg: ClientConfig, platform: P) -> Result<Self> {
+        cfg.validate()?;
+        Ok(Client {
+            platform,
+            cfg,
+            resolver: IdentityResolver::default(),
+            servers: TtlCache::default(),
+            nonces: PersistedNonces::default(),
+            live: RefCell::default(),
+        })
+    }
+
+    /// The configuration the client was built with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    /// The platform the client runs on.
+    pub fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    fn now(&self) -> i64 {
+        self.platform.now()
+    }
+
+    /// Sends a DPoP-bound request with the origin's nonce (loaded from storage on first contact)
+    /// and persists a new nonce in the background.
+    async fn dpop_send(
+        &self,
+        key: &DpopKey,
+        request: HttpRequest,
+        access_token: Option<&str>,
+    ) -> Result<HttpResponse> {
+        self.nonces.load(&self.platform, &request.url).await;
+        let out = dpop::send(
+            &self.platform,
+            key,
+            self.nonces.cache(),
+            request,
+            access_token,
+            self.now(),
+        )
+        .await?;
+        self.nonces.save(&self.platform, out.new_nonce);
+        Ok(out.response)
+    }
+}

@@ -1,0 +1,199 @@
+//! Authenticated XRPC calls to the session's PDS (refreshing ahead of expiry and once after
+//! `invalid_token`), and `com.atproto.repo.listRecords` paging.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::session::Live;
+use super::Client;
+use crate::error::{err, Error, ErrorCode, Result};
+use crate::platform::{HttpRequest, HttpResponse, Platform};
+use crate::util::json_body;
+
+/// One XRPC call, as the app describes it.
+#[derive(Clone, Debug)]
+pub struct XrpcRequest {
+    /// `GET` (query) or `POST` (procedure).
+    pub method: String,
+    /// The method's NSID, e.g. `com.atproto.repo.createRecord`.
+    pub nsid: String,
+    /// Query parameters, in order (a key may repeat).
+    pub params: Vec<(String, String)>,
+    /// The request body.
+    pub body: Option<Vec<u8>>,
+    /// The body's content type.
+    pub content_type: Option<String>,
+    /// Extra request headers.
+    pub headers: Vec<(String, String)>,
+}
+
+/// What to list with `com.atproto.repo.listRecords`.
+#[derive(Clone, Debug, Default)]
+pub struct RecordsQuery {
+    /// The repository; default the signed-in account's DID.
+    pub repo: Option<String>,
+    /// The collection NSID.
+    pub collection: String,
+    /// Records per page (the server caps it).
+    pub limit: Option<i64>,
+    /// Where to start.
+    pub cursor: Option<String>,
+    /// Oldest first.
+    pub reverse: Option<bool>,
+}
+
+impl RecordsQuery {
+    /// The XRPC request for one page, starting at `cursor` (default the query's own).
+    pub fn request(&self, did: &str, cursor: Option<&str>) -> XrpcRequest {
+        let repo = self.repo.clone().unwrap_or_else(|| did.to_string());
+        let mut params = vec![
+            ("repo".to_string(), repo),
+            ("collection".to_string(), self.collection.clone()),
+        ];
+        if let Some(limit) = self.limit {
+            params.push(("limit".into(), limit.to_string()));
+        }
+        if let Some(cursor) = cursor.or(self.cursor.as_deref()) {
+            params.push(("cursor".into(), cursor.to_string()));
+        }
+        if let Some(reverse) = self.reverse {
+            params.push(("reverse".into(), reverse.to_string()));
+        }
+        XrpcRequest {
+            method: "GET".into(),
+            nsid: "com.atproto.repo.listRecords".into(),
+            params,
+            body: None,
+            content_type: None,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// A page of `listRecords`; the records stay raw JSON, handed to the app as they came.
+#[derive(Deserialize)]
+struct RecordsPage {
+    #[serde(default)]
+    records: Vec<Box<RawValue>>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// XRPC method names: reverse-DNS segments, so nothing can escape the `/xrpc/` path.
+fn check_nsid(nsid: &str) -> Result<()> {
+    let segments: Vec<&str> = nsid.split('.').collect();
+    let ok = segments.len() >= 3
+        && segments
+            .iter()
+            .all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if ok {
+        Ok(())
+    } else {
+        err(ErrorCode::InvalidInput, format!("{nsid:?} is not an NSID"))
+    }
+}
+
+fn is_invalid_token(resp: &HttpResponse) -> bool {
+    resp.header("www-authenticate")
+        .is_some_and(|h| h.contains("invalid_token"))
+}
+
+#[derive(Deserialize)]
+struct XrpcErrorBody {
+    error: Option<String>,
+    message: Option<String>,
+}
+
+fn xrpc_error(resp: &HttpResponse, nsid: &str) -> Error {
+    let body: Option<XrpcErrorBody> = serde_json::from_slice(&resp.body).ok();
+    let (error, message) = body.map(|b| (b.error, b.message)).unwrap_or((None, None));
+    Error::new(
+        ErrorCode::XrpcError,
+        format!(
+            "{nsid} failed with HTTP {}{}{}",
+            resp.status,
+            error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default(),
+            message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ),
+    )
+    .with_server_error(error, Some(resp.status))
+}
+
+impl<P: Platform> Client<P> {
+    /// An authenticated XRPC call to the session's PDS: refreshes ahead of expiry, and once
+    /// more if the PDS says the token is invalid. A non-2xx answer is an `XrpcError`.
+    pub async fn xrpc(&self, did: &str, req: &XrpcRequest) -> Result<HttpResponse> {
+        check_nsid(&req.nsid)?;
+        let mut live = self.live(did).await?;
+        if live
+            .session
+            .needs_refresh(self.now(), self.cfg.refresh_margin_secs)
+        {
+            live = self
+                .refresh_replacing(did, &live.session.access_token.clone())
+                .await?;
+        }
+        let mut resp = self.send_xrpc(&live, req).await?;
+        if resp.status == 401 && is_invalid_token(&resp) {
+            live = self
+                .refresh_replacing(did, &live.session.access_token.clone())
+                .await?;
+            resp = self.send_xrpc(&live, req).await?;
+        }
+        if !resp.is_success() {
+            return Err(xrpc_error(&resp, &req.nsid));
+        }
+        Ok(resp)
+    }
+
+    async fn send_xrpc(&self, live: &Live, req: &XrpcRequest) -> Result<HttpResponse> {
+        let mut url = self.cfg.check_url(&live.session.pds)?;
+        url.set_path(&format!("/xrpc/{}", req.nsid));
+        if !req.params.is_empty() {
+            url.query_pairs_mut().extend_pairs(&req.params);
+        }
+        let mut headers = req.headers.clone();
+        if let Some(ct) = &req.content_type {
+            headers.push(("content-type".into(), ct.clone()));
+        }
+        let request = HttpRequest {
+            method: req.method.clone(),
+            url: url.to_string(),
+            headers,
+            body: req.body.clone(),
+        };
+        self.dpop_send(&live.key, request, Some(live.session.access_token.expose()))
+            .await
+    }
+
+    /// Every record of the query, page after page, up to `max` records.
+    pub async fn list_all_records(
+        &self,
+        did: &str,
+        query: &RecordsQuery,
+        max: usize,
+    ) -> Result<Vec<Box<RawValue>>> {
+        let mut all = Vec::new();
+        let mut cursor = query.cursor.clone();
+        while all.len() < max {
+            let resp = self
+                .xrpc(did, &query.request(did, cursor.as_deref()))
+                .await?;
+            let page: RecordsPage = json_body(&resp.body, "listRecords")?;
+            let got = page.records.len();
+            let room = max - all.len();
+            all.extend(page.records.into_iter().take(room));
+            cursor = page.cursor;
+            if cursor.is_none() || got == 0 {
+                break;
+            }
+        }
+        Ok(all)
+    }
+}

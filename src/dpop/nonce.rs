@@ -1,0 +1,80 @@
+//! DPoP server nonces: cached in memory per origin, loaded from the store the first time a page
+//! talks to an origin, and saved in the background whenever a server hands out a new one.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+
+use crate::config::origin_of;
+use crate::platform::{Spawn, Store, Table};
+
+/// Server nonces by origin. The PDS and its authorization server share one nonce, so caching
+/// by origin lets a nonce learned at the token endpoint save a round trip at the PDS.
+#[derive(Default)]
+pub(crate) struct NonceCache {
+    nonces: RefCell<HashMap<String, String>>,
+}
+
+impl NonceCache {
+    pub fn get(&self, origin: &str) -> Option<String> {
+        self.nonces.borrow().get(origin).cloned()
+    }
+
+    /// Returns whether the value changed, so callers persist only real changes.
+    pub fn set(&self, origin: &str, nonce: &str) -> bool {
+        let mut nonces = self.nonces.borrow_mut();
+        if nonces.get(origin).map(String::as_str) == Some(nonce) {
+            return false;
+        }
+        nonces.insert(origin.to_string(), nonce.to_string());
+        true
+    }
+
+    pub fn contains(&self, origin: &str) -> bool {
+        self.nonces.borrow().contains_key(origin)
+    }
+}
+
+/// The cache plus its persistence: what a client holds.
+#[derive(Default)]
+pub(crate) struct PersistedNonces {
+    cache: NonceCache,
+    /// Origins whose stored nonce this page already looked up.
+    loaded: RefCell<HashSet<String>>,
+}
+
+impl PersistedNonces {
+    pub fn cache(&self) -> &NonceCache {
+        &self.cache
+    }
+
+    /// Loads the persisted nonce of the URL's origin the first time this page talks to it.
+    pub async fn load(&self, store: &impl Store, url: &str) {
+        let Ok(parsed) = url::Url::parse(url) else {
+            return;
+        };
+        let origin = origin_of(&parsed);
+        if !self.loaded.borrow_mut().insert(origin.clone()) || self.cache.contains(&origin) {
+            return;
+        }
+        if let Ok(Some(bytes)) = store.get(Table::Nonces, &origin).await {
+            if let Ok(nonce) = String::from_utf8(bytes) {
+                self.cache.set(&origin, &nonce);
+            }
+        }
+    }
+
+    /// Persists a changed nonce in the background, off the request's path.
+    pub fn save<P: Store + Spawn + Clone + 'static>(
+        &self,
+        platform: &P,
+        changed: Option<(String, String)>,
+    ) {
+        if let Some((origin, nonce)) = changed {
+            let platform = platform.clone();
+            platform.clone().spawn(Box::pin(async move {
+                // A lost nonce costs one extra round trip later, nothing more.
+                let _ = platform.put(Table::Nonces, &origin, nonce.as_bytes()).await;
+            }));
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Each way of resolving an identity as a pair: a function that builds the request and a pure
+//! `process_*` function that reads the answer. `resolver.rs` sends them and caches the results.
+
+use serde::Deserialize;
+
+use crate::config::ClientConfig;
+use crate::error::{err, Error, ErrorCode, Result};
+use crate::identity::{parse_did, DidDocument, DidMethod};
+use crate::platform::{HttpRequest, HttpResponse};
+use crate::util::json_body;
+
+fn did_from_text(text: &str) -> Result<String> {
+    let did = text.trim();
+    parse_did(did)?;
+    Ok(did.to_string())
+}
+
+fn resolution_failed(what: &str, resp: &HttpResponse) -> Result<String> {
+    err(
+        ErrorCode::HandleResolutionFailed,
+        format!("{what} answered HTTP {}", resp.status),
+    )
+}
+
+// ---- handle → DID: HTTPS well-known -----------------------------------------------------------
+
+pub(crate) fn well_known_request(handle: &str) -> HttpRequest {
+    HttpRequest::get(format!("https://{handle}/.well-known/atproto-did"))
+}
+
+pub(crate) fn process_well_known_response(resp: &HttpResponse) -> Result<String> {
+    if !resp.is_success() {
+        return resolution_failed("the well-known endpoint", resp);
+    }
+    let text = String::from_utf8_lossy(&resp.body);
+    // The spec allows only the DID; a body of HTML means a catch-all page, not an answer.
+    if text.trim().lines().count() != 1 {
+        return err(
+            ErrorCode::HandleResolutionFailed,
+            "the well-known answer is not a single DID",
+        );
+    }
+    did_from_text(&text)
+}
+
+// ---- handle → DID: DNS TXT over DNS-over-HTTPS (JSON API) -------------------------------------
+
+pub(crate) fn doh_request(cfg: &ClientConfig, handle: &str) -> Result<HttpRequest> {
+    let mut url = cfg.check_url(&cfg.doh_url)?;
+    url.query_pairs_mut()
+        .append_pair("name", &format!("_atproto.{handle}"))
+        .append_pair("type", "TXT");
+    Ok(HttpRequest::get(url.as_str()).header("accept", "application/dns-json"))
+}
+
+#[derive(Deserialize)]
+struct DohAnswer {
+    #[serde(rename = "Answer", default)]
+    answer: Vec<DohRecord>,
+}
+
+#[derive(Deserialize)]
+struct DohRecord {
+    #[serde(rename = "type")]
+    kind: u16,
+    data: String,
+}
+
+pub(crate) fn process_doh_response(resp: &HttpResponse) -> Result<String> {
+    if !resp.is_success() {
+        return resolution_failed("DNS-over-HTTPS", resp);
+    }
+    let answer: DohAnswer = json_body(&resp.body, "DNS-over-HTTPS")?;
+    let dids: Vec<String> = answer
+        .answer
+        .iter()
+        .filter(|r| r.kind == 16)
+        .map(|r| txt_value(&r.data))
+        .filter_map(|v| v.strip_prefix("did=").map(str::to_string))
+        .collect();
+    // More than one did= record is ambiguous, and the spec says to treat it as a failure.
+    match dids.as_slice() {
+        [one] => did_from_text(one),
+        [] => err(ErrorCode::HandleResolutionFailed, "no _atproto TXT record"),
+        _ => err(
+            ErrorCode::HandleResolutionFailed,
+            "several _atproto TXT records",
+        ),
+    }
+}
+
+/// A TXT record's data as DoH JSON shows it: one or more quoted strings, concatenated.
+fn txt_value(data: &str) -> String {
+    let trimmed = data.trim();
+    if !trimmed.starts_with('"') {
+        return trimmed.to_string();
+    }
+    trimmed
+        .split('"')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, s)| s)
+        .collect()
+}
+
+// ---- handle → DID: com.atproto.identity.resolveHandle -----------------------------------------
+
+pub(crate) fn resolve_handle_request(cfg: &ClientConfig, handle: &str) -> Result<HttpRequest> {
+    let mut url = cfg.check_url(&cfg.handle_resolver)?;
+    url.set_path("/xrpc/com.atproto.identity.resolveHandle");
+    url.query_pairs_mut().append_pair("handle", handle);
+    Ok(HttpRequest::get(url.as_str()))
+}
+
+#[derive(Deserialize)]
+struct ResolveHandleOutput {
+    did: String,
+}
+
+pub(crate) fn process_resolve_handle_response(resp: &HttpResponse) -> Result<String> {
+    if !resp.is_success() {
+        return resolution_failed("resolveHandle", resp);
+    }
+    let out: ResolveHandleOutput = json_body(&resp.body, "resolveHandle")?;
+    did_from_text(&out.did)
+}
+
+// ---- DID → DID document -----------------------------------------------------------------------
+
+fn is_local_host(host: &str) -> bool {
+    let name = host.split(':').next().unwrap_or(host);
+    name == "localhost" || name == "127.0.0.1" || name.ends_with(".localhost")
+}
+
+/// The request for a DID's document: the PLC directory, or the did:web host's well-known file.
+pub(crate) fn did_document_request(cfg: &ClientConfig, did: &str) -> Result<HttpRequest> {
+    let url = match parse_did(did)? {
+        DidMethod::Plc => format!("{}/{}", cfg.plc_directory_url.trim_end_matches('/'), did),
+        DidMethod::Web { host } => {
+            // A did:web on a development host is only reachable over http.
+            let scheme = if cfg.allow_http && is_local_host(&host) {
+                "http"
+            } else {
+                "https"
+            };
+            format!("{scheme}://{host}/.well-known/did.json")
+        }
+    };
+    cfg.check_url(&url)?;
+    Ok(HttpRequest::get(url).header("accept", "application/did+ld+json, application/json"))
+}
+
+pub(crate) fn process_did_document_response(resp: &HttpResponse, did: &str) -> Result<DidDocument> {
+    if !resp.is_success() {
+        return err(
+            ErrorCode::DidResolutionFailed,
+            format!("the DID document of {did}: HTTP {}", resp.status),
+        );
+    }
+    DidDocument::parse(&resp.body, did)
+}
+
+/// A network failure while fetching a DID document, as a resolution failure that keeps its cause.
+pub(crate) fn did_fetch_failed(did: &str, e: Error) -> Error {
+    e.wrap(
+        ErrorCode::DidResolutionFailed,
+        &format!("fetching the DID document of {did}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{json, text, ALICE_DID};
+
+    #[test]
+    fn well_known_answers() {
+        assert_eq!(
+            process_well_known_response(&text(200, &format!("{ALICE_DID}\n"))).unwrap(),
+            ALICE_DID
+        );
+        let html = text(200, "<html>\n<body>hi</body>\n</html>");
+        assert_eq!(
+            process_well_known_response(&html).unwrap_err().code,
+            ErrorCode::HandleResolutionFailed
+        );
+        assert_eq!(
+            process_well_known_response(&text(404, ""))
+                .unwrap_err()
+                .code,
+            ErrorCode::HandleResolutionFailed
+        );
+        assert_eq!(
+            process_well_known_response(&text(200, "did:plc:short"))
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidDid
+        );
+    }
+
+    #[test]
+    fn dns_txt_parsing() {
+        assert_eq!(txt_value("\"did=did:plc:abc\""), "did=did:plc:abc");
+        assert_eq!(txt_value("\"did=did:plc:\" \"abc\""), "did=did:plc:abc");
+        let two = json(
+            200,
+            r#"{"Answer":[{"type":16,"data":"\"did=did:plc:aaaaaaaaaaaaaaaaaaaaaaaa\""},{"type":16,"data":"\"did=did:plc:bbbbbbbbbbbbbbbbbbbbbbbb\""}]}"#,
+        );
+        let e = process_doh_response(&two).unwrap_err();
+        assert!(e.message.contains("several"));
+        let none = json(200, r#"{"Status":3}"#);
+        assert!(process_doh_response(&none)
+            .unwrap_err()
+            .message
+            .contains("no _atproto"));
+        let one = json(
+            200,
+            &format!(
+                r#"{{"Answer":[{{"type":5,"data":"x"}},{{"type":16,"data":"\"did={ALICE_DID}\""}}]}}"#
+            ),
+        );
+        assert_eq!(process_doh_response(&one).unwrap(), ALICE_DID);
+    }
+
+    #[test]
+    fn resolve_handle_answers() {
+        let ok = json(200, &format!(r#"{{"did":"{ALICE_DID}"}}"#));
+        assert_eq!(process_resolve_handle_response(&ok).unwrap(), ALICE_DID);
+        let e = process_resolve_handle_response(&json(400, r#"{"error":"InvalidRequest"}"#))
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::HandleResolutionFailed);
+        assert_eq!(
+            process_resolve_handle_response(&json(200, "{}"))
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidResponse
+        );
+    }
+}

@@ -1,0 +1,63 @@
+//! Secrets as small newtypes whose `Debug` prints `[redacted]`, so a record that holds one can
+//! derive `Debug` and be logged without leaking it. Serialized transparently (as the string).
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! secret_type {
+    ($(#[doc = $doc:literal])* $name:ident) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a secret value.
+            pub fn new(value: impl Into<String>) -> Self {
+                $name(value.into())
+            }
+
+            /// The secret itself: only for the request that must carry it.
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+    };
+}
+
+secret_type! {
+    /// A DPoP-bound access token.
+    AccessToken
+}
+secret_type! {
+    /// A refresh token.
+    RefreshToken
+}
+secret_type! {
+    /// A PKCE code verifier.
+    PkceVerifier
+}
+secret_type! {
+    /// The serialized private part of a DPoP key (only ever written to the encrypted store).
+    KeySecret
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_redacted_and_serde_is_transparent() {
+        let t = AccessToken::new("very-secret");
+        assert_eq!(format!("{t:?}"), "AccessToken([redacted])");
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"very-secret\"");
+        let back: AccessToken = serde_json::from_str("\"very-secret\"").unwrap();
+        assert_eq!(back, t);
+        assert_eq!(back.expose(), "very-secret");
+    }
+}

@@ -1,0 +1,225 @@
+//! Converting values between JavaScript and Rust, and Rust futures into Promises. Every value
+//! from the app is checked here, so a wrong type is an `invalid_input` error, never a trap.
+
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::browser::js_error;
+use crate::client::{RecordsQuery, XrpcRequest};
+use crate::error::{Error, ErrorCode, Result};
+use crate::platform::HttpResponse;
+
+pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| Error::new(ErrorCode::InvalidResponse, e.to_string()))
+}
+
+pub(super) fn from_js<T: for<'de> serde::Deserialize<'de>>(
+    value: JsValue,
+    what: &str,
+) -> Result<T> {
+    let value = if value.is_undefined() || value.is_null() {
+        Object::new().into()
+    } else {
+        value
+    };
+    serde_wasm_bindgen::from_value(value)
+        .map_err(|e| Error::new(ErrorCode::InvalidInput, format!("{what}: {e}")))
+}
+
+pub(super) fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+pub(super) fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string()
+        .map(Some)
+        .ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("{key} must be a string")))
+}
+
+/// A query parameter value: strings, numbers and booleans, or arrays of them (repeated keys).
+pub(super) fn push_param(
+    out: &mut Vec<(String, String)>,
+    key: &str,
+    value: &JsValue,
+) -> Result<()> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(());
+    }
+    if let Some(arr) = value.dyn_ref::<Array>() {
+        for item in arr.iter() {
+            push_param(out, key, &item)?;
+        }
+        return Ok(());
+    }
+    let text = if let Some(s) = value.as_string() {
+        s
+    } else if value.as_f64().is_some() {
+        // JavaScript's own number formatting: matches what a JS client would send, and keeps
+        // Rust's float formatting code out of the .wasm.
+        js_sys::Number::from(value.clone())
+            .to_string_with_radix(10)
+            .map(String::from)
+            .unwrap_or_default()
+    } else if let Some(b) = value.as_bool() {
+        b.to_string()
+    } else {
+        return Err(Error::new(
+            ErrorCode::InvalidInput,
+            format!("param {key} must be a string, number or boolean"),
+        ));
+    };
+    out.push((key.to_string(), text));
+    Ok(())
+}
+
+pub(super) fn string_map(obj: &JsValue, what: &str) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    if obj.is_undefined() || obj.is_null() {
+        return Ok(out);
+    }
+    let object = obj
+        .dyn_ref::<Object>()
+        .ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("{what} must be an object")))?;
+    for entry in Object::entries(object).iter() {
+        let pair: Array = entry.unchecked_into();
+        let key = pair.get(0).as_string().unwrap_or_default();
+        push_param(&mut out, &key, &pair.get(1))?;
+    }
+    Ok(out)
+}
+
+pub(super) fn xrpc_call_from_js(call: &JsValue) -> Result<XrpcRequest> {
+    let nsid = opt_string(call, "nsid")?
+        .ok_or_else(|| Error::new(ErrorCode::InvalidInput, "xrpc: nsid is required"))?;
+    let body_js = get(call, "body");
+    let (body, content_type) = if body_js.is_undefined() {
+        (None, None)
+    } else if let Some(bytes) = body_js.dyn_ref::<Uint8Array>() {
+        (
+            Some(bytes.to_vec()),
+            Some(
+                opt_string(call, "encoding")?.unwrap_or_else(|| "application/octet-stream".into()),
+            ),
+        )
+    } else if let Some(buf) = body_js.dyn_ref::<js_sys::ArrayBuffer>() {
+        (
+            Some(Uint8Array::new(buf).to_vec()),
+            Some(
+                opt_string(call, "encoding")?.unwrap_or_else(|| "application/octet-stream".into()),
+            ),
+        )
+    } else {
+        let json = js_sys::JSON::stringify(&body_js)
+            .ok()
+            .and_then(|s| s.as_string())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::InvalidInput,
+                    "xrpc: body is not JSON-serializable",
+                )
+            })?;
+        (
+            Some(json.into_bytes()),
+            Some("application/json".to_string()),
+        )
+    };
+    let method = opt_string(call, "method")?
+        .map(|m| m.to_ascii_uppercase())
+        .unwrap_or_else(|| {
+            if body.is_some() {
+                "POST".into()
+            } else {
+                "GET".into()
+            }
+        });
+    if method != "GET" && method != "POST" {
+        return Err(Error::new(
+            ErrorCode::InvalidInput,
+            "xrpc: method must be GET or POST",
+        ));
+    }
+    Ok(XrpcRequest {
+        method,
+        nsid,
+        params: string_map(&get(call, "params"), "params")?,
+        body,
+        content_type,
+        headers: string_map(&get(call, "headers"), "headers")?,
+    })
+}
+
+pub(super) fn response_data(resp: &HttpResponse) -> JsValue {
+    let is_json = resp
+        .header("content-type")
+        .is_some_and(|ct| ct.contains("json"));
+    if is_json {
+        if let Ok(text) = std::str::from_utf8(&resp.body) {
+            if let Ok(value) = js_sys::JSON::parse(text) {
+                return value;
+            }
+        }
+    }
+    if resp.body.is_empty() {
+        return JsValue::UNDEFINED;
+    }
+    Uint8Array::from(resp.body.as_slice()).into()
+}
+
+pub(super) fn xrpc_result(resp: &HttpResponse) -> JsValue {
+    let headers = Object::new();
+    for (k, v) in &resp.headers {
+        let _ = Reflect::set(&headers, &JsValue::from_str(k), &JsValue::from_str(v));
+    }
+    let out = Object::new();
+    let _ = Reflect::set(&out, &"status".into(), &JsValue::from(resp.status));
+    let _ = Reflect::set(&out, &"headers".into(), &headers);
+    let _ = Reflect::set(&out, &"data".into(), &response_data(resp));
+    out.into()
+}
+
+pub(super) fn current_url() -> Result<String> {
+    web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::Unsupported,
+                "no window.location: pass the callback URL explicitly",
+            )
+        })
+}
+
+/// Runs a future as a JS Promise, turning our errors into `OAuthError`s.
+pub(super) fn promise<F>(fut: F) -> Promise
+where
+    F: std::future::Future<Output = Result<JsValue>> + 'static,
+{
+    future_to_promise(async move { fut.await.map_err(|e| js_error(&e)) })
+}
+
+/// `fetchRecords` / `fetchAllRecords` options as a query of `collection`.
+pub(super) fn records_query(collection: String, options: &JsValue) -> Result<RecordsQuery> {
+    Ok(RecordsQuery {
+        repo: opt_string(options, "repo")?,
+        collection,
+        limit: get(options, "limit").as_f64().map(|l| l as i64),
+        cursor: opt_string(options, "cursor")?,
+        reverse: get(options, "reverse").as_bool(),
+    })
+}
+
+/// Raw JSON values as one JavaScript array, parsed by the engine's own JSON parser.
+pub(super) fn json_array(values: &[Box<serde_json::value::RawValue>]) -> Result<JsValue> {
+    let text = serde_json::to_string(values)
+        .map_err(|e| Error::new(ErrorCode::InvalidResponse, e.to_string()))?;
+    js_sys::JSON::parse(&text)
+        .map_err(|_| Error::new(ErrorCode::InvalidResponse, "records are not JSON"))
+}

@@ -1,0 +1,262 @@
+//! The JavaScript surface: the `OAuthClient` class and `loopbackClientId`. It only converts
+//! values (`convert.rs`) and errors; the work happens in `client` (protocol) and `browser`
+//! (platform). The TypeScript declarations are `types.d.ts`, included at build time.
+
+mod convert;
+
+use std::rc::{Rc, Weak};
+
+use js_sys::{Object, Promise, Reflect};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::browser::{js_error, BroadcastEvents, BrowserPlatform};
+use crate::client::{Client, LoginOptions};
+use crate::config::{loopback_client_id as build_loopback_client_id, ClientConfig};
+use crate::error::{Error, ErrorCode};
+use crate::platform::SessionEvent;
+use convert::{
+    current_url, from_js, get, json_array, promise, records_query, response_data, to_js,
+    xrpc_call_from_js, xrpc_result,
+};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = include_str!("types.d.ts");
+
+/// An AT Protocol OAuth client for one app (client id + redirect URI). Create one per page.
+#[wasm_bindgen]
+pub struct OAuthClient {
+    inner: Rc<Client<BrowserPlatform>>,
+    events: Rc<BroadcastEvents>,
+}
+
+#[wasm_bindgen]
+impl OAuthClient {
+    /// Validates the configuration (throws an `OAuthError` with code `invalid_config`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "OAuthClientConfig")] config: JsValue,
+    ) -> std::result::Result<OAuthClient, JsValue> {
+        let cfg: ClientConfig = from_js(config, "config")
+            .map_err(|e| js_error(&Error::new(ErrorCode::InvalidConfig, e.message)))?;
+        let events = Rc::new(BroadcastEvents::new(&format!("{}:events", cfg.db_name)));
+        let platform = BrowserPlatform::new(&cfg.db_name, events.clone());
+        let inner = Rc::new(Client::new(cfg, platform).map_err(|e| js_error(&e))?);
+        // Another tab changed a session: drop our in-memory copy so the next call re-reads it.
+        let weak: Weak<Client<BrowserPlatform>> = Rc::downgrade(&inner);
+        events.set_remote_hook(Box::new(move |event: &SessionEvent| {
+            if let Some(client) = weak.upgrade() {
+                match event {
+                    SessionEvent::Updated { did } | SessionEvent::Deleted { did, .. } => {
+                        client.forget(did)
+                    }
+                }
+            }
+        }));
+        Ok(OAuthClient { inner, events })
+    }
+
+    /// Resolves the account (handle, DID, or PDS/entryway URL), pushes the authorization
+    /// request and returns the URL of the authorization page (and goes there with
+    /// `{ redirect: true }`).
+    #[wasm_bindgen(js_name = startLogin, unchecked_return_type = "Promise<LoginStart>")]
+    pub fn start_login(
+        &self,
+        input: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "LoginOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        promise(async move {
+            let redirect = get(&options, "redirect").as_bool().unwrap_or(false);
+            let options = if options.is_object() {
+                let copy = Object::assign(&Object::new(), options.unchecked_ref());
+                let _ = Reflect::delete_property(&copy, &"redirect".into());
+                copy.into()
+            } else {
+                options
+            };
+            let opts: LoginOptions = from_js(options, "options")?;
+            let start = inner.start_login(&input, opts).await?;
+            if redirect {
+                if let Some(window) = web_sys::window() {
+                    window
+                        .location()
+                        .assign(&start.url)
+                        .map_err(|_| Error::new(ErrorCode::Unsupported, "could not navigate"))?;
+                }
+            }
+            #[derive(Serialize)]
+            struct Out {
+                url: String,
+            }
+            to_js(&Out { url: start.url })
+        })
+    }
+
+    /// Completes the login from the redirect URL (default: the current location): checks
+    /// state and issuer, exchanges the code, verifies the account, stores the session, and
+    /// removes the authorization response from the address bar.
+    #[wasm_bindgen(js_name = handleCallback, unchecked_return_type = "Promise<CallbackResult>")]
+    pub fn handle_callback(&self, url: Option<String>) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let here = current_url().ok();
+            let url = match url.or_else(|| here.clone()) {
+                Some(u) => u,
+                None => current_url()?,
+            };
+            let result = inner.handle_callback(&url).await;
+            // The response is spent either way; it must not linger in the address bar or history.
+            if here.as_deref() == Some(url.as_str()) {
+                if let Some(clean) = inner.without_callback_params(&url) {
+                    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+                        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&clean));
+                    }
+                }
+            }
+            let result = result?;
+            #[derive(Serialize)]
+            struct Out {
+                session: crate::session::SessionInfo,
+                state: Option<String>,
+            }
+            to_js(&Out {
+                session: result.session,
+                state: result.app_state,
+            })
+        })
+    }
+
+    /// Whether the URL (default: the current location) carries an authorization response.
+    #[wasm_bindgen(js_name = isCallback)]
+    pub fn is_callback(&self, url: Option<String>) -> bool {
+        match url.or_else(|| current_url().ok()) {
+            Some(u) => self.inner.is_callback(&u),
+            None => false,
+        }
+    }
+
+    /// One page of `com.atproto.repo.listRecords` for `collection`, authenticated as `did`.
+    #[wasm_bindgen(js_name = fetchRecords, unchecked_return_type = "Promise<RecordsPage>")]
+    pub fn fetch_records(
+        &self,
+        did: String,
+        collection: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "FetchRecordsOptions")] options: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        promise(async move {
+            let query = records_query(collection, &options)?;
+            let resp = inner.xrpc(&did, &query.request(&did, None)).await?;
+            Ok(response_data(&resp))
+        })
+    }
+
+    /// Every record of `collection`, walking all pages (up to `maxRecords`, default 10000).
+    #[wasm_bindgen(js_name = fetchAllRecords, unchecked_return_type = "Promise<RecordEntry[]>")]
+    pub fn fetch_all_records(
+        &self,
+        did: String,
+        collection: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "FetchAllRecordsOptions")] options: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        promise(async move {
+            let max = get(&options, "maxRecords")
+                .as_f64()
+                .unwrap_or(10_000.0)
+                .max(0.0) as usize;
+            let query = records_query(collection, &options)?;
+            json_array(&inner.list_all_records(&did, &query, max).await?)
+        })
+    }
+
+    /// Any authenticated XRPC call (query or procedure) to the session's PDS.
+    #[wasm_bindgen(unchecked_return_type = "Promise<XrpcResult>")]
+    pub fn xrpc(
+        &self,
+        did: String,
+        #[wasm_bindgen(unchecked_param_type = "XrpcCall")] call: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let req = xrpc_call_from_js(&call)?;
+            let resp = inner.xrpc(&did, &req).await?;
+            Ok(xrpc_result(&resp))
+        })
+    }
+
+    /// Loads a stored session by DID. Makes no network request.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SessionInfo>")]
+    pub fn restore(&self, did: String) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let info = inner.restore(&did).await?;
+            to_js(&info)
+        })
+    }
+
+    /// Every stored session of this client (several accounts side by side).
+    #[wasm_bindgen(js_name = listSessions, unchecked_return_type = "Promise<SessionInfo[]>")]
+    pub fn list_sessions(&self) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let list = inner.list_sessions().await?;
+            to_js(&list)
+        })
+    }
+
+    /// Refreshes the tokens now (unless another tab just did; then its tokens are used).
+    #[wasm_bindgen(unchecked_return_type = "Promise<SessionInfo>")]
+    pub fn refresh(&self, did: String) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let info = inner.refresh(&did).await?;
+            to_js(&info)
+        })
+    }
+
+    /// Revokes the tokens at the authorization server and deletes the session here, even when
+    /// the server cannot be reached.
+    #[wasm_bindgen(js_name = signOut, unchecked_return_type = "Promise<void>")]
+    pub fn sign_out(&self, did: String) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            inner.sign_out(&did).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Calls `listener` with every session change, from this tab and from other tabs
+    /// (`remote: true`). Returns a function that removes the listener.
+    #[wasm_bindgen(js_name = onSessionEvent, unchecked_return_type = "() => void")]
+    pub fn on_session_event(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(event: SessionEventDetail) => void")]
+        listener: js_sys::Function,
+    ) -> JsValue {
+        self.events.add_listener(listener.clone());
+        let events = Rc::downgrade(&self.events);
+        // Idempotent (not `once`): calling the returned function twice is harmless.
+        Closure::<dyn FnMut()>::new(move || {
+            if let Some(events) = events.upgrade() {
+                events.remove_listener(&listener);
+            }
+        })
+        .into_js_value()
+    }
+}
+
+/// The loopback client id for local development: `http://localhost?redirect_uri=…&scope=…`.
+#[wasm_bindgen(js_name = loopbackClientId)]
+pub fn loopback_client_id(redirect_uri: &str, scope: &str) -> String {
+    build_loopback_client_id(redirect_uri, scope)
+}

@@ -1,0 +1,131 @@
+// The TypeScript declarations of the package, added to the generated .d.ts at build time
+// (src/wasm/mod.rs includes this file). Types the #[wasm_bindgen] signatures refer to by name.
+/** What `new OAuthClient(config)` takes. */
+export interface OAuthClientConfig {
+  /** The client id: the https URL of your client-metadata.json, or for local development the
+   *  loopback form built by `loopbackClientId(redirectUri, scope)`. */
+  clientId: string;
+  /** Where the authorization server sends the browser back; must be listed in the client metadata. */
+  redirectUri: string;
+  /** Space-separated scopes; must include "atproto". Default "atproto transition:generic". */
+  scope?: string;
+  /** XRPC service for com.atproto.identity.resolveHandle. Default "https://public.api.bsky.app". */
+  handleResolver?: string;
+  /** PLC directory. Default "https://plc.directory". */
+  plcDirectoryUrl?: string;
+  /** DNS-over-HTTPS JSON endpoint. Default "https://cloudflare-dns.com/dns-query". */
+  dohUrl?: string;
+  /** Handle resolution methods, tried in order. Default ["well-known", "dns", "xrpc"]. */
+  handleResolution?: Array<"well-known" | "dns" | "xrpc">;
+  /** Development only: accept plain-http servers (e.g. a PDS on http://localhost:2583). */
+  allowHttp?: boolean;
+  /** Where the authorization response comes back. Default "query". */
+  responseMode?: "query" | "fragment";
+  /** Refresh this many seconds before the access token expires. Default 60. */
+  refreshMarginSecs?: number;
+  /** IndexedDB database name. Default "atproto-oauth". */
+  dbName?: string;
+}
+
+export interface LoginOptions {
+  /** Overrides the configured scope for this login. */
+  scope?: string;
+  /** Pre-fills the account on the sign-in page. Default: the handle or DID you passed. */
+  loginHint?: string;
+  prompt?: "login" | "consent" | "select_account" | "none";
+  /** Your own data, handed back by handleCallback. Stays in this browser. */
+  state?: string;
+  /** Navigate to the authorization page right away. Default false. */
+  redirect?: boolean;
+}
+
+export interface LoginStart {
+  /** The authorization page to send the user to. */
+  url: string;
+}
+
+/** A signed-in account. Holds no token and no key. */
+export interface SessionInfo {
+  did: string;
+  handle: string | null;
+  pds: string;
+  issuer: string;
+  scope: string;
+  /** Access-token expiry, Unix seconds. */
+  expiresAt: number | null;
+}
+
+export interface CallbackResult {
+  session: SessionInfo;
+  /** The `state` you passed to startLogin. */
+  state: string | null;
+}
+
+export interface FetchRecordsOptions {
+  /** Repository to list; default the signed-in account's DID. */
+  repo?: string;
+  limit?: number;
+  cursor?: string;
+  reverse?: boolean;
+}
+
+export interface FetchAllRecordsOptions extends FetchRecordsOptions {
+  /** Stop after this many records. Default 10000. */
+  maxRecords?: number;
+}
+
+export interface RecordEntry {
+  uri: string;
+  cid: string;
+  value: any;
+}
+
+export interface RecordsPage {
+  records: RecordEntry[];
+  cursor?: string;
+}
+
+export interface XrpcCall {
+  /** The XRPC method, e.g. "com.atproto.repo.createRecord". */
+  nsid: string;
+  /** Default: "POST" when there is a body, else "GET". */
+  method?: "GET" | "POST";
+  params?: Record<string, string | number | boolean | Array<string | number | boolean> | undefined>;
+  /** A JSON value (sent as application/json), or bytes (Uint8Array / ArrayBuffer) sent with `encoding`. */
+  body?: unknown;
+  /** Content type for a bytes body. Default "application/octet-stream". */
+  encoding?: string;
+  headers?: Record<string, string>;
+}
+
+export interface XrpcResult {
+  status: number;
+  headers: Record<string, string>;
+  /** Parsed JSON for JSON responses, otherwise the raw bytes. */
+  data: any;
+}
+
+export type SessionEventDetail =
+  | { type: "updated"; did: string; remote?: boolean }
+  | { type: "deleted"; did: string; reason: string; remote?: boolean };
+
+/** The stable codes of `OAuthError` (kept equal to the Rust `ErrorCode` enum by a test). */
+export type OAuthErrorCode =
+  | "invalid_config" | "invalid_input" | "invalid_handle" | "invalid_did" | "unsupported_did_method"
+  | "handle_resolution_failed" | "did_resolution_failed" | "handle_mismatch" | "no_pds"
+  | "invalid_metadata" | "insecure_url" | "network_error" | "invalid_response" | "par_failed"
+  | "invalid_state" | "state_expired" | "issuer_mismatch" | "access_denied" | "authorization_error"
+  | "token_failed" | "subject_mismatch" | "session_not_found" | "session_expired" | "xrpc_error"
+  | "storage_error" | "crypto_error" | "unsupported";
+
+/** Every error this library throws or rejects with. Branch on `code`. */
+export interface OAuthError extends Error {
+  name: "OAuthError";
+  code: OAuthErrorCode;
+  /** The server's own error name (OAuth `error` or XRPC `error`), when a server sent one. */
+  serverError?: string;
+  /** HTTP status, when a server answered. */
+  status?: number;
+  /** The error this one wraps, when there is one. */
+  cause?: OAuthError;
+}
