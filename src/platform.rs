@@ -5,6 +5,8 @@
 //! Futures are not `Send`: in a browser everything runs on one thread.
 #![allow(async_fn_in_trait)]
 
+use zeroize::Zeroizing;
+
 use crate::error::Result;
 
 /// An HTTP request, as the protocol code builds it.
@@ -109,16 +111,92 @@ impl Table {
     }
 }
 
+/// A P-256 private key on its way to the platform: generated in this crate, handed to
+/// [`Keys::import_key`] once, and wiped when dropped. Nothing else ever holds it.
+pub struct KeyMaterial {
+    scalar: Zeroizing<[u8; 32]>,
+    public: [u8; 65],
+}
+
+/// The DER prefix of a PKCS #8 `PrivateKeyInfo` for an ECDSA P-256 key (RFC 5915 `ECPrivateKey`
+/// with the public key): version, algorithm (id-ecPublicKey, prime256v1), then the key's
+/// version 1 and the 32-byte scalar.
+const PKCS8_HEAD: [u8; 36] = [
+    0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
+    0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04, 0x6d, 0x30, 0x6b, 0x02,
+    0x01, 0x01, 0x04, 0x20,
+];
+/// Between the scalar and the uncompressed public point: `[1] BIT STRING`.
+const PKCS8_MID: [u8; 5] = [0xa1, 0x44, 0x03, 0x42, 0x00];
+/// The length of the whole PKCS #8 document.
+pub const PKCS8_LEN: usize = PKCS8_HEAD.len() + 32 + PKCS8_MID.len() + 65;
+
+impl KeyMaterial {
+    /// A private scalar (big-endian) and its uncompressed SEC1 public point (`04 || x || y`).
+    pub fn new(scalar: Zeroizing<[u8; 32]>, public: [u8; 65]) -> Self {
+        KeyMaterial { scalar, public }
+    }
+
+    /// The private scalar, big-endian.
+    pub fn scalar(&self) -> &[u8; 32] {
+        &self.scalar
+    }
+
+    /// The public point, uncompressed SEC1.
+    pub fn public_point(&self) -> &[u8; 65] {
+        &self.public
+    }
+
+    /// Writes the key as PKCS #8 DER (what WebCrypto's `importKey("pkcs8", …)` takes) into
+    /// `out`, which the caller wipes.
+    pub fn write_pkcs8(&self, out: &mut [u8; PKCS8_LEN]) {
+        let (head, rest) = out.split_at_mut(PKCS8_HEAD.len());
+        head.copy_from_slice(&PKCS8_HEAD);
+        let (scalar, rest) = rest.split_at_mut(32);
+        scalar.copy_from_slice(self.scalar.as_slice());
+        let (mid, public) = rest.split_at_mut(PKCS8_MID.len());
+        mid.copy_from_slice(&PKCS8_MID);
+        public.copy_from_slice(&self.public);
+    }
+}
+
+/// The type of the platform's DPoP key handle, shared by [`Keys`] and [`Store`].
+pub trait KeyType {
+    /// A private key that can sign but cannot be read: a non-extractable `CryptoKey` in the
+    /// browser.
+    type Key: Clone + 'static;
+}
+
+/// DPoP keys: imported once, then used only to sign. The private key never comes back.
+pub trait Keys: KeyType {
+    /// Imports a freshly generated key as a sign-only key that cannot be exported.
+    async fn import_key(&self, material: KeyMaterial) -> Result<Self::Key>;
+    /// ECDSA P-256 with SHA-256 over `message`: the raw 64-byte `r || s` (a JWS ES256 signature).
+    async fn sign(&self, key: &Self::Key, message: &[u8]) -> Result<Vec<u8>>;
+}
+
+/// A stored value: bytes (encrypted at rest by the browser store) and, for records that own a
+/// DPoP key, the key handle itself, kept as it is (a `CryptoKey` stays non-extractable).
+#[derive(Clone, Debug)]
+pub struct Entry<K> {
+    /// The record.
+    pub data: Vec<u8>,
+    /// The record's DPoP key, if it has one.
+    pub key: Option<K>,
+}
+
 /// A key-value store with a few tables, shared by every tab of the origin.
-pub trait Store {
-    /// The value under `key`, if any.
-    async fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>>;
-    /// Writes `value` under `key`, replacing what was there.
-    async fn put(&self, table: Table, key: &str, value: &[u8]) -> Result<()>;
-    /// Removes `key` (no error if absent).
-    async fn delete(&self, table: Table, key: &str) -> Result<()>;
+pub trait Store: KeyType {
+    /// The entry under `id`, if any.
+    async fn get(&self, table: Table, id: &str) -> Result<Option<Entry<Self::Key>>>;
+    /// Writes `data` (and the record's key) under `id`, replacing what was there, in one
+    /// transaction.
+    async fn put(&self, table: Table, id: &str, data: &[u8], key: Option<&Self::Key>)
+        -> Result<()>;
+    /// Removes `id` (no error if absent).
+    async fn delete(&self, table: Table, id: &str) -> Result<()>;
     /// Reads and deletes in one transaction, so two callers can never both get the value.
-    async fn take(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>>;
+    async fn take(&self, table: Table, id: &str) -> Result<Option<Entry<Self::Key>>>;
     /// Every key of a table.
     async fn keys(&self, table: Table) -> Result<Vec<String>>;
 }
@@ -164,5 +242,5 @@ pub trait Spawn {
 
 /// Everything the client needs, in one bound. `Clone` must be cheap (handles, not data): a
 /// background task holds its own copy.
-pub trait Platform: Http + Clock + Store + Locks + Events + Spawn + Clone + 'static {}
-impl<T: Http + Clock + Store + Locks + Events + Spawn + Clone + 'static> Platform for T {}
+pub trait Platform: Http + Clock + Keys + Store + Locks + Events + Spawn + Clone + 'static {}
+impl<T: Http + Clock + Keys + Store + Locks + Events + Spawn + Clone + 'static> Platform for T {}

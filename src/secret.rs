@@ -12,6 +12,8 @@ macro_rules! secret_type {
 
         impl $name {
             /// Wraps a secret value.
+            // `KeySecret` is only ever read (from version 0.1 records), so only tests make one.
+            #[allow(dead_code)]
             pub fn new(value: impl Into<String>) -> Self {
                 $name(value.into())
             }
@@ -43,7 +45,8 @@ secret_type! {
     PkceVerifier
 }
 secret_type! {
-    /// The serialized private part of a DPoP key (only ever written to the encrypted store).
+    /// The private scalar of a DPoP key as version 0.1 stored it inside a record (base64url).
+    /// Read only to migrate such a record; never written again.
     KeySecret
 }
 

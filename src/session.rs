@@ -1,9 +1,12 @@
 //! What is stored: a login in progress (`PendingLogin`) and a signed-in session (`Session`).
-//! Both hold secrets (PKCE verifier, DPoP private key, tokens) as redacted newtypes; the browser
-//! store encrypts every record, and `SessionInfo` is the secret-free view handed to JavaScript.
+//! Both hold secrets (PKCE verifier, tokens) as redacted newtypes; the browser store encrypts
+//! every record, and `SessionInfo` is the secret-free view handed to JavaScript. Neither holds
+//! the DPoP private key: that is the platform's key stored beside the record (a non-extractable
+//! `CryptoKey` in the browser); the record keeps only its public JWK.
 
 use serde::{Deserialize, Serialize};
 
+use crate::dpop::PublicJwk;
 use crate::error::{Error, ErrorCode, Result};
 use crate::identity::Identity;
 use crate::oauth::AuthServerMetadata;
@@ -18,7 +21,12 @@ pub(crate) const PENDING_LIFETIME_SECS: i64 = 600;
 pub(crate) struct PendingLogin {
     pub server: AuthServerMetadata,
     pub verifier: PkceVerifier,
-    pub dpop_key: KeySecret,
+    /// The public half of the login's DPoP key.
+    #[serde(default)]
+    pub dpop_jwk: Option<PublicJwk>,
+    /// Version 0.1 kept the private scalar here. Read only to migrate; never written.
+    #[serde(default, skip_serializing)]
+    pub dpop_key: Option<KeySecret>,
     /// The account resolved at login (absent when the user started from a server URL).
     pub identity: Option<Identity>,
     pub redirect_uri: String,
@@ -37,7 +45,12 @@ pub(crate) struct Session {
     pub access_token: AccessToken,
     pub refresh_token: Option<RefreshToken>,
     pub expires_at: Option<i64>,
-    pub dpop_key: KeySecret,
+    /// The public half of the session's DPoP key.
+    #[serde(default)]
+    pub dpop_jwk: Option<PublicJwk>,
+    /// Version 0.1 kept the private scalar here. Read only to migrate; never written.
+    #[serde(default, skip_serializing)]
+    pub dpop_key: Option<KeySecret>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -91,9 +104,22 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
     })
 }
 
-pub(crate) async fn read_session(store: &impl Store, did: &str) -> Result<Option<Session>> {
+/// A record and the platform key stored beside it.
+pub(crate) struct Stored<T, K> {
+    pub record: T,
+    pub key: Option<K>,
+}
+
+/// The session of `did` with its key, if stored.
+pub(crate) async fn read_session<S: Store>(
+    store: &S,
+    did: &str,
+) -> Result<Option<Stored<Session, S::Key>>> {
     match store.get(Table::Sessions, did).await? {
-        Some(bytes) => decode(&bytes).map(Some),
+        Some(entry) => Ok(Some(Stored {
+            record: decode(&entry.data)?,
+            key: entry.key,
+        })),
         None => Ok(None),
     }
 }

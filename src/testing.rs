@@ -7,7 +7,8 @@ use std::rc::Rc;
 
 use crate::error::{err, ErrorCode, Result};
 use crate::platform::{
-    Clock, Events, Http, HttpRequest, HttpResponse, Locks, SessionEvent, Store, Table,
+    Clock, Entry, Events, Http, HttpRequest, HttpResponse, KeyMaterial, KeyType, Keys, Locks,
+    SessionEvent, Store, Table,
 };
 
 pub const ALICE_DID: &str = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
@@ -99,7 +100,10 @@ impl Http for MockHttp {
     }
 }
 
-pub type MemoryTables = HashMap<(Table, String), Vec<u8>>;
+/// The fake platform's key handle: p256's ECDSA signing key, standing in for a CryptoKey.
+pub type FakeKey = Rc<p256::ecdsa::SigningKey>;
+
+pub type MemoryTables = HashMap<(Table, String), Entry<FakeKey>>;
 
 /// The whole platform for client tests. `Rc` fields let two clients (two "tabs") share the
 /// store and the HTTP fake.
@@ -110,6 +114,8 @@ pub struct FakePlatform {
     pub now: Rc<Cell<i64>>,
     pub events: Rc<RefCell<Vec<SessionEvent>>>,
     pub locks: Rc<RefCell<BTreeMap<String, bool>>>,
+    /// How many keys were imported.
+    pub imports: Rc<Cell<u32>>,
 }
 
 impl Default for FakePlatform {
@@ -120,6 +126,7 @@ impl Default for FakePlatform {
             now: Rc::new(Cell::new(1_700_000_000)),
             events: Rc::default(),
             locks: Rc::default(),
+            imports: Rc::default(),
         }
     }
 }
@@ -146,21 +153,67 @@ impl Clock for FakePlatform {
     }
 }
 
-impl Store for FakePlatform {
-    async fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.store.borrow().get(&(table, key.to_string())).cloned())
+impl KeyType for FakePlatform {
+    type Key = FakeKey;
+}
+
+impl Keys for FakePlatform {
+    async fn import_key(&self, material: KeyMaterial) -> Result<FakeKey> {
+        self.imports.set(self.imports.get() + 1);
+        let key = p256::ecdsa::SigningKey::from_slice(material.scalar())
+            .map_err(|_| crate::error::Error::new(ErrorCode::CryptoError, "bad scalar"))?;
+        Ok(Rc::new(key))
     }
-    async fn put(&self, table: Table, key: &str, value: &[u8]) -> Result<()> {
+
+    async fn sign(&self, key: &FakeKey, message: &[u8]) -> Result<Vec<u8>> {
+        use p256::ecdsa::signature::Signer;
+        let signature: p256::ecdsa::Signature = key.sign(message);
+        Ok(signature.to_bytes().to_vec())
+    }
+}
+
+impl FakePlatform {
+    /// The bytes stored under `id`.
+    pub fn data(&self, table: Table, id: &str) -> Option<Vec<u8>> {
+        self.store
+            .borrow()
+            .get(&(table, id.to_string()))
+            .map(|e| e.data.clone())
+    }
+
+    /// Replaces what is stored under `id`, without a key (as version 0.1 stored everything).
+    pub fn put_raw(&self, table: Table, id: &str, data: Vec<u8>) {
         self.store
             .borrow_mut()
-            .insert((table, key.to_string()), value.to_vec());
+            .insert((table, id.to_string()), Entry { data, key: None });
+    }
+}
+
+impl Store for FakePlatform {
+    async fn get(&self, table: Table, key: &str) -> Result<Option<Entry<FakeKey>>> {
+        Ok(self.store.borrow().get(&(table, key.to_string())).cloned())
+    }
+    async fn put(
+        &self,
+        table: Table,
+        key: &str,
+        data: &[u8],
+        dpop: Option<&FakeKey>,
+    ) -> Result<()> {
+        self.store.borrow_mut().insert(
+            (table, key.to_string()),
+            Entry {
+                data: data.to_vec(),
+                key: dpop.cloned(),
+            },
+        );
         Ok(())
     }
     async fn delete(&self, table: Table, key: &str) -> Result<()> {
         self.store.borrow_mut().remove(&(table, key.to_string()));
         Ok(())
     }
-    async fn take(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>> {
+    async fn take(&self, table: Table, key: &str) -> Result<Option<Entry<FakeKey>>> {
         Ok(self.store.borrow_mut().remove(&(table, key.to_string())))
     }
     async fn keys(&self, table: Table) -> Result<Vec<String>> {

@@ -9,11 +9,11 @@ use std::rc::Rc;
 use std::task::Poll;
 
 use atproto_oauth_wasm::browser::{
-    js_error, BroadcastEvents, BrowserClock, FetchHttp, IdbStore, WebLocks,
+    js_error, BroadcastEvents, BrowserClock, BrowserPlatform, FetchHttp, IdbStore, WebLocks,
 };
 use atproto_oauth_wasm::error::{Error, ErrorCode};
 use atproto_oauth_wasm::platform::{
-    Clock, Events, Http, HttpRequest, Locks, SessionEvent, Store, Table,
+    Clock, Events, Http, HttpRequest, KeyMaterial, Keys, Locks, SessionEvent, Store, Table,
 };
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -121,6 +121,21 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 // ---- http ----------------------------------------------------------------------------------
+
+/// The store's bytes-only view, for records without a DPoP key.
+trait Bytes {
+    async fn get_bytes(&self, table: Table, id: &str) -> Result<Option<Vec<u8>>, Error>;
+    async fn take_bytes(&self, table: Table, id: &str) -> Result<Option<Vec<u8>>, Error>;
+}
+
+impl Bytes for IdbStore {
+    async fn get_bytes(&self, table: Table, id: &str) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.get(table, id).await?.map(|e| e.data))
+    }
+    async fn take_bytes(&self, table: Table, id: &str) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.take(table, id).await?.map(|e| e.data))
+    }
+}
 
 #[wasm_bindgen_test]
 async fn fetch_data_url_gives_status_headers_and_body() {
@@ -235,29 +250,32 @@ async fn request_is_sent_as_given_and_all_response_headers_come_back() {
 #[wasm_bindgen_test]
 async fn store_round_trip() {
     let store = IdbStore::open(&fresh_name("roundtrip")).await.unwrap();
-    assert_eq!(store.get(Table::Sessions, "did:plc:a").await.unwrap(), None);
+    assert_eq!(
+        store.get_bytes(Table::Sessions, "did:plc:a").await.unwrap(),
+        None
+    );
     store
-        .put(Table::Sessions, "did:plc:a", b"one")
+        .put(Table::Sessions, "did:plc:a", b"one", None)
         .await
         .unwrap();
     store
-        .put(Table::Sessions, "did:plc:b", b"two")
+        .put(Table::Sessions, "did:plc:b", b"two", None)
         .await
         .unwrap();
     store
-        .put(Table::Nonces, "https://pds.example", b"n")
+        .put(Table::Nonces, "https://pds.example", b"n", None)
         .await
         .unwrap();
     assert_eq!(
-        store.get(Table::Sessions, "did:plc:a").await.unwrap(),
+        store.get_bytes(Table::Sessions, "did:plc:a").await.unwrap(),
         Some(b"one".to_vec())
     );
     store
-        .put(Table::Sessions, "did:plc:a", b"uno")
+        .put(Table::Sessions, "did:plc:a", b"uno", None)
         .await
         .unwrap();
     assert_eq!(
-        store.get(Table::Sessions, "did:plc:a").await.unwrap(),
+        store.get_bytes(Table::Sessions, "did:plc:a").await.unwrap(),
         Some(b"uno".to_vec())
     );
     let mut keys = store.keys(Table::Sessions).await.unwrap();
@@ -268,7 +286,10 @@ async fn store_round_trip() {
         Vec::<String>::new()
     );
     store.delete(Table::Sessions, "did:plc:a").await.unwrap();
-    assert_eq!(store.get(Table::Sessions, "did:plc:a").await.unwrap(), None);
+    assert_eq!(
+        store.get_bytes(Table::Sessions, "did:plc:a").await.unwrap(),
+        None
+    );
     assert_eq!(
         store.keys(Table::Sessions).await.unwrap(),
         vec!["did:plc:b"]
@@ -276,9 +297,9 @@ async fn store_round_trip() {
     // Deleting what is not there is fine.
     store.delete(Table::Sessions, "did:plc:a").await.unwrap();
     // Empty values survive too.
-    store.put(Table::Pending, "s", b"").await.unwrap();
+    store.put(Table::Pending, "s", b"", None).await.unwrap();
     assert_eq!(
-        store.get(Table::Pending, "s").await.unwrap(),
+        store.get_bytes(Table::Pending, "s").await.unwrap(),
         Some(Vec::new())
     );
 }
@@ -287,15 +308,21 @@ async fn store_round_trip() {
 async fn take_is_single_use() {
     let store = IdbStore::open(&fresh_name("take")).await.unwrap();
     store
-        .put(Table::Pending, "state-1", b"verifier")
+        .put(Table::Pending, "state-1", b"verifier", None)
         .await
         .unwrap();
     assert_eq!(
-        store.take(Table::Pending, "state-1").await.unwrap(),
+        store.take_bytes(Table::Pending, "state-1").await.unwrap(),
         Some(b"verifier".to_vec())
     );
-    assert_eq!(store.take(Table::Pending, "state-1").await.unwrap(), None);
-    assert_eq!(store.get(Table::Pending, "state-1").await.unwrap(), None);
+    assert_eq!(
+        store.take_bytes(Table::Pending, "state-1").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.get_bytes(Table::Pending, "state-1").await.unwrap(),
+        None
+    );
 }
 
 #[wasm_bindgen_test]
@@ -303,10 +330,10 @@ async fn concurrent_takes_through_two_connections_yield_one_value() {
     let name = fresh_name("take-race");
     let a = IdbStore::open(&name).await.unwrap();
     let b = IdbStore::open(&name).await.unwrap();
-    a.put(Table::Pending, "state", b"once").await.unwrap();
+    a.put(Table::Pending, "state", b"once", None).await.unwrap();
     let (ra, rb) = futures::future::join(
-        a.take(Table::Pending, "state"),
-        b.take(Table::Pending, "state"),
+        a.take_bytes(Table::Pending, "state"),
+        b.take_bytes(Table::Pending, "state"),
     )
     .await;
     let got: Vec<_> = [ra.unwrap(), rb.unwrap()].into_iter().flatten().collect();
@@ -319,12 +346,12 @@ async fn stored_bytes_are_encrypted_under_a_non_extractable_key() {
     let secret = b"refresh-token-plaintext-that-must-not-hit-disk";
     let store = IdbStore::open(&name).await.unwrap();
     store
-        .put(Table::Sessions, "did:plc:raw", secret)
+        .put(Table::Sessions, "did:plc:raw", secret, None)
         .await
         .unwrap();
 
     let db = raw_open(&name).await;
-    let stored = raw_get(&db, "sessions", "did:plc:raw").await;
+    let stored = prop(&raw_get(&db, "sessions", "did:plc:raw").await, "sealed");
     let stored = stored.dyn_into::<Uint8Array>().unwrap().to_vec();
     // iv (12) || ciphertext || GCM tag (16)
     assert_eq!(stored.len(), 12 + secret.len() + 16);
@@ -358,7 +385,7 @@ async fn a_record_moved_to_another_key_does_not_decrypt() {
     let name = fresh_name("moved");
     let store = IdbStore::open(&name).await.unwrap();
     store
-        .put(Table::Sessions, "did:plc:alice", b"alice's tokens")
+        .put(Table::Sessions, "did:plc:alice", b"alice's tokens", None)
         .await
         .unwrap();
     let db = raw_open(&name).await;
@@ -367,15 +394,21 @@ async fn a_record_moved_to_another_key_does_not_decrypt() {
     raw_put(&db, "nonces", "did:plc:alice", &sealed).await;
     db.close();
     let e = store
-        .get(Table::Sessions, "did:plc:mallory")
+        .get_bytes(Table::Sessions, "did:plc:mallory")
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::CryptoError, "{e}");
-    let e = store.get(Table::Nonces, "did:plc:alice").await.unwrap_err();
+    let e = store
+        .get_bytes(Table::Nonces, "did:plc:alice")
+        .await
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::CryptoError, "{e}");
     // The original is untouched.
     assert_eq!(
-        store.get(Table::Sessions, "did:plc:alice").await.unwrap(),
+        store
+            .get_bytes(Table::Sessions, "did:plc:alice")
+            .await
+            .unwrap(),
         Some(b"alice's tokens".to_vec())
     );
 }
@@ -388,9 +421,9 @@ async fn a_plaintext_value_in_the_db_is_an_error_not_a_panic() {
     raw_put(&db, "sessions", "a", &"plain string".into()).await;
     raw_put(&db, "sessions", "b", &Uint8Array::from(&[1u8, 2, 3][..])).await;
     db.close();
-    let e = store.get(Table::Sessions, "a").await.unwrap_err();
+    let e = store.get_bytes(Table::Sessions, "a").await.unwrap_err();
     assert_eq!(e.code, ErrorCode::StorageError, "{e}");
-    let e = store.get(Table::Sessions, "b").await.unwrap_err();
+    let e = store.get_bytes(Table::Sessions, "b").await.unwrap_err();
     assert_eq!(e.code, ErrorCode::CryptoError, "{e}");
 }
 
@@ -408,14 +441,14 @@ async fn later_opens_reuse_the_stored_key() {
 async fn an_open_store_gives_way_to_a_schema_upgrade_elsewhere() {
     let name = fresh_name("upgrade");
     let store = IdbStore::open(&name).await.unwrap();
-    store.put(Table::Sessions, "k", b"v").await.unwrap();
+    store.put(Table::Sessions, "k", b"v", None).await.unwrap();
     // Another tab running a newer schema: it must not be blocked by our connection.
     let factory: IdbFactory = global("indexedDB").unchecked_into();
     let newer = factory.open_with_u32(&name, 2).unwrap();
     let newer: IdbDatabase = idb_result(newer.unchecked_into()).await.unchecked_into();
     assert_eq!(newer.version(), 2.0);
     newer.close();
-    let e = store.get(Table::Sessions, "k").await.unwrap_err();
+    let e = store.get_bytes(Table::Sessions, "k").await.unwrap_err();
     assert_eq!(e.code, ErrorCode::StorageError, "{e}");
 }
 
@@ -424,13 +457,16 @@ async fn reopened_store_decrypts_old_values() {
     let name = fresh_name("reopen");
     let first = IdbStore::open(&name).await.unwrap();
     first
-        .put(Table::Sessions, "did:plc:x", b"persisted")
+        .put(Table::Sessions, "did:plc:x", b"persisted", None)
         .await
         .unwrap();
     drop(first);
     let second = IdbStore::open(&name).await.unwrap();
     assert_eq!(
-        second.get(Table::Sessions, "did:plc:x").await.unwrap(),
+        second
+            .get_bytes(Table::Sessions, "did:plc:x")
+            .await
+            .unwrap(),
         Some(b"persisted".to_vec())
     );
     assert_eq!(second.name(), name);
@@ -488,18 +524,18 @@ async fn concurrent_first_opens_agree_on_one_key() {
     // Both saw no key and generated one: the race really happened, and one key still won.
     assert_eq!(generated, 2);
     let (a, b) = (a.unwrap(), b.unwrap());
-    a.put(Table::Sessions, "from-a", b"written by a")
+    a.put(Table::Sessions, "from-a", b"written by a", None)
         .await
         .unwrap();
-    b.put(Table::Sessions, "from-b", b"written by b")
+    b.put(Table::Sessions, "from-b", b"written by b", None)
         .await
         .unwrap();
     assert_eq!(
-        b.get(Table::Sessions, "from-a").await.unwrap(),
+        b.get_bytes(Table::Sessions, "from-a").await.unwrap(),
         Some(b"written by a".to_vec())
     );
     assert_eq!(
-        a.get(Table::Sessions, "from-b").await.unwrap(),
+        a.get_bytes(Table::Sessions, "from-b").await.unwrap(),
         Some(b"written by b".to_vec())
     );
     let db = raw_open(&name).await;
@@ -522,14 +558,14 @@ async fn several_concurrent_first_opens_agree_on_one_key() {
         .map(Result::unwrap)
         .collect();
     for (i, s) in stores.iter().enumerate() {
-        s.put(Table::Nonces, &i.to_string(), &[i as u8])
+        s.put(Table::Nonces, &i.to_string(), &[i as u8], None)
             .await
             .unwrap();
     }
     for s in &stores {
         for i in 0..stores.len() {
             assert_eq!(
-                s.get(Table::Nonces, &i.to_string()).await.unwrap(),
+                s.get_bytes(Table::Nonces, &i.to_string()).await.unwrap(),
                 Some(vec![i as u8])
             );
         }
@@ -796,4 +832,121 @@ fn js_error_is_a_real_error_with_code() {
     );
     assert!(!Reflect::has(&plain, &"serverError".into()).unwrap());
     assert!(!Reflect::has(&plain, &"status".into()).unwrap());
+}
+
+// ---- DPoP keys: WebCrypto, non-extractable, stored as CryptoKeys ----------------------------
+
+fn key_material() -> (KeyMaterial, p256::ecdsa::VerifyingKey) {
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    let mut scalar = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::getrandom(scalar.as_mut_slice()).unwrap();
+    let secret = p256::SecretKey::from_slice(scalar.as_slice()).unwrap();
+    let point = secret.public_key().to_encoded_point(false);
+    let mut public = [0u8; 65];
+    public.copy_from_slice(point.as_bytes());
+    let verifying = p256::ecdsa::VerifyingKey::from_sec1_bytes(&public).unwrap();
+    (KeyMaterial::new(scalar, public), verifying)
+}
+
+fn platform(name: &str) -> BrowserPlatform {
+    BrowserPlatform::new(name, Rc::new(BroadcastEvents::local_only()))
+}
+
+async fn assert_unexportable(key: &web_sys::CryptoKey) {
+    assert_eq!(prop(key, "extractable"), JsValue::FALSE);
+    let subtle: web_sys::SubtleCrypto = prop(&global("crypto"), "subtle").unchecked_into();
+    for format in ["pkcs8", "jwk", "raw"] {
+        let rejected = match subtle.export_key(format, key) {
+            Ok(promise) => JsFuture::from(promise).await.is_err(),
+            Err(_) => true,
+        };
+        assert!(rejected, "exportKey({format}) must fail");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn dpop_key_is_imported_sign_only_and_unexportable_and_signs_es256() {
+    use p256::ecdsa::signature::Verifier;
+    let p = platform(&fresh_name("keys"));
+    let (material, verifying) = key_material();
+    let key = p.import_key(material).await.unwrap();
+    assert_unexportable(&key).await;
+    let usages: Array = prop(&key, "usages").unchecked_into();
+    assert_eq!(usages.to_vec(), vec![JsValue::from_str("sign")]);
+    let algorithm = prop(&key, "algorithm");
+    assert_eq!(prop(&algorithm, "name").as_string().unwrap(), "ECDSA");
+    assert_eq!(prop(&algorithm, "namedCurve").as_string().unwrap(), "P-256");
+    let message = b"header.claims";
+    let signature = p.sign(&key, message).await.unwrap();
+    assert_eq!(signature.len(), 64, "raw r||s");
+    let signature = p256::ecdsa::Signature::from_slice(&signature).unwrap();
+    verifying.verify(message, &signature).unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_record_keeps_its_cryptokey_through_indexeddb() {
+    use p256::ecdsa::signature::Verifier;
+    let name = fresh_name("keyed");
+    let p = platform(&name);
+    let (material, verifying) = key_material();
+    let key = p.import_key(material).await.unwrap();
+    p.put(Table::Sessions, "did:plc:k", b"record", Some(&key))
+        .await
+        .unwrap();
+
+    // A new connection (as a reloaded page) gets the key back, still unexportable, still signing.
+    let again = IdbStore::open(&name).await.unwrap();
+    let entry = again
+        .get(Table::Sessions, "did:plc:k")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.data, b"record");
+    let stored = entry.key.expect("the key comes back");
+    assert_unexportable(&stored).await;
+    let signature = p.sign(&stored, b"m").await.unwrap();
+    verifying
+        .verify(
+            b"m",
+            &p256::ecdsa::Signature::from_slice(&signature).unwrap(),
+        )
+        .unwrap();
+    let taken = again
+        .take(Table::Sessions, "did:plc:k")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(taken.key.is_some());
+
+    // What a page script finds in the database is the CryptoKey itself, unexportable.
+    p.put(Table::Pending, "state", b"p", Some(&key))
+        .await
+        .unwrap();
+    let db = raw_open(&name).await;
+    let raw = raw_get(&db, "pending", "state").await;
+    let raw_key: web_sys::CryptoKey = prop(&raw, "key").dyn_into().unwrap();
+    assert_unexportable(&raw_key).await;
+    db.close();
+}
+
+#[wasm_bindgen_test]
+async fn records_written_by_version_0_1_are_still_read() {
+    let name = fresh_name("v1");
+    let store = IdbStore::open(&name).await.unwrap();
+    store
+        .put(Table::Sessions, "did:plc:old", b"old record", None)
+        .await
+        .unwrap();
+    // Version 0.1 stored the sealed bytes alone, not in an object.
+    let db = raw_open(&name).await;
+    let sealed = prop(&raw_get(&db, "sessions", "did:plc:old").await, "sealed");
+    raw_put(&db, "sessions", "did:plc:old", &sealed).await;
+    db.close();
+    let entry = store
+        .get(Table::Sessions, "did:plc:old")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.data, b"old record");
+    assert!(entry.key.is_none());
 }

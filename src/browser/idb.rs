@@ -18,7 +18,7 @@ use web_sys::{
 
 use super::{crypto, js};
 use crate::error::{Error, ErrorCode, Result};
-use crate::platform::{Store, Table};
+use crate::platform::{Entry, KeyType, Store, Table};
 
 /// Bump only together with an upgrade path in `create_stores`.
 const DB_VERSION: u32 = 1;
@@ -70,22 +70,68 @@ impl IdbStore {
         Tx::new(&self.db, table.name(), mode)
     }
 
-    async fn seal(&self, table: Table, key: &str, value: &[u8]) -> Result<Uint8Array> {
-        let sealed = crypto::encrypt(&self.subtle, &self.key, &aad(table, key), value).await?;
-        Ok(Uint8Array::from(sealed.as_slice()))
+    /// The value stored for a record: its sealed bytes and, if it has one, its DPoP key, kept
+    /// as the `CryptoKey` itself (IndexedDB's structured clone keeps it non-extractable).
+    async fn seal(
+        &self,
+        table: Table,
+        id: &str,
+        data: &[u8],
+        key: Option<&CryptoKey>,
+    ) -> Result<JsValue> {
+        let sealed = crypto::encrypt(&self.subtle, &self.key, &aad(table, id), data).await?;
+        let value = js_sys::Object::new();
+        let set =
+            |name: &str, v: &JsValue| js_sys::Reflect::set(&value, &JsValue::from_str(name), v);
+        set("sealed", &Uint8Array::from(sealed.as_slice()).into())
+            .and_then(|_| match key {
+                Some(key) => set("key", key),
+                None => Ok(true),
+            })
+            .map_err(|e| storage_error("building a record", &e))?;
+        Ok(value.into())
     }
 
-    async fn open_sealed(&self, table: Table, key: &str, stored: JsValue) -> Result<Vec<u8>> {
-        let bytes = stored.dyn_into::<Uint8Array>().map_err(|_| {
+    /// A stored value: `{ sealed: Uint8Array, key?: CryptoKey }`, or (as version 0.1 wrote
+    /// every record) the sealed bytes alone.
+    async fn open_entry(
+        &self,
+        table: Table,
+        id: &str,
+        stored: JsValue,
+    ) -> Result<Entry<CryptoKey>> {
+        let not_a_record = || {
             Error::new(
                 ErrorCode::StorageError,
                 format!(
-                    "{}/{key}: stored value is not an encrypted record",
+                    "{}/{id}: stored value is not an encrypted record",
                     table.name()
                 ),
             )
-        })?;
-        crypto::decrypt(&self.subtle, &self.key, &aad(table, key), &bytes.to_vec()).await
+        };
+        let (sealed, key) = if stored.is_instance_of::<Uint8Array>() {
+            (stored, None)
+        } else if stored.is_object() {
+            let field = |name: &str| {
+                js_sys::Reflect::get(&stored, &JsValue::from_str(name))
+                    .unwrap_or(JsValue::UNDEFINED)
+            };
+            let key = field("key");
+            let key = if key.is_undefined() {
+                None
+            } else {
+                Some(key.dyn_into::<CryptoKey>().map_err(|_| not_a_record())?)
+            };
+            (field("sealed"), key)
+        } else {
+            return Err(not_a_record());
+        };
+        let bytes = sealed
+            .dyn_into::<Uint8Array>()
+            .map_err(|_| not_a_record())?;
+        let data =
+            crypto::decrypt(&self.subtle, &self.key, &aad(table, id), &bytes.to_vec()).await?;
+        Ok(Entry { data, key })
     }
 }
 
@@ -109,19 +155,29 @@ fn aad(table: Table, key: &str) -> Vec<u8> {
     format!("atproto-oauth-wasm/{}/{key}", table.name()).into_bytes()
 }
 
+impl KeyType for IdbStore {
+    type Key = CryptoKey;
+}
+
 impl Store for IdbStore {
-    async fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>> {
+    async fn get(&self, table: Table, key: &str) -> Result<Option<Entry<CryptoKey>>> {
         let tx = self.transaction(table, IdbTransactionMode::Readonly)?;
         let store = tx.store()?;
         let stored = request(store.get(&JsValue::from_str(key)), "get").await?;
         if stored.is_undefined() {
             return Ok(None);
         }
-        self.open_sealed(table, key, stored).await.map(Some)
+        self.open_entry(table, key, stored).await.map(Some)
     }
 
-    async fn put(&self, table: Table, key: &str, value: &[u8]) -> Result<()> {
-        let sealed = self.seal(table, key, value).await?;
+    async fn put(
+        &self,
+        table: Table,
+        key: &str,
+        value: &[u8],
+        dpop: Option<&CryptoKey>,
+    ) -> Result<()> {
+        let sealed = self.seal(table, key, value, dpop).await?;
         let tx = self.transaction(table, IdbTransactionMode::Readwrite)?;
         let store = tx.store()?;
         request(store.put_with_key(&sealed, &JsValue::from_str(key)), "put").await?;
@@ -135,7 +191,7 @@ impl Store for IdbStore {
         tx.committed().await
     }
 
-    async fn take(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>> {
+    async fn take(&self, table: Table, key: &str) -> Result<Option<Entry<CryptoKey>>> {
         let tx = self.transaction(table, IdbTransactionMode::Readwrite)?;
         let store = tx.store()?;
         let id = JsValue::from_str(key);
@@ -147,7 +203,7 @@ impl Store for IdbStore {
         // Readwrite transactions on one store run one at a time, across tabs too: once this
         // commits, no other reader can have seen the value.
         tx.committed().await?;
-        self.open_sealed(table, key, stored).await.map(Some)
+        self.open_entry(table, key, stored).await.map(Some)
     }
 
     async fn keys(&self, table: Table) -> Result<Vec<String>> {

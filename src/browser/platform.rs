@@ -4,10 +4,13 @@
 use std::cell::OnceCell;
 use std::rc::Rc;
 
-use super::{BroadcastEvents, BrowserClock, FetchHttp, IdbStore, WebLocks};
+use web_sys::CryptoKey;
+
+use super::{crypto, BroadcastEvents, BrowserClock, FetchHttp, IdbStore, WebLocks};
 use crate::error::Result;
 use crate::platform::{
-    Clock, Events, Http, HttpRequest, HttpResponse, Locks, SessionEvent, Spawn, Store, Table,
+    Clock, Entry, Events, Http, HttpRequest, HttpResponse, KeyMaterial, KeyType, Keys, Locks,
+    SessionEvent, Spawn, Store, Table,
 };
 
 /// The browser platform. The IndexedDB store opens lazily on first use, so the constructor stays
@@ -88,17 +91,36 @@ impl<H: Http> Clock for BrowserPlatform<H> {
     }
 }
 
+impl<H> KeyType for BrowserPlatform<H> {
+    type Key = CryptoKey;
+}
+
+impl<H: Http> Keys for BrowserPlatform<H> {
+    async fn import_key(&self, material: KeyMaterial) -> Result<CryptoKey> {
+        crypto::import_signing_key(&crypto::subtle()?, material).await
+    }
+    async fn sign(&self, key: &CryptoKey, message: &[u8]) -> Result<Vec<u8>> {
+        crypto::sign(&crypto::subtle()?, key, message).await
+    }
+}
+
 impl<H: Http> Store for BrowserPlatform<H> {
-    async fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>> {
+    async fn get(&self, table: Table, key: &str) -> Result<Option<Entry<CryptoKey>>> {
         self.store.get().await?.get(table, key).await
     }
-    async fn put(&self, table: Table, key: &str, value: &[u8]) -> Result<()> {
-        self.store.get().await?.put(table, key, value).await
+    async fn put(
+        &self,
+        table: Table,
+        key: &str,
+        value: &[u8],
+        dpop: Option<&CryptoKey>,
+    ) -> Result<()> {
+        self.store.get().await?.put(table, key, value, dpop).await
     }
     async fn delete(&self, table: Table, key: &str) -> Result<()> {
         self.store.get().await?.delete(table, key).await
     }
-    async fn take(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>> {
+    async fn take(&self, table: Table, key: &str) -> Result<Option<Entry<CryptoKey>>> {
         self.store.get().await?.take(table, key).await
     }
     async fn keys(&self, table: Table) -> Result<Vec<String>> {

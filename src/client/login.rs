@@ -6,7 +6,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 
 use super::Client;
-use crate::dpop::DpopKey;
+use crate::dpop::key;
 use crate::error::{err, ErrorCode, Result};
 use crate::identity::{normalize_handle, parse_did};
 use crate::oauth::callback::{
@@ -118,7 +118,7 @@ impl<P: Platform> Client<P> {
             ),
         };
 
-        let key = DpopKey::generate()?;
+        let key = key::create(&self.platform).await?;
         let pkce = pkce::generate()?;
         let state = random_token::<32>()?;
         let scope = opts.scope.unwrap_or_else(|| self.cfg.scope.clone());
@@ -148,14 +148,20 @@ impl<P: Platform> Client<P> {
         let pending = PendingLogin {
             server: server.clone(),
             verifier: pkce.verifier,
-            dpop_key: key.to_secret(),
+            dpop_jwk: Some(key.jwk.clone()),
+            dpop_key: None,
             identity,
             redirect_uri: self.cfg.redirect_uri.clone(),
             app_state: opts.state,
             expires_at: now + PENDING_LIFETIME_SECS,
         };
         self.platform
-            .put(Table::Pending, &state, &encode(&pending)?)
+            .put(
+                Table::Pending,
+                &state,
+                &encode(&pending)?,
+                Some(&key.handle),
+            )
             .await?;
         self.purge_expired_pending(&state).await;
 
@@ -187,7 +193,7 @@ impl<P: Platform> Client<P> {
         };
         for key in keys.iter().filter(|k| *k != keep) {
             let expired = match self.platform.get(Table::Pending, key).await {
-                Ok(Some(bytes)) => decode::<PendingLogin>(&bytes)
+                Ok(Some(entry)) => decode::<PendingLogin>(&entry.data)
                     .map(|p| p.expires_at <= now)
                     .unwrap_or(true),
                 _ => false,
@@ -204,14 +210,23 @@ impl<P: Platform> Client<P> {
         let params = parse_callback(url, self.cfg.response_mode)?;
         let state = callback_state(&params)?;
         // Taken (read and deleted at once): a replayed or concurrent callback finds nothing.
-        let pending: Option<PendingLogin> = match self.platform.take(Table::Pending, state).await? {
-            Some(bytes) => Some(decode(&bytes)?),
-            None => None,
-        };
+        let (pending, handle): (Option<PendingLogin>, _) =
+            match self.platform.take(Table::Pending, state).await? {
+                Some(entry) => (Some(decode(&entry.data)?), entry.key),
+                None => (None, None),
+            };
         let now = self.now();
         let (pending, code) = validate_callback(&params, pending, now)?;
-
-        let key = DpopKey::from_secret(&pending.dpop_key)?;
+        // A login started by version 0.1 carries its scalar: imported now, and the session is
+        // stored the new way.
+        let key = key::restore(
+            &self.platform,
+            handle,
+            pending.dpop_jwk.as_ref(),
+            pending.dpop_key.as_ref(),
+        )
+        .await?
+        .key;
         let request = code_grant_request(
             &pending.server,
             &self.cfg.client_id,
@@ -248,7 +263,8 @@ impl<P: Platform> Client<P> {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,
             expires_at: tokens.expires_at,
-            dpop_key: pending.dpop_key,
+            dpop_jwk: Some(key.jwk.clone()),
+            dpop_key: None,
             created_at: now,
             updated_at: now,
         };

@@ -21,7 +21,7 @@ pub use xrpc::{RecordsQuery, XrpcRequest};
 
 use crate::cache::TtlCache;
 use crate::config::ClientConfig;
-use crate::dpop::{self, DpopKey, PersistedNonces};
+use crate::dpop::{self, BoundToken, DpopKey, PersistedNonces};
 use crate::error::Result;
 use crate::identity::IdentityResolver;
 use crate::oauth::AuthServerMetadata;
@@ -38,7 +38,7 @@ pub struct Client<P: Platform> {
     servers: TtlCache<AuthServerMetadata>,
     nonces: PersistedNonces,
     /// Sessions in memory by DID, so the per-request path touches no storage.
-    live: RefCell<HashMap<String, Live>>,
+    live: RefCell<HashMap<String, Live<P::Key>>>,
 }
 
 impl<P: Platform> Client<P> {
@@ -73,9 +73,9 @@ impl<P: Platform> Client<P> {
     /// and persists a new nonce in the background.
     async fn dpop_send(
         &self,
-        key: &DpopKey,
+        key: &DpopKey<P::Key>,
         request: HttpRequest,
-        access_token: Option<&str>,
+        access: Option<BoundToken<'_>>,
     ) -> Result<HttpResponse> {
         self.nonces.load(&self.platform, &request.url).await;
         let out = dpop::send(
@@ -83,7 +83,7 @@ impl<P: Platform> Client<P> {
             key,
             self.nonces.cache(),
             request,
-            access_token,
+            access,
             self.now(),
         )
         .await?;

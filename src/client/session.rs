@@ -1,10 +1,13 @@
 //! The session lifecycle. A session becomes live in this page in exactly one place
 //! (`make_live`) and is forgotten in exactly one place (`delete_session`); refresh and sign-out
-//! are built on those two.
+//! are built on those two. A session stored by version 0.1 (its DPoP scalar inside the record)
+//! is migrated on first use, under the session's lock.
 
 use std::rc::Rc;
 
 use super::Client;
+use crate::dpop::key::{self, Restored};
+use crate::dpop::proof::ath;
 use crate::dpop::DpopKey;
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::oauth::server::{
@@ -12,14 +15,25 @@ use crate::oauth::server::{
 };
 use crate::platform::{Platform, SessionEvent, Table};
 use crate::secret::AccessToken;
-use crate::session::{encode, read_session, Session, SessionInfo};
+use crate::session::{encode, read_session, Session, SessionInfo, Stored};
 
-/// A session in memory: the record plus its parsed key, so the per-request path touches
-/// neither storage nor key parsing.
-#[derive(Clone)]
-pub(crate) struct Live {
+/// A session in memory: the record, its key (header precomputed) and its access token's `ath`,
+/// so the per-request path touches no storage and hashes nothing but the proof.
+pub(crate) struct Live<K> {
     pub session: Session,
-    pub key: Rc<DpopKey>,
+    pub key: Rc<DpopKey<K>>,
+    pub ath: Rc<str>,
+}
+
+// Not derived: a derive would demand `K: Clone`; only the `Rc`s are cloned.
+impl<K> Clone for Live<K> {
+    fn clone(&self) -> Self {
+        Live {
+            session: self.session.clone(),
+            key: self.key.clone(),
+            ath: self.ath.clone(),
+        }
+    }
 }
 
 fn lock_name(did: &str) -> String {
@@ -27,29 +41,39 @@ fn lock_name(did: &str) -> String {
 }
 
 impl<P: Platform> Client<P> {
-    /// The one place a session becomes live in this page. `key` is the already parsed key
-    /// when the caller has it.
-    fn make_live(&self, session: Session, key: Option<Rc<DpopKey>>) -> Result<Live> {
-        let key = match key {
-            Some(key) => key,
-            None => Rc::new(DpopKey::from_secret(&session.dpop_key)?),
+    /// The one place a session becomes live in this page.
+    fn make_live(&self, session: Session, key: Rc<DpopKey<P::Key>>) -> Live<P::Key> {
+        let live = Live {
+            ath: ath(session.access_token.expose()).into(),
+            session,
+            key,
         };
-        let live = Live { session, key };
         self.live
             .borrow_mut()
             .insert(live.session.did.clone(), live.clone());
-        Ok(live)
+        live
     }
 
-    /// Stores a new or refreshed session, tells every tab, and makes it live here.
-    pub(super) async fn store_session(&self, session: Session, key: Rc<DpopKey>) -> Result<Live> {
+    /// Stores a new or refreshed session with its key, tells every tab, and makes it live here.
+    pub(super) async fn store_session(
+        &self,
+        mut session: Session,
+        key: Rc<DpopKey<P::Key>>,
+    ) -> Result<Live<P::Key>> {
+        session.dpop_jwk = Some(key.jwk.clone());
+        session.dpop_key = None;
         self.platform
-            .put(Table::Sessions, &session.did, &encode(&session)?)
+            .put(
+                Table::Sessions,
+                &session.did,
+                &encode(&session)?,
+                Some(&key.handle),
+            )
             .await?;
         self.platform.emit(SessionEvent::Updated {
             did: session.did.clone(),
         });
-        self.make_live(session, Some(key))
+        Ok(self.make_live(session, key))
     }
 
     /// The one place a session is forgotten: here, in storage, and (by the event) in every tab.
@@ -63,15 +87,44 @@ impl<P: Platform> Client<P> {
         Ok(())
     }
 
+    /// The key of a stored session: the platform key stored with it, or the legacy scalar
+    /// imported (the caller holds the session's lock and rewrites the record).
+    async fn stored_key(&self, stored: &Stored<Session, P::Key>) -> Result<Restored<P::Key>> {
+        key::restore(
+            &self.platform,
+            stored.key.clone(),
+            stored.record.dpop_jwk.as_ref(),
+            stored.record.dpop_key.as_ref(),
+        )
+        .await
+    }
+
     /// The session in memory, or loaded from storage once. No network.
-    pub(super) async fn live(&self, did: &str) -> Result<Live> {
+    pub(super) async fn live(&self, did: &str) -> Result<Live<P::Key>> {
         if let Some(live) = self.live.borrow().get(did) {
             return Ok(live.clone());
         }
-        let session = read_session(&self.platform, did).await?.ok_or_else(|| {
-            Error::new(ErrorCode::SessionNotFound, format!("no session for {did}"))
-        })?;
-        self.make_live(session, None)
+        let not_found = || Error::new(ErrorCode::SessionNotFound, format!("no session for {did}"));
+        let stored = read_session(&self.platform, did)
+            .await?
+            .ok_or_else(not_found)?;
+        if stored.key.is_some() {
+            let key = self.stored_key(&stored).await?.key;
+            return Ok(self.make_live(stored.record, Rc::new(key)));
+        }
+        // Stored by version 0.1: migrate under the lock, from a fresh read, so a refresh in
+        // another tab is neither lost nor overwritten.
+        let _guard = self.platform.lock(&lock_name(did)).await?;
+        let stored = read_session(&self.platform, did)
+            .await?
+            .ok_or_else(not_found)?;
+        let restored = self.stored_key(&stored).await?;
+        let key = Rc::new(restored.key);
+        if restored.migrated {
+            self.store_session(stored.record, key).await
+        } else {
+            Ok(self.make_live(stored.record, key))
+        }
     }
 
     /// Restores a stored session without any network request.
@@ -83,8 +136,8 @@ impl<P: Platform> Client<P> {
     pub async fn list_sessions(&self) -> Result<Vec<SessionInfo>> {
         let mut out = Vec::new();
         for did in self.platform.keys(Table::Sessions).await? {
-            if let Some(session) = read_session(&self.platform, &did).await? {
-                out.push(session.info());
+            if let Some(stored) = read_session(&self.platform, &did).await? {
+                out.push(stored.record.info());
             }
         }
         out.sort_by(|a, b| a.did.cmp(&b.did));
@@ -105,7 +158,11 @@ impl<P: Platform> Client<P> {
     /// The refresh protocol. Under a lock shared by every tab: re-read the stored session; if
     /// its tokens are not the `stale` ones we hold, another tab rotated them and we adopt them;
     /// otherwise verify the issuer still serves the DID and rotate. Exactly one tab refreshes.
-    pub(super) async fn refresh_replacing(&self, did: &str, stale: &AccessToken) -> Result<Live> {
+    pub(super) async fn refresh_replacing(
+        &self,
+        did: &str,
+        stale: &AccessToken,
+    ) -> Result<Live<P::Key>> {
         let _guard = self.platform.lock(&lock_name(did)).await?;
         let now = self.now();
         let Some(stored) = read_session(&self.platform, did).await? else {
@@ -115,11 +172,19 @@ impl<P: Platform> Client<P> {
                 format!("the session of {did} was deleted"),
             );
         };
-        if &stored.access_token != stale && !stored.needs_refresh(now, self.cfg.refresh_margin_secs)
+        let restored = self.stored_key(&stored).await?;
+        let key = Rc::new(restored.key);
+        let session = stored.record;
+        if &session.access_token != stale
+            && !session.needs_refresh(now, self.cfg.refresh_margin_secs)
         {
-            return self.make_live(stored, None);
+            return if restored.migrated {
+                self.store_session(session, key).await
+            } else {
+                Ok(self.make_live(session, key))
+            };
         }
-        let Some(refresh_token) = stored.refresh_token.clone() else {
+        let Some(refresh_token) = session.refresh_token.clone() else {
             self.delete_session(did, "expired without a refresh token")
                 .await?;
             return err(
@@ -127,7 +192,7 @@ impl<P: Platform> Client<P> {
                 "the session expired and has no refresh token",
             );
         };
-        match self.verify_issuer_for(did, &stored.server.issuer).await {
+        match self.verify_issuer_for(did, &session.server.issuer).await {
             Ok(_) => {}
             Err(e) if e.code == ErrorCode::SubjectMismatch => {
                 self.delete_session(did, "the account moved to another authorization server")
@@ -136,8 +201,7 @@ impl<P: Platform> Client<P> {
             }
             Err(e) => return Err(e),
         }
-        let key = Rc::new(DpopKey::from_secret(&stored.dpop_key)?);
-        let request = refresh_request(&stored.server, &self.cfg.client_id, &refresh_token);
+        let request = refresh_request(&session.server, &self.cfg.client_id, &refresh_token);
         let resp = self.dpop_send(&key, request, None).await?;
         match process_token_response(&resp, now) {
             Ok(tokens) if tokens.sub != did => {
@@ -156,15 +220,16 @@ impl<P: Platform> Client<P> {
                     refresh_token: tokens.refresh_token.or(Some(refresh_token)),
                     expires_at: tokens.expires_at,
                     updated_at: now,
-                    ..stored
+                    ..session
                 };
                 self.store_session(session, key).await
             }
             Err(e) if e.server_error.as_deref() == Some("invalid_grant") => {
                 // Without Web Locks another tab may have rotated meanwhile: its tokens win.
                 if let Some(again) = read_session(&self.platform, did).await? {
-                    if again.refresh_token != stored.refresh_token {
-                        return self.make_live(again, None);
+                    if again.record.refresh_token != session.refresh_token {
+                        let key = Rc::new(self.stored_key(&again).await?.key);
+                        return Ok(self.make_live(again.record, key));
                     }
                 }
                 self.delete_session(did, "the refresh token was refused")

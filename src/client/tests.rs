@@ -11,7 +11,7 @@ use super::*;
 use crate::config::HandleMethod;
 use crate::error::ErrorCode;
 use crate::oauth::metadata::tests::{as_metadata, serve};
-use crate::platform::{Clock, HttpRequest, SessionEvent, Store, Table};
+use crate::platform::{Clock, HttpRequest, SessionEvent, Table};
 use crate::secret::{AccessToken, RefreshToken};
 use crate::session::{decode, encode, read_session, Session, SessionInfo, PENDING_LIFETIME_SECS};
 use crate::testing::{alice_doc, json, text, with_header, FakePlatform, ALICE_DID};
@@ -470,7 +470,7 @@ fn nonce_is_persisted_for_the_next_page() {
     signed_in(&f, &c);
     block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
     for origin in [ISSUER, PDS] {
-        let stored = block_on(f.platform.get(Table::Nonces, origin)).unwrap();
+        let stored = f.platform.data(Table::Nonces, origin);
         assert_eq!(stored.as_deref(), Some(NONCE.as_bytes()), "{origin}");
     }
     // A new page restores the session and calls without a nonce round trip.
@@ -520,7 +520,7 @@ fn refreshes_before_expiry_and_after_invalid_token() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        Some(stored.refresh_token.unwrap().expose().to_string()),
+        Some(stored.record.refresh_token.unwrap().expose().to_string()),
         f.server.borrow().refresh_token,
         "rotation saved"
     );
@@ -560,13 +560,10 @@ fn invalid_grant_adopts_a_rotation_from_another_tab_or_deletes() {
         .http
         .on_fn("POST", &format!("{ISSUER}/oauth/token"), move |_| {
             let key = (Table::Sessions, ALICE_DID.to_string());
-            let mut s: Session = decode(&other_tab.store.borrow()[&key]).unwrap();
+            let mut s: Session = decode(&other_tab.store.borrow()[&key].data).unwrap();
             s.refresh_token = Some(RefreshToken::new("rt-elsewhere"));
             s.access_token = AccessToken::new("at-elsewhere");
-            other_tab
-                .store
-                .borrow_mut()
-                .insert((Table::Sessions, ALICE_DID.into()), encode(&s).unwrap());
+            other_tab.store.borrow_mut().get_mut(&key).unwrap().data = encode(&s).unwrap();
             json(400, r#"{"error":"invalid_grant"}"#)
         });
     let info = block_on(tab_a.refresh(ALICE_DID)).unwrap();
@@ -673,9 +670,107 @@ fn debug_output_of_records_holds_no_secret() {
     for secret in [
         session.access_token.expose(),
         session.refresh_token.as_ref().unwrap().expose(),
-        session.dpop_key.expose(),
     ] {
         assert!(!printed.contains(secret), "{printed}");
     }
     assert!(printed.contains("[redacted]"));
+}
+
+/// Rewrites a stored record the way version 0.1 stored it: the DPoP scalar (base64url) inside
+/// the record, no public JWK, no key beside it. Returns the scalar's text.
+fn make_legacy(p: &FakePlatform, table: Table, id: &str) -> String {
+    let entry = p.store.borrow()[&(table, id.to_string())].clone();
+    let scalar = crate::util::b64url(&entry.key.expect("a key beside the record").to_bytes());
+    let mut record: serde_json::Value = serde_json::from_slice(&entry.data).unwrap();
+    let fields = record.as_object_mut().unwrap();
+    fields.remove("dpop_jwk");
+    fields.insert("dpop_key".into(), scalar.clone().into());
+    p.put_raw(table, id, serde_json::to_vec(&record).unwrap());
+    scalar
+}
+
+fn assert_stored_without_scalar(p: &FakePlatform, table: Table, id: &str, scalar: &str) {
+    let entry = p.store.borrow()[&(table, id.to_string())].clone();
+    let text = String::from_utf8(entry.data).unwrap();
+    assert!(
+        !text.contains(scalar) && !text.contains("dpop_key"),
+        "{text}"
+    );
+    assert!(text.contains("dpop_jwk"));
+    assert!(
+        entry.key.is_some(),
+        "the platform key is stored beside the record"
+    );
+}
+
+#[test]
+fn no_record_holds_the_private_key() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    let pending = f.platform.store.borrow()[&(Table::Pending, start.state.clone())].clone();
+    let scalar = crate::util::b64url(&pending.key.clone().unwrap().to_bytes());
+    assert_stored_without_scalar(&f.platform, Table::Pending, &start.state, &scalar);
+    block_on(c.handle_callback(&callback_url(&f, &start.state))).unwrap();
+    assert_stored_without_scalar(&f.platform, Table::Sessions, ALICE_DID, &scalar);
+    assert_eq!(
+        f.platform.imports.get(),
+        1,
+        "one key per login, imported once"
+    );
+}
+
+#[test]
+fn a_session_stored_by_version_0_1_is_migrated_on_first_use() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let jwk_before = c.live.borrow()[ALICE_DID].key.jwk.clone();
+    let scalar = make_legacy(&f.platform, Table::Sessions, ALICE_DID);
+
+    let page2 = client(&f.platform);
+    let imports = f.platform.imports.get();
+    block_on(page2.xrpc(ALICE_DID, &list_request())).unwrap();
+    assert_eq!(f.platform.imports.get(), imports + 1, "imported once");
+    assert_stored_without_scalar(&f.platform, Table::Sessions, ALICE_DID, &scalar);
+    let sent = f.platform.http.log.borrow().last().cloned().unwrap();
+    assert_eq!(proof_claims(&sent).0["jwk"]["x"], jwk_before.x.as_str());
+
+    // From then on the stored key is used: nothing is imported again, in this page or the next.
+    block_on(page2.xrpc(ALICE_DID, &list_request())).unwrap();
+    let page3 = client(&f.platform);
+    block_on(page3.xrpc(ALICE_DID, &list_request())).unwrap();
+    block_on(page3.refresh(ALICE_DID)).unwrap();
+    assert_eq!(f.platform.imports.get(), imports + 1);
+    assert_eq!(block_on(page3.list_sessions()).unwrap().len(), 1);
+}
+
+#[test]
+fn a_login_started_by_version_0_1_finishes() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    let scalar = make_legacy(&f.platform, Table::Pending, &start.state);
+    let info = block_on(c.handle_callback(&callback_url(&f, &start.state)))
+        .unwrap()
+        .session;
+    assert_eq!(info.did, ALICE_DID);
+    assert_stored_without_scalar(&f.platform, Table::Sessions, ALICE_DID, &scalar);
+    block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+}
+
+#[test]
+fn the_request_path_reads_no_storage_and_imports_nothing() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    // Taking the store away proves the next calls never touch it.
+    let tables = std::mem::take(&mut *f.platform.store.borrow_mut());
+    let imports = f.platform.imports.get();
+    for _ in 0..3 {
+        block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    }
+    assert_eq!(f.platform.imports.get(), imports);
+    *f.platform.store.borrow_mut() = tables;
 }

@@ -6,6 +6,7 @@ use serde_json::value::RawValue;
 
 use super::session::Live;
 use super::Client;
+use crate::dpop::BoundToken;
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::platform::{HttpRequest, HttpResponse, Platform};
 use crate::util::json_body;
@@ -152,7 +153,7 @@ impl<P: Platform> Client<P> {
         Ok(resp)
     }
 
-    async fn send_xrpc(&self, live: &Live, req: &XrpcRequest) -> Result<HttpResponse> {
+    async fn send_xrpc(&self, live: &Live<P::Key>, req: &XrpcRequest) -> Result<HttpResponse> {
         let mut url = self.cfg.check_url(&live.session.pds)?;
         url.set_path(&format!("/xrpc/{}", req.nsid));
         if !req.params.is_empty() {
@@ -168,8 +169,11 @@ impl<P: Platform> Client<P> {
             headers,
             body: req.body.clone(),
         };
-        self.dpop_send(&live.key, request, Some(live.session.access_token.expose()))
-            .await
+        let access = BoundToken {
+            token: live.session.access_token.expose(),
+            ath: &live.ath,
+        };
+        self.dpop_send(&live.key, request, Some(access)).await
     }
 
     /// Every record of the query, page after page, up to `max` records.

@@ -1,79 +1,232 @@
-//! The DPoP key: a P-256 key generated in Wasm from browser randomness. Only its public JWK
-//! ever leaves this module in clear; the private scalar is serialized solely for the encrypted
-//! store.
+//! The DPoP key. The P-256 scalar is generated here from the platform's CSPRNG and its public
+//! point computed with `p256`; then the private key is handed to the platform (WebCrypto in the
+//! browser imports it as a non-extractable, sign-only `CryptoKey`) and every copy here is wiped.
+//! What this crate keeps is the public JWK and the base64url protected header of every proof.
 
-use p256::ecdsa::signature::Signer;
-use p256::ecdsa::{Signature, SigningKey};
-use serde_json::json;
+use std::rc::Rc;
+
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::platform::{KeyMaterial, Keys};
 use crate::secret::KeySecret;
-use crate::util::{b64url, b64url_decode, random_bytes};
+use crate::util::{b64url, b64url_decode, random_bytes, sha256};
 
-/// A P-256 signing key and its public JWK.
-pub(crate) struct DpopKey {
-    key: SigningKey,
-    /// Computed once: every proof embeds it.
-    jwk: serde_json::Value,
+/// The public half of a DPoP key, as a JWK (`kty` EC, `crv` P-256).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PublicJwk {
+    pub x: String,
+    pub y: String,
 }
 
-impl DpopKey {
-    pub fn generate() -> Result<DpopKey> {
-        // Rejection sampling: a random 32-byte string is a valid scalar with overwhelming
-        // probability; the loop bound only guards against a broken RNG.
-        for _ in 0..16 {
-            let bytes = random_bytes::<32>()?;
-            if let Ok(key) = SigningKey::from_slice(&bytes) {
-                return Ok(DpopKey::from_signing_key(key));
-            }
+impl PublicJwk {
+    fn from_point(point: &[u8; 65]) -> PublicJwk {
+        PublicJwk {
+            x: b64url(&point[1..33]),
+            y: b64url(&point[33..65]),
         }
-        Err(Error::new(
-            ErrorCode::CryptoError,
-            "could not generate a P-256 key",
-        ))
     }
 
-    /// For the encrypted store only.
-    pub fn to_secret(&self) -> KeySecret {
-        KeySecret::new(b64url(&self.key.to_bytes()))
+    /// The JWK with its members in the order RFC 7638 hashes them.
+    fn canonical_json(&self) -> String {
+        format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            self.x, self.y
+        )
     }
 
-    pub fn from_secret(secret: &KeySecret) -> Result<DpopKey> {
-        let bytes = b64url_decode(secret.expose())
-            .map_err(|_| Error::new(ErrorCode::CryptoError, "stored DPoP key is corrupt"))?;
-        let key = SigningKey::from_slice(&bytes)
-            .map_err(|_| Error::new(ErrorCode::CryptoError, "stored DPoP key is corrupt"))?;
-        Ok(DpopKey::from_signing_key(key))
+    /// The RFC 7638 thumbprint (`jkt`): the key's identity to the server.
+    pub fn thumbprint(&self) -> String {
+        b64url(&sha256(self.canonical_json().as_bytes()))
     }
 
-    fn from_signing_key(key: SigningKey) -> DpopKey {
-        let point = key.verifying_key().to_encoded_point(false);
-        // An uncompressed point always has both coordinates.
-        let coord = |c: Option<&p256::FieldBytes>| c.map(|b| b64url(b)).unwrap_or_default();
-        let jwk =
-            json!({ "kty": "EC", "crv": "P-256", "x": coord(point.x()), "y": coord(point.y()) });
-        DpopKey { key, jwk }
-    }
-
-    pub fn public_jwk(&self) -> &serde_json::Value {
-        &self.jwk
-    }
-
-    /// A compact JWS (ES256) over the given header and claims.
-    pub fn sign_jwt(&self, header: &serde_json::Value, claims: &serde_json::Value) -> String {
-        let signing_input = format!(
-            "{}.{}",
-            b64url(header.to_string().as_bytes()),
-            b64url(claims.to_string().as_bytes())
+    /// The base64url JOSE header every proof with this key carries.
+    fn protected_header(&self) -> String {
+        let header = format!(
+            r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{}}}"#,
+            self.canonical_json()
         );
-        let signature: Signature = self.key.sign(signing_input.as_bytes());
-        format!("{signing_input}.{}", b64url(&signature.to_bytes()))
+        b64url(header.as_bytes())
     }
 }
 
-impl std::fmt::Debug for DpopKey {
+/// Computes the public point of `scalar` and packs both for the platform. The scalar is wiped
+/// when the material is dropped.
+fn material(scalar: Zeroizing<[u8; 32]>) -> Result<KeyMaterial> {
+    let secret = p256::SecretKey::from_slice(scalar.as_slice())
+        .map_err(|_| Error::new(ErrorCode::CryptoError, "not a valid P-256 private key"))?;
+    let encoded = secret.public_key().to_encoded_point(false);
+    let mut public = [0u8; 65];
+    if encoded.as_bytes().len() != public.len() {
+        return Err(Error::new(ErrorCode::CryptoError, "unexpected public key"));
+    }
+    public.copy_from_slice(encoded.as_bytes());
+    // `secret` zeroizes itself on drop; `scalar` moves into the material.
+    drop(secret);
+    scrub_stack();
+    Ok(KeyMaterial::new(scalar, public))
+}
+
+/// Overwrites the stack below the caller with zeros. Curve arithmetic leaves copies and window
+/// digits of the scalar in stack frames that no destructor wipes; on wasm32 that stack is in
+/// linear memory, which any page script can read.
+#[inline(never)]
+fn scrub_stack() {
+    let mut area = [0u8; 16 * 1024];
+    area.zeroize();
+    std::hint::black_box(&area);
+}
+
+/// A new random key's material.
+pub(crate) fn generate() -> Result<KeyMaterial> {
+    // Rejection sampling: a random 32-byte string is a valid scalar with overwhelming
+    // probability; the loop bound only guards against a broken RNG.
+    for _ in 0..16 {
+        let scalar = Zeroizing::new(random_bytes::<32>()?);
+        if let Ok(material) = material(scalar) {
+            return Ok(material);
+        }
+    }
+    Err(Error::new(
+        ErrorCode::CryptoError,
+        "could not generate a P-256 key",
+    ))
+}
+
+/// The material of a key stored by version 0.1 (its scalar in base64url, in the record).
+pub(crate) fn from_legacy_secret(secret: &KeySecret) -> Result<KeyMaterial> {
+    let corrupt = || Error::new(ErrorCode::CryptoError, "stored DPoP key is corrupt");
+    let mut bytes = Zeroizing::new(b64url_decode(secret.expose()).map_err(|_| corrupt())?);
+    if bytes.len() != 32 {
+        return Err(corrupt());
+    }
+    let mut scalar = Zeroizing::new([0u8; 32]);
+    scalar.copy_from_slice(&bytes);
+    bytes.zeroize();
+    material(scalar).map_err(|_| corrupt())
+}
+
+/// A DPoP key as the client holds it: the platform's handle (which can only sign) and what
+/// every proof needs, computed once.
+pub(crate) struct DpopKey<K> {
+    pub handle: K,
+    pub jwk: PublicJwk,
+    /// The base64url protected header, the first part of every proof.
+    pub header: Rc<str>,
+}
+
+impl<K> DpopKey<K> {
+    pub fn new(handle: K, jwk: PublicJwk) -> Self {
+        let header = jwk.protected_header().into();
+        DpopKey {
+            handle,
+            jwk,
+            header,
+        }
+    }
+}
+
+impl<K> std::fmt::Debug for DpopKey<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the private key, even in debug output.
-        write!(f, "DpopKey({})", self.public_jwk())
+        write!(f, "DpopKey({})", self.jwk.thumbprint())
+    }
+}
+
+/// Generates a key and hands it to the platform: afterwards only the platform's handle exists.
+pub(crate) async fn create<P: Keys>(platform: &P) -> Result<DpopKey<P::Key>> {
+    import(platform, generate()?).await
+}
+
+/// Imports `material` into the platform (consuming it, so it is wiped) and keeps the public JWK.
+pub(crate) async fn import<P: Keys>(
+    platform: &P,
+    material: KeyMaterial,
+) -> Result<DpopKey<P::Key>> {
+    let jwk = PublicJwk::from_point(material.public_point());
+    let handle = platform.import_key(material).await?;
+    Ok(DpopKey::new(handle, jwk))
+}
+
+/// The usable key of a stored record: the platform key stored beside it, or, for a record
+/// written by version 0.1, its legacy scalar imported now (`migrated` is then true: the caller
+/// rewrites the record without the scalar).
+pub(crate) struct Restored<K> {
+    pub key: DpopKey<K>,
+    pub migrated: bool,
+}
+
+pub(crate) async fn restore<P: Keys>(
+    platform: &P,
+    handle: Option<P::Key>,
+    jwk: Option<&PublicJwk>,
+    legacy: Option<&KeySecret>,
+) -> Result<Restored<P::Key>> {
+    match (handle, jwk, legacy) {
+        (Some(handle), Some(jwk), _) => Ok(Restored {
+            key: DpopKey::new(handle, jwk.clone()),
+            migrated: false,
+        }),
+        (_, _, Some(legacy)) => Ok(Restored {
+            key: import(platform, from_legacy_secret(legacy)?).await?,
+            migrated: true,
+        }),
+        _ => Err(Error::new(
+            ErrorCode::CryptoError,
+            "the stored record has no DPoP key",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc7638_thumbprint_and_header() {
+        // RFC 7638 has no P-256 vector; this one is checked against jose's calculateJwkThumbprint.
+        let jwk = PublicJwk {
+            x: "gI0GAILBdu7T53akrFmMyGcsF3n5dO7MmwNBHKW5SV0".into(),
+            y: "SLW_xSffzlPWrHEVI30DHM_4egVwt3NQqeUD7nMFpps".into(),
+        };
+        assert_eq!(
+            jwk.thumbprint(),
+            b64url(&sha256(jwk.canonical_json().as_bytes()))
+        );
+        let header: serde_json::Value =
+            serde_json::from_slice(&b64url_decode(&jwk.protected_header()).unwrap()).unwrap();
+        assert_eq!(header["typ"], "dpop+jwt");
+        assert_eq!(header["alg"], "ES256");
+        assert_eq!(header["jwk"]["x"], jwk.x);
+        assert!(header["jwk"].get("d").is_none());
+    }
+
+    #[test]
+    fn generated_material_is_consistent_and_pkcs8_is_well_formed() {
+        let m = generate().unwrap();
+        let again = material(Zeroizing::new(*m.scalar())).unwrap();
+        assert_eq!(m.public_point(), again.public_point());
+        assert_eq!(m.public_point()[0], 4);
+        let mut der = [0u8; crate::platform::PKCS8_LEN];
+        m.write_pkcs8(&mut der);
+        assert_eq!(der.len(), 138);
+        assert_eq!(&der[36..68], m.scalar());
+        assert_eq!(&der[73..], m.public_point());
+        assert_ne!(generate().unwrap().scalar(), m.scalar());
+    }
+
+    #[test]
+    fn legacy_secret_round_trip_and_corruption() {
+        let m = generate().unwrap();
+        let legacy = KeySecret::new(b64url(m.scalar()));
+        assert_eq!(
+            from_legacy_secret(&legacy).unwrap().public_point(),
+            m.public_point()
+        );
+        for bad in ["garbage!", &b64url(&[0u8; 32]), &b64url(&[1u8; 31])] {
+            let e = from_legacy_secret(&KeySecret::new(bad)).err().unwrap();
+            assert_eq!(e.code, ErrorCode::CryptoError, "{bad}");
+        }
     }
 }

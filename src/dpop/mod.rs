@@ -5,13 +5,20 @@ pub(crate) mod key;
 pub(crate) mod nonce;
 pub(crate) mod proof;
 
-pub(crate) use key::DpopKey;
+pub(crate) use key::{DpopKey, PublicJwk};
 pub(crate) use nonce::{NonceCache, PersistedNonces};
 pub(crate) use proof::create_proof;
 
 use crate::config::origin_of;
 use crate::error::{Error, ErrorCode, Result};
-use crate::platform::{Http, HttpRequest, HttpResponse};
+use crate::platform::{Http, HttpRequest, HttpResponse, Keys};
+
+/// An access token with its precomputed `ath`, for a request to a resource server.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BoundToken<'a> {
+    pub token: &'a str,
+    pub ath: &'a str,
+}
 
 /// Whether the server asked for (another) nonce: a 400 `use_dpop_nonce` JSON error from an
 /// authorization server, or a 401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"` from a
@@ -37,12 +44,12 @@ pub(crate) struct DpopOutcome {
 /// Sends a DPoP-bound request: a fresh proof per attempt, the cached nonce for the origin,
 /// the nonce from every response remembered, and exactly one retry when the server demands a
 /// nonce we did not send.
-pub(crate) async fn send<H: Http>(
-    http: &H,
-    key: &DpopKey,
+pub(crate) async fn send<P: Http + Keys>(
+    platform: &P,
+    key: &DpopKey<P::Key>,
     nonces: &NonceCache,
     request: HttpRequest,
-    access_token: Option<&str>,
+    access: Option<BoundToken<'_>>,
     now: i64,
 ) -> Result<DpopOutcome> {
     let origin = url::Url::parse(&request.url)
@@ -57,18 +64,20 @@ pub(crate) async fn send<H: Http>(
     for attempt in 0..2 {
         let nonce = nonces.get(&origin);
         let proof = create_proof(
+            platform,
             key,
             &request.method,
             &request.url,
             now,
             nonce.as_deref(),
-            access_token,
-        )?;
+            access.map(|a| a.ath),
+        )
+        .await?;
         let mut req = request.clone().header("DPoP", proof);
-        if let Some(token) = access_token {
-            req = req.header("Authorization", format!("DPoP {token}"));
+        if let Some(access) = access {
+            req = req.header("Authorization", format!("DPoP {}", access.token));
         }
-        let response = http.send(req).await?;
+        let response = platform.send(req).await?;
         let fresh = response.header("dpop-nonce").map(str::to_string);
         if let Some(fresh) = &fresh {
             if nonces.set(&origin, fresh) {
@@ -95,9 +104,25 @@ pub(crate) async fn send<H: Http>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{json, text, with_header, MockHttp};
+    use crate::testing::{json, text, with_header, FakePlatform};
     use crate::util::b64url_decode;
     use futures::executor::block_on;
+
+    fn setup() -> (
+        FakePlatform,
+        DpopKey<<FakePlatform as crate::platform::KeyType>::Key>,
+    ) {
+        let p = FakePlatform::default();
+        let key = block_on(key::create(&p)).unwrap();
+        (p, key)
+    }
+
+    fn token(t: &str) -> Option<BoundToken<'_>> {
+        Some(BoundToken {
+            token: t,
+            ath: "ath",
+        })
+    }
 
     fn claims(req: &HttpRequest) -> serde_json::Value {
         let jwt = req.header_value("DPoP").unwrap();
@@ -106,7 +131,8 @@ mod tests {
 
     #[test]
     fn retries_once_on_authorization_server_nonce_error() {
-        let http = MockHttp::default();
+        let (p, key) = setup();
+        let http = &p.http;
         let url = "https://as.example/oauth/par";
         http.on_fn("POST", url, |req| {
             let c = claims(req);
@@ -124,11 +150,10 @@ mod tests {
                 )
             }
         });
-        let key = DpopKey::generate().unwrap();
         let nonces = NonceCache::default();
         let mut req = HttpRequest::get(url);
         req.method = "POST".into();
-        let out = block_on(send(&http, &key, &nonces, req.clone(), None, 10)).unwrap();
+        let out = block_on(send(&p, &key, &nonces, req.clone(), None, 10)).unwrap();
         assert_eq!(out.response.status, 201);
         assert_eq!(
             out.new_nonce,
@@ -136,7 +161,7 @@ mod tests {
         );
         assert_eq!(http.count(), 2);
         // Steady state: the cached nonce is sent first time, one request per call.
-        let out = block_on(send(&http, &key, &nonces, req, None, 11)).unwrap();
+        let out = block_on(send(&p, &key, &nonces, req, None, 11)).unwrap();
         assert_eq!(out.response.status, 201);
         assert_eq!(out.new_nonce, None);
         assert_eq!(http.count(), 3);
@@ -144,7 +169,8 @@ mod tests {
 
     #[test]
     fn retries_once_on_resource_server_nonce_error_and_no_more() {
-        let http = MockHttp::default();
+        let (p, key) = setup();
+        let http = &p.http;
         let url = "https://pds.example/xrpc/com.atproto.repo.listRecords?repo=x";
         // A broken server that always wants a new nonce must not cause a loop.
         let counter = std::cell::Cell::new(0);
@@ -156,14 +182,13 @@ mod tests {
                 &format!("n{}", counter.get()),
             )
         });
-        let key = DpopKey::generate().unwrap();
         let nonces = NonceCache::default();
         let out = block_on(send(
-            &http,
+            &p,
             &key,
             &nonces,
             HttpRequest::get(url),
-            Some("tok"),
+            token("tok"),
             10,
         ))
         .unwrap();
@@ -182,7 +207,8 @@ mod tests {
 
     #[test]
     fn nonce_learned_from_successful_responses() {
-        let http = MockHttp::default();
+        let (p, key) = setup();
+        let http = &p.http;
         let url = "https://pds.example/xrpc/a.b.c";
         http.on(
             "GET",
@@ -190,13 +216,12 @@ mod tests {
             with_header(json(200, "{}"), "DPoP-Nonce", "fresh"),
         );
         let nonces = NonceCache::default();
-        let key = DpopKey::generate().unwrap();
         block_on(send(
-            &http,
+            &p,
             &key,
             &nonces,
             HttpRequest::get(url),
-            Some("t"),
+            token("t"),
             1,
         ))
         .unwrap();

@@ -56,8 +56,8 @@ impl PersistedNonces {
         if !self.loaded.borrow_mut().insert(origin.clone()) || self.cache.contains(&origin) {
             return;
         }
-        if let Ok(Some(bytes)) = store.get(Table::Nonces, &origin).await {
-            if let Ok(nonce) = String::from_utf8(bytes) {
+        if let Ok(Some(entry)) = store.get(Table::Nonces, &origin).await {
+            if let Ok(nonce) = String::from_utf8(entry.data) {
                 self.cache.set(&origin, &nonce);
             }
         }
@@ -73,7 +73,9 @@ impl PersistedNonces {
             let platform = platform.clone();
             platform.clone().spawn(Box::pin(async move {
                 // A lost nonce costs one extra round trip later, nothing more.
-                let _ = platform.put(Table::Nonces, &origin, nonce.as_bytes()).await;
+                let _ = platform
+                    .put(Table::Nonces, &origin, nonce.as_bytes(), None)
+                    .await;
             }));
         }
     }

@@ -1,10 +1,12 @@
-//! DPoP proofs (RFC 9449 §4).
+//! DPoP proofs (RFC 9449 §4). The header is computed once per key (`DpopKey::header`) and `ath`
+//! once per access token, so a proof costs the claims, one random `jti` and one platform
+//! signature.
 
-use serde_json::json;
 use url::Url;
 
 use crate::dpop::DpopKey;
 use crate::error::{Error, ErrorCode, Result};
+use crate::platform::Keys;
 use crate::util::{b64url, random_token, sha256};
 
 /// `htu`: the target URI without query and fragment (RFC 9449 §4.2).
@@ -21,35 +23,64 @@ pub(crate) fn ath(access_token: &str) -> String {
     b64url(&sha256(access_token.as_bytes()))
 }
 
-pub(crate) fn create_proof(
-    key: &DpopKey,
+/// A JSON string literal (the nonce comes from a server and may hold anything).
+fn json_string(value: &str) -> String {
+    serde_json::Value::from(value).to_string()
+}
+
+/// The base64url claims of a proof.
+fn claims(
     method: &str,
     url: &str,
     now: i64,
     nonce: Option<&str>,
-    access_token: Option<&str>,
+    ath: Option<&str>,
 ) -> Result<String> {
-    let header = json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": key.public_jwk().clone() });
-    let mut claims = json!({
-        "jti": random_token::<16>()?,
-        "htm": method,
-        "htu": htu(url)?,
-        "iat": now,
-    });
+    let mut claims = format!(
+        r#"{{"jti":"{}","htm":{},"htu":{},"iat":{now}"#,
+        random_token::<16>()?,
+        json_string(method),
+        json_string(&htu(url)?),
+    );
     if let Some(nonce) = nonce {
-        claims["nonce"] = json!(nonce);
+        claims.push_str(&format!(r#","nonce":{}"#, json_string(nonce)));
     }
-    if let Some(token) = access_token {
-        claims["ath"] = json!(ath(token));
+    if let Some(ath) = ath {
+        claims.push_str(&format!(r#","ath":"{ath}""#));
     }
-    Ok(key.sign_jwt(&header, &claims))
+    claims.push('}');
+    Ok(b64url(claims.as_bytes()))
+}
+
+/// A signed proof for one request. `ath` is the precomputed hash of the access token the
+/// request carries, if any.
+pub(crate) async fn create_proof<P: Keys>(
+    platform: &P,
+    key: &DpopKey<P::Key>,
+    method: &str,
+    url: &str,
+    now: i64,
+    nonce: Option<&str>,
+    ath: Option<&str>,
+) -> Result<String> {
+    let signing_input = format!("{}.{}", key.header, claims(method, url, now, nonce, ath)?);
+    let signature = platform.sign(&key.handle, signing_input.as_bytes()).await?;
+    if signature.len() != 64 {
+        return Err(Error::new(
+            ErrorCode::CryptoError,
+            format!("ES256 signature of {} bytes", signature.len()),
+        ));
+    }
+    Ok(format!("{signing_input}.{}", b64url(&signature)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::KeySecret;
+    use crate::dpop::key;
+    use crate::testing::FakePlatform;
     use crate::util::b64url_decode;
+    use futures::executor::block_on;
     use p256::ecdsa::signature::Verifier;
     use p256::ecdsa::{Signature, VerifyingKey};
     use serde_json::Value;
@@ -75,18 +106,37 @@ mod tests {
         (header, claims)
     }
 
+    fn proof(
+        method: &str,
+        url: &str,
+        now: i64,
+        nonce: Option<&str>,
+        token: Option<&str>,
+    ) -> String {
+        let p = FakePlatform::default();
+        let key = block_on(key::create(&p)).unwrap();
+        let ath = token.map(ath);
+        block_on(create_proof(
+            &p,
+            &key,
+            method,
+            url,
+            now,
+            nonce,
+            ath.as_deref(),
+        ))
+        .unwrap()
+    }
+
     #[test]
     fn proof_has_required_header_and_claims() {
-        let key = DpopKey::generate().unwrap();
-        let jwt = create_proof(
-            &key,
+        let jwt = proof(
             "POST",
             "https://pds.example/xrpc/x.y.z?limit=5#frag",
             1_700_000_123,
-            Some("n0nce"),
+            Some("n0\"nce"),
             Some("tok"),
-        )
-        .unwrap();
+        );
         let (header, claims) = verify(&jwt);
         assert_eq!(header["typ"], "dpop+jwt");
         assert_eq!(header["alg"], "ES256");
@@ -99,7 +149,7 @@ mod tests {
         assert_eq!(claims["htm"], "POST");
         assert_eq!(claims["htu"], "https://pds.example/xrpc/x.y.z");
         assert_eq!(claims["iat"], 1_700_000_123);
-        assert_eq!(claims["nonce"], "n0nce");
+        assert_eq!(claims["nonce"], "n0\"nce");
         // ath = base64url(sha256("tok"))
         assert_eq!(claims["ath"], "GnZ0607njffhrEOak8P6jjyUV4TU3sn9jjARc4svHWI");
         assert!(claims["jti"].as_str().unwrap().len() >= 22);
@@ -107,37 +157,10 @@ mod tests {
 
     #[test]
     fn optional_claims_absent_and_jti_unique() {
-        let key = DpopKey::generate().unwrap();
-        let a = verify(
-            &create_proof(&key, "GET", "https://as.example/oauth/par", 1, None, None).unwrap(),
-        )
-        .1;
-        let b = verify(
-            &create_proof(&key, "GET", "https://as.example/oauth/par", 1, None, None).unwrap(),
-        )
-        .1;
+        let a = verify(&proof("GET", "https://as.example/oauth/par", 1, None, None)).1;
+        let b = verify(&proof("GET", "https://as.example/oauth/par", 1, None, None)).1;
         assert!(a.get("nonce").is_none());
         assert!(a.get("ath").is_none());
         assert_ne!(a["jti"], b["jti"]);
-    }
-
-    #[test]
-    fn key_round_trips_through_secret_string() {
-        let key = DpopKey::generate().unwrap();
-        let again = DpopKey::from_secret(&key.to_secret()).unwrap();
-        assert_eq!(key.public_jwk(), again.public_jwk());
-        assert!(!format!("{key:?}").contains(key.to_secret().expose()));
-        assert_eq!(
-            DpopKey::from_secret(&KeySecret::new("garbage!"))
-                .unwrap_err()
-                .code,
-            ErrorCode::CryptoError
-        );
-        assert_eq!(
-            DpopKey::from_secret(&KeySecret::new(b64url(&[0u8; 32])))
-                .unwrap_err()
-                .code,
-            ErrorCode::CryptoError
-        );
     }
 }
