@@ -86,6 +86,9 @@ pub(crate) fn generate() -> Result<KeyMaterial> {
     for _ in 0..16 {
         let scalar = Zeroizing::new(random_bytes::<32>()?);
         if let Ok(material) = material(scalar) {
+            // In the browser, getrandom stages random bytes in a JS buffer that it keeps: draw
+            // once more so the scalar does not linger there.
+            random_bytes::<32>()?;
             return Ok(material);
         }
     }
