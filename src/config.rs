@@ -40,6 +40,9 @@ impl ResponseMode {
     }
 }
 
+/// The largest `refreshMarginSecs`: a day (access tokens live minutes to hours).
+pub const MAX_REFRESH_MARGIN_SECS: i64 = 86_400;
+
 /// The public PLC directory.
 pub const DEFAULT_PLC_DIRECTORY: &str = "https://plc.directory";
 /// Bluesky's public AppView, which answers `resolveHandle`.
@@ -168,6 +171,12 @@ impl ClientConfig {
                 Error::new(ErrorCode::InvalidConfig, format!("{name}: {}", e.message))
             })?;
         }
+        if !(0..=MAX_REFRESH_MARGIN_SECS).contains(&self.refresh_margin_secs) {
+            return err(
+                ErrorCode::InvalidConfig,
+                format!("refreshMarginSecs must be from 0 to {MAX_REFRESH_MARGIN_SECS}"),
+            );
+        }
         if self.handle_resolution.is_empty() {
             return err(
                 ErrorCode::InvalidConfig,
@@ -267,6 +276,15 @@ mod tests {
         c.validate().unwrap();
         c.handle_resolution.clear();
         assert!(c.validate().is_err());
+        for margin in [-1, MAX_REFRESH_MARGIN_SECS + 1, i64::MIN, i64::MAX] {
+            let mut c = cfg();
+            c.refresh_margin_secs = margin;
+            assert_eq!(
+                c.validate().unwrap_err().code,
+                ErrorCode::InvalidConfig,
+                "{margin}"
+            );
+        }
     }
 
     #[test]

@@ -57,7 +57,8 @@ pub(crate) struct Session {
 
 impl Session {
     pub fn needs_refresh(&self, now: i64, margin: i64) -> bool {
-        self.expires_at.is_some_and(|at| at - margin <= now)
+        self.expires_at
+            .is_some_and(|at| at.saturating_sub(margin) <= now)
     }
 
     pub fn info(&self) -> SessionInfo {

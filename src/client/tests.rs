@@ -774,3 +774,42 @@ fn the_request_path_reads_no_storage_and_imports_nothing() {
     assert_eq!(f.platform.imports.get(), imports);
     *f.platform.store.borrow_mut() = tables;
 }
+
+#[test]
+fn paging_stops_when_the_cursor_does_not_advance() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let base = format!(
+        "{PDS}/xrpc/com.atproto.repo.listRecords?repo={}&collection=app.example.loop",
+        ALICE_DID.replace(':', "%3A")
+    );
+    let page = |cursor: &str| {
+        with_header(
+            json(
+                200,
+                &format!(
+                    r#"{{"cursor":"{cursor}","records":[{{"uri":"at://x/{cursor}","cid":"c","value":{{}}}}]}}"#
+                ),
+            ),
+            "DPoP-Nonce",
+            NONCE,
+        )
+    };
+    f.platform.http.on("GET", &base, page("stuck"));
+    f.platform
+        .http
+        .on("GET", &format!("{base}&cursor=stuck"), page("stuck"));
+    let query = RecordsQuery {
+        collection: "app.example.loop".into(),
+        ..Default::default()
+    };
+    let before = f.platform.http.count();
+    let all = block_on(c.list_all_records(ALICE_DID, &query, 10_000)).unwrap();
+    assert_eq!(
+        all.len(),
+        2,
+        "the first page, then the page that did not advance"
+    );
+    assert!(f.platform.http.count() - before <= 3, "no endless paging");
+}

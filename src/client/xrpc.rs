@@ -193,8 +193,10 @@ impl<P: Platform> Client<P> {
             let got = page.records.len();
             let room = max - all.len();
             all.extend(page.records.into_iter().take(room));
+            // A server that hands back the cursor it was given would page forever.
+            let stuck = page.cursor.is_some() && page.cursor == cursor;
             cursor = page.cursor;
-            if cursor.is_none() || got == 0 {
+            if cursor.is_none() || got == 0 || stuck {
                 break;
             }
         }

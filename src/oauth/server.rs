@@ -212,7 +212,12 @@ pub(crate) fn process_token_response(resp: &HttpResponse, now: i64) -> Result<To
             .map(RefreshToken::new),
         scope,
         sub,
-        expires_at: body.expires_in.filter(|e| *e > 0).map(|e| now + e),
+        // Saturating: a huge expires_in from a server must neither overflow nor wrap around
+        // into the past (which would force a refresh before every call).
+        expires_at: body
+            .expires_in
+            .filter(|e| *e > 0)
+            .map(|e| now.saturating_add(e)),
     })
 }
 
@@ -257,6 +262,13 @@ mod tests {
         assert_eq!(t.sub, ALICE_DID);
         assert_eq!(t.expires_at, Some(3699));
         assert_eq!(t.refresh_token, Some(RefreshToken::new("rt")));
+    }
+
+    #[test]
+    fn a_huge_expires_in_saturates() {
+        let huge = token_json("").replace("3599", &i64::MAX.to_string());
+        let t = process_token_response(&json(200, &huge), 1_700_000_000).unwrap();
+        assert_eq!(t.expires_at, Some(i64::MAX));
     }
 
     #[test]

@@ -31,6 +31,72 @@ pub(super) fn from_js<T: for<'de> serde::Deserialize<'de>>(
         .map_err(|e| Error::new(ErrorCode::InvalidInput, format!("{what}: {e}")))
 }
 
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(ErrorCode::InvalidInput, message)
+}
+
+/// A required string argument.
+pub(super) fn string_arg(value: &JsValue, what: &str) -> Result<String> {
+    value
+        .as_string()
+        .ok_or_else(|| invalid(format!("{what} must be a string")))
+}
+
+/// An optional string argument (`undefined` or `null` for none).
+pub(super) fn opt_string_arg(value: Option<JsValue>, what: &str) -> Result<Option<String>> {
+    match value {
+        Some(v) if !v.is_undefined() && !v.is_null() => string_arg(&v, what).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// An options argument: an object, or `undefined`/`null` for none (an empty object).
+pub(super) fn options_arg(value: Option<JsValue>, what: &str) -> Result<JsValue> {
+    match value {
+        Some(v) if v.is_object() && !v.is_function() => Ok(v),
+        Some(v) if !v.is_undefined() && !v.is_null() => {
+            Err(invalid(format!("{what} must be an object")))
+        }
+        _ => Ok(Object::new().into()),
+    }
+}
+
+/// An optional boolean property.
+pub(super) fn opt_bool(obj: &JsValue, key: &str) -> Result<Option<bool>> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_bool()
+        .map(Some)
+        .ok_or_else(|| invalid(format!("{key} must be a boolean")))
+}
+
+/// An optional integer property within `min..=max`.
+pub(super) fn opt_integer(obj: &JsValue, key: &str, min: i64, max: i64) -> Result<Option<i64>> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        // `as` is exact here: the value is an integer inside an i64 range.
+        Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= max as f64 => Ok(Some(n as i64)),
+        _ => Err(invalid(format!(
+            "{key} must be an integer from {min} to {max}"
+        ))),
+    }
+}
+
+/// `maxRecords`: a non-negative integer or `Infinity`; default 10000.
+pub(super) fn max_records(options: &JsValue) -> Result<usize> {
+    if get(options, "maxRecords").as_f64() == Some(f64::INFINITY) {
+        return Ok(usize::MAX);
+    }
+    Ok(opt_integer(options, "maxRecords", 0, u32::MAX as i64)?
+        .map(|n| n as usize)
+        .unwrap_or(10_000))
+}
+
 pub(super) fn get(obj: &JsValue, key: &str) -> JsValue {
     Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
@@ -210,9 +276,10 @@ pub(super) fn records_query(collection: String, options: &JsValue) -> Result<Rec
     Ok(RecordsQuery {
         repo: opt_string(options, "repo")?,
         collection,
-        limit: get(options, "limit").as_f64().map(|l| l as i64),
+        // com.atproto.repo.listRecords takes 1 to 100.
+        limit: opt_integer(options, "limit", 1, 100)?,
         cursor: opt_string(options, "cursor")?,
-        reverse: get(options, "reverse").as_bool(),
+        reverse: opt_bool(options, "reverse")?,
     })
 }
 

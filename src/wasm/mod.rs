@@ -6,7 +6,7 @@ mod convert;
 
 use std::rc::{Rc, Weak};
 
-use js_sys::{Object, Promise, Reflect};
+use js_sys::{Function, Object, Promise, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -17,18 +17,24 @@ use crate::config::{loopback_client_id as build_loopback_client_id, ClientConfig
 use crate::error::{Error, ErrorCode};
 use crate::platform::SessionEvent;
 use convert::{
-    current_url, from_js, get, json_array, promise, records_query, response_data, to_js,
-    xrpc_call_from_js, xrpc_result,
+    current_url, from_js, json_array, max_records, opt_bool, opt_string_arg, options_arg, promise,
+    records_query, response_data, string_arg, to_js, xrpc_call_from_js, xrpc_result,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = include_str!("types.d.ts");
 
 /// An AT Protocol OAuth client for one app (client id + redirect URI). Create one per page.
+/// An AT Protocol OAuth client for one app (client id + redirect URI). Create one per page.
 #[wasm_bindgen]
 pub struct OAuthClient {
     inner: Rc<Client<BrowserPlatform>>,
     events: Rc<BroadcastEvents>,
+}
+
+/// Throws (for the synchronous methods) an `OAuthError`.
+fn throw(e: Error) -> JsValue {
+    js_error(&e)
 }
 
 #[wasm_bindgen]
@@ -38,11 +44,17 @@ impl OAuthClient {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "OAuthClientConfig")] config: JsValue,
     ) -> std::result::Result<OAuthClient, JsValue> {
+        if !config.is_object() {
+            return Err(throw(Error::new(
+                ErrorCode::InvalidConfig,
+                "new OAuthClient(config): config must be an object",
+            )));
+        }
         let cfg: ClientConfig = from_js(config, "config")
-            .map_err(|e| js_error(&Error::new(ErrorCode::InvalidConfig, e.message)))?;
+            .map_err(|e| throw(Error::new(ErrorCode::InvalidConfig, e.message)))?;
         let events = Rc::new(BroadcastEvents::new(&format!("{}:events", cfg.db_name)));
         let platform = BrowserPlatform::new(&cfg.db_name, events.clone());
-        let inner = Rc::new(Client::new(cfg, platform).map_err(|e| js_error(&e))?);
+        let inner = Rc::new(Client::new(cfg, platform).map_err(throw)?);
         // Another tab changed a session: drop our in-memory copy so the next call re-reads it.
         let weak: Weak<Client<BrowserPlatform>> = Rc::downgrade(&inner);
         events.set_remote_hook(Box::new(move |event: &SessionEvent| {
@@ -63,21 +75,17 @@ impl OAuthClient {
     #[wasm_bindgen(js_name = startLogin, unchecked_return_type = "Promise<LoginStart>")]
     pub fn start_login(
         &self,
-        input: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] input: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "LoginOptions")] options: Option<JsValue>,
     ) -> Promise {
         let inner = self.inner.clone();
-        let options = options.unwrap_or(JsValue::UNDEFINED);
         promise(async move {
-            let redirect = get(&options, "redirect").as_bool().unwrap_or(false);
-            let options = if options.is_object() {
-                let copy = Object::assign(&Object::new(), options.unchecked_ref());
-                let _ = Reflect::delete_property(&copy, &"redirect".into());
-                copy.into()
-            } else {
-                options
-            };
-            let opts: LoginOptions = from_js(options, "options")?;
+            let input = string_arg(&input, "startLogin(input)")?;
+            let options = options_arg(options, "startLogin options")?;
+            let redirect = opt_bool(&options, "redirect")?.unwrap_or(false);
+            let copy = Object::assign(&Object::new(), options.unchecked_ref());
+            let _ = Reflect::delete_property(&copy, &"redirect".into());
+            let opts: LoginOptions = from_js(copy.into(), "startLogin options")?;
             let start = inner.start_login(&input, opts).await?;
             if redirect {
                 if let Some(window) = web_sys::window() {
@@ -99,9 +107,13 @@ impl OAuthClient {
     /// state and issuer, exchanges the code, verifies the account, stores the session, and
     /// removes the authorization response from the address bar.
     #[wasm_bindgen(js_name = handleCallback, unchecked_return_type = "Promise<CallbackResult>")]
-    pub fn handle_callback(&self, url: Option<String>) -> Promise {
+    pub fn handle_callback(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "string")] url: Option<JsValue>,
+    ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
+            let url = opt_string_arg(url, "handleCallback(url)")?;
             let here = current_url().ok();
             let url = match url.or_else(|| here.clone()) {
                 Some(u) => u,
@@ -131,26 +143,32 @@ impl OAuthClient {
 
     /// Whether the URL (default: the current location) carries an authorization response.
     #[wasm_bindgen(js_name = isCallback)]
-    pub fn is_callback(&self, url: Option<String>) -> bool {
-        match url.or_else(|| current_url().ok()) {
+    pub fn is_callback(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "string")] url: Option<JsValue>,
+    ) -> std::result::Result<bool, JsValue> {
+        let url = opt_string_arg(url, "isCallback(url)").map_err(throw)?;
+        Ok(match url.or_else(|| current_url().ok()) {
             Some(u) => self.inner.is_callback(&u),
             None => false,
-        }
+        })
     }
 
     /// One page of `com.atproto.repo.listRecords` for `collection`, authenticated as `did`.
     #[wasm_bindgen(js_name = fetchRecords, unchecked_return_type = "Promise<RecordsPage>")]
     pub fn fetch_records(
         &self,
-        did: String,
-        collection: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] did: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FetchRecordsOptions")] options: Option<
             JsValue,
         >,
     ) -> Promise {
         let inner = self.inner.clone();
-        let options = options.unwrap_or(JsValue::UNDEFINED);
         promise(async move {
+            let did = string_arg(&did, "fetchRecords(did)")?;
+            let collection = string_arg(&collection, "fetchRecords(collection)")?;
+            let options = options_arg(options, "fetchRecords options")?;
             let query = records_query(collection, &options)?;
             let resp = inner.xrpc(&did, &query.request(&did, None)).await?;
             Ok(response_data(&resp))
@@ -161,19 +179,18 @@ impl OAuthClient {
     #[wasm_bindgen(js_name = fetchAllRecords, unchecked_return_type = "Promise<RecordEntry[]>")]
     pub fn fetch_all_records(
         &self,
-        did: String,
-        collection: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] did: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "FetchAllRecordsOptions")] options: Option<
             JsValue,
         >,
     ) -> Promise {
         let inner = self.inner.clone();
-        let options = options.unwrap_or(JsValue::UNDEFINED);
         promise(async move {
-            let max = get(&options, "maxRecords")
-                .as_f64()
-                .unwrap_or(10_000.0)
-                .max(0.0) as usize;
+            let did = string_arg(&did, "fetchAllRecords(did)")?;
+            let collection = string_arg(&collection, "fetchAllRecords(collection)")?;
+            let options = options_arg(options, "fetchAllRecords options")?;
+            let max = max_records(&options)?;
             let query = records_query(collection, &options)?;
             json_array(&inner.list_all_records(&did, &query, max).await?)
         })
@@ -183,11 +200,12 @@ impl OAuthClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<XrpcResult>")]
     pub fn xrpc(
         &self,
-        did: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] did: JsValue,
         #[wasm_bindgen(unchecked_param_type = "XrpcCall")] call: JsValue,
     ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
+            let did = string_arg(&did, "xrpc(did)")?;
             let req = xrpc_call_from_js(&call)?;
             let resp = inner.xrpc(&did, &req).await?;
             Ok(xrpc_result(&resp))
@@ -196,11 +214,14 @@ impl OAuthClient {
 
     /// Loads a stored session by DID. Makes no network request.
     #[wasm_bindgen(unchecked_return_type = "Promise<SessionInfo>")]
-    pub fn restore(&self, did: String) -> Promise {
+    pub fn restore(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] did: JsValue,
+    ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            let info = inner.restore(&did).await?;
-            to_js(&info)
+            let did = string_arg(&did, "restore(did)")?;
+            to_js(&inner.restore(&did).await?)
         })
     }
 
@@ -208,28 +229,32 @@ impl OAuthClient {
     #[wasm_bindgen(js_name = listSessions, unchecked_return_type = "Promise<SessionInfo[]>")]
     pub fn list_sessions(&self) -> Promise {
         let inner = self.inner.clone();
-        promise(async move {
-            let list = inner.list_sessions().await?;
-            to_js(&list)
-        })
+        promise(async move { to_js(&inner.list_sessions().await?) })
     }
 
     /// Refreshes the tokens now (unless another tab just did; then its tokens are used).
     #[wasm_bindgen(unchecked_return_type = "Promise<SessionInfo>")]
-    pub fn refresh(&self, did: String) -> Promise {
+    pub fn refresh(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] did: JsValue,
+    ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            let info = inner.refresh(&did).await?;
-            to_js(&info)
+            let did = string_arg(&did, "refresh(did)")?;
+            to_js(&inner.refresh(&did).await?)
         })
     }
 
     /// Revokes the tokens at the authorization server and deletes the session here, even when
     /// the server cannot be reached.
     #[wasm_bindgen(js_name = signOut, unchecked_return_type = "Promise<void>")]
-    pub fn sign_out(&self, did: String) -> Promise {
+    pub fn sign_out(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] did: JsValue,
+    ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
+            let did = string_arg(&did, "signOut(did)")?;
             inner.sign_out(&did).await?;
             Ok(JsValue::UNDEFINED)
         })
@@ -241,22 +266,36 @@ impl OAuthClient {
     pub fn on_session_event(
         &self,
         #[wasm_bindgen(unchecked_param_type = "(event: SessionEventDetail) => void")]
-        listener: js_sys::Function,
-    ) -> JsValue {
+        listener: JsValue,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let listener: Function = listener.dyn_into().map_err(|_| {
+            throw(Error::new(
+                ErrorCode::InvalidInput,
+                "onSessionEvent(listener): listener must be a function",
+            ))
+        })?;
         self.events.add_listener(listener.clone());
         let events = Rc::downgrade(&self.events);
         // Idempotent (not `once`): calling the returned function twice is harmless.
-        Closure::<dyn FnMut()>::new(move || {
+        Ok(Closure::<dyn FnMut()>::new(move || {
             if let Some(events) = events.upgrade() {
                 events.remove_listener(&listener);
             }
         })
-        .into_js_value()
+        .into_js_value())
     }
 }
 
 /// The loopback client id for local development: `http://localhost?redirect_uri=…&scope=…`.
 #[wasm_bindgen(js_name = loopbackClientId)]
-pub fn loopback_client_id(redirect_uri: &str, scope: &str) -> String {
-    build_loopback_client_id(redirect_uri, scope)
+pub fn loopback_client_id(
+    #[wasm_bindgen(unchecked_param_type = "string")] redirect_uri: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] scope: JsValue,
+) -> std::result::Result<String, JsValue> {
+    let redirect_uri = string_arg(&redirect_uri, "loopbackClientId(redirectUri)").map_err(throw)?;
+    let scope = string_arg(&scope, "loopbackClientId(scope)").map_err(throw)?;
+    Ok(build_loopback_client_id(&redirect_uri, &scope))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,173 @@
+//! The JavaScript surface with wrong values, as a new user (or a confused app) passes them:
+//! every call settles with an `OAuthError` whose code says what is wrong, never a trap, never a
+//! plain `TypeError`.
+
+use js_sys::{Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+use super::{loopback_client_id, OAuthClient};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn code(error: &JsValue) -> String {
+    assert_eq!(
+        Reflect::get(error, &"name".into())
+            .ok()
+            .and_then(|n| n.as_string())
+            .as_deref(),
+        Some("OAuthError"),
+        "{error:?}"
+    );
+    Reflect::get(error, &"code".into())
+        .ok()
+        .and_then(|c| c.as_string())
+        .unwrap_or_default()
+}
+
+async fn rejection(promise: Promise) -> String {
+    match JsFuture::from(promise).await {
+        Ok(v) => panic!("resolved with {v:?}"),
+        Err(e) => code(&e),
+    }
+}
+
+fn object(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+    }
+    o.into()
+}
+
+fn client() -> OAuthClient {
+    let redirect = "http://127.0.0.1:8080/callback";
+    let config = object(&[
+        (
+            "clientId",
+            loopback_client_id(redirect.into(), "atproto".into())
+                .unwrap()
+                .into(),
+        ),
+        ("redirectUri", redirect.into()),
+        (
+            "dbName",
+            format!("wasm-surface-{}", js_sys::Math::random()).into(),
+        ),
+    ]);
+    OAuthClient::new(config).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+#[wasm_bindgen_test]
+async fn wrong_argument_types_reject_with_invalid_input() {
+    let c = client();
+    let num = || JsValue::from(42);
+    assert_eq!(rejection(c.start_login(num(), None)).await, "invalid_input");
+    assert_eq!(
+        rejection(c.start_login(Object::new().into(), None)).await,
+        "invalid_input"
+    );
+    assert_eq!(
+        rejection(c.start_login(JsValue::NULL, None)).await,
+        "invalid_input"
+    );
+    assert_eq!(
+        rejection(c.start_login("alice.test".into(), Some(num()))).await,
+        "invalid_input"
+    );
+    let bad_redirect = object(&[("redirect", "yes".into())]);
+    assert_eq!(
+        rejection(c.start_login("alice.test".into(), Some(bad_redirect))).await,
+        "invalid_input"
+    );
+    let unknown = object(&[("colour", "blue".into())]);
+    assert_eq!(
+        rejection(c.start_login("alice.test".into(), Some(unknown))).await,
+        "invalid_input"
+    );
+    assert_eq!(
+        rejection(c.handle_callback(Some(num()))).await,
+        "invalid_input"
+    );
+    let did = || JsValue::from("did:plc:ewvi7nxzyoun6zhxrhs64oiz");
+    let coll = || JsValue::from("app.bsky.feed.post");
+    assert_eq!(
+        rejection(c.fetch_records(JsValue::NULL, coll(), None)).await,
+        "invalid_input"
+    );
+    assert_eq!(
+        rejection(c.fetch_records(did(), num(), None)).await,
+        "invalid_input"
+    );
+    for (key, value) in [
+        ("limit", JsValue::from("abc")),
+        ("limit", JsValue::from(0)),
+        ("limit", JsValue::from(1.5)),
+        ("limit", JsValue::from(1e300)),
+        ("reverse", JsValue::from("true")),
+        ("cursor", JsValue::from(7)),
+    ] {
+        let options = object(&[(key, value.clone())]);
+        assert_eq!(
+            rejection(c.fetch_records(did(), coll(), Some(options))).await,
+            "invalid_input",
+            "{key}: {value:?}"
+        );
+    }
+    let options = object(&[("maxRecords", JsValue::from(-1))]);
+    assert_eq!(
+        rejection(c.fetch_all_records(did(), coll(), Some(options))).await,
+        "invalid_input"
+    );
+    assert_eq!(
+        rejection(c.xrpc(did(), JsValue::NULL)).await,
+        "invalid_input"
+    );
+    assert_eq!(
+        rejection(c.xrpc(num(), object(&[("nsid", "a.b.c".into())]))).await,
+        "invalid_input"
+    );
+    assert_eq!(rejection(c.restore(num())).await, "invalid_input");
+    assert_eq!(
+        rejection(c.refresh(JsValue::UNDEFINED)).await,
+        "invalid_input"
+    );
+    assert_eq!(rejection(c.sign_out(num())).await, "invalid_input");
+    // Well-typed calls still get past the checks (no session here).
+    assert_eq!(rejection(c.restore(did())).await, "session_not_found");
+    let ok = object(&[("limit", 5.into()), ("reverse", true.into())]);
+    assert_eq!(
+        rejection(c.fetch_records(did(), coll(), Some(ok))).await,
+        "session_not_found"
+    );
+}
+
+#[wasm_bindgen_test]
+fn wrong_types_in_synchronous_calls_throw_oauth_errors() {
+    let c = client();
+    assert_eq!(
+        code(&c.is_callback(Some(42.into())).unwrap_err()),
+        "invalid_input"
+    );
+    assert!(!c
+        .is_callback(Some("http://127.0.0.1:8080/".into()))
+        .unwrap());
+    assert_eq!(
+        code(&c.on_session_event(42.into()).unwrap_err()),
+        "invalid_input"
+    );
+    assert_eq!(
+        code(&loopback_client_id(42.into(), "atproto".into()).unwrap_err()),
+        "invalid_input"
+    );
+    for config in [
+        JsValue::from(42),
+        JsValue::NULL,
+        JsValue::from("x"),
+        Object::new().into(),
+    ] {
+        let e = OAuthClient::new(config).err().expect("refused");
+        assert_eq!(code(&e), "invalid_config");
+    }
+}
