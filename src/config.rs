@@ -82,6 +82,12 @@ pub struct ClientConfig {
     /// Seconds before expiry at which a token is refreshed ahead of use.
     #[serde(default = "default_refresh_margin")]
     pub refresh_margin_secs: i64,
+    /// Milliseconds a request may take, from sending to the last byte of the response.
+    #[serde(default = "default_timeout")]
+    pub request_timeout_ms: u32,
+    /// The largest XRPC response body accepted, in bytes.
+    #[serde(default = "default_max_response")]
+    pub max_response_bytes: u32,
     /// IndexedDB database name; lets several independent clients share an origin.
     #[serde(default = "default_db_name")]
     pub db_name: String,
@@ -109,6 +115,12 @@ fn default_methods() -> Vec<HandleMethod> {
 fn default_refresh_margin() -> i64 {
     60
 }
+fn default_timeout() -> u32 {
+    30_000
+}
+fn default_max_response() -> u32 {
+    16 << 20
+}
 fn default_db_name() -> String {
     "atproto-oauth".into()
 }
@@ -127,6 +139,8 @@ impl ClientConfig {
             allow_http: false,
             response_mode: ResponseMode::Query,
             refresh_margin_secs: default_refresh_margin(),
+            request_timeout_ms: default_timeout(),
+            max_response_bytes: default_max_response(),
             db_name: default_db_name(),
         }
     }
@@ -175,6 +189,18 @@ impl ClientConfig {
             return err(
                 ErrorCode::InvalidConfig,
                 format!("refreshMarginSecs must be from 0 to {MAX_REFRESH_MARGIN_SECS}"),
+            );
+        }
+        if !(1..=600_000).contains(&self.request_timeout_ms) {
+            return err(
+                ErrorCode::InvalidConfig,
+                "requestTimeoutMs must be from 1 to 600000",
+            );
+        }
+        if self.max_response_bytes < 1024 {
+            return err(
+                ErrorCode::InvalidConfig,
+                "maxResponseBytes must be at least 1024",
             );
         }
         if self.handle_resolution.is_empty() {

@@ -54,6 +54,10 @@ error_codes! {
     InsecureUrl => "insecure_url",
     /// The request could not be sent or no response arrived (offline, CORS, DNS).
     NetworkError => "network_error",
+    /// A server did not answer in time (`requestTimeoutMs`), or its answer never finished.
+    Timeout => "timeout",
+    /// A response body was larger than allowed (1 MiB for documents, `maxResponseBytes` for XRPC).
+    ResponseTooLarge => "response_too_large",
     /// A server answered something that cannot be parsed or breaks the protocol.
     InvalidResponse => "invalid_response",
     /// The pushed authorization request was refused.

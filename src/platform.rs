@@ -9,6 +9,10 @@ use zeroize::Zeroizing;
 
 use crate::error::Result;
 
+/// The most bytes an identity, metadata or OAuth response may hold (1 MiB): a larger one is
+/// refused while it is read, before it fills memory.
+pub const DOCUMENT_LIMIT: usize = 1 << 20;
+
 /// An HTTP request, as the protocol code builds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpRequest {
@@ -20,6 +24,8 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     /// The body, if any.
     pub body: Option<Vec<u8>>,
+    /// The largest response body accepted; more fails with `ResponseTooLarge` while reading.
+    pub max_body: usize,
 }
 
 impl HttpRequest {
@@ -30,6 +36,7 @@ impl HttpRequest {
             url: url.into(),
             headers: Vec::new(),
             body: None,
+            max_body: DOCUMENT_LIMIT,
         }
     }
 
@@ -75,8 +82,10 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
         .map(|(_, v)| v.as_str())
 }
 
-/// Sends one HTTP request. Network failures (including CORS refusals) are `NetworkError`;
-/// any HTTP status, even 500, is a response.
+/// Sends one HTTP request. Network failures (including CORS refusals) are `NetworkError`; no
+/// complete response within the platform's timeout is `Timeout`; a body larger than the
+/// request's `max_body` is `ResponseTooLarge`, found while reading. Any HTTP status, even 500,
+/// is a response.
 pub trait Http {
     /// Sends the request and reads the whole response.
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse>;

@@ -91,7 +91,14 @@ impl Http for MockHttp {
             .rev()
             .find(|(m, u, _)| *m == request.method && *u == request.url)
         {
-            Some((_, _, f)) => Ok(f(&request)),
+            Some((_, _, f)) => {
+                let response = f(&request);
+                // The platform contract: an oversized body is refused while reading.
+                if response.body.len() > request.max_body {
+                    return err(ErrorCode::ResponseTooLarge, "response body too large");
+                }
+                Ok(response)
+            }
             None => err(
                 ErrorCode::NetworkError,
                 format!("no route for {} {}", request.method, request.url),

@@ -139,7 +139,7 @@ impl Bytes for IdbStore {
 
 #[wasm_bindgen_test]
 async fn fetch_data_url_gives_status_headers_and_body() {
-    let resp = FetchHttp
+    let resp = FetchHttp::default()
         .send(HttpRequest::get(r#"data:application/json,{"ok":true}"#))
         .await
         .unwrap();
@@ -161,14 +161,17 @@ async fn fetch_blob_url_returns_binary_body() {
     let url_ctor = global("URL");
     let create: Function = prop(&url_ctor, "createObjectURL").unchecked_into();
     let url = create.call1(&url_ctor, &blob).unwrap().as_string().unwrap();
-    let resp = FetchHttp.send(HttpRequest::get(url)).await.unwrap();
+    let resp = FetchHttp::default()
+        .send(HttpRequest::get(url))
+        .await
+        .unwrap();
     assert_eq!(resp.status, 200);
     assert_eq!(resp.body, bytes);
 }
 
 #[wasm_bindgen_test]
 async fn refused_connection_is_network_error() {
-    let e = FetchHttp
+    let e = FetchHttp::default()
         .send(HttpRequest::get("http://127.0.0.1:9/"))
         .await
         .unwrap_err();
@@ -177,7 +180,7 @@ async fn refused_connection_is_network_error() {
 
 #[wasm_bindgen_test]
 async fn unbuildable_request_is_invalid_input() {
-    let e = FetchHttp
+    let e = FetchHttp::default()
         .send(HttpRequest::get("data:text/plain,x").header("bad header", "x"))
         .await
         .unwrap_err();
@@ -210,7 +213,7 @@ async fn request_is_sent_as_given_and_all_response_headers_come_back() {
     });
     let original = global("fetch");
     Reflect::set(&js_sys::global(), &"fetch".into(), fake.as_ref()).unwrap();
-    let result = FetchHttp
+    let result = FetchHttp::default()
         .send(HttpRequest {
             method: "POST".into(),
             url: "https://pds.example/xrpc/com.atproto.repo.createRecord".into(),
@@ -219,6 +222,7 @@ async fn request_is_sent_as_given_and_all_response_headers_come_back() {
                 ("Content-Type".into(), "application/octet-stream".into()),
             ],
             body: Some(vec![0, 1, 2, 255]),
+            max_body: 1 << 20,
         })
         .await;
     Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
@@ -849,7 +853,7 @@ fn key_material() -> (KeyMaterial, p256::ecdsa::VerifyingKey) {
 }
 
 fn platform(name: &str) -> BrowserPlatform {
-    BrowserPlatform::new(name, Rc::new(BroadcastEvents::local_only()))
+    BrowserPlatform::new(name, 30_000, Rc::new(BroadcastEvents::local_only()))
 }
 
 async fn assert_unexportable(key: &web_sys::CryptoKey) {
@@ -949,4 +953,73 @@ async fn records_written_by_version_0_1_are_still_read() {
         .unwrap();
     assert_eq!(entry.data, b"old record");
     assert!(entry.key.is_none());
+}
+
+// ---- bounded requests: timeouts and body caps, against a scripted global fetch --------------
+
+/// Replaces the global `fetch` with `body` (a function of the Request) for the duration of `f`.
+async fn with_fetch<T>(body: &str, f: impl Future<Output = T>) -> T {
+    let global = js_sys::global();
+    let original = Reflect::get(&global, &"fetch".into()).unwrap();
+    let fake = Function::new_with_args("request", body);
+    Reflect::set(&global, &"fetch".into(), &fake).unwrap();
+    let out = f.await;
+    Reflect::set(&global, &"fetch".into(), &original).unwrap();
+    out
+}
+
+/// A stream of 64 KiB chunks that never ends; counts its pulls in `globalThis.pulls`.
+const ENDLESS: &str = "globalThis.pulls = 0; return Promise.resolve(new Response(new ReadableStream({ pull(c) { globalThis.pulls++; c.enqueue(new Uint8Array(65536)); } })));";
+
+#[wasm_bindgen_test]
+async fn a_server_that_never_answers_times_out() {
+    let started = js_sys::Date::now();
+    let e = with_fetch(
+        "return new Promise(() => {});",
+        FetchHttp::new(300).send(HttpRequest::get("https://hang.example/")),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Timeout, "{e}");
+    let took = js_sys::Date::now() - started;
+    assert!((250.0..5_000.0).contains(&took), "settled after {took} ms");
+}
+
+#[wasm_bindgen_test]
+async fn a_body_that_never_ends_times_out() {
+    let e = with_fetch(
+        "return Promise.resolve(new Response(new ReadableStream({ start(c) { c.enqueue(new Uint8Array([1, 2, 3])); } })));",
+        FetchHttp::new(300).send(HttpRequest::get("https://slow.example/")),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Timeout, "{e}");
+}
+
+#[wasm_bindgen_test]
+async fn an_oversized_body_is_refused_while_it_is_read() {
+    let e = with_fetch(
+        ENDLESS,
+        FetchHttp::default().send(HttpRequest::get("https://big.example/")),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ResponseTooLarge, "{e}");
+    let pulls = Reflect::get(&js_sys::global(), &"pulls".into())
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    // 1 MiB is 16 chunks; the stream may pull a few ahead, never the whole thing.
+    assert!(pulls < 40.0, "{pulls} chunks pulled");
+
+    // A declared length over the cap is refused before reading anything.
+    let mut small = HttpRequest::get("https://big.example/");
+    small.max_body = 10;
+    let e = with_fetch(
+        "return Promise.resolve(new Response('x'.repeat(100), { headers: { 'content-length': '100' } }));",
+        FetchHttp::default().send(small),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ResponseTooLarge, "{e}");
 }

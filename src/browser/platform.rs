@@ -67,11 +67,11 @@ impl LazyStore {
 }
 
 impl BrowserPlatform {
-    /// The platform of one `OAuthClient`: fetch, the database `db_name`, Web Locks, and the
-    /// events channel `events`.
-    pub fn new(db_name: &str, events: Rc<BroadcastEvents>) -> Self {
+    /// The platform of one `OAuthClient`: fetch (requests bounded by `timeout_ms`), the
+    /// database `db_name`, Web Locks, and the events channel `events`.
+    pub fn new(db_name: &str, timeout_ms: u32, events: Rc<BroadcastEvents>) -> Self {
         BrowserPlatform {
-            http: Rc::new(FetchHttp),
+            http: Rc::new(FetchHttp::new(timeout_ms)),
             store: Rc::new(LazyStore::new(db_name)),
             locks: Rc::new(WebLocks::new()),
             events,

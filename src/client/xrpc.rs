@@ -168,6 +168,7 @@ impl<P: Platform> Client<P> {
             url: url.to_string(),
             headers,
             body: req.body.clone(),
+            max_body: self.cfg.max_response_bytes as usize,
         };
         let access = BoundToken {
             token: live.session.access_token.expose(),

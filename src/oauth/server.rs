@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::identity::parse_did;
 use crate::oauth::AuthServerMetadata;
-use crate::platform::{HttpRequest, HttpResponse};
+use crate::platform::{HttpRequest, HttpResponse, DOCUMENT_LIMIT};
 use crate::secret::{AccessToken, PkceVerifier, RefreshToken};
 use crate::util::{form_encode, json_body};
 
@@ -25,6 +25,7 @@ fn form_post(url: &str, form: &[(&str, &str)]) -> HttpRequest {
             ("accept".into(), "application/json".into()),
         ],
         body: Some(form_encode(form).into_bytes()),
+        max_body: DOCUMENT_LIMIT,
     }
 }
 

@@ -53,7 +53,7 @@ impl OAuthClient {
         let cfg: ClientConfig = from_js(config, "config")
             .map_err(|e| throw(Error::new(ErrorCode::InvalidConfig, e.message)))?;
         let events = Rc::new(BroadcastEvents::new(&format!("{}:events", cfg.db_name)));
-        let platform = BrowserPlatform::new(&cfg.db_name, events.clone());
+        let platform = BrowserPlatform::new(&cfg.db_name, cfg.request_timeout_ms, events.clone());
         let inner = Rc::new(Client::new(cfg, platform).map_err(throw)?);
         // Another tab changed a session: drop our in-memory copy so the next call re-reads it.
         let weak: Weak<Client<BrowserPlatform>> = Rc::downgrade(&inner);

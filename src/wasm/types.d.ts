@@ -23,6 +23,12 @@ export interface OAuthClientConfig {
   responseMode?: "query" | "fragment";
   /** Refresh this many seconds before the access token expires. Default 60. */
   refreshMarginSecs?: number;
+  /** Milliseconds a request may take, from sending it to the last byte of the answer; then it
+   *  fails with code "timeout". Default 30000 (at most 600000). */
+  requestTimeoutMs?: number;
+  /** The largest XRPC response body accepted, in bytes ("response_too_large" beyond it).
+   *  Default 16 MiB. Identity, metadata and OAuth responses are capped at 1 MiB. */
+  maxResponseBytes?: number;
   /** IndexedDB database name. Default "atproto-oauth". */
   dbName?: string;
 }
@@ -113,7 +119,8 @@ export type SessionEventDetail =
 export type OAuthErrorCode =
   | "invalid_config" | "invalid_input" | "invalid_handle" | "invalid_did" | "unsupported_did_method"
   | "handle_resolution_failed" | "did_resolution_failed" | "handle_mismatch" | "no_pds"
-  | "invalid_metadata" | "insecure_url" | "network_error" | "invalid_response" | "par_failed"
+  | "invalid_metadata" | "insecure_url" | "network_error" | "timeout" | "response_too_large"
+  | "invalid_response" | "par_failed"
   | "invalid_state" | "state_expired" | "issuer_mismatch" | "access_denied" | "authorization_error"
   | "token_failed" | "subject_mismatch" | "session_not_found" | "session_expired" | "xrpc_error"
   | "storage_error" | "crypto_error" | "unsupported";
