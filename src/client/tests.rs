@@ -55,6 +55,11 @@ fn has_nonce(req: &HttpRequest) -> bool {
     proof_claims(req).1["nonce"] == NONCE
 }
 
+/// As the official server does: a DPoP-Nonce on every response to a DPoP request.
+fn nonced(resp: HttpResponse) -> HttpResponse {
+    with_header(resp, "DPoP-Nonce", NONCE)
+}
+
 fn nonce_error_as() -> HttpResponse {
     with_header(
         json(400, r#"{"error":"use_dpop_nonce"}"#),
@@ -121,7 +126,7 @@ pub(crate) fn fixture() -> Fixture {
             "authorization_code" => {
                 let found = st.codes.values().find(|(code, _, _)| *code == f["code"]).cloned();
                 let Some((_, challenge, jkt)) = found else {
-                    return json(400, r#"{"error":"invalid_grant"}"#);
+                    return nonced(json(400, r#"{"error":"invalid_grant"}"#));
                 };
                 assert_eq!(crate::oauth::pkce::challenge_for(&f["code_verifier"]), challenge, "PKCE verifier matches");
                 assert_eq!(proof_claims(req).0["jwk"]["x"], jkt.as_str(), "token request uses the PAR's DPoP key");
@@ -130,7 +135,7 @@ pub(crate) fn fixture() -> Fixture {
             "refresh_token" => {
                 st.refresh_requests += 1;
                 if st.refresh_token.as_deref() != Some(f["refresh_token"].as_str()) {
-                    return json(400, r#"{"error":"invalid_grant","error_description":"refresh token replayed"}"#);
+                    return nonced(json(400, r#"{"error":"invalid_grant","error_description":"refresh token replayed"}"#));
                 }
             }
             other => panic!("unexpected grant {other}"),
@@ -154,7 +159,7 @@ pub(crate) fn fixture() -> Fixture {
         st.revoked.push(f["token"].clone());
         st.refresh_token = None;
         st.access_tokens.clear();
-        json(200, "{}")
+        nonced(json(200, "{}"))
     });
 
     fixture_pds_routes(&platform, &server);
@@ -189,12 +194,15 @@ fn fixture_pds_routes(platform: &FakePlatform, server: &Rc<RefCell<ServerState>>
         assert_eq!(proof_claims(req).1["ath"], crate::dpop::proof::ath(token));
         if !s.borrow().access_tokens.iter().any(|t| t == token) {
             return with_header(
-                json(401, r#"{"error":"InvalidToken","message":"bad token"}"#),
+                nonced(json(
+                    401,
+                    r#"{"error":"InvalidToken","message":"bad token"}"#,
+                )),
                 "WWW-Authenticate",
                 r#"DPoP error="invalid_token""#,
             );
         }
-        json(200, r#"{"records":[]}"#)
+        nonced(json(200, r#"{"records":[]}"#))
     });
 }
 
@@ -564,7 +572,7 @@ fn invalid_grant_adopts_a_rotation_from_another_tab_or_deletes() {
             s.refresh_token = Some(RefreshToken::new("rt-elsewhere"));
             s.access_token = AccessToken::new("at-elsewhere");
             other_tab.store.borrow_mut().get_mut(&key).unwrap().data = encode(&s).unwrap();
-            json(400, r#"{"error":"invalid_grant"}"#)
+            nonced(json(400, r#"{"error":"invalid_grant"}"#))
         });
     let info = block_on(tab_a.refresh(ALICE_DID)).unwrap();
     assert_eq!(info.did, ALICE_DID);
@@ -589,9 +597,11 @@ fn network_failure_during_refresh_keeps_the_session() {
     let f = fixture();
     let c = client(&f.platform);
     signed_in(&f, &c);
-    f.platform
-        .http
-        .on("POST", &format!("{ISSUER}/oauth/token"), text(503, "down"));
+    f.platform.http.on(
+        "POST",
+        &format!("{ISSUER}/oauth/token"),
+        nonced(text(503, "down")),
+    );
     let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
     assert_eq!(e.code, ErrorCode::TokenFailed);
     assert_eq!(block_on(c.list_sessions()).unwrap().len(), 1);
@@ -606,10 +616,10 @@ fn xrpc_errors_are_typed() {
     f.platform.http.on(
         "GET",
         &url,
-        json(
+        nonced(json(
             400,
             r#"{"error":"RecordNotFound","message":"Could not locate record"}"#,
-        ),
+        )),
     );
     let req = XrpcRequest {
         nsid: "com.atproto.repo.getRecord".into(),
@@ -654,7 +664,7 @@ fn sign_out_revokes_and_deletes_even_when_the_server_is_down() {
     f.platform
         .http
         .on_fn("POST", &format!("{ISSUER}/oauth/revoke"), |_| {
-            text(502, "bad gateway")
+            nonced(text(502, "bad gateway"))
         });
     block_on(c.sign_out(ALICE_DID)).unwrap();
     assert!(block_on(c.list_sessions()).unwrap().is_empty());

@@ -78,14 +78,23 @@ pub(crate) async fn send<P: Http + Keys>(
             req = req.header("Authorization", format!("DPoP {}", access.token));
         }
         let response = platform.send(req).await?;
-        let fresh = response.header("dpop-nonce").map(str::to_string);
-        if let Some(fresh) = &fresh {
-            if nonces.set(&origin, fresh) {
-                new_nonce = Some((origin.clone(), fresh.clone()));
-            }
+        // AT Protocol OAuth: "Clients must reject responses missing a DPoP-Nonce header (case
+        // insensitive), if the request included DPoP." The official server sends one on every
+        // such response, errors included (checked end to end in tests/e2e).
+        let Some(fresh) = response.header("dpop-nonce").map(str::to_string) else {
+            return Err(Error::new(
+                ErrorCode::InvalidResponse,
+                format!(
+                    "{} answered HTTP {} without a DPoP-Nonce header",
+                    origin, response.status
+                ),
+            )
+            .with_server_error(None, Some(response.status)));
+        };
+        if nonces.set(&origin, &fresh) {
+            new_nonce = Some((origin.clone(), fresh.clone()));
         }
-        let retry =
-            attempt == 0 && is_use_dpop_nonce(&response) && fresh.is_some() && fresh != nonce;
+        let retry = attempt == 0 && is_use_dpop_nonce(&response) && Some(&fresh) != nonce.as_ref();
         if !retry {
             return Ok(DpopOutcome {
                 response,
@@ -203,6 +212,39 @@ mod tests {
         );
         assert!(claims(&sent[1])["ath"].is_string());
         assert_ne!(claims(&sent[0])["jti"], claims(&sent[1])["jti"]);
+    }
+
+    #[test]
+    fn a_response_without_a_dpop_nonce_is_refused() {
+        let (p, key) = setup();
+        let url = "https://pds.example/xrpc/a.b.c";
+        for status in [200, 400, 401, 500] {
+            p.http.on("GET", url, json(status, "{}"));
+            let e = block_on(send(
+                &p,
+                &key,
+                &NonceCache::default(),
+                HttpRequest::get(url),
+                token("t"),
+                1,
+            ))
+            .err()
+            .expect("refused");
+            assert_eq!(e.code, ErrorCode::InvalidResponse, "{status}");
+            assert_eq!(e.status, Some(status));
+        }
+        // The header's name is case-insensitive.
+        p.http
+            .on("GET", url, with_header(json(200, "{}"), "DpOp-NoNcE", "n"));
+        block_on(send(
+            &p,
+            &key,
+            &NonceCache::default(),
+            HttpRequest::get(url),
+            token("t"),
+            1,
+        ))
+        .unwrap();
     }
 
     #[test]
