@@ -126,6 +126,24 @@ fn default_db_name() -> String {
 }
 
 impl ClientConfig {
+    /// Every field's name as JavaScript spells it (`new OAuthClient({...})`); anything else in
+    /// a config object is refused, so a misspelt option is never silently ignored.
+    pub const FIELDS: &'static [&'static str] = &[
+        "clientId",
+        "redirectUri",
+        "scope",
+        "handleResolver",
+        "plcDirectoryUrl",
+        "dohUrl",
+        "handleResolution",
+        "allowHttp",
+        "responseMode",
+        "refreshMarginSecs",
+        "requestTimeoutMs",
+        "maxResponseBytes",
+        "dbName",
+    ];
+
     /// A config with defaults for everything but the two required fields.
     pub fn new(client_id: &str, redirect_uri: &str) -> Self {
         ClientConfig {
@@ -324,6 +342,34 @@ mod tests {
         assert!(c.check_url("ftp://x").is_err());
         c.allow_http = true;
         assert!(c.check_url("http://localhost:2583").is_ok());
+    }
+
+    #[test]
+    fn fields_are_exactly_the_config_and_its_typescript() {
+        let ts = include_str!("wasm/types.d.ts");
+        let ts = &ts[ts.find("export interface OAuthClientConfig").unwrap()..];
+        let ts = &ts[..ts.find("\n}").unwrap()];
+        let mut all = serde_json::Map::new();
+        for field in ClientConfig::FIELDS {
+            assert!(
+                ts.contains(&format!("\n  {field}")),
+                "{field} in types.d.ts"
+            );
+            let value = match *field {
+                "clientId" => "https://a.example/m.json".into(),
+                "redirectUri" => "https://a.example/cb".into(),
+                "handleResolution" => serde_json::json!(["dns"]),
+                "allowHttp" => true.into(),
+                "responseMode" => "fragment".into(),
+                "refreshMarginSecs" | "requestTimeoutMs" | "maxResponseBytes" => 5000.into(),
+                _ => "https://x.example".into(),
+            };
+            all.insert(field.to_string(), value);
+        }
+        let declared = ts.matches("?: ").count() + ts.matches(": string;").count();
+        assert!(declared >= ClientConfig::FIELDS.len());
+        // Every listed field is one serde knows (deny_unknown_fields would refuse it otherwise).
+        serde_json::from_value::<ClientConfig>(all.into()).unwrap();
     }
 
     #[test]

@@ -61,6 +61,24 @@ pub(super) fn options_arg(value: Option<JsValue>, what: &str) -> Result<JsValue>
     }
 }
 
+/// Refuses properties outside `allowed`: a misspelt option must not be silently ignored
+/// (serde_wasm_bindgen only ever reads the fields it knows).
+pub(super) fn check_keys(obj: &JsValue, allowed: &[&str], what: &str) -> Result<()> {
+    let Some(object) = obj.dyn_ref::<Object>() else {
+        return Ok(());
+    };
+    for key in Object::keys(object).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !allowed.contains(&key.as_str()) {
+            return Err(invalid(format!(
+                "{what}: unknown option {key:?} (known: {})",
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// An optional boolean property.
 pub(super) fn opt_bool(obj: &JsValue, key: &str) -> Result<Option<bool>> {
     let v = get(obj, key);
@@ -164,6 +182,14 @@ pub(super) fn string_map(obj: &JsValue, what: &str) -> Result<Vec<(String, Strin
 }
 
 pub(super) fn xrpc_call_from_js(call: &JsValue) -> Result<XrpcRequest> {
+    if !call.is_object() {
+        return Err(invalid("xrpc(did, call): call must be an object"));
+    }
+    check_keys(
+        call,
+        &["nsid", "method", "params", "body", "encoding", "headers"],
+        "xrpc call",
+    )?;
     let nsid = opt_string(call, "nsid")?
         .ok_or_else(|| Error::new(ErrorCode::InvalidInput, "xrpc: nsid is required"))?;
     let body_js = get(call, "body");
@@ -273,6 +299,11 @@ where
 
 /// `fetchRecords` / `fetchAllRecords` options as a query of `collection`.
 pub(super) fn records_query(collection: String, options: &JsValue) -> Result<RecordsQuery> {
+    check_keys(
+        options,
+        &["repo", "limit", "cursor", "reverse", "maxRecords"],
+        "records options",
+    )?;
     Ok(RecordsQuery {
         repo: opt_string(options, "repo")?,
         collection,

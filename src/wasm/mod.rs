@@ -17,14 +17,14 @@ use crate::config::{loopback_client_id as build_loopback_client_id, ClientConfig
 use crate::error::{Error, ErrorCode};
 use crate::platform::SessionEvent;
 use convert::{
-    current_url, from_js, json_array, max_records, opt_bool, opt_string_arg, options_arg, promise,
-    records_query, response_data, string_arg, to_js, xrpc_call_from_js, xrpc_result,
+    check_keys, current_url, from_js, json_array, max_records, opt_bool, opt_string_arg,
+    options_arg, promise, records_query, response_data, string_arg, to_js, xrpc_call_from_js,
+    xrpc_result,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = include_str!("types.d.ts");
 
-/// An AT Protocol OAuth client for one app (client id + redirect URI). Create one per page.
 /// An AT Protocol OAuth client for one app (client id + redirect URI). Create one per page.
 #[wasm_bindgen]
 pub struct OAuthClient {
@@ -50,8 +50,9 @@ impl OAuthClient {
                 "new OAuthClient(config): config must be an object",
             )));
         }
-        let cfg: ClientConfig = from_js(config, "config")
-            .map_err(|e| throw(Error::new(ErrorCode::InvalidConfig, e.message)))?;
+        let as_config = |e: Error| throw(Error::new(ErrorCode::InvalidConfig, e.message));
+        check_keys(&config, ClientConfig::FIELDS, "config").map_err(as_config)?;
+        let cfg: ClientConfig = from_js(config, "config").map_err(as_config)?;
         let events = Rc::new(BroadcastEvents::new(&format!("{}:events", cfg.db_name)));
         let platform = BrowserPlatform::new(&cfg.db_name, cfg.request_timeout_ms, events.clone());
         let inner = Rc::new(Client::new(cfg, platform).map_err(throw)?);
@@ -82,6 +83,11 @@ impl OAuthClient {
         promise(async move {
             let input = string_arg(&input, "startLogin(input)")?;
             let options = options_arg(options, "startLogin options")?;
+            check_keys(
+                &options,
+                &["scope", "loginHint", "prompt", "state", "redirect"],
+                "startLogin options",
+            )?;
             let redirect = opt_bool(&options, "redirect")?.unwrap_or(false);
             let copy = Object::assign(&Object::new(), options.unchecked_ref());
             let _ = Reflect::delete_property(&copy, &"redirect".into());
