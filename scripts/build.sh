@@ -38,6 +38,28 @@ esac
 command -v wasm-pack >/dev/null 2>&1 || die "wasm-pack not found; run scripts/setup.sh"
 command -v wasm-bindgen >/dev/null 2>&1 || die "wasm-bindgen not found; run scripts/setup.sh"
 
+# Everything the output depends on, hashed: when pkg/ was built from exactly these inputs, there
+# is nothing to do (so `npm start` does not spend half a minute rebuilding and re-optimizing).
+# BUILD_FORCE=1 rebuilds anyway.
+inputs_hash() {
+  {
+    find src -type f | LC_ALL=C sort | xargs sha256sum
+    sha256sum Cargo.toml Cargo.lock wasm-pack.toml scripts/build.sh
+    rustc -vV
+    wasm-bindgen --version
+    [ -x "$WASM_OPT" ] && "$WASM_OPT" --version
+    echo "$TARGETS $OUT_DIR $PROFILE $OPT_LEVEL $OPT_FEATURES $OPT_EXTRA ${RUSTFLAGS:-} ${CARGO_ENCODED_RUSTFLAGS:-}"
+  } 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+STAMP="$OUT_DIR/.build-inputs"
+WANT="$(inputs_hash)"
+if [ "${BUILD_FORCE:-0}" != 1 ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] \
+   && ls "$OUT_DIR"/*_bg.wasm >/dev/null 2>&1; then
+  say "$OUT_DIR/ is up to date (same sources, toolchain and settings); BUILD_FORCE=1 rebuilds"
+  exit 0
+fi
+rm -f "$STAMP"
+
 T0=$SECONDS
 say "route $ATPROTO_WASM_ROUTE, $(rustc -V), targets: $TARGETS, profile: $PROFILE, wasm-opt: ${OPT_LEVEL:-off}"
 
@@ -116,4 +138,5 @@ for t in $TARGETS; do
   if [ "$t" = web ]; then build_target web "$OUT_DIR"; else build_target "$t" "$OUT_DIR-$t"; fi
 done
 case " $TARGETS " in *" web "*) ;; *) say "note: 'web' is not in wasm-pack.toml targets; $OUT_DIR/ not rebuilt" ;; esac
+echo "$WANT" >"$STAMP"
 say "done in $((SECONDS - T0))s"
