@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { startPds } from "./pds.mjs";
+import { startPds } from "../../scripts/pds.mjs";
 import { serveTestPage } from "./site.mjs";
 import { launchFirefoxWebDriver, authorizeOnPdsWebDriver } from "./webdriver.mjs";
 

@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { startPds } from "./pds.mjs";
+import { startPds } from "../../scripts/pds.mjs";
 import { launchChromium, authorizeOnPds } from "./browser.mjs";
 import { serveTestPage } from "./site.mjs";
 

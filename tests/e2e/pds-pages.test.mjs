@@ -9,7 +9,7 @@ import http from 'node:http'
 import { after, before, test } from 'node:test'
 import { authorizeOnPds, launchChromium } from './browser.mjs'
 import { NodeOAuthClient } from './node-oauth.mjs'
-import { startPds } from './pds.mjs'
+import { startPds } from '../../scripts/pds.mjs'
 
 let CALLBACK
 let server

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ensureInstalled } from './pds.mjs'
+import { ensureInstalled } from '../../scripts/pds.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const RUN_TAG = 'ATPROTO_E2E_RUN_ID'

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { startPds } from './pds.mjs'
+import { startPds } from '../../scripts/pds.mjs'
 
 const ORIGIN = 'http://127.0.0.1:8080' // where the demo / test page is served from
 

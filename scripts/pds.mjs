@@ -1,5 +1,6 @@
-// tests/e2e/pds.mjs — start/stop a real local AT Protocol PDS (tests/e2e/pds/server.mjs) from any
-// Node (the machine's Node 20 is fine; the PDS itself runs on Node 22 from .tools/node22).
+// scripts/pds.mjs — start/stop a real local AT Protocol PDS (scripts/pds/server.mjs) from any
+// Node (the machine's Node 20 is fine; the PDS itself runs on Node 22 from .tools/node22). Used by
+// `npm start` (scripts/demo.mjs) and by the end-to-end tests.
 //
 // Library:
 //   import { startPds } from './pds.mjs'
@@ -8,7 +9,7 @@
 //   // accounts = [{ handle: 'alice.test', did: 'did:plc:…', password: 'alice-pass', email }, { handle: 'bob.test', … }]
 //   await stop()
 //
-// CLI (the demo's `npm start` uses this): `node tests/e2e/pds.mjs [handle:password ...] [--json]`
+// CLI: `node scripts/pds.mjs [handle:password ...] [--json]`
 // starts it and keeps it running until Ctrl-C, printing the URLs and the accounts.
 //
 // Environment: ATPROTO_E2E_PDS_PORT (2583), ATPROTO_E2E_PLC_PORT (2582), ATPROTO_E2E_PDS_LOG=1 (the
@@ -45,13 +46,13 @@ function installExitHook() {
 }
 
 let installPromise = null
-/** Runs tests/e2e/pds/install.sh (a no-op when already installed); resolves to the Node 22 binary. */
+/** Runs scripts/pds/install.sh (a no-op when already installed); resolves to the Node 22 binary. */
 export function ensureInstalled() {
   installPromise ??= new Promise((resolve, reject) => {
     const child = execFile('bash', [INSTALL_SH], { maxBuffer: 1 << 20 }, (err, stdout) => {
       if (err) {
         installPromise = null
-        reject(new Error(`tests/e2e/pds/install.sh failed (${err.message.split('\n')[0]})`))
+        reject(new Error(`scripts/pds/install.sh failed (${err.message.split('\n')[0]})`))
         return
       }
       const lines = stdout.trim().split('\n')

@@ -1,11 +1,11 @@
-// tests/e2e/pds/server.mjs — a real AT Protocol PDS (the official `@atproto/pds`, with its OAuth
+// scripts/pds/server.mjs — a real AT Protocol PDS (the official `@atproto/pds`, with its OAuth
 // authorization server) plus an in-memory PLC directory (`@did-plc/server`), on loopback, for the
 // end-to-end tests and the demo.
 //
 // Needs Node >= 22 (run ./install.sh; it prints the Node 22 binary to use). Normally started by
 // ../pds.mjs, which you can run under any Node.
 //
-//   .tools/node22/bin/node tests/e2e/pds/server.mjs [handle:password[:email] ...] [--exit-on-stdin-close]
+//   .tools/node22/bin/node scripts/pds/server.mjs [handle:password[:email] ...] [--exit-on-stdin-close]
 //
 // Without account arguments (and without ATPROTO_E2E_ACCOUNTS) it creates alice.test / alice-pass
 // and bob.test / bob-pass. When ready it prints exactly one JSON line to stdout:
@@ -31,7 +31,7 @@ import path from 'node:path'
 
 const major = Number(process.versions.node.split('.')[0])
 if (major < 22) {
-  console.error(`[e2e/pds] Node >= 22 required (this is ${process.version}); run tests/e2e/pds/install.sh`)
+  console.error(`[pds] Node >= 22 required (this is ${process.version}); run scripts/pds/install.sh`)
   process.exit(2)
 }
 
@@ -48,7 +48,7 @@ const require = createRequire(import.meta.url)
 const { PDS, envToCfg, envToSecrets } = await import('@atproto/pds')
 const plcServer = require('@did-plc/server') // CommonJS
 
-const log = (...args) => console.error('[e2e/pds]', ...args)
+const log = (...args) => console.error('[pds]', ...args)
 
 // ---- arguments -----------------------------------------------------------------------------
 
