@@ -2,10 +2,13 @@
 //
 //   node tests/e2e/run.mjs                      all tests/e2e/*.test.mjs, one file after another
 //   node tests/e2e/run.mjs smoke pds-pages      only files whose names contain one of these words
+//   node tests/e2e/run.mjs firefox              browser names pick the browsers (all files);
+//   node tests/e2e/run.mjs demo chromium        with other words, those files in that browser
 //   node tests/e2e/run.mjs -- --test-name-pattern=Deny   (arguments after -- go to `node --test`)
 //
-// The files run sequentially, each in its own `node --test` process, because each starts the PDS
-// on the same fixed ports. Exits non-zero if any file fails. Afterwards it makes sure no PDS it
+// Browser names set ATPROTO_E2E_BROWSERS for the files (drivers/index.mjs), which otherwise run
+// each scenario in every browser. The files run sequentially, each in its own `node --test`
+// process, because each starts the PDS on the same fixed ports. Exits non-zero if any file fails. Afterwards it makes sure no PDS it
 // started is left running: every process is tagged with a run id in its environment, and any
 // tagged process still alive at the end is terminated (by pid).
 
@@ -15,6 +18,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ensureInstalled } from '../../scripts/pds.mjs'
+import { BROWSERS } from './drivers/index.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const RUN_TAG = 'ATPROTO_E2E_RUN_ID'
@@ -22,7 +26,10 @@ const runId = randomUUID()
 
 const argv = process.argv.slice(2)
 const dd = argv.indexOf('--')
-const filters = (dd >= 0 ? argv.slice(0, dd) : argv).filter((a) => !a.startsWith('-'))
+const words = (dd >= 0 ? argv.slice(0, dd) : argv).filter((a) => !a.startsWith('-'))
+const browserWords = words.filter((w) => BROWSERS.includes(w))
+const filters = words.filter((w) => !BROWSERS.includes(w))
+const browserEnv = browserWords.length ? { ATPROTO_E2E_BROWSERS: browserWords.join(',') } : {}
 const passThrough = dd >= 0 ? argv.slice(dd + 1) : argv.filter((a) => a.startsWith('-'))
 
 const files = readdirSync(HERE)
@@ -68,7 +75,7 @@ function runFile(file) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--test', ...passThrough, path.join(HERE, file)], {
       stdio: 'inherit',
-      env: { ...process.env, [RUN_TAG]: runId },
+      env: { ...process.env, ...browserEnv, [RUN_TAG]: runId },
     })
     const forward = (sig) => { try { child.kill(sig) } catch {} }
     process.on('SIGINT', forward)
@@ -93,6 +100,7 @@ try {
   process.exit(1)
 }
 
+if (browserWords.length) console.error(`[e2e] browsers: ${browserWords.join(', ')}`)
 const results = []
 const t0 = Date.now()
 for (const file of files) {
