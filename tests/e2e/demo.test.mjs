@@ -169,7 +169,9 @@ for (const name of browsers()) {
       await waitForPage(
         `the record "${postText}" in the list`,
         (t) =>
-          [...document.querySelectorAll("#record-list li[data-uri] .text")].some((e) => e.firstChild?.textContent === t),
+          [...document.querySelectorAll("#record-list li[data-uri] .text")].some(
+            (e) => e.firstChild?.textContent === t,
+          ),
         postText,
       );
       await settle();

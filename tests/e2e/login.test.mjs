@@ -40,7 +40,10 @@ for (const name of browsers()) {
 
     /** startLogin in the page, then the PDS's own sign-in and consent pages; returns the callback URL. */
     async function authorize(page, { input, deny = false, account = alice(), options = {} } = {}) {
-      const start = await page.evaluate(([i, o]) => window.call("startLogin", i, o), [input ?? account.handle, options]);
+      const start = await page.evaluate(
+        ([i, o]) => window.call("startLogin", i, o),
+        [input ?? account.handle, options],
+      );
       assert.ok(start.ok, `startLogin failed: ${JSON.stringify(start)}`);
       await page.goto(start.value.url);
       await authorizeOnPds(page, { password: account.password, deny });
@@ -115,7 +118,10 @@ for (const name of browsers()) {
       const page = await openPage();
       const r = await page.evaluate(
         (iss) =>
-          window.call("handleCallback", `${location.origin}/callback?state=forged&code=abc&iss=${encodeURIComponent(iss)}`),
+          window.call(
+            "handleCallback",
+            `${location.origin}/callback?state=forged&code=abc&iss=${encodeURIComponent(iss)}`,
+          ),
         pds.pds,
       );
       assert.equal(r.code, "invalid_state");

@@ -12,7 +12,8 @@ import { browsers, launch } from "./drivers/index.mjs";
 import { serveTestPage } from "./site.mjs";
 
 const COLLECTION = "com.example.e2e.item";
-const CONCURRENT_TABS = "needs scripts running in two tabs at the same moment (one WebDriver session runs one at a time)";
+const CONCURRENT_TABS =
+  "needs scripts running in two tabs at the same moment (one WebDriver session runs one at a time)";
 const INTERCEPTION = "needs Playwright's network interception";
 
 /** Calls a client method in the page; throws with the error's code if it rejects. */

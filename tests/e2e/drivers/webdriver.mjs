@@ -57,7 +57,8 @@ async function poll(check, { timeout, what, where }) {
   for (;;) {
     const v = await check();
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what} (at ${await where()})`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeout} ms waiting for ${what} (at ${await where()})`);
     await sleep(100);
   }
 }
@@ -335,10 +336,10 @@ class WebDriverPage {
   async #read(sel, expr, extra) {
     const [value] = await poll(
       async () => {
-        const r = await this.#query(
-          `const el = __all(arguments[0])[0]; return el ? [${expr}] : null;`,
-          [sel, extra],
-        ).catch((err) => (err instanceof WebDriverError ? null : Promise.reject(err)));
+        const r = await this.#query(`const el = __all(arguments[0])[0]; return el ? [${expr}] : null;`, [
+          sel,
+          extra,
+        ]).catch((err) => (err instanceof WebDriverError ? null : Promise.reject(err)));
         return r;
       },
       { timeout: this.timeout, what: sel, where: () => this.url() },
