@@ -3,14 +3,14 @@
 // `npm start` (scripts/demo.mjs) and by the end-to-end tests.
 //
 // Library:
-//   import { startPds } from './pds.mjs'
-//   const { pds, plc, accounts, stop } = await startPds()
-//   // pds = 'http://localhost:2583' (PDS, OAuth issuer and resource server), plc = 'http://localhost:2582'
-//   // accounts = [{ handle: 'alice.test', did: 'did:plc:…', password: 'alice-pass', email }, { handle: 'bob.test', … }]
-//   await stop()
+//   import { startPds } from "./pds.mjs";
+//   const { pds, plc, accounts, stop } = await startPds();
+//   // pds = "http://localhost:2583" (PDS, OAuth issuer and resource server), plc = "http://localhost:2582"
+//   // accounts = [{ handle: "alice.test", did: "did:plc:…", password: "alice-pass", email }, { handle: "bob.test", … }]
+//   await stop();
 //
-// CLI: `node scripts/pds.mjs [handle:password ...] [--json]`
-// starts it and keeps it running until Ctrl-C, printing the URLs and the accounts.
+// CLI: `node scripts/pds.mjs [handle:password ...] [--json]` starts it and keeps it running until
+// Ctrl-C, printing the URLs and the accounts.
 //
 // Environment: ATPROTO_E2E_PDS_PORT (2583), ATPROTO_E2E_PLC_PORT (2582), ATPROTO_E2E_PDS_LOG=1 (the
 // PDS's own JSON logs), ATPROTO_E2E_VERBOSE=1 (echo the server's stderr).
