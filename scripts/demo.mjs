@@ -6,7 +6,7 @@
 //   DEMO_NETWORK=bsky             serves the same page for the real network, no local PDS.
 // Env: HOST, PORT. Ctrl-C stops everything it started.
 //
-// Library (the browser test of the page, tests/e2e/demo.test.mjs, uses exactly this wiring):
+// Library (the end-to-end test of the demo page uses exactly this wiring):
 //   import { startDemo } from "../../scripts/demo.mjs";
 //   const { url, pds, config, stop } = await startDemo({ network: "local", host, port });
 //   // url = "http://127.0.0.1:8080", pds = startPds()'s result (null for "bsky")
@@ -19,7 +19,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const NETWORKS = Object.freeze(["local", "bsky"]);
 
 /**
- * Starts the demo: for "local", the official PDS (tests/e2e/pds.mjs) with the demo accounts, then
+ * Starts the demo: for "local", the official PDS (scripts/pds.mjs) with the demo accounts, then
  * the static server for www/ (and pkg/ under /pkg/) with a generated /config.json.
  * @param {{network?: "local"|"bsky", host?: string, port?: number, log?: (line: string) => void,
  *          pdsOptions?: object}} [opts]
@@ -41,7 +41,7 @@ export async function startDemo({
   let pds = null;
   let config = null;
   if (network === "local") {
-    const { startPds } = await import("../tests/e2e/pds.mjs");
+    const { startPds } = await import("./pds.mjs");
     log("demo: starting the local PDS (first run installs it: a few minutes)…");
     pds = await startPds(pdsOptions);
     config = {

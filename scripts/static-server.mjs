@@ -76,7 +76,11 @@ export function createStaticServer({ host = "127.0.0.1", port = 8080, mounts, js
       resolvePromise({
         url,
         server,
-        close: () => new Promise((done) => { server.closeAllConnections?.(); server.close(() => done()); }),
+        close: () =>
+          new Promise((done) => {
+            server.closeAllConnections?.();
+            server.close(() => done());
+          }),
       });
     });
   });

@@ -20,8 +20,9 @@ function clientOptions(config) {
   // The page URL without query or fragment is the redirect URI: works on any static host.
   const redirectUri = `${location.origin}${location.pathname}`;
   const loopback = ["127.0.0.1", "[::1]"].includes(location.hostname);
-  const clientId = config.clientId
-    ?? (loopback ? loopbackClientId(redirectUri, SCOPE) : new URL("client-metadata.json", location.href).href);
+  const clientId =
+    config.clientId ??
+    (loopback ? loopbackClientId(redirectUri, SCOPE) : new URL("client-metadata.json", location.href).href);
   const options = { clientId, redirectUri, scope: SCOPE };
   if (config.network === "local") {
     Object.assign(options, {
@@ -171,7 +172,9 @@ function showEmptyState() {
   const empty = list.querySelector("li.empty");
   if (list.querySelector("li[data-uri]")) return empty?.remove();
   if (!empty) {
-    const item = li(Object.assign(document.createElement("span"), { textContent: "No records in this collection yet." }));
+    const item = li(
+      Object.assign(document.createElement("span"), { textContent: "No records in this collection yet." }),
+    );
     item.className = "empty";
     list.append(item);
   }
@@ -207,16 +210,22 @@ function recordItem(collection, r) {
 async function main() {
   await init();
   const config = await loadConfig();
-  $("network").textContent = config.network === "local"
-    ? `Local PDS at ${config.pds} (offline demo).`
-    : "Network: Bluesky (bsky.social and every other PDS).";
+  $("network").textContent =
+    config.network === "local"
+      ? `Local PDS at ${config.pds} (offline demo).`
+      : "Network: Bluesky (bsky.social and every other PDS).";
   if (config.accounts?.length) {
     $("demo-accounts").hidden = false;
     $("demo-account-list").replaceChildren(
       ...config.accounts.map((a) => {
         const text = document.createElement("span");
         text.textContent = `${a.handle} — password: ${a.password}`;
-        return li(text, button("Use", "secondary", () => { $("login-input").value = a.handle; }));
+        return li(
+          text,
+          button("Use", "secondary", () => {
+            $("login-input").value = a.handle;
+          }),
+        );
       }),
     );
     $("login-input").placeholder = config.accounts[0].handle;

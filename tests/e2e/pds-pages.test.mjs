@@ -1,119 +1,133 @@
-// The harness's browser side, checked without the wasm package: a minimal Node OAuth client
-// (node-oauth.mjs) does PAR/token/DPoP, headless Chromium shows the PDS's own sign-in and consent
-// pages, and browser.mjs's authorizeOnPds() drives them. The loopback redirect_uri is served by a
-// throwaway HTTP server on 127.0.0.1 with an ephemeral port (so the demo's 8080 may be in use).
-// (Playwright's page.route() cannot catch it: route handlers don't see redirect targets.)
+// The harness's browser side, checked without the wasm package, in each browser: a minimal Node
+// OAuth client (node-oauth.mjs) does PAR/token/DPoP, the browser shows the PDS's own sign-in and
+// consent pages, and authorize.mjs's authorizeOnPds() drives them over the driver interface. The
+// loopback redirect_uri is served by a throwaway HTTP server on 127.0.0.1 with an ephemeral port
+// (so the demo's 8080 may be in use). (Playwright's page.route() cannot catch it: route handlers
+// don't see redirect targets.)
 
-import assert from 'node:assert/strict'
-import http from 'node:http'
-import { after, before, test } from 'node:test'
-import { authorizeOnPds, launchChromium } from './browser.mjs'
-import { NodeOAuthClient } from './node-oauth.mjs'
-import { startPds } from './pds.mjs'
+import assert from "node:assert/strict";
+import http from "node:http";
+import { after, before, describe, test } from "node:test";
+import { startPds } from "../../scripts/pds.mjs";
+import { authorizeOnPds } from "./authorize.mjs";
+import { browsers, launch } from "./drivers/index.mjs";
+import { NodeOAuthClient } from "./node-oauth.mjs";
 
-let CALLBACK
-let server
-let browser
-let callbackServer
+let CALLBACK;
+let server;
+let callbackServer;
 before(async () => {
   callbackServer = http.createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html' }).end('<title>callback</title>callback')
-  })
-  await new Promise((resolve) => callbackServer.listen(0, '127.0.0.1', resolve))
-  CALLBACK = `http://127.0.0.1:${callbackServer.address().port}/callback`
-  ;[server, browser] = await Promise.all([startPds(), launchChromium()])
-})
+    res.writeHead(200, { "content-type": "text/html" }).end("<title>callback</title>callback");
+  });
+  await new Promise((resolve) => callbackServer.listen(0, "127.0.0.1", resolve));
+  CALLBACK = `http://127.0.0.1:${callbackServer.address().port}/callback`;
+  server = await startPds();
+});
 after(async () => {
-  await browser?.close()
-  await server?.stop()
-  callbackServer?.closeAllConnections()
-  await new Promise((resolve) => callbackServer?.close(resolve) ?? resolve())
-})
+  await server?.stop();
+  callbackServer?.closeAllConnections();
+  await new Promise((resolve) => callbackServer?.close(resolve) ?? resolve());
+});
 
-const newClient = () => new NodeOAuthClient({ issuer: server.pds, redirectUri: CALLBACK })
+const newClient = () => new NodeOAuthClient({ issuer: server.pds, redirectUri: CALLBACK });
 
-/** Opens `authorizeUrl` in a fresh browser context, runs `drive(page)`, returns the callback URL. */
-async function throughBrowser(authorizeUrl, drive) {
-  const context = await browser.newContext()
-  try {
-    const page = await context.newPage()
-    await page.goto(authorizeUrl)
-    await drive(page)
-    await page.waitForURL((u) => u.href.startsWith(CALLBACK), { timeout: 15_000 })
-    return page.url()
-  } finally {
-    await context.close()
-  }
+for (const name of browsers()) {
+  describe(name, () => {
+    let browser;
+    before(async () => {
+      browser = await launch(name);
+    });
+    after(async () => {
+      await browser?.close();
+    });
+
+    /** Opens `authorizeUrl` in a fresh page, runs `drive(page)`, returns the callback URL. */
+    async function throughBrowser(authorizeUrl, drive) {
+      const page = await browser.newPage();
+      try {
+        await page.goto(authorizeUrl);
+        await drive(page);
+        const back = await page.waitForUrl((u) => u.href.startsWith(CALLBACK), { timeout: 15_000 });
+        return back.href;
+      } finally {
+        await page.close();
+      }
+    }
+
+    test("login_hint sign-in, consent, callback, token, DPoP createRecord", async () => {
+      const alice = server.accounts.find((a) => a.handle === "alice.test");
+      const client = newClient();
+      const url = await client.authorize({ loginHint: "alice.test" });
+      const callbackUrl = await throughBrowser(url, (page) => authorizeOnPds(page, { password: alice.password }));
+
+      const q = new URL(callbackUrl).searchParams;
+      assert.ok(q.get("code"));
+      assert.equal(q.get("iss"), "http://localhost:2583");
+      assert.equal(q.get("state"), client.state);
+
+      const tokens = await client.callback(callbackUrl);
+      assert.equal(tokens.token_type, "DPoP");
+      assert.equal(tokens.sub, alice.did);
+      assert.deepEqual(tokens.scope.split(" ").sort(), ["atproto", "transition:generic"]);
+      assert.ok(tokens.refresh_token);
+
+      const created = await client.xrpc("POST", "com.atproto.repo.createRecord", {
+        body: {
+          repo: alice.did,
+          collection: "app.bsky.feed.post",
+          record: {
+            $type: "app.bsky.feed.post",
+            text: `hello from the e2e harness in ${name}`,
+            createdAt: new Date().toISOString(),
+          },
+        },
+      });
+      assert.match(created.uri, new RegExp(`^at://${alice.did}/app.bsky.feed.post/`));
+      const list = await client.xrpc("GET", "com.atproto.repo.listRecords", {
+        params: { repo: alice.did, collection: "app.bsky.feed.post" },
+      });
+      assert.ok(list.records.some((r) => r.uri === created.uri));
+    });
+
+    test("without login_hint the username is typed (welcome step first)", async () => {
+      const bob = server.accounts.find((a) => a.handle === "bob.test");
+      const client = newClient();
+      const url = await client.authorize();
+      const callbackUrl = await throughBrowser(url, (page) =>
+        authorizeOnPds(page, { username: bob.handle, password: bob.password }),
+      );
+      const tokens = await client.callback(callbackUrl);
+      assert.equal(tokens.sub, bob.did);
+    });
+
+    test("Deny access redirects with error=access_denied", async () => {
+      const alice = server.accounts.find((a) => a.handle === "alice.test");
+      const client = newClient();
+      const url = await client.authorize({ loginHint: "alice.test" });
+      const callbackUrl = await throughBrowser(url, (page) =>
+        authorizeOnPds(page, { password: alice.password, deny: true }),
+      );
+      const q = new URL(callbackUrl).searchParams;
+      assert.equal(q.get("error"), "access_denied");
+      assert.equal(q.get("state"), client.state);
+      assert.equal(q.get("iss"), "http://localhost:2583");
+      assert.equal(q.get("code"), null);
+    });
+
+    test("a wrong password is reported by authorizeOnPds", async () => {
+      const client = newClient();
+      const url = await client.authorize({ loginHint: "alice.test" });
+      const page = await browser.newPage();
+      try {
+        await page.goto(url);
+        await assert.rejects(
+          authorizeOnPds(page, { password: "not-the-password", timeout: 15_000 }),
+          /sign-in failed: .*wrong identifier or password/i,
+        );
+      } finally {
+        await page.close();
+      }
+    });
+  });
 }
-
-test('login_hint sign-in, consent, callback, token, DPoP createRecord', async () => {
-  const alice = server.accounts.find((a) => a.handle === 'alice.test')
-  const client = newClient()
-  const url = await client.authorize({ loginHint: 'alice.test' })
-  const callbackUrl = await throughBrowser(url, (page) => authorizeOnPds(page, { password: alice.password }))
-
-  const q = new URL(callbackUrl).searchParams
-  assert.ok(q.get('code'))
-  assert.equal(q.get('iss'), 'http://localhost:2583')
-  assert.equal(q.get('state'), client.state)
-
-  const tokens = await client.callback(callbackUrl)
-  assert.equal(tokens.token_type, 'DPoP')
-  assert.equal(tokens.sub, alice.did)
-  assert.deepEqual(tokens.scope.split(' ').sort(), ['atproto', 'transition:generic'])
-  assert.ok(tokens.refresh_token)
-
-  const created = await client.xrpc('POST', 'com.atproto.repo.createRecord', {
-    body: {
-      repo: alice.did,
-      collection: 'app.bsky.feed.post',
-      record: { $type: 'app.bsky.feed.post', text: 'hello from the e2e harness', createdAt: new Date().toISOString() },
-    },
-  })
-  assert.match(created.uri, new RegExp(`^at://${alice.did}/app.bsky.feed.post/`))
-  const list = await client.xrpc('GET', 'com.atproto.repo.listRecords', {
-    params: { repo: alice.did, collection: 'app.bsky.feed.post' },
-  })
-  assert.ok(list.records.some((r) => r.uri === created.uri))
-})
-
-test('without login_hint the username is typed (welcome step first)', async () => {
-  const bob = server.accounts.find((a) => a.handle === 'bob.test')
-  const client = newClient()
-  const url = await client.authorize()
-  const callbackUrl = await throughBrowser(url, (page) =>
-    authorizeOnPds(page, { username: bob.handle, password: bob.password }),
-  )
-  const tokens = await client.callback(callbackUrl)
-  assert.equal(tokens.sub, bob.did)
-})
-
-test('Deny access redirects with error=access_denied', async () => {
-  const alice = server.accounts.find((a) => a.handle === 'alice.test')
-  const client = newClient()
-  const url = await client.authorize({ loginHint: 'alice.test' })
-  const callbackUrl = await throughBrowser(url, (page) =>
-    authorizeOnPds(page, { password: alice.password, deny: true }),
-  )
-  const q = new URL(callbackUrl).searchParams
-  assert.equal(q.get('error'), 'access_denied')
-  assert.equal(q.get('state'), client.state)
-  assert.equal(q.get('iss'), 'http://localhost:2583')
-  assert.equal(q.get('code'), null)
-})
-
-test('a wrong password is reported by authorizeOnPds', async () => {
-  const client = newClient()
-  const url = await client.authorize({ loginHint: 'alice.test' })
-  const context = await browser.newContext()
-  try {
-    const page = await context.newPage()
-    await page.goto(url)
-    await assert.rejects(
-      authorizeOnPds(page, { password: 'not-the-password', timeout: 15_000 }),
-      /sign-in failed: .*wrong identifier or password/i,
-    )
-  } finally {
-    await context.close()
-  }
-})

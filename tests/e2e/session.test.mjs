@@ -1,44 +1,20 @@
-// Sessions against the real local PDS, in headless Chromium, through the public API only:
-// records and paging, generic XRPC (including a binary upload), restore after reload, the
-// steady-state request count, forced refresh, two tabs refreshing at once, and sign-out.
-import { test, before, after } from "node:test";
+// Sessions against the real local PDS, through the public API only, in each browser
+// (drivers/index.mjs): records and paging, generic XRPC (including a binary upload), restore after
+// reload, the steady-state request count, forced refresh, two tabs and two frames refreshing at
+// once, and sign-out (heard by the other tab; revocation checked where requests can be caught).
+// One page (and its storage) per browser, signed in as alice before the first test.
+import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { startPds } from "./pds.mjs";
-import { launchChromium, authorizeOnPds } from "./browser.mjs";
+import { startPds } from "../../scripts/pds.mjs";
+import { authorizeOnPds } from "./authorize.mjs";
+import { browsers, launch } from "./drivers/index.mjs";
 import { serveTestPage } from "./site.mjs";
 
-let pds, site, browser, context, page, did;
 const COLLECTION = "com.example.e2e.item";
-
-before(async () => {
-  pds = await startPds();
-  site = await serveTestPage({ pds: pds.pds, plc: pds.plc });
-  browser = await launchChromium();
-  context = await browser.newContext();
-  page = await openPage();
-  const account = pds.accounts[0];
-  did = account.did;
-  const start = await call(page, "startLogin", account.handle);
-  await page.goto(start.url);
-  await authorizeOnPds(page, { password: account.password });
-  await page.waitForURL((u) => u.href.startsWith(`${site.url}/callback`));
-  await page.waitForFunction(() => window.ready === true);
-  await call(page, "handleCallback");
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await pds?.stop();
-});
-
-async function openPage() {
-  const p = await context.newPage();
-  await p.goto(`${site.url}/`);
-  await p.waitForFunction(() => window.ready === true);
-  return p;
-}
+const CONCURRENT_TABS =
+  "needs scripts running in two tabs at the same moment (one WebDriver session runs one at a time)";
+const INTERCEPTION = "needs Playwright's network interception";
 
 /** Calls a client method in the page; throws with the error's code if it rejects. */
 async function call(p, method, ...args) {
@@ -53,205 +29,324 @@ async function callErr(p, method, ...args) {
   return r;
 }
 
-/** Records requests to the PDS/authorization server while `fn` runs. */
-async function requestsDuring(target, fn) {
-  const seen = [];
-  const listener = (req) => {
-    if (req.url().startsWith(pds.pds)) seen.push({ method: req.method(), url: req.url(), body: req.postData() ?? "" });
-  };
-  target.on("request", listener);
-  try {
-    await fn();
-    // Let request events that were already sent reach us.
-    await new Promise((r) => setTimeout(r, 50));
-  } finally {
-    target.off("request", listener);
-  }
-  return seen;
-}
+const isTokenRequest = (r) => r.url.endsWith("/oauth/token");
+const isRefresh = (r) =>
+  r.method === "POST" && r.url.endsWith("/oauth/token") && r.body.includes("grant_type=refresh_token");
 
-const isRefresh = (r) => r.method === "POST" && r.url.endsWith("/oauth/token") && r.body.includes("grant_type=refresh_token");
+for (const name of browsers()) {
+  describe(name, () => {
+    let pds, site, browser, page, did;
 
-test("records are created and listed page by page", async () => {
-  const uris = [];
-  for (let i = 0; i < 7; i++) {
-    const res = await call(page, "xrpc", did, {
-      nsid: "com.atproto.repo.createRecord",
-      body: { repo: did, collection: COLLECTION, record: { $type: COLLECTION, n: i } },
+    before(async () => {
+      pds = await startPds();
+      site = await serveTestPage({ pds: pds.pds, plc: pds.plc });
+      browser = await launch(name);
+      page = await browser.newPage();
+      await open(page);
+      did = pds.accounts[0].did;
+      await signIn(page, pds.accounts[0]);
     });
-    assert.equal(res.status, 200);
-    uris.push(res.data.uri);
-  }
-  const seen = [];
-  let cursor;
-  for (let pageNo = 0; pageNo < 10; pageNo++) {
-    const p = await call(page, "fetchRecords", did, COLLECTION, { limit: 3, cursor });
-    assert.ok(p.records.length <= 3);
-    seen.push(...p.records.map((r) => r.uri));
-    cursor = p.cursor;
-    if (!cursor || p.records.length === 0) break;
-  }
-  assert.deepEqual([...seen].sort(), [...uris].sort());
-  const all = await call(page, "fetchAllRecords", did, COLLECTION, { limit: 2 });
-  assert.deepEqual(all.map((r) => r.uri).sort(), [...uris].sort());
-  const capped = await call(page, "fetchAllRecords", did, COLLECTION, { limit: 2, maxRecords: 3 });
-  assert.equal(capped.length, 3);
-  const forward = await call(page, "fetchRecords", did, COLLECTION, { limit: 7, reverse: true });
-  const backward = await call(page, "fetchRecords", did, COLLECTION, { limit: 7 });
-  assert.deepEqual(forward.records.map((r) => r.uri), backward.records.map((r) => r.uri).reverse());
-});
 
-test("generic XRPC: get, put, delete, binary upload, and typed XRPC errors", async () => {
-  const rkey = "e2e-put";
-  const put = await call(page, "xrpc", did, {
-    nsid: "com.atproto.repo.putRecord",
-    body: { repo: did, collection: COLLECTION, rkey, record: { $type: COLLECTION, v: 1 } },
-  });
-  assert.equal(put.status, 200);
-  const got = await call(page, "xrpc", did, { nsid: "com.atproto.repo.getRecord", params: { repo: did, collection: COLLECTION, rkey } });
-  assert.equal(got.data.value.v, 1);
-  assert.match(got.headers["content-type"], /json/);
-  await call(page, "xrpc", did, { nsid: "com.atproto.repo.deleteRecord", body: { repo: did, collection: COLLECTION, rkey } });
-  const missing = await callErr(page, "xrpc", did, { nsid: "com.atproto.repo.getRecord", params: { repo: did, collection: COLLECTION, rkey } });
-  assert.equal(missing.code, "xrpc_error");
-  assert.equal(missing.serverError, "RecordNotFound");
+    after(async () => {
+      await browser?.close();
+      await site?.close();
+      await pds?.stop();
+    });
 
-  const blob = await page.evaluate(async (did) => {
-    const bytes = new Uint8Array(256).map((_, i) => i);
-    const r = await window.call("xrpc", did, { nsid: "com.atproto.repo.uploadBlob", body: bytes, encoding: "application/octet-stream" });
-    return r.ok ? r.value.data.blob : r;
-  }, did);
-  assert.equal(blob.size, 256, JSON.stringify(blob));
-  assert.equal(blob.$type, "blob");
-});
+    /** The test page, ready, in `p`. */
+    async function open(p) {
+      await p.goto(`${site.url}/`);
+      await p.waitFor(() => window.ready === true, undefined, { what: "the test page" });
+      return p;
+    }
 
-test("steady state: one HTTP request per authenticated call", async () => {
-  await call(page, "fetchRecords", did, COLLECTION, { limit: 1 }); // warm: nonce known
-  const seen = await requestsDuring(page, async () => {
-    for (let i = 0; i < 5; i++) await call(page, "fetchRecords", did, COLLECTION, { limit: 1 });
-  });
-  assert.equal(seen.length, 5, JSON.stringify(seen.map((r) => r.url)));
-});
+    /** Signs `account` in from `p` (on the test page) through the PDS's pages; returns the session. */
+    async function signIn(p, account) {
+      const start = await call(p, "startLogin", account.handle);
+      await p.goto(start.url);
+      await authorizeOnPds(p, { password: account.password });
+      await p.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`));
+      await p.waitFor(() => window.ready === true, undefined, { what: "the callback page" });
+      return (await call(p, "handleCallback")).session;
+    }
 
-test("a reload restores the session without network and calls again", async () => {
-  await page.reload();
-  await page.waitForFunction(() => window.ready === true);
-  let listed;
-  const quiet = await requestsDuring(page, async () => {
-    listed = await call(page, "listSessions");
-    await call(page, "restore", did);
-  });
-  assert.deepEqual(quiet, [], "restore makes no request");
-  assert.ok(listed.some((s) => s.did === did));
-  // The persisted nonce makes even the first call after a reload a single request.
-  const seen = await requestsDuring(page, () => call(page, "fetchRecords", did, COLLECTION, { limit: 1 }));
-  assert.equal(seen.length, 1);
-});
+    /** Requests to the PDS/authorization server while `fn` runs. */
+    const requestsDuring = (p, fn, opts) => p.requestsDuring(fn, { prefix: pds.pds, ...opts });
 
-test("a forced refresh rotates the tokens", async () => {
-  const tokens = [];
-  const onResponse = async (resp) => {
-    if (resp.url().endsWith("/oauth/token") && resp.status() === 200) tokens.push(await resp.json());
-  };
-  page.on("response", onResponse);
-  const before = await call(page, "restore", did);
-  const seen = await requestsDuring(page, () => call(page, "refresh", did));
-  page.off("response", onResponse);
-  assert.equal(seen.filter(isRefresh).length, 1);
-  assert.equal(tokens.length, 1);
-  const after = await call(page, "restore", did);
-  assert.ok(after.expiresAt >= before.expiresAt);
-  await call(page, "fetchRecords", did, COLLECTION, { limit: 1 });
-});
+    test("records are created and listed page by page", async () => {
+      const uris = [];
+      for (let i = 0; i < 7; i++) {
+        const res = await call(page, "xrpc", did, {
+          nsid: "com.atproto.repo.createRecord",
+          body: { repo: did, collection: COLLECTION, record: { $type: COLLECTION, n: i } },
+        });
+        assert.equal(res.status, 200);
+        uris.push(res.data.uri);
+      }
+      const seen = [];
+      let cursor;
+      for (let pageNo = 0; pageNo < 10; pageNo++) {
+        const p = await call(page, "fetchRecords", did, COLLECTION, { limit: 3, cursor });
+        assert.ok(p.records.length <= 3);
+        seen.push(...p.records.map((r) => r.uri));
+        cursor = p.cursor;
+        if (!cursor || p.records.length === 0) break;
+      }
+      assert.deepEqual([...seen].sort(), [...uris].sort());
+      const all = await call(page, "fetchAllRecords", did, COLLECTION, { limit: 2 });
+      assert.deepEqual(all.map((r) => r.uri).sort(), [...uris].sort());
+      const capped = await call(page, "fetchAllRecords", did, COLLECTION, { limit: 2, maxRecords: 3 });
+      assert.equal(capped.length, 3);
+      const forward = await call(page, "fetchRecords", did, COLLECTION, { limit: 7, reverse: true });
+      const backward = await call(page, "fetchRecords", did, COLLECTION, { limit: 7 });
+      assert.deepEqual(
+        forward.records.map((r) => r.uri),
+        backward.records.map((r) => r.uri).reverse(),
+      );
+    });
 
-test("two tabs refreshing at the same moment make exactly one refresh request, every round", async () => {
-  const tabB = await openPage();
-  await call(tabB, "restore", did);
-  const updates = [];
-  await tabB.exposeFunction("recordEvent", (e) => updates.push(e));
-  await tabB.evaluate(() => window.client.onSessionEvent((e) => window.recordEvent(e)));
-  const rounds = 12;
-  for (let round = 0; round < rounds; round++) {
-    const at = Date.now() + 150;
-    const seen = await requestsDuring(context, () =>
-      Promise.all(
-        [page, tabB].map((p) =>
-          p.evaluate(async ([at, did]) => {
-            await new Promise((r) => setTimeout(r, at - Date.now()));
-            return window.call("refresh", did);
-          }, [at, did]),
-        ),
-      ).then((results) => {
-        for (const r of results) assert.ok(r.ok, JSON.stringify(r));
-      }),
+    test("generic XRPC: get, put, delete, binary upload, and typed XRPC errors", async () => {
+      const rkey = "e2e-put";
+      const put = await call(page, "xrpc", did, {
+        nsid: "com.atproto.repo.putRecord",
+        body: { repo: did, collection: COLLECTION, rkey, record: { $type: COLLECTION, v: 1 } },
+      });
+      assert.equal(put.status, 200);
+      const got = await call(page, "xrpc", did, {
+        nsid: "com.atproto.repo.getRecord",
+        params: { repo: did, collection: COLLECTION, rkey },
+      });
+      assert.equal(got.data.value.v, 1);
+      assert.match(got.headers["content-type"], /json/);
+      await call(page, "xrpc", did, {
+        nsid: "com.atproto.repo.deleteRecord",
+        body: { repo: did, collection: COLLECTION, rkey },
+      });
+      const missing = await callErr(page, "xrpc", did, {
+        nsid: "com.atproto.repo.getRecord",
+        params: { repo: did, collection: COLLECTION, rkey },
+      });
+      assert.equal(missing.code, "xrpc_error");
+      assert.equal(missing.serverError, "RecordNotFound");
+
+      const blob = await page.evaluate(async (did) => {
+        const bytes = new Uint8Array(256).map((_, i) => i);
+        const r = await window.call("xrpc", did, {
+          nsid: "com.atproto.repo.uploadBlob",
+          body: bytes,
+          encoding: "application/octet-stream",
+        });
+        return r.ok ? r.value.data.blob : r;
+      }, did);
+      assert.equal(blob.size, 256, JSON.stringify(blob));
+      assert.equal(blob.$type, "blob");
+    });
+
+    test("steady state: one HTTP request per authenticated call", async () => {
+      await call(page, "fetchRecords", did, COLLECTION, { limit: 1 }); // warm: nonce known
+      const seen = await requestsDuring(page, async () => {
+        for (let i = 0; i < 5; i++) await call(page, "fetchRecords", did, COLLECTION, { limit: 1 });
+      });
+      assert.equal(seen.length, 5, JSON.stringify(seen.map((r) => r.url)));
+    });
+
+    test("a reload restores the session without network and calls again", async () => {
+      await page.reload();
+      await page.waitFor(() => window.ready === true, undefined, { what: "the reloaded page" });
+      let listed, restored;
+      const quiet = await requestsDuring(page, async () => {
+        listed = await call(page, "listSessions");
+        restored = await call(page, "restore", did);
+      });
+      assert.deepEqual(quiet, [], "restore makes no request");
+      assert.ok(listed.some((s) => s.did === did));
+      assert.equal(restored.did, did);
+      // The persisted nonce makes even the first call after a reload a single request.
+      const seen = await requestsDuring(page, () => call(page, "fetchRecords", did, COLLECTION, { limit: 1 }));
+      assert.equal(seen.length, 1);
+    });
+
+    test("a forced refresh rotates the tokens", async () => {
+      const before = await call(page, "restore", did);
+      const seen = await requestsDuring(page, () => call(page, "refresh", did));
+      const token = seen.filter(isTokenRequest);
+      assert.equal(token.length, 1, JSON.stringify(token));
+      if (page.seesRequestDetails) {
+        // A refresh_token grant, answered with new tokens.
+        assert.equal(seen.filter(isRefresh).length, 1);
+        assert.equal(token[0].status, 200);
+      }
+      const after = await call(page, "restore", did);
+      assert.ok(after.expiresAt >= before.expiresAt);
+      await call(page, "fetchRecords", did, COLLECTION, { limit: 1 });
+    });
+
+    test(
+      "two tabs refreshing at the same moment make exactly one refresh request, every round",
+      { skip: name !== "chromium" && CONCURRENT_TABS },
+      async () => {
+        const tabB = await open(await page.openTab());
+        await call(tabB, "restore", did);
+        await tabB.evaluate(() => {
+          window.updates = [];
+          window.client.onSessionEvent((e) => window.updates.push(e));
+        });
+        const rounds = 12;
+        for (let round = 0; round < rounds; round++) {
+          const at = Date.now() + 150;
+          const seen = await requestsDuring(
+            page,
+            () =>
+              Promise.all(
+                [page, tabB].map((p) =>
+                  p.evaluate(
+                    async ([at, did]) => {
+                      await new Promise((r) => setTimeout(r, at - Date.now()));
+                      return window.call("refresh", did);
+                    },
+                    [at, did],
+                  ),
+                ),
+              ).then((results) => {
+                for (const r of results) assert.ok(r.ok, JSON.stringify(r));
+              }),
+            { allTabs: true },
+          );
+          assert.equal(
+            seen.filter(isRefresh).length,
+            1,
+            `round ${round}: ${seen.filter(isRefresh).length} refresh requests`,
+          );
+          // Both tabs work with the rotated tokens.
+          await call(page, "fetchRecords", did, COLLECTION, { limit: 1 });
+          await call(tabB, "fetchRecords", did, COLLECTION, { limit: 1 });
+        }
+        const updates = await tabB.evaluate(() => window.updates);
+        assert.ok(
+          updates.some((e) => e.type === "updated" && e.remote === true),
+          "the other tab hears about rotations",
+        );
+        assert.equal((await call(tabB, "listSessions")).length, 1);
+        await tabB.close();
+      },
     );
-    assert.equal(seen.filter(isRefresh).length, 1, `round ${round}: ${seen.filter(isRefresh).length} refresh requests`);
-    // Both tabs work with the rotated tokens.
-    await call(page, "fetchRecords", did, COLLECTION, { limit: 1 });
-    await call(tabB, "fetchRecords", did, COLLECTION, { limit: 1 });
-  }
-  assert.ok(updates.some((e) => e.type === "updated" && e.remote === true), "the other tab hears about rotations");
-  assert.equal((await call(tabB, "listSessions")).length, 1);
-  await tabB.close();
-});
 
-test("sign-out revokes: the old access token fails at the PDS", async () => {
-  const tabB = await openPage();
-  await call(tabB, "restore", did);
-  const events = [];
-  await tabB.exposeFunction("recordSignOut", (e) => events.push(e));
-  await tabB.evaluate(() => {
-    window.client.onSessionEvent((e) => window.recordSignOut(e));
-    window.unsubscribed = [];
-    const off = window.client.onSessionEvent((e) => window.unsubscribed.push(e));
-    off();
-    off();
+    test("two frames refreshing at the same moment make exactly one token request, every round", async () => {
+      await open(page);
+      // Two same-origin frames: two instances of the package sharing IndexedDB, Web Locks and
+      // BroadcastChannel, as two tabs do, started in the same tick. Counted with Resource Timing.
+      const rounds = await page.evaluate(
+        async ([did, collection]) => {
+          const frames = [0, 1].map(() => {
+            const f = document.createElement("iframe");
+            f.src = "/";
+            document.body.append(f);
+            return f.contentWindow;
+          });
+          const until = (cond) =>
+            new Promise((resolve, reject) => {
+              const t0 = Date.now();
+              const poll = () =>
+                cond()
+                  ? resolve()
+                  : Date.now() - t0 > 20000
+                    ? reject(new Error("frames not ready"))
+                    : setTimeout(poll, 50);
+              poll();
+            });
+          await until(() => frames.every((w) => w.ready === true));
+          for (const w of frames) {
+            const r = await w.call("restore", did);
+            if (!r.ok) return r;
+            w.performance.setResourceTimingBufferSize(10000);
+          }
+          const rounds = [];
+          for (let i = 0; i < 8; i++) {
+            for (const w of frames) w.performance.clearResourceTimings();
+            const results = await Promise.all(frames.map((w) => w.call("refresh", did)));
+            const token = frames
+              .flatMap((w) => w.performance.getEntriesByType("resource"))
+              .filter((e) => e.name.endsWith("/oauth/token"));
+            const calls = await Promise.all(frames.map((w) => w.call("fetchRecords", did, collection, { limit: 1 })));
+            rounds.push({ failures: [...results, ...calls].filter((r) => !r.ok), tokenRequests: token.length });
+          }
+          return rounds;
+        },
+        [did, COLLECTION],
+      );
+      assert.ok(Array.isArray(rounds), JSON.stringify(rounds));
+      rounds.forEach((r, i) => {
+        assert.deepEqual(r.failures, [], `round ${i}`);
+        assert.equal(r.tokenRequests, 1, `round ${i}: ${r.tokenRequests} token requests`);
+      });
+      await open(page); // drop the frames
+    });
+
+    test("sign-out deletes the session here and in the other tab, and revokes the tokens", async () => {
+      const tabB = await open(await page.openTab());
+      await call(tabB, "restore", did);
+      await tabB.evaluate(() => {
+        window.signOutEvents = [];
+        window.client.onSessionEvent((e) => window.signOutEvents.push(e));
+        window.unsubscribed = [];
+        const off = window.client.onSessionEvent((e) => window.unsubscribed.push(e));
+        off();
+        off();
+      });
+
+      // Where requests can be caught (Playwright): capture two authenticated requests without
+      // letting them reach the PDS, so each can be sent later exactly once (a DPoP proof is
+      // single-use). getSession requires auth (listRecords would answer anyone).
+      const pw = page.playwright;
+      const captured = [];
+      if (pw) {
+        const pattern = `${pds.pds}/xrpc/com.atproto.server.getSession**`;
+        await pw.page.route(pattern, async (route) => {
+          captured.push({ url: route.request().url(), headers: await route.request().allHeaders() });
+          await route.abort();
+        });
+        for (let i = 0; i < 2; i++) {
+          const r = await callErr(page, "xrpc", did, { nsid: "com.atproto.server.getSession" });
+          assert.equal(r.code, "network_error");
+        }
+        await pw.page.unroute(pattern);
+        assert.equal(captured.length, 2);
+      }
+      const replay = ({ url, headers }) =>
+        fetch(url, { headers: { authorization: headers.authorization, dpop: headers.dpop } });
+
+      if (pw) assert.equal((await replay(captured[0])).status, 200, "the captured token works before sign-out");
+      await call(page, "signOut", did);
+      if (pw) assert.equal((await replay(captured[1])).status, 401, "the access token is revoked");
+
+      assert.deepEqual(await call(page, "listSessions"), []);
+      assert.equal((await callErr(page, "fetchRecords", did, COLLECTION)).code, "session_not_found");
+      // The other tab hears it over BroadcastChannel, asynchronously: wait for it, up to 5 s.
+      await tabB
+        .waitFor(
+          (did) => window.signOutEvents.some((e) => e.type === "deleted" && e.did === did && e.remote === true),
+          did,
+          { timeout: 5000, what: "the deleted event in the other tab" },
+        )
+        .catch(async (err) => {
+          assert.fail(`${err.message}: ${JSON.stringify(await tabB.evaluate(() => window.signOutEvents))}`);
+        });
+      assert.deepEqual(await tabB.evaluate(() => window.unsubscribed), [], "an unsubscribed listener hears nothing");
+      assert.equal((await callErr(tabB, "fetchRecords", did, COLLECTION)).code, "session_not_found");
+      await tabB.close();
+    });
+
+    test(
+      "sign-out deletes locally even when the server is unreachable",
+      { skip: name !== "chromium" && INTERCEPTION },
+      async () => {
+        const { page: pw } = page.playwright;
+        const session = await signIn(page, pds.accounts[1]);
+        await pw.route(`${pds.pds}/oauth/revoke`, (route) => route.abort());
+        await call(page, "signOut", session.did);
+        assert.deepEqual(await call(page, "listSessions"), []);
+        await pw.unroute(`${pds.pds}/oauth/revoke`);
+      },
+    );
   });
-
-  // Capture two authenticated requests without letting them reach the PDS, so each can be sent
-  // later exactly once (a DPoP proof is single-use). getSession requires auth (listRecords
-  // would answer anyone).
-  const captured = [];
-  const pattern = `${pds.pds}/xrpc/com.atproto.server.getSession**`;
-  await page.route(pattern, async (route) => {
-    captured.push({ url: route.request().url(), headers: await route.request().allHeaders() });
-    await route.abort();
-  });
-  for (let i = 0; i < 2; i++) {
-    const r = await callErr(page, "xrpc", did, { nsid: "com.atproto.server.getSession" });
-    assert.equal(r.code, "network_error");
-  }
-  await page.unroute(pattern);
-  assert.equal(captured.length, 2);
-  const replay = ({ url, headers }) =>
-    fetch(url, { headers: { authorization: headers.authorization, dpop: headers.dpop } });
-
-  assert.equal((await replay(captured[0])).status, 200, "the captured token works before sign-out");
-  await call(page, "signOut", did);
-  const afterSignOut = await replay(captured[1]);
-  assert.equal(afterSignOut.status, 401, "the access token is revoked");
-
-  assert.deepEqual(await call(page, "listSessions"), []);
-  assert.equal((await callErr(page, "fetchRecords", did, COLLECTION)).code, "session_not_found");
-  // The other tab hears it over BroadcastChannel, asynchronously: wait for it, up to 5 s.
-  const heard = () => events.some((e) => e.type === "deleted" && e.did === did && e.remote === true);
-  for (let waited = 0; !heard() && waited < 5000; waited += 50) await new Promise((r) => setTimeout(r, 50));
-  assert.ok(heard(), JSON.stringify(events));
-  assert.deepEqual(await tabB.evaluate(() => window.unsubscribed), [], "an unsubscribed listener hears nothing");
-  assert.equal((await callErr(tabB, "fetchRecords", did, COLLECTION)).code, "session_not_found");
-  await tabB.close();
-});
-
-test("sign-out deletes locally even when the server is unreachable", async () => {
-  const account = pds.accounts[1];
-  const start = await call(page, "startLogin", account.handle);
-  await page.goto(start.url);
-  await authorizeOnPds(page, { password: account.password });
-  await page.waitForURL((u) => u.href.startsWith(`${site.url}/callback`));
-  await page.waitForFunction(() => window.ready === true);
-  const { session } = await call(page, "handleCallback");
-  await page.route(`${pds.pds}/oauth/revoke`, (route) => route.abort());
-  await call(page, "signOut", session.did);
-  assert.deepEqual(await call(page, "listSessions"), []);
-  await page.unroute(`${pds.pds}/oauth/revoke`);
-});
+}

@@ -7,7 +7,10 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-export async function serveTestPage(config, { host = "127.0.0.1", port = Number(process.env.E2E_SITE_PORT || 8080) } = {}) {
+export async function serveTestPage(
+  config,
+  { host = "127.0.0.1", port = Number(process.env.E2E_SITE_PORT || 8080) } = {},
+) {
   return createStaticServer({
     host,
     port,

