@@ -64,10 +64,10 @@ pub(super) fn options_arg(value: Option<JsValue>, what: &str) -> Result<JsValue>
 /// Refuses properties outside `allowed`: a misspelt option must not be silently ignored
 /// (serde_wasm_bindgen only ever reads the fields it knows).
 pub(super) fn check_keys(obj: &JsValue, allowed: &[&str], what: &str) -> Result<()> {
-    let Some(object) = obj.dyn_ref::<Object>() else {
+    if !obj.is_object() {
         return Ok(());
-    };
-    for key in Object::keys(object).iter() {
+    }
+    for key in Object::keys(obj.unchecked_ref::<Object>()).iter() {
         let key = key.as_string().unwrap_or_default();
         if !allowed.contains(&key.as_str()) {
             return Err(invalid(format!(
@@ -138,8 +138,10 @@ pub(super) fn push_param(
     if value.is_undefined() || value.is_null() {
         return Ok(());
     }
-    if let Some(arr) = value.dyn_ref::<Array>() {
-        for item in arr.iter() {
+    // Array.isArray and the toString tag work across realms (an iframe's arrays and bytes);
+    // `instanceof` does not.
+    if Array::is_array(value) {
+        for item in value.unchecked_ref::<Array>().iter() {
             push_param(out, key, &item)?;
         }
         return Ok(());
@@ -170,15 +172,29 @@ pub(super) fn string_map(obj: &JsValue, what: &str) -> Result<Vec<(String, Strin
     if obj.is_undefined() || obj.is_null() {
         return Ok(out);
     }
-    let object = obj
-        .dyn_ref::<Object>()
-        .ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("{what} must be an object")))?;
-    for entry in Object::entries(object).iter() {
+    if !obj.is_object() || obj.is_function() || Array::is_array(obj) {
+        return Err(invalid(format!("{what} must be an object")));
+    }
+    for entry in Object::entries(obj.unchecked_ref::<Object>()).iter() {
         let pair: Array = entry.unchecked_into();
         let key = pair.get(0).as_string().unwrap_or_default();
         push_param(&mut out, &key, &pair.get(1))?;
     }
     Ok(out)
+}
+
+/// The bytes of a `Uint8Array` or an `ArrayBuffer`, from this realm or another (an iframe's).
+fn as_bytes(value: &JsValue) -> Option<Vec<u8>> {
+    if !value.is_object() {
+        return None;
+    }
+    let tag = Reflect::get(value, &js_sys::Symbol::to_string_tag())
+        .ok()?
+        .as_string()?;
+    match tag.as_str() {
+        "Uint8Array" | "ArrayBuffer" => Some(Uint8Array::new(value).to_vec()),
+        _ => None,
+    }
 }
 
 pub(super) fn xrpc_call_from_js(call: &JsValue) -> Result<XrpcRequest> {
@@ -195,16 +211,9 @@ pub(super) fn xrpc_call_from_js(call: &JsValue) -> Result<XrpcRequest> {
     let body_js = get(call, "body");
     let (body, content_type) = if body_js.is_undefined() {
         (None, None)
-    } else if let Some(bytes) = body_js.dyn_ref::<Uint8Array>() {
+    } else if let Some(bytes) = as_bytes(&body_js) {
         (
-            Some(bytes.to_vec()),
-            Some(
-                opt_string(call, "encoding")?.unwrap_or_else(|| "application/octet-stream".into()),
-            ),
-        )
-    } else if let Some(buf) = body_js.dyn_ref::<js_sys::ArrayBuffer>() {
-        (
-            Some(Uint8Array::new(buf).to_vec()),
+            Some(bytes),
             Some(
                 opt_string(call, "encoding")?.unwrap_or_else(|| "application/octet-stream".into()),
             ),

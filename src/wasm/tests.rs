@@ -171,3 +171,40 @@ fn wrong_types_in_synchronous_calls_throw_oauth_errors() {
         assert_eq!(code(&e), "invalid_config");
     }
 }
+
+#[wasm_bindgen_test]
+fn values_from_another_realm_are_read_as_what_they_are() {
+    // An iframe's arrays and bytes fail `instanceof` here; they must still count as arrays
+    // and bytes (not as JSON objects, nor as invalid input).
+    let make = js_sys::Function::new_no_args(
+        "const f = document.createElement('iframe'); document.body.appendChild(f); \
+         const w = f.contentWindow; \
+         return { body: new w.Uint8Array([1, 2, 3]), tags: new w.Array('a', 'b'), \
+                  buffer: new w.Uint8Array([9]).buffer };",
+    );
+    let made = make.call0(&JsValue::NULL).unwrap();
+    let field = |k: &str| Reflect::get(&made, &k.into()).unwrap();
+    let call = object(&[
+        ("nsid", "com.atproto.repo.uploadBlob".into()),
+        ("params", object(&[("tags", field("tags"))])),
+        ("body", field("body")),
+    ]);
+    let req = super::convert::xrpc_call_from_js(&call).unwrap();
+    assert_eq!(req.body, Some(vec![1, 2, 3]));
+    assert_eq!(
+        req.content_type.as_deref(),
+        Some("application/octet-stream")
+    );
+    assert_eq!(
+        req.params,
+        vec![
+            ("tags".to_string(), "a".to_string()),
+            ("tags".into(), "b".into())
+        ]
+    );
+    let call = object(&[("nsid", "a.b.c".into()), ("body", field("buffer"))]);
+    assert_eq!(
+        super::convert::xrpc_call_from_js(&call).unwrap().body,
+        Some(vec![9])
+    );
+}

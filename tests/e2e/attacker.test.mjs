@@ -1,0 +1,233 @@
+// The DPoP key against a script on the app's origin (an XSS, a compromised dependency, an
+// extension's content script), in each browser, after a real login against the official PDS.
+// The "attacker" below uses only what any page script has: the package's module by its URL (ES
+// modules are singletons, so it gets the live instance and its Wasm memory), IndexedDB, and
+// WebCrypto with the storage key it finds there. It must not get the DPoP private key:
+//   - every CryptoKey in the origin's IndexedDB refuses exportKey;
+//   - no stored value, raw or decrypted with the store's own AES key, contains the scalar;
+//   - the Wasm linear memory holds no copy of the scalar (big- or little-endian: p256 keeps
+//     scalars as little-endian 32-bit limbs on wasm32).
+// To know what to look for, the test (not the attacker) records every 32-byte value the page
+// draws from crypto.getRandomValues while the login starts, and picks the one whose P-256 public
+// key is the JWK in the DPoP proofs: the scalar. It fails if it cannot find it, so it cannot
+// pass by looking for the wrong thing.
+import { describe, test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createECDH } from "node:crypto";
+
+import { startPds } from "../../scripts/pds.mjs";
+import { authorizeOnPds } from "./authorize.mjs";
+import { browsers, launch } from "./drivers/index.mjs";
+import { serveTestPage } from "./site.mjs";
+
+const b64url = (buf) => Buffer.from(buf).toString("base64url");
+
+/** The uncompressed public point of a P-256 scalar, as JWK x and y. */
+function publicJwk(scalar) {
+  const ecdh = createECDH("prime256v1");
+  ecdh.setPrivateKey(Buffer.from(scalar));
+  const point = ecdh.getPublicKey();
+  return { x: b64url(point.subarray(1, 33)), y: b64url(point.subarray(33, 65)) };
+}
+
+/** Runs in the page before the login starts: records random draws and DPoP proofs. */
+function instrument() {
+  window.__draws = [];
+  window.__proofs = [];
+  const draw = crypto.getRandomValues.bind(crypto);
+  crypto.getRandomValues = (array) => {
+    const out = draw(array);
+    if (array.byteLength === 32) window.__draws.push(Array.from(new Uint8Array(array.buffer, array.byteOffset, 32)));
+    return out;
+  };
+  const send = window.fetch.bind(window);
+  window.fetch = (input, init) => {
+    const headers = input instanceof Request ? input.headers : new Headers(init?.headers);
+    const proof = headers.get("dpop");
+    if (proof) window.__proofs.push(proof);
+    return send(input, init);
+  };
+}
+
+/** The attacker, in the page. `needles` are byte strings (as arrays) that must appear nowhere. */
+async function attack(needles) {
+  const found = [];
+  const hasNeedle = (bytes, where) => {
+    for (const [name, needle] of Object.entries(needles)) {
+      outer: for (let i = 0; i + needle.length <= bytes.length; i++) {
+        for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
+        found.push(`${name} in ${where} at ${i}`);
+        break;
+      }
+    }
+  };
+  const enc = new TextEncoder();
+
+  // 1. Wasm memory, through the package module as any page script can reach it.
+  const pkg = await import("/pkg/atproto_oauth_wasm.js");
+  const exports = await pkg.default();
+  hasNeedle(new Uint8Array(exports.memory.buffer), "wasm memory");
+  // …and every JS object the module holds (its exported tables of references).
+  const held = [];
+  for (const [name, value] of Object.entries(exports)) {
+    if (!(value instanceof WebAssembly.Table)) continue;
+    for (let i = 0; i < value.length; i++) {
+      try {
+        held.push([`${name}[${i}]`, value.get(i)]);
+      } catch {}
+    }
+  }
+
+  // 2. IndexedDB: every database, store and value.
+  const keys = [];
+  const records = [];
+  const walk = (value, where) => {
+    if (value instanceof CryptoKey) keys.push({ key: value, where });
+    else if (ArrayBuffer.isView(value))
+      hasNeedle(new Uint8Array(value.buffer, value.byteOffset, value.byteLength), where);
+    else if (value instanceof ArrayBuffer) hasNeedle(new Uint8Array(value), where);
+    else if (typeof value === "string") hasNeedle(enc.encode(value), where);
+    else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) walk(v, `${where}.${k}`);
+  };
+  const request = (r) =>
+    new Promise((ok, fail) => ((r.onsuccess = () => ok(r.result)), (r.onerror = () => fail(r.error))));
+  // Not recursed into: the table also holds the global object, the document, functions…
+  for (const [where, value] of held)
+    if (
+      !(value instanceof Object) ||
+      value instanceof CryptoKey ||
+      ArrayBuffer.isView(value) ||
+      value instanceof ArrayBuffer
+    )
+      walk(value, where);
+  const databases = await indexedDB.databases();
+  for (const { name } of databases) {
+    const db = await request(indexedDB.open(name));
+    for (const store of db.objectStoreNames) {
+      const tx = db.transaction(store, "readonly");
+      const ids = await request(tx.objectStore(store).getAllKeys());
+      const values = await request(tx.objectStore(store).getAll());
+      ids.forEach((id, i) => {
+        walk(values[i], `${name}/${store}/${id}`);
+        records.push({ db: name, store, id: String(id), value: values[i] });
+      });
+    }
+    db.close();
+  }
+
+  // 3. Every CryptoKey refuses to be exported; AES keys are used to decrypt every record the
+  //    way the store does (iv || ciphertext, additional data naming the record).
+  const exported = [];
+  for (const { key, where } of keys) {
+    for (const format of ["pkcs8", "jwk", "raw", "spki"]) {
+      try {
+        await crypto.subtle.exportKey(format, key);
+        exported.push(`${where} as ${format}`);
+      } catch {}
+    }
+  }
+  const aesKeys = keys.filter(({ key }) => key.algorithm.name === "AES-GCM");
+  let decrypted = 0;
+  for (const { key } of aesKeys) {
+    for (const r of records) {
+      const sealed = r.value instanceof Uint8Array ? r.value : r.value?.sealed;
+      if (!(sealed instanceof Uint8Array) || sealed.length < 28) continue;
+      try {
+        const plain = await crypto.subtle.decrypt(
+          {
+            name: "AES-GCM",
+            iv: sealed.subarray(0, 12),
+            additionalData: enc.encode(`atproto-oauth-wasm/${r.store}/${r.id}`),
+          },
+          key,
+          sealed.subarray(12),
+        );
+        decrypted++;
+        hasNeedle(new Uint8Array(plain), `decrypted ${r.db}/${r.store}/${r.id}`);
+      } catch {}
+    }
+  }
+  const kinds = keys.map(
+    ({ key, where }) => `${where}: ${key.algorithm.name} ${key.type} extractable=${key.extractable} ${key.usages}`,
+  );
+  return { found, exported, decrypted, keys: kinds, memory: exports.memory.buffer.byteLength };
+}
+
+for (const name of browsers()) {
+  describe(name, () => {
+    let pds, site, browser;
+
+    before(async () => {
+      pds = await startPds();
+      site = await serveTestPage({ pds: pds.pds, plc: pds.plc });
+      browser = await launch(name);
+    });
+
+    after(async () => {
+      await browser?.close();
+      await site?.close();
+      await pds?.stop();
+    });
+
+    test("a script on the page cannot take the DPoP private key", async () => {
+      const alice = pds.accounts[0];
+      const page = await browser.newPage();
+      await page.goto(`${site.url}/`);
+      await page.waitFor(() => window.ready === true, undefined, { what: "the test page" });
+      await page.evaluate(instrument);
+      const start = await page.evaluate((h) => window.call("startLogin", h), alice.handle);
+      assert.ok(start.ok, JSON.stringify(start));
+      const { draws, proofs } = await page.evaluate(() => ({ draws: window.__draws, proofs: window.__proofs }));
+      assert.ok(proofs.length > 0, "the PAR request carried a DPoP proof");
+      const jwk = JSON.parse(Buffer.from(proofs[0].split(".")[0], "base64url")).jwk;
+
+      // Which draw is the scalar: the one whose public key is the proofs' JWK.
+      const scalars = draws.filter((d) => {
+        try {
+          const pub = publicJwk(d);
+          return pub.x === jwk.x && pub.y === jwk.y;
+        } catch {
+          return false;
+        }
+      });
+      assert.equal(scalars.length, 1, `the DPoP scalar is one of the ${draws.length} random draws`);
+      const scalar = scalars[0];
+      const text = (s) => [...Buffer.from(s)];
+      const needles = {
+        "scalar (big-endian)": scalar,
+        "scalar (little-endian)": [...scalar].reverse(),
+        "scalar (base64url)": text(b64url(scalar)),
+        "scalar (base64)": text(Buffer.from(scalar).toString("base64").replace(/=+$/, "")),
+        "scalar (hex)": text(Buffer.from(scalar).toString("hex")),
+      };
+
+      // Before the callback: the pending login's key.
+      const pending = await page.evaluate(attack, needles);
+      assert.deepEqual(pending.found, [], "the key is nowhere a page script can read (login pending)");
+      assert.deepEqual(pending.exported, [], "no stored CryptoKey can be exported");
+
+      // Sign in, use the session, then attack again.
+      await page.goto(start.value.url);
+      await authorizeOnPds(page, { password: alice.password });
+      await page.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`), { timeout: 30_000 });
+      await page.waitFor(() => window.ready === true, undefined, { what: "the callback page" });
+      const done = await page.evaluate(() => window.call("handleCallback"));
+      assert.ok(done.ok, JSON.stringify(done));
+      const listed = await page.evaluate(
+        (did) => window.call("fetchRecords", did, "app.bsky.feed.post", { limit: 1 }),
+        alice.did,
+      );
+      assert.ok(listed.ok, JSON.stringify(listed));
+
+      const signedIn = await page.evaluate(attack, needles);
+      assert.deepEqual(signedIn.found, [], "the key is nowhere a page script can read (signed in)");
+      assert.deepEqual(signedIn.exported, [], "no stored CryptoKey can be exported");
+      assert.ok(signedIn.decrypted >= 1, `the attacker decrypted the stored records (${signedIn.decrypted})`);
+      assert.ok(
+        signedIn.keys.some((k) => /ECDSA private extractable=false sign/.test(k)),
+        `the session's key is a non-extractable ECDSA key: ${signedIn.keys.join("; ")}`,
+      );
+      await page.close();
+    });
+  });
+}
