@@ -84,10 +84,14 @@ error_codes! {
     XrpcError => "xrpc_error",
     /// IndexedDB failed.
     StorageError => "storage_error",
+    /// The cross-tab lock (Web Locks) could not be taken.
+    LockFailed => "lock_failed",
     /// WebCrypto or signing failed.
     CryptoError => "crypto_error",
     /// The code runs somewhere that lacks a browser API it needs.
     Unsupported => "unsupported",
+    /// A bug in this library: a state it should never reach. Please report it.
+    Internal => "internal_error",
 }
 
 /// An error with a stable code, a human message, and, where a server said so, the server's own

@@ -251,7 +251,7 @@ impl Locks for FakePlatform {
     async fn lock(&self, name: &str) -> Result<FakeGuard> {
         let mut locks = self.locks.borrow_mut();
         if locks.get(name).copied().unwrap_or(false) {
-            return err(ErrorCode::Unsupported, format!("lock {name} taken twice"));
+            return err(ErrorCode::Internal, format!("lock {name} taken twice"));
         }
         locks.insert(name.to_string(), true);
         Ok(FakeGuard {

@@ -1023,3 +1023,16 @@ async fn an_oversized_body_is_refused_while_it_is_read() {
     .unwrap_err();
     assert_eq!(e.code, ErrorCode::ResponseTooLarge, "{e}");
 }
+
+#[wasm_bindgen_test]
+async fn a_refused_lock_request_is_lock_failed() {
+    let locks = prop(&global("navigator"), "locks");
+    let original = prop(&locks, "request");
+    let refuse =
+        Function::new_no_args("return Promise.reject(new DOMException('no', 'SecurityError'));");
+    Reflect::set(&locks, &"request".into(), &refuse).unwrap();
+    let result = WebLocks::new().lock("atproto-test:refused").await;
+    Reflect::delete_property(locks.unchecked_ref::<Object>(), &"request".into()).unwrap();
+    assert!(Object::is(&prop(&locks, "request"), &original));
+    assert_eq!(result.unwrap_err().code, ErrorCode::LockFailed);
+}

@@ -119,7 +119,7 @@ async fn web_lock(manager: &JsLockManager, name: &str) -> Result<LockGuard> {
     let held = Promise::new(&mut |resolve, _reject| release = Some(resolve));
     let release = release.ok_or_else(|| {
         Error::new(
-            ErrorCode::StorageError,
+            ErrorCode::LockFailed,
             "Promise executor did not run synchronously",
         )
     })?;
@@ -136,7 +136,7 @@ async fn web_lock(manager: &JsLockManager, name: &str) -> Result<LockGuard> {
     });
     let requested = manager
         .request(name, &callback)
-        .map_err(|e| js::error(ErrorCode::StorageError, &format!("lock {name}"), &e))?;
+        .map_err(|e| js::error(ErrorCode::LockFailed, &format!("lock {name}"), &e))?;
     // The request's own promise settles only after release, or early when the request fails
     // (e.g. an opaque origin); watch both so a failed request is an error, not a hang.
     let mut requested = JsFuture::from(requested);
@@ -144,16 +144,16 @@ async fn web_lock(manager: &JsLockManager, name: &str) -> Result<LockGuard> {
         if let Poll::Ready(result) = Pin::new(&mut granted).poll(cx) {
             return Poll::Ready(result.map_err(|_| {
                 Error::new(
-                    ErrorCode::StorageError,
+                    ErrorCode::LockFailed,
                     format!("lock {name}: request dropped"),
                 )
             }));
         }
         if let Poll::Ready(result) = Pin::new(&mut requested).poll(cx) {
             return Poll::Ready(Err(match result {
-                Err(e) => js::error(ErrorCode::StorageError, &format!("lock {name}"), &e),
+                Err(e) => js::error(ErrorCode::LockFailed, &format!("lock {name}"), &e),
                 Ok(_) => Error::new(
-                    ErrorCode::StorageError,
+                    ErrorCode::LockFailed,
                     format!("lock {name}: request ended before the lock was granted"),
                 ),
             }));
@@ -195,12 +195,7 @@ async fn local_lock(name: &str) -> Result<LockGuard> {
             granted: false,
         }
         .await
-        .map_err(|_| {
-            Error::new(
-                ErrorCode::StorageError,
-                format!("lock {name}: queue dropped"),
-            )
-        })?;
+        .map_err(|_| Error::new(ErrorCode::LockFailed, format!("lock {name}: queue dropped")))?;
     }
     Ok(LockGuard {
         inner: Held::Local(name.to_string()),

@@ -105,7 +105,7 @@ pub(crate) async fn send<P: Http + Keys>(
     // The loop returns on its second pass; this is unreachable but keeps the compiler happy
     // without a panic path.
     Err(Error::new(
-        ErrorCode::InvalidResponse,
+        ErrorCode::Internal,
         "DPoP nonce retry did not finish",
     ))
 }

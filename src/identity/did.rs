@@ -66,6 +66,15 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
                     format!("{did:?} is not a valid did:web"),
                 );
             }
+            // AT Protocol allows a port only on localhost (development).
+            if let Some((name, _port)) = host.split_once(':') {
+                if !name.eq_ignore_ascii_case("localhost") {
+                    return err(
+                        ErrorCode::InvalidDid,
+                        format!("{did:?}: a did:web port is allowed only for localhost"),
+                    );
+                }
+            }
             Ok(DidMethod::Web {
                 host: host.to_ascii_lowercase(),
             })
@@ -124,6 +133,8 @@ mod tests {
             "did:PLC:ewvi7nxzyoun6zhxrhs64oiz",
             "did:plc:ewvi7nxzyoun6zhxrhs64oi/",
             "did:web:exa mple.com",
+            "did:web:example.com%3A8443",
+            "did:web:127.0.0.1%3A2583",
         ] {
             assert_eq!(
                 parse_did(bad).unwrap_err().code,

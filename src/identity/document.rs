@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{err, ErrorCode, Result};
+use crate::identity::normalize_handle;
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -61,20 +62,20 @@ impl DidDocument {
         }
     }
 
-    /// The handle the document claims (first `at://` entry of `alsoKnownAs`), not yet verified.
+    /// The handle the document claims, not yet verified: the first `alsoKnownAs` entry that is
+    /// `at://` followed by a syntactically valid handle (the DID spec's rule; later entries do
+    /// not count, even when they name a handle).
     pub fn claimed_handle(&self) -> Option<String> {
         self.also_known_as
             .iter()
-            .find_map(|aka| aka.strip_prefix("at://"))
-            .map(|h| h.to_ascii_lowercase())
+            .filter_map(|aka| aka.strip_prefix("at://"))
+            .find_map(|h| normalize_handle(h).ok())
     }
 
     /// Whether the document claims `handle` (the DID side of the bidirectional check).
     pub fn claims_handle(&self, handle: &str) -> bool {
-        self.also_known_as.iter().any(|aka| {
-            aka.strip_prefix("at://")
-                .is_some_and(|h| h.eq_ignore_ascii_case(handle))
-        })
+        self.claimed_handle()
+            .is_some_and(|h| h.eq_ignore_ascii_case(handle))
     }
 }
 
@@ -97,6 +98,27 @@ mod tests {
         assert!(!d.claims_handle("bob.test"));
         let abs = DidDocument::parse(&doc(&format!(r#"{{"id":"{DID}#atproto_pds","type":"AtprotoPersonalDataServer","serviceEndpoint":"https://p.example"}}"#)), DID).unwrap();
         assert_eq!(abs.pds_endpoint().unwrap(), "https://p.example");
+    }
+
+    #[test]
+    fn the_claimed_handle_is_the_first_valid_at_uri() {
+        let doc = |aka: &str| {
+            DidDocument::parse(
+                format!(r#"{{"id":"{DID}","alsoKnownAs":{aka}}}"#).as_bytes(),
+                DID,
+            )
+            .unwrap()
+        };
+        let d =
+            doc(r#"["https://x.example","at://not a handle","at://Bob.test","at://alice.test"]"#);
+        assert_eq!(d.claimed_handle().as_deref(), Some("bob.test"));
+        assert!(d.claims_handle("bob.test"));
+        assert!(
+            !d.claims_handle("alice.test"),
+            "only the first valid entry counts"
+        );
+        assert_eq!(doc(r#"["at://alice"]"#).claimed_handle(), None);
+        assert_eq!(doc("[]").claimed_handle(), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::TtlCache;
 use crate::config::{ClientConfig, HandleMethod};
-use crate::error::{err, ErrorCode, Result};
+use crate::error::{err, Error, ErrorCode, Result};
 use crate::identity::methods::{
     did_document_request, did_fetch_failed, doh_request, process_did_document_response,
     process_doh_response, process_resolve_handle_response, process_well_known_response,
@@ -61,19 +61,36 @@ impl IdentityResolver {
             return Ok(did);
         }
         let mut failures = Vec::new();
+        let mut last = None;
+        let mut all_unreachable = true;
         for method in &cfg.handle_resolution {
             match resolve_by(http, cfg, *method, &handle).await {
                 Ok(did) => {
                     self.handles.insert(&handle, did.clone(), now);
                     return Ok(did);
                 }
-                Err(e) => failures.push(format!("{method:?}: {}", e.message)),
+                Err(e) => {
+                    failures.push(format!("{method:?}: {}", e.message));
+                    all_unreachable &=
+                        matches!(e.code, ErrorCode::NetworkError | ErrorCode::Timeout);
+                    last = Some(e);
+                }
             }
         }
-        err(
-            ErrorCode::HandleResolutionFailed,
+        // When no method got an answer at all (offline), the handle may well exist: say so.
+        let code = if all_unreachable {
+            ErrorCode::NetworkError
+        } else {
+            ErrorCode::HandleResolutionFailed
+        };
+        let e = Error::new(
+            code,
             format!("could not resolve {handle} ({})", failures.join("; ")),
-        )
+        );
+        Err(match last {
+            Some(cause) => e.with_cause(cause),
+            None => e,
+        })
     }
 
     /// DID → its document.
@@ -227,6 +244,29 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn offline_is_a_network_error_not_an_unknown_handle() {
+        // MockHttp answers unrouted requests as network errors: nothing reachable.
+        let http = MockHttp::default();
+        let r = IdentityResolver::default();
+        let all = cfg(vec![
+            HandleMethod::WellKnown,
+            HandleMethod::Dns,
+            HandleMethod::Xrpc,
+        ]);
+        let e = block_on(r.resolve_handle(&http, &all, "alice.example.com", 0)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::NetworkError, "{e}");
+        assert_eq!(e.cause.map(|c| c.code), Some(ErrorCode::NetworkError));
+        // One method answered "no such handle": that is an answer.
+        http.on(
+            "GET",
+            "https://alice.example.com/.well-known/atproto-did",
+            text(404, ""),
+        );
+        let e = block_on(r.resolve_handle(&http, &all, "alice.example.com", 0)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::HandleResolutionFailed, "{e}");
     }
 
     #[test]

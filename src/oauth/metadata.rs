@@ -92,7 +92,9 @@ pub(crate) async fn fetch_protected_resource(
     let (origin, meta): (String, ProtectedResourceMetadata) =
         fetch_well_known(http, cfg, pds, "oauth-protected-resource").await?;
     validate_protected_resource(&meta, &origin)?;
-    let issuer = meta.authorization_servers[0].clone();
+    let issuer = meta.authorization_servers[0]
+        .trim_end_matches('/')
+        .to_string();
     cfg.check_url(&issuer)?;
     Ok(issuer)
 }
@@ -111,6 +113,22 @@ pub(crate) fn validate_protected_resource(
         return Err(invalid(format!(
             "a PDS must name exactly one authorization server, {origin} names {}",
             meta.authorization_servers.len()
+        )));
+    }
+    let issuer = &meta.authorization_servers[0];
+    // An issuer is a bare origin: scheme and host (and port), nothing else.
+    let bare = Url::parse(issuer).is_ok_and(|u| {
+        matches!(u.scheme(), "https" | "http")
+            && u.username().is_empty()
+            && u.password().is_none()
+            && u.query().is_none()
+            && u.fragment().is_none()
+            && u.path() == "/"
+            && issuer.trim_end_matches('/') == origin_of(&u)
+    });
+    if !bare {
+        return Err(invalid(format!(
+            "{origin} names {issuer:?} as its authorization server, which is not a bare origin"
         )));
     }
     Ok(())
@@ -361,6 +379,23 @@ pub(crate) mod tests {
             ..ok.clone()
         };
         assert!(validate_protected_resource(&none, "https://pds.example").is_err());
+        for bad in [
+            "https://a.example/path",
+            "https://a.example?x=1",
+            "https://a.example#f",
+            "https://user@a.example",
+            "ftp://a.example",
+            "a.example",
+        ] {
+            let meta = ProtectedResourceMetadata {
+                authorization_servers: vec![bad.into()],
+                ..ok.clone()
+            };
+            assert!(
+                validate_protected_resource(&meta, "https://pds.example").is_err(),
+                "{bad}"
+            );
+        }
         let other = ProtectedResourceMetadata {
             resource: "https://other.example".into(),
             ..ok

@@ -123,7 +123,7 @@ export type OAuthErrorCode =
   | "invalid_response" | "par_failed"
   | "invalid_state" | "state_expired" | "issuer_mismatch" | "access_denied" | "authorization_error"
   | "token_failed" | "subject_mismatch" | "session_not_found" | "session_expired" | "xrpc_error"
-  | "storage_error" | "crypto_error" | "unsupported";
+  | "storage_error" | "lock_failed" | "crypto_error" | "unsupported" | "internal_error";
 
 /** Every error this library throws or rejects with. Branch on `code`. */
 export interface OAuthError extends Error {

@@ -22,6 +22,8 @@ export class NodeOAuthClient {
     this.keyPair = null;
     this.publicJwk = null;
     this.tokens = null;
+    /** Every response to a DPoP request: { url, status, nonce } (nonce: the DPoP-Nonce header). */
+    this.dpopResponses = [];
   }
 
   async #key() {
@@ -61,6 +63,7 @@ export class NodeOAuthClient {
         body,
       });
       const newNonce = res.headers.get("dpop-nonce");
+      this.dpopResponses.push({ url: `${method} ${url.split("?")[0]}`, status: res.status, nonce: newNonce });
       if (newNonce) this.nonce = newNonce;
       if (attempt === 0 && newNonce && (res.status === 400 || res.status === 401)) {
         const text = await res.clone().text();
@@ -121,6 +124,21 @@ export class NodeOAuthClient {
     if (!res.ok) throw new Error(`token ${res.status}: ${JSON.stringify(json)}`);
     this.tokens = json;
     return json;
+  }
+
+  /** A form POST to an OAuth endpoint through DPoP; returns the raw Response. */
+  async oauthPost(path, form) {
+    return this.#fetchDpop("POST", `${this.issuer}${path}`, {
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ client_id: this.clientId, ...form }),
+    });
+  }
+
+  /** A DPoP-authenticated XRPC call that returns the raw Response, whatever its status. */
+  async xrpcRaw(method, nsid, { params, accessToken = this.tokens.access_token } = {}) {
+    const url = new URL(`${this.issuer}/xrpc/${nsid}`);
+    for (const [k, v] of Object.entries(params ?? {})) url.searchParams.set(k, v);
+    return this.#fetchDpop(method, url.href, { accessToken });
   }
 
   /** DPoP-authenticated XRPC call to the PDS (same origin as the issuer here). */

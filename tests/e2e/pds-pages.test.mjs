@@ -90,6 +90,70 @@ for (const name of browsers()) {
       assert.ok(list.records.some((r) => r.uri === created.uri));
     });
 
+    // The AT Protocol OAuth spec: "Clients must reject responses missing a DPoP-Nonce header
+    // (case insensitive), if the request included DPoP." The package enforces it; this checks
+    // that the official server sends one on every such response, errors included.
+    test("the PDS sends DPoP-Nonce on every response to a DPoP request", async () => {
+      const alice = server.accounts.find((a) => a.handle === "alice.test");
+      const client = newClient();
+      const url = await client.authorize({ loginHint: "alice.test" });
+      const callbackUrl = await throughBrowser(url, (page) => authorizeOnPds(page, { password: alice.password }));
+      await client.callback(callbackUrl);
+      const statuses = (r) => `${r.status}`;
+
+      const ok = await client.xrpcRaw("GET", "com.atproto.repo.listRecords", {
+        params: { repo: alice.did, collection: "app.bsky.feed.post" },
+      });
+      assert.equal(ok.status, 200);
+      const missing = await client.xrpcRaw("GET", "com.atproto.repo.getRecord", {
+        params: { repo: alice.did, collection: "app.bsky.feed.post", rkey: "nope" },
+      });
+      assert.ok(missing.status >= 400, statuses(missing));
+      const badToken = await client.xrpcRaw("GET", "com.atproto.repo.listRecords", {
+        params: { repo: alice.did, collection: "app.bsky.feed.post" },
+        accessToken: "not-a-token",
+      });
+      assert.equal(badToken.status, 401);
+      const refreshed = await client.oauthPost("/oauth/token", {
+        grant_type: "refresh_token",
+        refresh_token: client.tokens.refresh_token,
+      });
+      assert.equal(refreshed.status, 200);
+      const fresh = await refreshed.json();
+      const replayed = await client.oauthPost("/oauth/token", {
+        grant_type: "refresh_token",
+        refresh_token: client.tokens.refresh_token,
+      });
+      assert.equal(replayed.status, 400, "the rotated refresh token is refused");
+      const revoked = await client.oauthPost("/oauth/revoke", { token: fresh.refresh_token });
+      assert.equal(revoked.status, 200);
+
+      const seen = client.dpopResponses;
+      const kinds = [
+        ["POST /oauth/par", 400],
+        ["POST /oauth/par", 201],
+        ["POST /oauth/token", 200],
+        ["POST /oauth/token", 400],
+        ["POST /oauth/revoke", 200],
+        [`GET ${server.pds}/xrpc/com.atproto.repo.listRecords`, 200],
+        [`GET ${server.pds}/xrpc/com.atproto.repo.listRecords`, 401],
+        [`GET ${server.pds}/xrpc/com.atproto.repo.getRecord`, missing.status],
+      ];
+      for (const [what, status] of kinds) {
+        assert.ok(
+          seen.some(
+            (r) =>
+              r.url.endsWith(what.replace(/^(GET|POST) /, "")) &&
+              r.url.startsWith(what.split(" ")[0]) &&
+              r.status === status,
+          ),
+          `a ${status} response to ${what} was seen: ${JSON.stringify(seen)}`,
+        );
+      }
+      const without = seen.filter((r) => !r.nonce);
+      assert.deepEqual(without, [], "every response to a DPoP request carries DPoP-Nonce");
+    });
+
     test("without login_hint the username is typed (welcome step first)", async () => {
       const bob = server.accounts.find((a) => a.handle === "bob.test");
       const client = newClient();
