@@ -34,6 +34,24 @@ pub(crate) struct PendingLogin {
     pub expires_at: i64,
 }
 
+/// Where a client's login attempt is stored: its `state` within the client's own namespace, so
+/// another app on the origin can never take it.
+pub(crate) fn pending_id(state: &str, client_id: &str) -> String {
+    format!("{state}|{client_id}")
+}
+
+/// Where a client's session of `did` is stored. Sessions belong to the client id that created
+/// them: another client (another app on the same origin, sharing the database) has its own
+/// records and never lists, refreshes or deletes these.
+pub(crate) fn session_id(did: &str, client_id: &str) -> String {
+    format!("{did}|{client_id}")
+}
+
+/// The DID and client id of a session's storage id (`None` for a version 0.1 id, the DID alone).
+pub(crate) fn split_session_id(id: &str) -> Option<(&str, &str)> {
+    id.split_once('|')
+}
+
 /// A signed-in session, stored under its DID.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub(crate) struct Session {
@@ -53,6 +71,9 @@ pub(crate) struct Session {
     pub dpop_key: Option<KeySecret>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The client that signed in (absent in version 0.1 records).
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 impl Session {
@@ -109,18 +130,37 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
 pub(crate) struct Stored<T, K> {
     pub record: T,
     pub key: Option<K>,
+    /// Stored by version 0.1, under the DID alone: to be moved into the client's namespace.
+    pub legacy: bool,
 }
 
-/// The session of `did` with its key, if stored.
+/// The session of `did` that belongs to `client_id`, with its key: the client's own record, or
+/// else one stored by version 0.1 (under the DID alone, owned by no client yet).
 pub(crate) async fn read_session<S: Store>(
     store: &S,
+    client_id: &str,
     did: &str,
 ) -> Result<Option<Stored<Session, S::Key>>> {
-    match store.get(Table::Sessions, did).await? {
-        Some(entry) => Ok(Some(Stored {
+    if let Some(entry) = store
+        .get(Table::Sessions, &session_id(did, client_id))
+        .await?
+    {
+        return Ok(Some(Stored {
             record: decode(&entry.data)?,
             key: entry.key,
-        })),
-        None => Ok(None),
+            legacy: false,
+        }));
     }
+    let Some(entry) = store.get(Table::Sessions, did).await? else {
+        return Ok(None);
+    };
+    let record: Session = decode(&entry.data)?;
+    if record.client_id.as_deref().is_some_and(|c| c != client_id) {
+        return Ok(None);
+    }
+    Ok(Some(Stored {
+        record,
+        key: entry.key,
+        legacy: true,
+    }))
 }

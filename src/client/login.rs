@@ -20,7 +20,9 @@ use crate::oauth::server::{
     AuthorizationRequest,
 };
 use crate::platform::{Platform, Table};
-use crate::session::{decode, encode, PendingLogin, Session, SessionInfo, PENDING_LIFETIME_SECS};
+use crate::session::{
+    decode, encode, pending_id, PendingLogin, Session, SessionInfo, PENDING_LIFETIME_SECS,
+};
 use crate::util::random_token;
 
 /// Options of `startLogin` (camelCase in JavaScript).
@@ -158,12 +160,13 @@ impl<P: Platform> Client<P> {
         self.platform
             .put(
                 Table::Pending,
-                &state,
+                &pending_id(&state, &self.cfg.client_id),
                 &encode(&pending)?,
                 Some(&key.handle),
             )
             .await?;
-        self.purge_expired_pending(&state).await;
+        self.purge_expired_pending(&pending_id(&state, &self.cfg.client_id))
+            .await;
 
         let mut url = self.cfg.check_url(&server.authorization_endpoint)?;
         url.query_pairs_mut()
@@ -191,7 +194,13 @@ impl<P: Platform> Client<P> {
         let Ok(keys) = self.platform.keys(Table::Pending).await else {
             return;
         };
-        for key in keys.iter().filter(|k| *k != keep) {
+        // Only this client's attempts (and version 0.1's, which have no `|`): another app's are
+        // its own business.
+        let mine = |k: &str| match k.split_once('|') {
+            Some((_, client)) => client == self.cfg.client_id,
+            None => true,
+        };
+        for key in keys.iter().filter(|k| *k != keep && mine(k)) {
             let expired = match self.platform.get(Table::Pending, key).await {
                 Ok(Some(entry)) => decode::<PendingLogin>(&entry.data)
                     .map(|p| p.expires_at <= now)
@@ -210,11 +219,19 @@ impl<P: Platform> Client<P> {
         let params = parse_callback(url, self.cfg.response_mode)?;
         let state = callback_state(&params)?;
         // Taken (read and deleted at once): a replayed or concurrent callback finds nothing.
-        let (pending, handle): (Option<PendingLogin>, _) =
-            match self.platform.take(Table::Pending, state).await? {
-                Some(entry) => (Some(decode(&entry.data)?), entry.key),
-                None => (None, None),
-            };
+        let taken = match self
+            .platform
+            .take(Table::Pending, &pending_id(state, &self.cfg.client_id))
+            .await?
+        {
+            Some(entry) => Some(entry),
+            // Started by version 0.1 (stored under the state alone).
+            None => self.platform.take(Table::Pending, state).await?,
+        };
+        let (pending, handle): (Option<PendingLogin>, _) = match taken {
+            Some(entry) => (Some(decode(&entry.data)?), entry.key),
+            None => (None, None),
+        };
         let now = self.now();
         let (pending, code) = validate_callback(&params, pending, now)?;
         // A login started by version 0.1 carries its scalar: imported now, and the session is
@@ -267,8 +284,11 @@ impl<P: Platform> Client<P> {
             dpop_key: None,
             created_at: now,
             updated_at: now,
+            client_id: Some(self.cfg.client_id.clone()),
         };
-        let live = self.store_session(session, Rc::new(key)).await?;
+        let live = self.store_session(session, Rc::new(key), false).await?;
+        self.retire_earlier_loopback_sessions(&live.session.did)
+            .await;
         Ok(CallbackResult {
             session: live.session.info(),
             app_state: pending.app_state,

@@ -15,7 +15,9 @@ use crate::oauth::server::{
 };
 use crate::platform::{Platform, SessionEvent, Table};
 use crate::secret::AccessToken;
-use crate::session::{encode, read_session, Session, SessionInfo, Stored};
+use crate::session::{
+    decode, encode, read_session, session_id, split_session_id, Session, SessionInfo, Stored,
+};
 
 /// A session in memory: the record, its key (header precomputed) and its access token's `ath`,
 /// so the per-request path touches no storage and hashes nothing but the proof.
@@ -36,8 +38,9 @@ impl<K> Clone for Live<K> {
     }
 }
 
-fn lock_name(did: &str) -> String {
-    format!("atproto-oauth:session:{did}")
+/// The lock that serializes every write of one client's session of `did`, across tabs.
+fn lock_name(client_id: &str, did: &str) -> String {
+    format!("atproto-oauth:session:{}", session_id(did, client_id))
 }
 
 impl<P: Platform> Client<P> {
@@ -54,22 +57,29 @@ impl<P: Platform> Client<P> {
         live
     }
 
-    /// Stores a new or refreshed session with its key, tells every tab, and makes it live here.
+    /// Stores a new or refreshed session with its key, in this client's namespace, tells every
+    /// tab, and makes it live here. `moves_legacy`: the session was read from where version 0.1
+    /// stored it (the DID alone), which is removed once the new record is written.
     pub(super) async fn store_session(
         &self,
         mut session: Session,
         key: Rc<DpopKey<P::Key>>,
+        moves_legacy: bool,
     ) -> Result<Live<P::Key>> {
         session.dpop_jwk = Some(key.jwk.clone());
         session.dpop_key = None;
+        session.client_id = Some(self.cfg.client_id.clone());
         self.platform
             .put(
                 Table::Sessions,
-                &session.did,
+                &session_id(&session.did, &self.cfg.client_id),
                 &encode(&session)?,
                 Some(&key.handle),
             )
             .await?;
+        if moves_legacy {
+            self.platform.delete(Table::Sessions, &session.did).await?;
+        }
         self.platform.emit(SessionEvent::Updated {
             did: session.did.clone(),
         });
@@ -79,7 +89,9 @@ impl<P: Platform> Client<P> {
     /// The one place a session is forgotten: here, in storage, and (by the event) in every tab.
     async fn delete_session(&self, did: &str, reason: &str) -> Result<()> {
         self.live.borrow_mut().remove(did);
-        self.platform.delete(Table::Sessions, did).await?;
+        self.platform
+            .delete(Table::Sessions, &session_id(did, &self.cfg.client_id))
+            .await?;
         self.platform.emit(SessionEvent::Deleted {
             did: did.to_string(),
             reason: reason.to_string(),
@@ -105,23 +117,24 @@ impl<P: Platform> Client<P> {
             return Ok(live.clone());
         }
         let not_found = || Error::new(ErrorCode::SessionNotFound, format!("no session for {did}"));
-        let stored = read_session(&self.platform, did)
+        let client_id = &self.cfg.client_id;
+        let stored = read_session(&self.platform, client_id, did)
             .await?
             .ok_or_else(not_found)?;
-        if stored.key.is_some() {
+        if stored.key.is_some() && !stored.legacy {
             let key = self.stored_key(&stored).await?.key;
             return Ok(self.make_live(stored.record, Rc::new(key)));
         }
         // Stored by version 0.1: migrate under the lock, from a fresh read, so a refresh in
         // another tab is neither lost nor overwritten.
-        let _guard = self.platform.lock(&lock_name(did)).await?;
-        let stored = read_session(&self.platform, did)
+        let _guard = self.platform.lock(&lock_name(client_id, did)).await?;
+        let stored = read_session(&self.platform, client_id, did)
             .await?
             .ok_or_else(not_found)?;
         let restored = self.stored_key(&stored).await?;
         let key = Rc::new(restored.key);
-        if restored.migrated {
-            self.store_session(stored.record, key).await
+        if restored.migrated || stored.legacy {
+            self.store_session(stored.record, key, stored.legacy).await
         } else {
             Ok(self.make_live(stored.record, key))
         }
@@ -132,15 +145,34 @@ impl<P: Platform> Client<P> {
         Ok(self.live(did).await?.session.info())
     }
 
-    /// Every stored session, sorted by DID.
+    /// Every stored session of this client, sorted by DID: its own, and any stored by version
+    /// 0.1 (which it takes over on first use). Other clients' sessions are not listed.
     pub async fn list_sessions(&self) -> Result<Vec<SessionInfo>> {
-        let mut out = Vec::new();
-        for did in self.platform.keys(Table::Sessions).await? {
-            if let Some(stored) = read_session(&self.platform, &did).await? {
-                out.push(stored.record.info());
+        let mut out: Vec<SessionInfo> = Vec::new();
+        for id in self.platform.keys(Table::Sessions).await? {
+            let mine = match split_session_id(&id) {
+                Some((_, client)) => client == self.cfg.client_id,
+                None => true,
+            };
+            if !mine {
+                continue;
             }
+            let Some(entry) = self.platform.get(Table::Sessions, &id).await? else {
+                continue;
+            };
+            let session: Session = decode(&entry.data)?;
+            if session
+                .client_id
+                .as_deref()
+                .is_some_and(|c| c != self.cfg.client_id)
+            {
+                continue;
+            }
+            out.push(session.info());
         }
         out.sort_by(|a, b| a.did.cmp(&b.did));
+        // A version 0.1 record beside its migrated copy (a crash between the two writes).
+        out.dedup_by(|a, b| a.did == b.did);
         Ok(out)
     }
 
@@ -163,9 +195,10 @@ impl<P: Platform> Client<P> {
         did: &str,
         stale: &AccessToken,
     ) -> Result<Live<P::Key>> {
-        let _guard = self.platform.lock(&lock_name(did)).await?;
+        let client_id = &self.cfg.client_id;
+        let _guard = self.platform.lock(&lock_name(client_id, did)).await?;
         let now = self.now();
-        let Some(stored) = read_session(&self.platform, did).await? else {
+        let Some(stored) = read_session(&self.platform, client_id, did).await? else {
             self.live.borrow_mut().remove(did);
             return err(
                 ErrorCode::SessionNotFound,
@@ -174,12 +207,12 @@ impl<P: Platform> Client<P> {
         };
         let restored = self.stored_key(&stored).await?;
         let key = Rc::new(restored.key);
-        let session = stored.record;
+        let (session, legacy) = (stored.record, stored.legacy);
         if &session.access_token != stale
             && !session.needs_refresh(now, self.cfg.refresh_margin_secs)
         {
-            return if restored.migrated {
-                self.store_session(session, key).await
+            return if restored.migrated || legacy {
+                self.store_session(session, key, legacy).await
             } else {
                 Ok(self.make_live(session, key))
             };
@@ -222,11 +255,11 @@ impl<P: Platform> Client<P> {
                     updated_at: now,
                     ..session
                 };
-                self.store_session(session, key).await
+                self.store_session(session, key, legacy).await
             }
             Err(e) if e.server_error.as_deref() == Some("invalid_grant") => {
                 // Without Web Locks another tab may have rotated meanwhile: its tokens win.
-                if let Some(again) = read_session(&self.platform, did).await? {
+                if let Some(again) = read_session(&self.platform, client_id, did).await? {
                     if again.record.refresh_token != session.refresh_token {
                         let key = Rc::new(self.stored_key(&again).await?.key);
                         return Ok(self.make_live(again.record, key));
@@ -259,19 +292,76 @@ impl<P: Platform> Client<P> {
             }
         };
         if let Some(live) = live {
-            let s = &live.session;
-            let token = match &s.refresh_token {
-                Some(rt) => rt.expose(),
-                None => s.access_token.expose(),
-            };
-            if let Some(request) = revocation_request(&s.server, &self.cfg.client_id, token) {
-                // The server being unreachable, or refusing, must not keep the user signed in.
-                let _ = self
-                    .dpop_send(&live.key, request, None)
-                    .await
-                    .and_then(|resp| process_revocation_response(&resp));
-            }
+            self.revoke(&live.session, &live.key, &self.cfg.client_id)
+                .await;
         }
         self.delete_session(did, "signed out").await
     }
+
+    /// Revokes a session's tokens at its authorization server, as `client_id` (the client they
+    /// were issued to). Best effort: the server being unreachable, or refusing, must not keep
+    /// anyone signed in.
+    async fn revoke(&self, s: &Session, key: &DpopKey<P::Key>, client_id: &str) {
+        let token = match &s.refresh_token {
+            Some(rt) => rt.expose(),
+            None => s.access_token.expose(),
+        };
+        if let Some(request) = revocation_request(&s.server, client_id, token) {
+            let _ = self
+                .dpop_send(key, request, None)
+                .await
+                .and_then(|resp| process_revocation_response(&resp));
+        }
+    }
+
+    /// After a new login for `did`: a session of the same account stored by this app under an
+    /// earlier loopback client id (same redirect URI, another scope: the developer changed the
+    /// scope on purpose) is revoked as the client it belongs to and removed, so it neither
+    /// lingers nor is ever refreshed under the wrong client id.
+    pub(super) async fn retire_earlier_loopback_sessions(&self, did: &str) {
+        let Some(ours) = loopback_redirect(&self.cfg.client_id) else {
+            return;
+        };
+        let Ok(ids) = self.platform.keys(Table::Sessions).await else {
+            return;
+        };
+        for id in ids {
+            let Some((id_did, client)) = split_session_id(&id) else {
+                continue;
+            };
+            if id_did != did || client == self.cfg.client_id {
+                continue;
+            }
+            if loopback_redirect(client).as_deref() != Some(ours.as_str()) {
+                continue;
+            }
+            let _guard = self.platform.lock(&lock_name(client, did)).await;
+            if let Ok(Some(entry)) = self.platform.get(Table::Sessions, &id).await {
+                if let Ok(session) = decode::<Session>(&entry.data) {
+                    let restored = key::restore(
+                        &self.platform,
+                        entry.key,
+                        session.dpop_jwk.as_ref(),
+                        session.dpop_key.as_ref(),
+                    )
+                    .await;
+                    if let Ok(restored) = restored {
+                        self.revoke(&session, &restored.key, client).await;
+                    }
+                }
+            }
+            let _ = self.platform.delete(Table::Sessions, &id).await;
+        }
+    }
+}
+
+/// The redirect URI of a loopback client id (`http://localhost?redirect_uri=…&scope=…`).
+fn loopback_redirect(client_id: &str) -> Option<String> {
+    let url = url::Url::parse(client_id).ok()?;
+    if url.scheme() != "http" || url.host_str() != Some("localhost") {
+        return None;
+    }
+    url.query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned())
 }

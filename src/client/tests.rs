@@ -524,7 +524,7 @@ fn refreshes_before_expiry_and_after_invalid_token() {
     f.server.borrow_mut().access_tokens.clear();
     block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
     assert_eq!(f.server.borrow().refresh_requests, 2);
-    let stored = block_on(read_session(&f.platform, ALICE_DID))
+    let stored = block_on(read_session(&f.platform, &config().client_id, ALICE_DID))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -567,7 +567,7 @@ fn invalid_grant_adopts_a_rotation_from_another_tab_or_deletes() {
     f.platform
         .http
         .on_fn("POST", &format!("{ISSUER}/oauth/token"), move |_| {
-            let key = (Table::Sessions, ALICE_DID.to_string());
+            let key = (Table::Sessions, alice_id());
             let mut s: Session = decode(&other_tab.store.borrow()[&key].data).unwrap();
             s.refresh_token = Some(RefreshToken::new("rt-elsewhere"));
             s.access_token = AccessToken::new("at-elsewhere");
@@ -686,16 +686,31 @@ fn debug_output_of_records_holds_no_secret() {
     assert!(printed.contains("[redacted]"));
 }
 
-/// Rewrites a stored record the way version 0.1 stored it: the DPoP scalar (base64url) inside
-/// the record, no public JWK, no key beside it. Returns the scalar's text.
-fn make_legacy(p: &FakePlatform, table: Table, id: &str) -> String {
-    let entry = p.store.borrow()[&(table, id.to_string())].clone();
+/// Where the fixture's client stores Alice's session, and a login attempt.
+fn alice_id() -> String {
+    crate::session::session_id(ALICE_DID, &config().client_id)
+}
+
+fn pid(state: &str) -> String {
+    crate::session::pending_id(state, &config().client_id)
+}
+
+/// Moves a stored record to where version 0.1 stored it (`legacy_id`: the DID or the state
+/// alone) and rewrites it as 0.1 did: the DPoP scalar (base64url) inside the record, no public
+/// JWK, no client id, no key beside it. Returns the scalar's text.
+fn make_legacy(p: &FakePlatform, table: Table, id: &str, legacy_id: &str) -> String {
+    let entry = p
+        .store
+        .borrow_mut()
+        .remove(&(table, id.to_string()))
+        .unwrap();
     let scalar = crate::util::b64url(&entry.key.expect("a key beside the record").to_bytes());
     let mut record: serde_json::Value = serde_json::from_slice(&entry.data).unwrap();
     let fields = record.as_object_mut().unwrap();
     fields.remove("dpop_jwk");
+    fields.remove("client_id");
     fields.insert("dpop_key".into(), scalar.clone().into());
-    p.put_raw(table, id, serde_json::to_vec(&record).unwrap());
+    p.put_raw(table, legacy_id, serde_json::to_vec(&record).unwrap());
     scalar
 }
 
@@ -718,11 +733,11 @@ fn no_record_holds_the_private_key() {
     let f = fixture();
     let c = client(&f.platform);
     let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
-    let pending = f.platform.store.borrow()[&(Table::Pending, start.state.clone())].clone();
+    let pending = f.platform.store.borrow()[&(Table::Pending, pid(&start.state))].clone();
     let scalar = crate::util::b64url(&pending.key.clone().unwrap().to_bytes());
-    assert_stored_without_scalar(&f.platform, Table::Pending, &start.state, &scalar);
+    assert_stored_without_scalar(&f.platform, Table::Pending, &pid(&start.state), &scalar);
     block_on(c.handle_callback(&callback_url(&f, &start.state))).unwrap();
-    assert_stored_without_scalar(&f.platform, Table::Sessions, ALICE_DID, &scalar);
+    assert_stored_without_scalar(&f.platform, Table::Sessions, &alice_id(), &scalar);
     assert_eq!(
         f.platform.imports.get(),
         1,
@@ -736,13 +751,13 @@ fn a_session_stored_by_version_0_1_is_migrated_on_first_use() {
     let c = client(&f.platform);
     signed_in(&f, &c);
     let jwk_before = c.live.borrow()[ALICE_DID].key.jwk.clone();
-    let scalar = make_legacy(&f.platform, Table::Sessions, ALICE_DID);
+    let scalar = make_legacy(&f.platform, Table::Sessions, &alice_id(), ALICE_DID);
 
     let page2 = client(&f.platform);
     let imports = f.platform.imports.get();
     block_on(page2.xrpc(ALICE_DID, &list_request())).unwrap();
     assert_eq!(f.platform.imports.get(), imports + 1, "imported once");
-    assert_stored_without_scalar(&f.platform, Table::Sessions, ALICE_DID, &scalar);
+    assert_stored_without_scalar(&f.platform, Table::Sessions, &alice_id(), &scalar);
     let sent = f.platform.http.log.borrow().last().cloned().unwrap();
     assert_eq!(proof_claims(&sent).0["jwk"]["x"], jwk_before.x.as_str());
 
@@ -760,12 +775,17 @@ fn a_login_started_by_version_0_1_finishes() {
     let f = fixture();
     let c = client(&f.platform);
     let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
-    let scalar = make_legacy(&f.platform, Table::Pending, &start.state);
+    let scalar = make_legacy(
+        &f.platform,
+        Table::Pending,
+        &pid(&start.state),
+        &start.state,
+    );
     let info = block_on(c.handle_callback(&callback_url(&f, &start.state)))
         .unwrap()
         .session;
     assert_eq!(info.did, ALICE_DID);
-    assert_stored_without_scalar(&f.platform, Table::Sessions, ALICE_DID, &scalar);
+    assert_stored_without_scalar(&f.platform, Table::Sessions, &alice_id(), &scalar);
     block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
 }
 
@@ -822,4 +842,94 @@ fn paging_stops_when_the_cursor_does_not_advance() {
         "the first page, then the page that did not advance"
     );
     assert!(f.platform.http.count() - before <= 3, "no endless paging");
+}
+
+fn client_with_id(platform: &FakePlatform, client_id: &str) -> Client<FakePlatform> {
+    let mut cfg = config();
+    cfg.client_id = client_id.to_string();
+    Client::new(cfg, platform.clone()).unwrap()
+}
+
+#[test]
+fn another_app_on_the_origin_never_lists_refreshes_or_deletes_our_sessions() {
+    let f = fixture();
+    let a = client(&f.platform);
+    signed_in(&f, &a);
+    let ours = f.platform.store.borrow()[&(Table::Sessions, alice_id())]
+        .data
+        .clone();
+
+    // App B shares the origin and the database, with its own client id.
+    let b = client_with_id(
+        &f.platform.another_tab(),
+        "https://other.example/client-metadata.json",
+    );
+    assert!(block_on(b.list_sessions()).unwrap().is_empty());
+    assert_eq!(
+        block_on(b.restore(ALICE_DID)).unwrap_err().code,
+        ErrorCode::SessionNotFound
+    );
+    assert_eq!(
+        block_on(b.refresh(ALICE_DID)).unwrap_err().code,
+        ErrorCode::SessionNotFound
+    );
+    block_on(b.sign_out(ALICE_DID)).unwrap();
+    assert_eq!(f.server.borrow().refresh_requests, 0);
+    assert!(f.server.borrow().revoked.is_empty());
+
+    // B signs the same account in: two sessions side by side, A's untouched.
+    let start = block_on(b.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    block_on(b.handle_callback(&callback_url(&f, &start.state))).unwrap();
+    assert_eq!(block_on(b.list_sessions()).unwrap().len(), 1);
+    assert_eq!(block_on(a.list_sessions()).unwrap().len(), 1);
+    assert_eq!(
+        f.platform.store.borrow()[&(Table::Sessions, alice_id())].data,
+        ours
+    );
+    // …and B's callback cannot take A's login attempt either.
+    let a_start = block_on(a.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    let e = block_on(b.handle_callback(&callback_url(&f, &a_start.state))).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidState);
+    block_on(a.handle_callback(&callback_url(&f, &a_start.state))).unwrap();
+}
+
+#[test]
+fn a_session_stored_under_the_did_alone_is_listed_and_taken_over() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    make_legacy(&f.platform, Table::Sessions, &alice_id(), ALICE_DID);
+    let page2 = client(&f.platform);
+    assert_eq!(block_on(page2.list_sessions()).unwrap().len(), 1);
+    block_on(page2.xrpc(ALICE_DID, &list_request())).unwrap();
+    let store = f.platform.store.borrow();
+    assert!(store.contains_key(&(Table::Sessions, alice_id())));
+    assert!(!store.contains_key(&(Table::Sessions, ALICE_DID.to_string())));
+}
+
+#[test]
+fn a_new_loopback_scope_replaces_the_session_of_the_earlier_one() {
+    let f = fixture();
+    let redirect = REDIRECT;
+    let before = crate::config::loopback_client_id(redirect, "atproto");
+    let after = crate::config::loopback_client_id(redirect, "atproto transition:generic");
+    let old = client_with_id(&f.platform, &before);
+    let start = block_on(old.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    block_on(old.handle_callback(&callback_url(&f, &start.state))).unwrap();
+    let old_rt = f.server.borrow().refresh_token.clone().unwrap();
+
+    let new = client_with_id(&f.platform, &after);
+    assert!(
+        block_on(new.list_sessions()).unwrap().is_empty(),
+        "another client id"
+    );
+    let start = block_on(new.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    block_on(new.handle_callback(&callback_url(&f, &start.state))).unwrap();
+    assert_eq!(
+        f.server.borrow().revoked,
+        vec![old_rt],
+        "the earlier session's tokens are revoked"
+    );
+    assert!(block_on(old.list_sessions()).unwrap().is_empty());
+    assert_eq!(block_on(new.list_sessions()).unwrap().len(), 1);
 }

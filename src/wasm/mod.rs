@@ -53,7 +53,9 @@ impl OAuthClient {
         let as_config = |e: Error| throw(Error::new(ErrorCode::InvalidConfig, e.message));
         check_keys(&config, ClientConfig::FIELDS, "config").map_err(as_config)?;
         let cfg: ClientConfig = from_js(config, "config").map_err(as_config)?;
-        let events = Rc::new(BroadcastEvents::new(&format!("{}:events", cfg.db_name)));
+        // One channel per database and client: another app on the origin hears none of it.
+        let channel = format!("{}:events:{}", cfg.db_name, cfg.client_id);
+        let events = Rc::new(BroadcastEvents::new(&channel));
         let platform = BrowserPlatform::new(&cfg.db_name, cfg.request_timeout_ms, events.clone());
         let inner = Rc::new(Client::new(cfg, platform).map_err(throw)?);
         // Another tab changed a session: drop our in-memory copy so the next call re-reads it.
