@@ -36,6 +36,7 @@ pub(crate) fn is_use_dpop_nonce(resp: &HttpResponse) -> bool {
 }
 
 /// What `send` learned besides the response: the origin's new nonce, if it changed.
+#[derive(Debug)]
 pub(crate) struct DpopOutcome {
     pub response: HttpResponse,
     pub new_nonce: Option<(String, String)>,
@@ -80,8 +81,14 @@ pub(crate) async fn send<P: Http + Keys>(
         let response = platform.send(req).await?;
         // AT Protocol OAuth: "Clients must reject responses missing a DPoP-Nonce header (case
         // insensitive), if the request included DPoP." The official server sends one on every
-        // such response, errors included (checked end to end in tests/e2e).
-        let Some(fresh) = response.header("dpop-nonce").map(str::to_string) else {
+        // authorization-server response, and from the PDS wherever it checks the proof; XRPC
+        // endpoints that need no auth never look at it and answer without (see the e2e test
+        // "DPoP-Nonce: …" in tests/e2e/pds-pages.test.mjs). So: required from the
+        // authorization server (requests without an access token) and on a resource server's
+        // 401; elsewhere a missing header keeps the nonce we have.
+        let fresh = response.header("dpop-nonce").map(str::to_string);
+        let required = access.is_none() || response.status == 401;
+        if fresh.is_none() && required {
             return Err(Error::new(
                 ErrorCode::InvalidResponse,
                 format!(
@@ -90,11 +97,14 @@ pub(crate) async fn send<P: Http + Keys>(
                 ),
             )
             .with_server_error(None, Some(response.status)));
-        };
-        if nonces.set(&origin, &fresh) {
-            new_nonce = Some((origin.clone(), fresh.clone()));
         }
-        let retry = attempt == 0 && is_use_dpop_nonce(&response) && Some(&fresh) != nonce.as_ref();
+        if let Some(fresh) = &fresh {
+            if nonces.set(&origin, fresh) {
+                new_nonce = Some((origin.clone(), fresh.clone()));
+            }
+        }
+        let retry =
+            attempt == 0 && is_use_dpop_nonce(&response) && fresh.is_some() && fresh != nonce;
         if !retry {
             return Ok(DpopOutcome {
                 response,
@@ -217,34 +227,42 @@ mod tests {
     #[test]
     fn a_response_without_a_dpop_nonce_is_refused() {
         let (p, key) = setup();
-        let url = "https://pds.example/xrpc/a.b.c";
-        for status in [200, 400, 401, 500] {
-            p.http.on("GET", url, json(status, "{}"));
-            let e = block_on(send(
-                &p,
-                &key,
-                &NonceCache::default(),
-                HttpRequest::get(url),
-                token("t"),
-                1,
-            ))
-            .err()
-            .expect("refused");
+        let send_to = |url: &str, access: Option<BoundToken<'_>>, nonces: &NonceCache| {
+            block_on(send(&p, &key, nonces, HttpRequest::get(url), access, 1))
+        };
+        // An authorization server must always send one.
+        let as_url = "https://as.example/oauth/token";
+        for status in [200, 201, 400, 401, 500] {
+            p.http.on("GET", as_url, json(status, "{}"));
+            let e = send_to(as_url, None, &NonceCache::default()).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidResponse, "{status}");
             assert_eq!(e.status, Some(status));
         }
+        // A resource server must on its 401 challenges; its no-auth endpoints need not.
+        let url = "https://pds.example/xrpc/a.b.c";
+        p.http.on("GET", url, json(401, "{}"));
+        let e = send_to(url, token("t"), &NonceCache::default()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidResponse);
+        let nonces = NonceCache::default();
+        p.http.on("GET", url, json(200, "{}"));
+        send_to(url, token("t"), &nonces).unwrap();
+        assert_eq!(nonces.get("https://pds.example"), None);
+        nonces.set("https://pds.example", "kept");
+        for status in [200, 400, 500] {
+            p.http.on("GET", url, json(status, "{}"));
+            assert_eq!(
+                send_to(url, token("t"), &nonces).unwrap().response.status,
+                status
+            );
+            assert_eq!(nonces.get("https://pds.example").as_deref(), Some("kept"));
+        }
         // The header's name is case-insensitive.
-        p.http
-            .on("GET", url, with_header(json(200, "{}"), "DpOp-NoNcE", "n"));
-        block_on(send(
-            &p,
-            &key,
-            &NonceCache::default(),
-            HttpRequest::get(url),
-            token("t"),
-            1,
-        ))
-        .unwrap();
+        p.http.on(
+            "GET",
+            as_url,
+            with_header(json(200, "{}"), "DpOp-NoNcE", "n"),
+        );
+        send_to(as_url, None, &NonceCache::default()).unwrap();
     }
 
     #[test]
