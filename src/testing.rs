@@ -123,6 +123,8 @@ pub struct FakePlatform {
     pub locks: Rc<RefCell<BTreeMap<String, bool>>>,
     /// How many keys were imported.
     pub imports: Rc<Cell<u32>>,
+    /// Session writes made without holding that session's lock (must stay empty).
+    pub unlocked_writes: Rc<RefCell<Vec<String>>>,
 }
 
 impl Default for FakePlatform {
@@ -134,6 +136,7 @@ impl Default for FakePlatform {
             events: Rc::default(),
             locks: Rc::default(),
             imports: Rc::default(),
+            unlocked_writes: Rc::default(),
         }
     }
 }
@@ -196,6 +199,24 @@ impl FakePlatform {
     }
 }
 
+impl FakePlatform {
+    /// Records a session write made while its lock is not held.
+    fn check_locked(&self, table: Table, id: &str) {
+        if table != Table::Sessions {
+            return;
+        }
+        // Version 0.1 ids are the DID alone; they are written (deleted) under the new id's lock.
+        let locked = self
+            .locks
+            .borrow()
+            .iter()
+            .any(|(name, held)| *held && name.contains(id.split('|').next().unwrap_or(id)));
+        if !locked {
+            self.unlocked_writes.borrow_mut().push(id.to_string());
+        }
+    }
+}
+
 impl Store for FakePlatform {
     async fn get(&self, table: Table, key: &str) -> Result<Option<Entry<FakeKey>>> {
         Ok(self.store.borrow().get(&(table, key.to_string())).cloned())
@@ -207,6 +228,7 @@ impl Store for FakePlatform {
         data: &[u8],
         dpop: Option<&FakeKey>,
     ) -> Result<()> {
+        self.check_locked(table, key);
         self.store.borrow_mut().insert(
             (table, key.to_string()),
             Entry {
@@ -217,6 +239,7 @@ impl Store for FakePlatform {
         Ok(())
     }
     async fn delete(&self, table: Table, key: &str) -> Result<()> {
+        self.check_locked(table, key);
         self.store.borrow_mut().remove(&(table, key.to_string()));
         Ok(())
     }

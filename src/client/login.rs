@@ -286,7 +286,7 @@ impl<P: Platform> Client<P> {
             updated_at: now,
             client_id: Some(self.cfg.client_id.clone()),
         };
-        let live = self.store_session(session, Rc::new(key), false).await?;
+        let live = self.store_new_session(session, Rc::new(key)).await?;
         self.retire_earlier_loopback_sessions(&live.session.did)
             .await;
         Ok(CallbackResult {

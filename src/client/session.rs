@@ -282,20 +282,41 @@ impl<P: Platform> Client<P> {
     /// Revokes the tokens at the authorization server (best effort) and deletes the session
     /// locally in every case.
     pub async fn sign_out(&self, did: &str) -> Result<()> {
-        let live = match self.live(did).await {
-            Ok(live) => Some(live),
-            Err(e) if e.code == ErrorCode::SessionNotFound => None,
+        let client_id = &self.cfg.client_id;
+        // Under the session's lock, from a fresh read: a refresh in another tab can neither
+        // rotate the tokens we revoke nor write the session back after we delete it.
+        let _guard = self.platform.lock(&lock_name(client_id, did)).await?;
+        let stored = match read_session(&self.platform, client_id, did).await {
+            Ok(stored) => stored,
             Err(e) => {
                 // An unreadable record must still go away.
                 self.delete_session(did, "signed out").await?;
                 return Err(e);
             }
         };
-        if let Some(live) = live {
-            self.revoke(&live.session, &live.key, &self.cfg.client_id)
-                .await;
+        if let Some(stored) = stored {
+            if let Ok(restored) = self.stored_key(&stored).await {
+                self.revoke(&stored.record, &restored.key, client_id).await;
+            }
+            if stored.legacy {
+                self.platform.delete(Table::Sessions, did).await?;
+            }
         }
         self.delete_session(did, "signed out").await
+    }
+
+    /// Stores the session a login just produced, under the session's lock (so a refresh of an
+    /// earlier session of the account, in another tab, cannot overwrite it).
+    pub(super) async fn store_new_session(
+        &self,
+        session: Session,
+        key: Rc<DpopKey<P::Key>>,
+    ) -> Result<Live<P::Key>> {
+        let _guard = self
+            .platform
+            .lock(&lock_name(&self.cfg.client_id, &session.did))
+            .await?;
+        self.store_session(session, key, false).await
     }
 
     /// Revokes a session's tokens at its authorization server, as `client_id` (the client they

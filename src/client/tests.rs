@@ -933,3 +933,29 @@ fn a_new_loopback_scope_replaces_the_session_of_the_earlier_one() {
     assert!(block_on(old.list_sessions()).unwrap().is_empty());
     assert_eq!(block_on(new.list_sessions()).unwrap().len(), 1);
 }
+
+#[test]
+fn every_session_write_happens_under_the_session_lock() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    block_on(c.refresh(ALICE_DID)).unwrap();
+    make_legacy(&f.platform, Table::Sessions, &alice_id(), ALICE_DID);
+    f.platform.unlocked_writes.borrow_mut().clear(); // the test's own rewrite above
+    let page2 = client(&f.platform);
+    block_on(page2.xrpc(ALICE_DID, &list_request())).unwrap();
+    f.server.borrow_mut().access_tokens.clear();
+    block_on(page2.xrpc(ALICE_DID, &list_request())).unwrap();
+    block_on(page2.sign_out(ALICE_DID)).unwrap();
+    signed_in(&f, &page2);
+    f.server.borrow_mut().refresh_token = Some("gone".into());
+    assert_eq!(
+        block_on(page2.refresh(ALICE_DID)).unwrap_err().code,
+        ErrorCode::SessionExpired
+    );
+    assert_eq!(
+        f.platform.unlocked_writes.borrow().as_slice(),
+        &[] as &[String]
+    );
+}
