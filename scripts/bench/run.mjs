@@ -599,6 +599,6 @@ async function main() {
 }
 
 main().catch((e) => {
-  console.error(`bench: FAILED: ${e.stack || e.message}`);
+  console.error(`bench: FAILED: ${VERBOSE ? e.stack || e.message : e.message}`);
   process.exit(1);
 });
