@@ -117,13 +117,37 @@ export type SessionEventDetail =
 
 /** The stable codes of `OAuthError` (kept equal to the Rust `ErrorCode` enum by a test). */
 export type OAuthErrorCode =
-  | "invalid_config" | "invalid_input" | "invalid_handle" | "invalid_did" | "unsupported_did_method"
-  | "handle_resolution_failed" | "did_resolution_failed" | "handle_mismatch" | "no_pds"
-  | "invalid_metadata" | "insecure_url" | "network_error" | "timeout" | "response_too_large"
-  | "invalid_response" | "par_failed"
-  | "invalid_state" | "state_expired" | "issuer_mismatch" | "access_denied" | "authorization_error"
-  | "token_failed" | "subject_mismatch" | "session_not_found" | "session_expired" | "xrpc_error"
-  | "storage_error" | "lock_failed" | "crypto_error" | "unsupported" | "internal_error";
+  | "invalid_config"
+  | "invalid_input"
+  | "invalid_handle"
+  | "invalid_did"
+  | "unsupported_did_method"
+  | "handle_resolution_failed"
+  | "did_resolution_failed"
+  | "handle_mismatch"
+  | "no_pds"
+  | "invalid_metadata"
+  | "insecure_url"
+  | "network_error"
+  | "timeout"
+  | "response_too_large"
+  | "invalid_response"
+  | "par_failed"
+  | "invalid_state"
+  | "state_expired"
+  | "issuer_mismatch"
+  | "access_denied"
+  | "authorization_error"
+  | "token_failed"
+  | "subject_mismatch"
+  | "session_not_found"
+  | "session_expired"
+  | "xrpc_error"
+  | "storage_error"
+  | "lock_failed"
+  | "crypto_error"
+  | "unsupported"
+  | "internal_error";
 
 /** Every error this library throws or rejects with. Branch on `code`. */
 export interface OAuthError extends Error {
