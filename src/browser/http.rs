@@ -7,8 +7,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AbortController, Headers, ReadableStreamDefaultReader, Request, RequestCache, RequestInit,
-    Response,
+    AbortController, Headers, ReadableStreamDefaultReader, Request, RequestInit, Response,
 };
 
 use super::js;
@@ -145,7 +144,6 @@ fn build_request(request: &HttpRequest, controller: &AbortController) -> Result<
     let invalid = |what: &str, e: JsValue| js::error(ErrorCode::InvalidInput, what, &e);
     let init = RequestInit::new();
     init.set_method(&request.method);
-    init.set_cache(RequestCache::NoStore);
     init.set_signal(Some(&controller.signal()));
     let headers = Headers::new().map_err(|e| invalid("headers", e))?;
     for (name, value) in &request.headers {
