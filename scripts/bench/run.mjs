@@ -50,6 +50,28 @@ const PLC_PORT = intEnv("BENCH_PLC_PORT", 2682);
 const SITE_PORT = intEnv("BENCH_SITE_PORT", 8683);
 const OUT = path.resolve(ROOT, env.BENCH_OUT || "bench-results.json");
 const VERBOSE = env.BENCH_VERBOSE === "1";
+// BENCH_PROFILE=dir: a CPU profile of each client's DPoP phase (dir/<client>.cpuprofile, for
+// DevTools) and its 25 heaviest functions by self time, printed.
+const PROFILE = env.BENCH_PROFILE ? path.resolve(ROOT, env.BENCH_PROFILE) : null;
+
+async function reportProfile(client, profile) {
+  const { mkdirSync, writeFileSync } = await import("node:fs");
+  mkdirSync(PROFILE, { recursive: true });
+  writeFileSync(path.join(PROFILE, `${client}.cpuprofile`), JSON.stringify(profile));
+  const self = new Map();
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const dt = profile.timeDeltas;
+  profile.samples.forEach((id, i) => {
+    const f = byId.get(id).callFrame;
+    const key = `${f.functionName || "(anonymous)"} ${f.url.split("/").pop()}:${f.lineNumber}`;
+    self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0));
+  });
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  say(`${client}: CPU profile of the DPoP phase (${(total / 1000).toFixed(0)} ms sampled), top self time:`);
+  for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+    say(`  ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`);
+  }
+}
 const ALL_CLIENTS = ["ours", "official", "atcute"];
 const CLIENTS = (env.BENCH_CLIENTS || ALL_CLIENTS.join(","))
   .split(",")
@@ -332,10 +354,16 @@ async function runOnce({ browser, client, site, cfg, account, dpop }) {
     out.reloadLoad = auto.load;
 
     if (dpop) {
+      if (PROFILE) {
+        await cdp.send("Profiler.enable");
+        await cdp.send("Profiler.setSamplingInterval", { interval: 50 });
+        await cdp.send("Profiler.start");
+      }
       const r = await pageCall(page, ([did, o]) => window.bench.dpop(did, o), account.did, {
         calls: DPOP_CALLS,
         warmup: DPOP_WARMUP,
       });
+      if (PROFILE) await reportProfile(client, (await cdp.send("Profiler.stop")).profile);
       const d = r.value;
       if (d.fetches !== DPOP_CALLS || d.authenticated !== DPOP_CALLS) {
         throw new Error(

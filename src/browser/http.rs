@@ -182,7 +182,9 @@ fn too_large(what: &str, max: usize) -> Error {
 }
 
 /// Reads the body chunk by chunk, refusing it (and cancelling the download) as soon as it
-/// passes `max` bytes, so an endless or enormous answer never fills memory.
+/// passes `max` bytes, so an endless or enormous answer never fills memory. Always a stream,
+/// even with a Content-Length: `fetch` decompresses transparently, so a small compressed body
+/// can still grow into a huge one (and Content-Encoding is not visible across origins).
 async fn read_body(
     response: &Response,
     max: usize,
