@@ -4,7 +4,8 @@
 #   2. lint       cargo fmt --check; cargo clippy -D warnings, native and wasm32; prettier --check
 #   2b. native    cargo test on the host (rustup) toolchain
 #   3. build      scripts/build.sh (wasm-pack build --target web + wasm-opt -> pkg/)
-#   3b. types     tsc --noEmit of tests/types/usage.ts against the generated .d.ts
+#   3b. size      gzip size of pkg/ (wasm + glue) against scripts/size-budget.json (a ratchet)
+#   3c. types     tsc --noEmit of tests/types/usage.ts against the generated .d.ts
 #   4. chrome     wasm-pack test --headless --chrome   (wasm-bindgen-test in Chromium)
 #   5. firefox    wasm-pack test --headless --firefox  (wasm-bindgen-test in Firefox ESR)
 #   6. e2e        node tests/e2e/run.mjs, when that file exists
@@ -80,6 +81,18 @@ fi
 if want build; then
   stage build "scripts/build.sh"
   bash scripts/build.sh
+  passed
+fi
+
+if want size; then
+  stage size "the shipped size against scripts/size-budget.json (a ratchet)"
+  SIZE_NO_BUILD=1 bash scripts/size.sh | tail -n1 | node -e '
+    const fs = require("fs");
+    const got = JSON.parse(fs.readFileSync(0, "utf8")).total.gzip;
+    const budget = JSON.parse(fs.readFileSync("scripts/size-budget.json", "utf8")).gzipBytes;
+    console.log(`size: ${got} bytes gzip (budget ${budget})`);
+    if (got > budget) { console.error(`size: over budget by ${got - budget} bytes`); process.exit(1); }
+  '
   passed
 fi
 

@@ -16,8 +16,8 @@ import assert from "node:assert/strict";
 import { createECDH } from "node:crypto";
 
 import { startPds } from "../../scripts/pds.mjs";
-import { authorizeOnPds } from "./authorize.mjs";
-import { browsers, launch } from "./drivers/index.mjs";
+import { authorizeOnPds } from "../../scripts/browsers/authorize.mjs";
+import { browsers, launch } from "../../scripts/browsers/index.mjs";
 import { serveTestPage } from "./site.mjs";
 
 const b64url = (buf) => Buffer.from(buf).toString("base64url");

@@ -1,6 +1,6 @@
 // The demo page itself (www/), end to end, exactly as `npm start` serves it (scripts/demo.mjs's
 // startDemo: the official PDS with the demo accounts + www/ and pkg/ on http://127.0.0.1:8080 with
-// a generated config.json), in each browser (drivers/index.mjs), driven only by clicking and
+// a generated config.json), in each browser (scripts/browsers/index.mjs), driven only by clicking and
 // typing: sign in from the demo account list, the PDS's sign-in and consent pages, the session
 // shown, records created, paged through and deleted, a second account, switching, reload,
 // sign-out, and an error.
@@ -18,8 +18,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { startDemo } from "../../scripts/demo.mjs";
-import { authorizeOnPds } from "./authorize.mjs";
-import { browsers, launch } from "./drivers/index.mjs";
+import { authorizeOnPds } from "../../scripts/browsers/authorize.mjs";
+import { browsers, launch } from "../../scripts/browsers/index.mjs";
 import { artifactName, clickPath } from "./steps.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

@@ -1,13 +1,13 @@
 // Login end to end against the official PDS and its OAuth server on loopback, through the
-// package's public API only (tests/e2e/page/index.html), in each browser (drivers/index.mjs):
+// package's public API only (tests/e2e/page/index.html), in each browser (scripts/browsers/index.mjs):
 // headless Chromium (Playwright) and headless Firefox (WebDriver). Every test starts in a page
 // with storage of its own.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
 import { startPds } from "../../scripts/pds.mjs";
-import { authorizeOnPds } from "./authorize.mjs";
-import { browsers, launch } from "./drivers/index.mjs";
+import { authorizeOnPds } from "../../scripts/browsers/authorize.mjs";
+import { browsers, launch } from "../../scripts/browsers/index.mjs";
 import { serveTestPage } from "./site.mjs";
 
 const PLAYWRIGHT_ONLY = "needs Playwright's response events (the token response bodies)";

@@ -1,5 +1,5 @@
 // tests/e2e/node-oauth.mjs — a deliberately tiny AT Protocol OAuth client running in Node (WebCrypto),
-// used only to exercise the harness (the PDS's OAuth server and authorize.mjs's page steps)
+// used only to exercise the harness (the PDS's OAuth server and scripts/browsers/authorize.mjs's page steps)
 // independently of the wasm package. Loopback client, PKCE S256, PAR, DPoP with nonce retries.
 
 import { createHash, randomBytes, webcrypto } from "node:crypto";

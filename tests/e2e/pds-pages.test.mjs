@@ -1,6 +1,6 @@
 // The harness's browser side, checked without the wasm package, in each browser: a minimal Node
 // OAuth client (node-oauth.mjs) does PAR/token/DPoP, the browser shows the PDS's own sign-in and
-// consent pages, and authorize.mjs's authorizeOnPds() drives them over the driver interface. The
+// consent pages, and scripts/browsers/authorize.mjs's authorizeOnPds() drives them over the driver interface. The
 // loopback redirect_uri is served by a throwaway HTTP server on 127.0.0.1 with an ephemeral port
 // (so the demo's 8080 may be in use). (Playwright's page.route() cannot catch it: route handlers
 // don't see redirect targets.)
@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { after, before, describe, test } from "node:test";
 import { startPds } from "../../scripts/pds.mjs";
-import { authorizeOnPds } from "./authorize.mjs";
-import { browsers, launch } from "./drivers/index.mjs";
+import { authorizeOnPds } from "../../scripts/browsers/authorize.mjs";
+import { browsers, launch } from "../../scripts/browsers/index.mjs";
 import { NodeOAuthClient } from "./node-oauth.mjs";
 
 let CALLBACK;

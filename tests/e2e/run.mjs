@@ -6,7 +6,7 @@
 //   node tests/e2e/run.mjs demo chromium        with other words, those files in that browser
 //   node tests/e2e/run.mjs -- --test-name-pattern=Deny   (arguments after -- go to `node --test`)
 //
-// Browser names set ATPROTO_E2E_BROWSERS for the files (drivers/index.mjs), which otherwise run
+// Browser names set ATPROTO_E2E_BROWSERS for the files (scripts/browsers/index.mjs), which otherwise run
 // each scenario in every browser. The files run sequentially, each in its own `node --test`
 // process, because each starts the PDS on the same fixed ports. Exits non-zero if any file fails. Afterwards it makes sure no PDS it
 // started is left running: every process is tagged with a run id in its environment, and any
@@ -18,7 +18,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureInstalled } from "../../scripts/pds.mjs";
-import { BROWSERS } from "./drivers/index.mjs";
+import { BROWSERS } from "../../scripts/browsers/index.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RUN_TAG = "ATPROTO_E2E_RUN_ID";

@@ -1,5 +1,5 @@
 // Sessions against the real local PDS, through the public API only, in each browser
-// (drivers/index.mjs): records and paging, generic XRPC (including a binary upload), restore after
+// (scripts/browsers/index.mjs): records and paging, generic XRPC (including a binary upload), restore after
 // reload, the steady-state request count, forced refresh, two tabs and two frames refreshing at
 // once, and sign-out (heard by the other tab; revocation checked where requests can be caught).
 // One page (and its storage) per browser, signed in as alice before the first test.
@@ -7,8 +7,8 @@ import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
 import { startPds } from "../../scripts/pds.mjs";
-import { authorizeOnPds } from "./authorize.mjs";
-import { browsers, launch } from "./drivers/index.mjs";
+import { authorizeOnPds } from "../../scripts/browsers/authorize.mjs";
+import { browsers, launch } from "../../scripts/browsers/index.mjs";
 import { serveTestPage } from "./site.mjs";
 
 const COLLECTION = "com.example.e2e.item";

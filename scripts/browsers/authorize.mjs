@@ -1,5 +1,5 @@
-// tests/e2e/authorize.mjs — the PDS's own OAuth pages (those of @atproto/oauth-provider), driven
-// in any browser through the driver interface (drivers/index.mjs):
+// scripts/browsers/authorize.mjs — the PDS's own OAuth pages (those of @atproto/oauth-provider), driven
+// in any browser through the driver interface (index.mjs):
 //
 //   ... the app sends the page to the PDS's /oauth/authorize ...
 //   await authorizeOnPds(page, { password: "alice-pass" });          // or { ..., deny: true }

@@ -1,4 +1,4 @@
-// tests/e2e/drivers/webdriver.mjs — the driver interface (see index.mjs) for headless Firefox
+// scripts/browsers/webdriver.mjs — the driver interface (see index.mjs) for headless Firefox
 // (Debian's firefox-esr) over classic W3C WebDriver (geckodriver), with a small client of our own.
 //
 // Not Playwright: its usual Firefox route needs Playwright's own patched Firefox (Debian's
@@ -21,7 +21,7 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 const DEFAULT_TIMEOUT = 30_000;
 const KEYS = { Enter: "\uE007", Tab: "\uE004", Escape: "\uE00C" };

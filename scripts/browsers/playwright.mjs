@@ -1,4 +1,4 @@
-// tests/e2e/drivers/playwright.mjs — the driver interface (see index.mjs) for headless Chromium:
+// scripts/browsers/playwright.mjs — the driver interface (see index.mjs) for headless Chromium:
 // playwright-core driving Debian's /usr/bin/chromium (no Playwright browser downloads).
 //
 // A page here is a Playwright page; the first page of `newPage()` has a fresh browser context of

@@ -1,10 +1,10 @@
-// tests/e2e/drivers/index.mjs — one small interface over two ways of driving a browser, so that
+// scripts/browsers/index.mjs — one small interface over two ways of driving a browser, so that
 // every scenario is written once and runs in each browser:
 //
 //   chromium  Playwright (playwright-core) driving Debian's /usr/bin/chromium   ./playwright.mjs
 //   firefox   classic W3C WebDriver (geckodriver) driving Debian's firefox-esr  ./webdriver.mjs
 //
-//   import { browsers, launch } from "./drivers/index.mjs";
+//   import { browsers, launch } from "../../scripts/browsers/index.mjs";   (from tests/e2e)
 //   for (const name of browsers()) describe(name, () => {
 //     let browser, page;
 //     before(async () => { browser = await launch(name); page = await browser.newPage(); });
