@@ -220,36 +220,52 @@ for (const name of browsers()) {
             req.onsuccess = () => res(req.result);
           });
           for (const v of all) {
-            if (
+            // A value is the storage key itself, a record's sealed bytes (version 0.1), or a
+            // record { sealed, key? } whose key is the DPoP key as a CryptoKey.
+            const parts =
               v instanceof CryptoKey ||
-              (v && typeof v === "object" && Object.values(v).some((x) => x instanceof CryptoKey))
-            ) {
-              const key = v instanceof CryptoKey ? v : Object.values(v).find((x) => x instanceof CryptoKey);
-              let exported = true;
-              try {
-                await crypto.subtle.exportKey("raw", key);
-              } catch {
-                exported = false;
+              v instanceof Uint8Array ||
+              v instanceof ArrayBuffer ||
+              !v ||
+              typeof v !== "object"
+                ? [v]
+                : Object.values(v);
+            for (const part of parts) {
+              if (part instanceof CryptoKey) {
+                let exported = false;
+                for (const format of ["raw", "pkcs8", "jwk"]) {
+                  try {
+                    await crypto.subtle.exportKey(format, part);
+                    exported = true;
+                  } catch {}
+                }
+                out.keys.push({ extractable: part.extractable, exported, algorithm: part.algorithm.name });
+                continue;
               }
-              out.keys.push({ extractable: key.extractable, exported, algorithm: key.algorithm.name });
-              continue;
+              const bytes =
+                part instanceof Uint8Array
+                  ? part
+                  : part instanceof ArrayBuffer
+                    ? new Uint8Array(part)
+                    : new TextEncoder().encode(JSON.stringify(part));
+              out.values.push({ store: name, latin1: Array.from(bytes, (b) => String.fromCharCode(b)).join("") });
             }
-            const bytes =
-              v instanceof Uint8Array
-                ? v
-                : v instanceof ArrayBuffer
-                  ? new Uint8Array(v)
-                  : new TextEncoder().encode(JSON.stringify(v));
-            out.values.push({ store: name, latin1: Array.from(bytes, (b) => String.fromCharCode(b)).join("") });
           }
         }
         return out;
       });
-      assert.ok(dump.keys.length >= 1, "the wrapping key is stored");
+      assert.ok(
+        dump.keys.some((k) => k.algorithm === "AES-GCM"),
+        "the wrapping key is stored",
+      );
+      assert.ok(
+        dump.keys.some((k) => k.algorithm === "ECDSA"),
+        "the session's DPoP key is stored as a CryptoKey",
+      );
       for (const k of dump.keys) {
         assert.equal(k.extractable, false);
         assert.equal(k.exported, false);
-        assert.equal(k.algorithm, "AES-GCM");
+        assert.ok(["AES-GCM", "ECDSA"].includes(k.algorithm), k.algorithm);
       }
       assert.ok(dump.values.length >= 2, `expected a session and a nonce record, got ${dump.values.length}`);
       const all = dump.values.map((v) => v.latin1).join("\n");
