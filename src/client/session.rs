@@ -234,8 +234,19 @@ impl<P: Platform> Client<P> {
             }
             Err(e) => return Err(e),
         }
+        // A refresh whose answer never arrived (network gone, timeout) may still have rotated
+        // the tokens at the server. Remember that one is in flight, so that if the old refresh
+        // token is refused later, the app is told why the session ended.
+        let lost_before = session.refresh_sent_at.is_some();
+        let mut marked = session.clone();
+        marked.refresh_sent_at = Some(now);
+        self.write_session(&marked, &key).await?;
         let request = refresh_request(&session.server, &self.cfg.client_id, &refresh_token);
         let resp = self.dpop_send(&key, request, None).await?;
+        let session = Session {
+            refresh_sent_at: None,
+            ..session
+        };
         match process_token_response(&resp, now) {
             Ok(tokens) if tokens.sub != did => {
                 self.delete_session(did, "the refresh answered for another account")
@@ -265,18 +276,40 @@ impl<P: Platform> Client<P> {
                         return Ok(self.make_live(again.record, key));
                     }
                 }
-                self.delete_session(did, "the refresh token was refused")
-                    .await?;
+                let reason = if lost_before {
+                    "the response to an earlier refresh was lost: the server rotated the tokens \
+                     but this browser never received them, and the server gives no way back"
+                } else {
+                    "the refresh token was refused"
+                };
+                self.delete_session(did, reason).await?;
                 let (server_error, status) = (e.server_error.clone(), e.status);
                 Err(Error::new(
                     ErrorCode::SessionExpired,
-                    format!("the session of {did} ended: {}", e.message),
+                    format!("the session of {did} ended: {reason} ({})", e.message),
                 )
                 .with_server_error(server_error, status)
                 .with_cause(e))
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                // An answer did arrive: nothing was lost in flight.
+                self.write_session(&session, &key).await?;
+                Err(e)
+            }
         }
+    }
+
+    /// Writes the record as it is, with its key, without telling anyone (a bookkeeping write
+    /// under the session's lock, not a new session).
+    async fn write_session(&self, session: &Session, key: &DpopKey<P::Key>) -> Result<()> {
+        self.platform
+            .put(
+                Table::Sessions,
+                &session_id(&session.did, &self.cfg.client_id),
+                &encode(session)?,
+                Some(&key.handle),
+            )
+            .await
     }
 
     /// Revokes the tokens at the authorization server (best effort) and deletes the session
