@@ -39,7 +39,7 @@ impl<K> Clone for Live<K> {
 }
 
 /// The lock that serializes every write of one client's session of `did`, across tabs.
-fn lock_name(client_id: &str, did: &str) -> String {
+pub(super) fn lock_name(client_id: &str, did: &str) -> String {
     format!("atproto-oauth:session:{}", session_id(did, client_id))
 }
 
@@ -355,7 +355,7 @@ impl<P: Platform> Client<P> {
     /// Revokes a session's tokens at its authorization server, as `client_id` (the client they
     /// were issued to). Best effort: the server being unreachable, or refusing, must not keep
     /// anyone signed in.
-    async fn revoke(&self, s: &Session, key: &DpopKey<P::Key>, client_id: &str) {
+    pub(super) async fn revoke(&self, s: &Session, key: &DpopKey<P::Key>, client_id: &str) {
         let token = match &s.refresh_token {
             Some(rt) => rt.expose(),
             None => s.access_token.expose(),
@@ -367,55 +367,4 @@ impl<P: Platform> Client<P> {
                 .and_then(|resp| process_revocation_response(&resp));
         }
     }
-
-    /// After a new login for `did`: a session of the same account stored by this app under an
-    /// earlier loopback client id (same redirect URI, another scope: the developer changed the
-    /// scope on purpose) is revoked as the client it belongs to and removed, so it neither
-    /// lingers nor is ever refreshed under the wrong client id.
-    pub(super) async fn retire_earlier_loopback_sessions(&self, did: &str) {
-        let Some(ours) = loopback_redirect(&self.cfg.client_id) else {
-            return;
-        };
-        let Ok(ids) = self.platform.keys(Table::Sessions).await else {
-            return;
-        };
-        for id in ids {
-            let Some((id_did, client)) = split_session_id(&id) else {
-                continue;
-            };
-            if id_did != did || client == self.cfg.client_id {
-                continue;
-            }
-            if loopback_redirect(client).as_deref() != Some(ours.as_str()) {
-                continue;
-            }
-            let _guard = self.platform.lock(&lock_name(client, did)).await;
-            if let Ok(Some(entry)) = self.platform.get(Table::Sessions, &id).await {
-                if let Ok(session) = decode::<Session>(&entry.data) {
-                    let restored = key::restore(
-                        &self.platform,
-                        entry.key,
-                        session.dpop_jwk.as_ref(),
-                        session.dpop_key.as_ref(),
-                    )
-                    .await;
-                    if let Ok(restored) = restored {
-                        self.revoke(&session, &restored.key, client).await;
-                    }
-                }
-            }
-            let _ = self.platform.delete(Table::Sessions, &id).await;
-        }
-    }
-}
-
-/// The redirect URI of a loopback client id (`http://localhost?redirect_uri=…&scope=…`).
-fn loopback_redirect(client_id: &str) -> Option<String> {
-    let url = url::Url::parse(client_id).ok()?;
-    if url.scheme() != "http" || url.host_str() != Some("localhost") {
-        return None;
-    }
-    url.query_pairs()
-        .find(|(k, _)| k == "redirect_uri")
-        .map(|(_, v)| v.into_owned())
 }
