@@ -74,6 +74,9 @@ pub(crate) struct Session {
     /// The client that signed in (absent in version 0.1 records).
     #[serde(default)]
     pub client_id: Option<String>,
+    /// When a refresh request was sent whose answer has not arrived (yet, or ever).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_sent_at: Option<i64>,
 }
 
 impl Session {

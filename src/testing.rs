@@ -50,6 +50,8 @@ type Handler = Box<dyn Fn(&HttpRequest) -> HttpResponse>;
 pub struct MockHttp {
     routes: RefCell<Vec<(String, String, Handler)>>,
     pub log: RefCell<Vec<HttpRequest>>,
+    /// Routes whose next answer is computed (the server acts) but never arrives.
+    lose_next: RefCell<Vec<(String, String)>>,
 }
 
 impl MockHttp {
@@ -66,6 +68,14 @@ impl MockHttp {
         self.routes
             .borrow_mut()
             .push((method.to_string(), url.to_string(), Box::new(f)));
+    }
+
+    /// The server handles the next request to this route, but its answer is lost on the way
+    /// back: the caller sees a network error.
+    pub fn lose_next_response(&self, method: &str, url: &str) {
+        self.lose_next
+            .borrow_mut()
+            .push((method.to_string(), url.to_string()));
     }
 
     pub fn count(&self) -> usize {
@@ -93,6 +103,17 @@ impl Http for MockHttp {
         {
             Some((_, _, f)) => {
                 let response = f(&request);
+                let mut lose = self.lose_next.borrow_mut();
+                if let Some(i) = lose
+                    .iter()
+                    .position(|(m, u)| *m == request.method && *u == request.url)
+                {
+                    lose.remove(i);
+                    return err(
+                        ErrorCode::NetworkError,
+                        "the answer was lost on the way back",
+                    );
+                }
                 // The platform contract: an oversized body is refused while reading.
                 if response.body.len() > request.max_body {
                     return err(ErrorCode::ResponseTooLarge, "response body too large");

@@ -285,6 +285,7 @@ impl<P: Platform> Client<P> {
             created_at: now,
             updated_at: now,
             client_id: Some(self.cfg.client_id.clone()),
+            refresh_sent_at: None,
         };
         let live = self.store_new_session(session, Rc::new(key)).await?;
         self.retire_earlier_loopback_sessions(&live.session.did)

@@ -3,10 +3,12 @@
 //! - `login.rs`: start a login (resolve, PAR) and finish it (callback checks, code exchange);
 //! - `session.rs`: the one place a session becomes live or is forgotten; refresh; sign-out;
 //! - `xrpc.rs`: authenticated calls to the PDS, and record paging;
-//! - `discovery.rs`: which authorization server serves a PDS, and whether it serves a DID.
+//! - `discovery.rs`: which authorization server serves a PDS, and whether it serves a DID;
+//! - `loopback.rs`: retiring sessions of an earlier loopback client id after a scope change.
 
 mod discovery;
 mod login;
+mod loopback;
 mod session;
 mod xrpc;
 

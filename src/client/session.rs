@@ -39,7 +39,7 @@ impl<K> Clone for Live<K> {
 }
 
 /// The lock that serializes every write of one client's session of `did`, across tabs.
-fn lock_name(client_id: &str, did: &str) -> String {
+pub(super) fn lock_name(client_id: &str, did: &str) -> String {
     format!("atproto-oauth:session:{}", session_id(did, client_id))
 }
 
@@ -234,8 +234,19 @@ impl<P: Platform> Client<P> {
             }
             Err(e) => return Err(e),
         }
+        // A refresh whose answer never arrived (network gone, timeout) may still have rotated
+        // the tokens at the server. Remember that one is in flight, so that if the old refresh
+        // token is refused later, the app is told why the session ended.
+        let lost_before = session.refresh_sent_at.is_some();
+        let mut marked = session.clone();
+        marked.refresh_sent_at = Some(now);
+        self.write_session(&marked, &key).await?;
         let request = refresh_request(&session.server, &self.cfg.client_id, &refresh_token);
         let resp = self.dpop_send(&key, request, None).await?;
+        let session = Session {
+            refresh_sent_at: None,
+            ..session
+        };
         match process_token_response(&resp, now) {
             Ok(tokens) if tokens.sub != did => {
                 self.delete_session(did, "the refresh answered for another account")
@@ -265,18 +276,40 @@ impl<P: Platform> Client<P> {
                         return Ok(self.make_live(again.record, key));
                     }
                 }
-                self.delete_session(did, "the refresh token was refused")
-                    .await?;
+                let reason = if lost_before {
+                    "the response to an earlier refresh was lost: the server rotated the tokens \
+                     but this browser never received them, and the server gives no way back"
+                } else {
+                    "the refresh token was refused"
+                };
+                self.delete_session(did, reason).await?;
                 let (server_error, status) = (e.server_error.clone(), e.status);
                 Err(Error::new(
                     ErrorCode::SessionExpired,
-                    format!("the session of {did} ended: {}", e.message),
+                    format!("the session of {did} ended: {reason} ({})", e.message),
                 )
                 .with_server_error(server_error, status)
                 .with_cause(e))
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                // An answer did arrive: nothing was lost in flight.
+                self.write_session(&session, &key).await?;
+                Err(e)
+            }
         }
+    }
+
+    /// Writes the record as it is, with its key, without telling anyone (a bookkeeping write
+    /// under the session's lock, not a new session).
+    async fn write_session(&self, session: &Session, key: &DpopKey<P::Key>) -> Result<()> {
+        self.platform
+            .put(
+                Table::Sessions,
+                &session_id(&session.did, &self.cfg.client_id),
+                &encode(session)?,
+                Some(&key.handle),
+            )
+            .await
     }
 
     /// Revokes the tokens at the authorization server (best effort) and deletes the session
@@ -322,7 +355,7 @@ impl<P: Platform> Client<P> {
     /// Revokes a session's tokens at its authorization server, as `client_id` (the client they
     /// were issued to). Best effort: the server being unreachable, or refusing, must not keep
     /// anyone signed in.
-    async fn revoke(&self, s: &Session, key: &DpopKey<P::Key>, client_id: &str) {
+    pub(super) async fn revoke(&self, s: &Session, key: &DpopKey<P::Key>, client_id: &str) {
         let token = match &s.refresh_token {
             Some(rt) => rt.expose(),
             None => s.access_token.expose(),
@@ -334,55 +367,4 @@ impl<P: Platform> Client<P> {
                 .and_then(|resp| process_revocation_response(&resp));
         }
     }
-
-    /// After a new login for `did`: a session of the same account stored by this app under an
-    /// earlier loopback client id (same redirect URI, another scope: the developer changed the
-    /// scope on purpose) is revoked as the client it belongs to and removed, so it neither
-    /// lingers nor is ever refreshed under the wrong client id.
-    pub(super) async fn retire_earlier_loopback_sessions(&self, did: &str) {
-        let Some(ours) = loopback_redirect(&self.cfg.client_id) else {
-            return;
-        };
-        let Ok(ids) = self.platform.keys(Table::Sessions).await else {
-            return;
-        };
-        for id in ids {
-            let Some((id_did, client)) = split_session_id(&id) else {
-                continue;
-            };
-            if id_did != did || client == self.cfg.client_id {
-                continue;
-            }
-            if loopback_redirect(client).as_deref() != Some(ours.as_str()) {
-                continue;
-            }
-            let _guard = self.platform.lock(&lock_name(client, did)).await;
-            if let Ok(Some(entry)) = self.platform.get(Table::Sessions, &id).await {
-                if let Ok(session) = decode::<Session>(&entry.data) {
-                    let restored = key::restore(
-                        &self.platform,
-                        entry.key,
-                        session.dpop_jwk.as_ref(),
-                        session.dpop_key.as_ref(),
-                    )
-                    .await;
-                    if let Ok(restored) = restored {
-                        self.revoke(&session, &restored.key, client).await;
-                    }
-                }
-            }
-            let _ = self.platform.delete(Table::Sessions, &id).await;
-        }
-    }
-}
-
-/// The redirect URI of a loopback client id (`http://localhost?redirect_uri=…&scope=…`).
-fn loopback_redirect(client_id: &str) -> Option<String> {
-    let url = url::Url::parse(client_id).ok()?;
-    if url.scheme() != "http" || url.host_str() != Some("localhost") {
-        return None;
-    }
-    url.query_pairs()
-        .find(|(k, _)| k == "redirect_uri")
-        .map(|(_, v)| v.into_owned())
 }

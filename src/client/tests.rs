@@ -959,3 +959,49 @@ fn every_session_write_happens_under_the_session_lock() {
         &[] as &[String]
     );
 }
+
+#[test]
+fn a_lost_refresh_response_is_reported_not_silently_lost() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let token_url = format!("{ISSUER}/oauth/token");
+
+    // An answer that arrives, even an error, is not a lost one.
+    f.platform
+        .http
+        .on("POST", &token_url, nonced(text(503, "down")));
+    assert_eq!(
+        block_on(c.refresh(ALICE_DID)).unwrap_err().code,
+        ErrorCode::TokenFailed
+    );
+    let f2 = fixture(); // the fixture's token endpoint again, on a fresh server
+    let c = client(&f2.platform);
+    signed_in(&f2, &c);
+
+    // The server rotates the tokens, but its answer never arrives.
+    f2.platform.http.lose_next_response("POST", &token_url);
+    let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NetworkError);
+    assert_eq!(
+        f2.server.borrow().refresh_requests,
+        1,
+        "the server did rotate"
+    );
+    assert_eq!(
+        block_on(c.list_sessions()).unwrap().len(),
+        1,
+        "nothing deleted yet"
+    );
+
+    // The next refresh presents the old token; the official server refuses it for good.
+    let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SessionExpired);
+    assert!(e.message.contains("lost"), "{}", e.message);
+    assert!(block_on(c.list_sessions()).unwrap().is_empty());
+    let last = f2.platform.events.borrow().last().cloned();
+    match last {
+        Some(SessionEvent::Deleted { reason, .. }) => assert!(reason.contains("lost"), "{reason}"),
+        other => panic!("no deleted event: {other:?}"),
+    }
+}
