@@ -61,6 +61,9 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
+    /// Whether the answer came from another URL than the one requested (a redirect was
+    /// followed).
+    pub redirected: bool,
 }
 
 impl HttpResponse {

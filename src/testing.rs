@@ -25,6 +25,7 @@ pub fn text(status: u16, body: &str) -> HttpResponse {
         status,
         headers: vec![("content-type".into(), "text/plain".into())],
         body: body.as_bytes().to_vec(),
+        redirected: false,
     }
 }
 
@@ -33,6 +34,7 @@ pub fn json(status: u16, body: &str) -> HttpResponse {
         status,
         headers: vec![("content-type".into(), "application/json".into())],
         body: body.as_bytes().to_vec(),
+        redirected: false,
     }
 }
 

@@ -134,6 +134,7 @@ impl Http for FetchHttp {
             status: response.status(),
             headers,
             body,
+            redirected: response.redirected(),
         })
     }
 }

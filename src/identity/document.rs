@@ -53,6 +53,18 @@ impl DidDocument {
             Some((serde_json::Value::String(kind), serde_json::Value::String(endpoint)))
                 if kind == "AtprotoPersonalDataServer" =>
             {
+                let scheme = endpoint
+                    .split_once("://")
+                    .map(|(s, _)| s.to_ascii_lowercase());
+                if !matches!(scheme.as_deref(), Some("https" | "http")) {
+                    return err(
+                        ErrorCode::NoPds,
+                        format!(
+                            "the #atproto_pds endpoint of {} is not an http(s) URL: {endpoint:?}",
+                            self.id
+                        ),
+                    );
+                }
                 Ok(endpoint.trim_end_matches('/').to_string())
             }
             _ => err(
@@ -131,6 +143,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.pds_endpoint().unwrap_err().code, ErrorCode::NoPds);
+        for endpoint in ["ftp://pds.example", "javascript:alert(1)", "pds.example"] {
+            let d = DidDocument::parse(
+                &doc(&format!(r##"{{"id":"#atproto_pds","type":"AtprotoPersonalDataServer","serviceEndpoint":"{endpoint}"}}"##)),
+                DID,
+            )
+            .unwrap();
+            let e = d.pds_endpoint().unwrap_err();
+            assert_eq!(e.code, ErrorCode::NoPds, "{endpoint}");
+            assert!(e.message.contains("http(s)"), "{}", e.message);
+        }
         assert_eq!(
             DidDocument::parse(&doc(""), "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa")
                 .unwrap_err()

@@ -2,6 +2,10 @@
 //! document by method, and the verified identity the login flow needs. The requests and the
 //! reading of each answer are in `methods.rs`; this file sends them and caches the results.
 
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
+
 use serde::{Deserialize, Serialize};
 
 use crate::cache::TtlCache;
@@ -47,6 +51,32 @@ async fn resolve_by<H: Http>(
     }
 }
 
+/// Runs two futures at once; both outputs, when both are done.
+async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    poll_fn(|cx| {
+        if ra.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        match (ra.take(), rb.take()) {
+            (Some(x), Some(y)) => Poll::Ready((x, y)),
+            (x, y) => {
+                (ra, rb) = (x, y);
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
 impl IdentityResolver {
     /// Handle → DID, trying each configured method in order; the first valid answer wins.
     pub async fn resolve_handle<H: Http>(
@@ -63,17 +93,44 @@ impl IdentityResolver {
         let mut failures = Vec::new();
         let mut last = None;
         let mut all_unreachable = true;
-        for method in &cfg.handle_resolution {
-            match resolve_by(http, cfg, *method, &handle).await {
-                Ok(did) => {
-                    self.handles.insert(&handle, did.clone(), now);
-                    return Ok(did);
+        let methods = &cfg.handle_resolution;
+        // The handle spec: "When both methods return results, the DNS TXT result should be
+        // preferred." With both configured, both are asked at once, where the first of them
+        // stands in the order, and a DNS answer wins.
+        let both =
+            methods.contains(&HandleMethod::Dns) && methods.contains(&HandleMethod::WellKnown);
+        let mut pair_done = false;
+        for method in methods {
+            let attempts = match method {
+                HandleMethod::Dns | HandleMethod::WellKnown if both => {
+                    if pair_done {
+                        continue;
+                    }
+                    pair_done = true;
+                    let (dns, well_known) = join2(
+                        resolve_by(http, cfg, HandleMethod::Dns, &handle),
+                        resolve_by(http, cfg, HandleMethod::WellKnown, &handle),
+                    )
+                    .await;
+                    vec![
+                        (HandleMethod::Dns, dns),
+                        (HandleMethod::WellKnown, well_known),
+                    ]
                 }
-                Err(e) => {
-                    failures.push(format!("{method:?}: {}", e.message));
-                    all_unreachable &=
-                        matches!(e.code, ErrorCode::NetworkError | ErrorCode::Timeout);
-                    last = Some(e);
+                m => vec![(*m, resolve_by(http, cfg, *m, &handle).await)],
+            };
+            for (method, attempt) in attempts {
+                match attempt {
+                    Ok(did) => {
+                        self.handles.insert(&handle, did.clone(), now);
+                        return Ok(did);
+                    }
+                    Err(e) => {
+                        failures.push(format!("{method:?}: {}", e.message));
+                        all_unreachable &=
+                            matches!(e.code, ErrorCode::NetworkError | ErrorCode::Timeout);
+                        last = Some(e);
+                    }
                 }
             }
         }
@@ -243,6 +300,44 @@ mod tests {
             e.message.contains("WellKnown") && e.message.contains("Xrpc"),
             "{}",
             e.message
+        );
+    }
+
+    #[test]
+    fn dns_and_well_known_are_asked_together_and_dns_wins() {
+        let http = MockHttp::default();
+        let other = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa";
+        http.on(
+            "GET",
+            "https://alice.example.com/.well-known/atproto-did",
+            text(200, other),
+        );
+        http.on(
+            "GET",
+            "https://cloudflare-dns.com/dns-query?name=_atproto.alice.example.com&type=TXT",
+            json(
+                200,
+                &format!(r#"{{"Answer":[{{"type":16,"data":"\"did={ALICE_DID}\""}}]}}"#),
+            ),
+        );
+        let r = IdentityResolver::default();
+        let c = cfg(vec![HandleMethod::WellKnown, HandleMethod::Dns]);
+        assert_eq!(
+            block_on(r.resolve_handle(&http, &c, "alice.example.com", 0)).unwrap(),
+            ALICE_DID,
+            "the DNS answer is preferred"
+        );
+        // Without a DNS answer the well-known one stands.
+        let http2 = MockHttp::default();
+        http2.on(
+            "GET",
+            "https://alice.example.com/.well-known/atproto-did",
+            text(200, other),
+        );
+        let r = IdentityResolver::default();
+        assert_eq!(
+            block_on(r.resolve_handle(&http2, &c, "alice.example.com", 0)).unwrap(),
+            other
         );
     }
 

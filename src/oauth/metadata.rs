@@ -73,10 +73,25 @@ pub(crate) fn process_metadata_response<T: serde::de::DeserializeOwned>(
     origin: &str,
     name: &str,
 ) -> Result<T> {
-    if !resp.is_success() {
+    // RFC 8414 §3.2 / RFC 9728 §3.2: a 200 answer with a JSON document, from the URL asked.
+    if resp.status != 200 {
         return Err(invalid(format!(
             "{origin} has no {name} metadata (HTTP {})",
             resp.status
+        )));
+    }
+    if resp.redirected {
+        return Err(invalid(format!(
+            "{name} metadata of {origin} was reached through a redirect"
+        )));
+    }
+    let json = resp
+        .header("content-type")
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|ct| ct.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(invalid(format!(
+            "{name} metadata of {origin} is not served as application/json"
         )));
     }
     serde_json::from_slice(&resp.body)
@@ -401,6 +416,36 @@ pub(crate) mod tests {
             ..ok
         };
         assert!(validate_protected_resource(&other, "https://pds.example").is_err());
+    }
+
+    #[test]
+    fn metadata_must_be_a_200_json_answer_from_the_url_asked() {
+        let origin = "https://pds.example";
+        let name = "oauth-protected-resource";
+        let good = json(
+            200,
+            r#"{"resource":"https://pds.example","authorization_servers":[]}"#,
+        );
+        process_metadata_response::<ProtectedResourceMetadata>(&good, origin, name).unwrap();
+        let mut redirected = good.clone();
+        redirected.redirected = true;
+        let mut html = good.clone();
+        html.headers = vec![("content-type".into(), "text/html".into())];
+        let mut charset = good.clone();
+        charset.headers = vec![(
+            "content-type".into(),
+            "application/json; charset=utf-8".into(),
+        )];
+        process_metadata_response::<ProtectedResourceMetadata>(&charset, origin, name).unwrap();
+        let created = HttpResponse {
+            status: 201,
+            ..good.clone()
+        };
+        for bad in [redirected, html, created] {
+            let e = process_metadata_response::<ProtectedResourceMetadata>(&bad, origin, name)
+                .unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidMetadata, "{bad:?}");
+        }
     }
 
     #[test]
