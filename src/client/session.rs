@@ -146,34 +146,49 @@ impl<P: Platform> Client<P> {
     }
 
     /// Every stored session of this client, sorted by DID: its own, and any stored by version
-    /// 0.1 (which it takes over on first use). Other clients' sessions are not listed.
+    /// 0.1 (which it takes over on first use). Other clients' sessions are not listed. A record
+    /// that cannot be read does not hide the others: see `unreadable_sessions`.
     pub async fn list_sessions(&self) -> Result<Vec<SessionInfo>> {
+        Ok(self.scan_sessions().await?.0)
+    }
+
+    /// The DIDs of this client's stored sessions that cannot be read (corrupt, or written under
+    /// a storage key that is gone), each with why. `sign_out` removes one.
+    pub async fn unreadable_sessions(&self) -> Result<Vec<(String, Error)>> {
+        Ok(self.scan_sessions().await?.1)
+    }
+
+    async fn scan_sessions(&self) -> Result<(Vec<SessionInfo>, Vec<(String, Error)>)> {
         let mut out: Vec<SessionInfo> = Vec::new();
+        let mut unreadable = Vec::new();
         for id in self.platform.keys(Table::Sessions).await? {
-            let mine = match split_session_id(&id) {
-                Some((_, client)) => client == self.cfg.client_id,
-                None => true,
+            let (did, mine) = match split_session_id(&id) {
+                Some((did, client)) => (did, client == self.cfg.client_id),
+                None => (id.as_str(), true),
             };
             if !mine {
                 continue;
             }
-            let Some(entry) = self.platform.get(Table::Sessions, &id).await? else {
-                continue;
+            let read = match self.platform.get(Table::Sessions, &id).await {
+                Ok(Some(entry)) => decode::<Session>(&entry.data),
+                Ok(None) => continue,
+                Err(e) => Err(e),
             };
-            let session: Session = decode(&entry.data)?;
-            if session
-                .client_id
-                .as_deref()
-                .is_some_and(|c| c != self.cfg.client_id)
-            {
-                continue;
+            match read {
+                Ok(session)
+                    if session
+                        .client_id
+                        .as_deref()
+                        .is_some_and(|c| c != self.cfg.client_id) => {}
+                Ok(session) => out.push(session.info()),
+                Err(e) => unreadable.push((did.to_string(), e)),
             }
-            out.push(session.info());
         }
         out.sort_by(|a, b| a.did.cmp(&b.did));
         // A version 0.1 record beside its migrated copy (a crash between the two writes).
         out.dedup_by(|a, b| a.did == b.did);
-        Ok(out)
+        unreadable.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok((out, unreadable))
     }
 
     /// Forgets the in-memory copy (another tab changed the stored one).
@@ -322,7 +337,8 @@ impl<P: Platform> Client<P> {
         let stored = match read_session(&self.platform, client_id, did).await {
             Ok(stored) => stored,
             Err(e) => {
-                // An unreadable record must still go away.
+                // An unreadable record must still go away (also where version 0.1 kept it).
+                self.platform.delete(Table::Sessions, did).await?;
                 self.delete_session(did, "signed out").await?;
                 return Err(e);
             }

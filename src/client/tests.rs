@@ -1005,3 +1005,27 @@ fn a_lost_refresh_response_is_reported_not_silently_lost() {
         other => panic!("no deleted event: {other:?}"),
     }
 }
+
+#[test]
+fn one_unreadable_record_does_not_hide_the_others() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let bob = "did:plc:bbbbbbbbbbbbbbbbbbbbbbbb";
+    let bob_id = crate::session::session_id(bob, &config().client_id);
+    f.platform
+        .put_raw(Table::Sessions, &bob_id, b"not json".to_vec());
+    let listed = block_on(c.list_sessions()).unwrap();
+    assert_eq!(
+        listed.iter().map(|s| s.did.as_str()).collect::<Vec<_>>(),
+        [ALICE_DID]
+    );
+    let unreadable = block_on(c.unreadable_sessions()).unwrap();
+    assert_eq!(unreadable.len(), 1);
+    assert_eq!(unreadable[0].0, bob);
+    assert_eq!(unreadable[0].1.code, ErrorCode::StorageError);
+    // The app removes it; Alice stays.
+    assert!(block_on(c.sign_out(bob)).is_err(), "the error is reported");
+    assert!(block_on(c.unreadable_sessions()).unwrap().is_empty());
+    assert_eq!(block_on(c.list_sessions()).unwrap().len(), 1);
+}

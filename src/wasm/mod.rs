@@ -240,6 +240,23 @@ impl OAuthClient {
         promise(async move { to_js(&inner.list_sessions().await?) })
     }
 
+    /// This client's stored sessions that cannot be read, each with its error: what
+    /// `listSessions` leaves out. `signOut(did)` removes one.
+    #[wasm_bindgen(js_name = unreadableSessions, unchecked_return_type = "Promise<UnreadableSession[]>")]
+    pub fn unreadable_sessions(&self) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let out = js_sys::Array::new();
+            for (did, error) in inner.unreadable_sessions().await? {
+                let entry = Object::new();
+                let _ = Reflect::set(&entry, &"did".into(), &did.into());
+                let _ = Reflect::set(&entry, &"error".into(), &js_error(&error));
+                out.push(&entry);
+            }
+            Ok(out.into())
+        })
+    }
+
     /// Refreshes the tokens now (unless another tab just did; then its tokens are used).
     #[wasm_bindgen(unchecked_return_type = "Promise<SessionInfo>")]
     pub fn refresh(

@@ -61,6 +61,12 @@ export interface SessionInfo {
   expiresAt: number | null;
 }
 
+/** A stored session that cannot be read (see `unreadableSessions`). */
+export interface UnreadableSession {
+  did: string;
+  error: OAuthError;
+}
+
 export interface CallbackResult {
   session: SessionInfo;
   /** The `state` you passed to startLogin. */

@@ -51,6 +51,10 @@ export async function readmeQuickStart(): Promise<void> {
     });
     const status: number = res.status;
     const sessions: SessionInfo[] = await client.listSessions();
+    for (const bad of await client.unreadableSessions()) {
+      const code: string = bad.error.code;
+      if (code) await client.signOut(bad.did);
+    }
     const restored: SessionInfo = await client.restore(sessions[0].did);
     const refreshed: SessionInfo = await client.refresh(restored.did);
     const expires: number | null = refreshed.expiresAt;
