@@ -256,19 +256,27 @@ impl<P: Platform> Client<P> {
         // The account resolved at login already proved its PDS is served by this issuer; only
         // a login started from a server URL must resolve `sub` now.
         let identity = match pending.identity {
-            Some(id) if id.did == tokens.sub => id,
-            Some(id) => {
-                return err(
-                    ErrorCode::SubjectMismatch,
-                    format!(
-                        "signed in as {}, but the login was for {}",
-                        tokens.sub, id.did
-                    ),
-                )
-            }
+            Some(id) if id.did == tokens.sub => Ok(id),
+            Some(id) => err(
+                ErrorCode::SubjectMismatch,
+                format!(
+                    "signed in as {}, but the login was for {}",
+                    tokens.sub, id.did
+                ),
+            ),
             None => {
                 self.verify_issuer_for(&tokens.sub, &pending.server.issuer)
-                    .await?
+                    .await
+            }
+        };
+        let identity = match identity {
+            Ok(identity) => identity,
+            Err(e) => {
+                // Refused tokens are revoked before the error is reported: nothing keeps them,
+                // so they must not stay valid at the server.
+                self.revoke_tokens(&pending.server, &tokens, &key, &self.cfg.client_id)
+                    .await;
+                return Err(e);
             }
         };
         let session = Session {

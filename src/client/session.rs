@@ -12,7 +12,9 @@ use crate::dpop::DpopKey;
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::oauth::server::{
     process_revocation_response, process_token_response, refresh_request, revocation_request,
+    Tokens,
 };
+use crate::oauth::AuthServerMetadata;
 use crate::platform::{Platform, SessionEvent, Table};
 use crate::secret::AccessToken;
 use crate::session::{
@@ -240,15 +242,17 @@ impl<P: Platform> Client<P> {
                 "the session expired and has no refresh token",
             );
         };
-        match self.verify_issuer_for(did, &session.server.issuer).await {
-            Ok(_) => {}
+        // Where the account lives now: an account that moved to another PDS of the same issuer,
+        // or changed handle, keeps its session with the new values.
+        let identity = match self.verify_issuer_for(did, &session.server.issuer).await {
+            Ok(identity) => identity,
             Err(e) if e.code == ErrorCode::SubjectMismatch => {
                 self.delete_session(did, "the account moved to another authorization server")
                     .await?;
                 return Err(Error::new(ErrorCode::SessionExpired, e.message.clone()).with_cause(e));
             }
             Err(e) => return Err(e),
-        }
+        };
         // A refresh whose answer never arrived (network gone, timeout) may still have rotated
         // the tokens at the server. Remember that one is in flight, so that if the old refresh
         // token is refused later, the app is told why the session ended.
@@ -264,6 +268,10 @@ impl<P: Platform> Client<P> {
         };
         match process_token_response(&resp, now) {
             Ok(tokens) if tokens.sub != did => {
+                // Tokens for another account are refused, and revoked first: they must not
+                // stay valid at the server when nobody keeps them.
+                self.revoke_tokens(&session.server, &tokens, &key, client_id)
+                    .await;
                 self.delete_session(did, "the refresh answered for another account")
                     .await?;
                 err(
@@ -279,6 +287,8 @@ impl<P: Platform> Client<P> {
                     refresh_token: tokens.refresh_token.or(Some(refresh_token)),
                     expires_at: tokens.expires_at,
                     updated_at: now,
+                    pds: identity.pds,
+                    handle: identity.handle,
                     ..session
                 };
                 self.store_session(session, key, legacy).await
@@ -376,7 +386,32 @@ impl<P: Platform> Client<P> {
             Some(rt) => rt.expose(),
             None => s.access_token.expose(),
         };
-        if let Some(request) = revocation_request(&s.server, client_id, token) {
+        self.revoke_token(&s.server, token, key, client_id).await;
+    }
+
+    /// Revokes tokens that arrived but are refused (best effort, like `revoke`).
+    pub(super) async fn revoke_tokens(
+        &self,
+        server: &AuthServerMetadata,
+        tokens: &Tokens,
+        key: &DpopKey<P::Key>,
+        client_id: &str,
+    ) {
+        let token = match &tokens.refresh_token {
+            Some(rt) => rt.expose(),
+            None => tokens.access_token.expose(),
+        };
+        self.revoke_token(server, token, key, client_id).await;
+    }
+
+    async fn revoke_token(
+        &self,
+        server: &AuthServerMetadata,
+        token: &str,
+        key: &DpopKey<P::Key>,
+        client_id: &str,
+    ) {
+        if let Some(request) = revocation_request(server, client_id, token) {
             let _ = self
                 .dpop_send(key, request, None)
                 .await

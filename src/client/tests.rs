@@ -1029,3 +1029,68 @@ fn one_unreadable_record_does_not_hide_the_others() {
     assert!(block_on(c.unreadable_sessions()).unwrap().is_empty());
     assert_eq!(block_on(c.list_sessions()).unwrap().len(), 1);
 }
+
+#[test]
+fn tokens_for_the_wrong_account_are_revoked_before_the_error() {
+    let f = fixture();
+    let c = client(&f.platform);
+    f.server.borrow_mut().token_sub = Some("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa".into());
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    let e = block_on(c.handle_callback(&callback_url(&f, &start.state))).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SubjectMismatch);
+    let issued = f.server.borrow().refresh_token.clone();
+    assert!(
+        issued.is_none(),
+        "the refused tokens were revoked at the server"
+    );
+    assert_eq!(f.server.borrow().revoked.len(), 1);
+
+    // The same at refresh time.
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    f.server.borrow_mut().token_sub = Some("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa".into());
+    let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SubjectMismatch);
+    assert_eq!(f.server.borrow().revoked.len(), 1);
+}
+
+#[test]
+fn an_account_that_moved_pds_keeps_its_session_with_the_new_pds() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let moved = "https://pds2.example";
+    f.platform.http.on(
+        "GET",
+        &format!("https://plc.directory/{ALICE_DID}"),
+        json(200, &alice_doc(moved)),
+    );
+    serve(&f.platform.http, moved, ISSUER);
+    // Past the 10 minutes identity answers are kept.
+    f.platform.now.set(f.platform.now() + 700);
+    let info = block_on(c.refresh(ALICE_DID)).unwrap();
+    assert_eq!(info.pds, moved);
+    let page2 = client(&f.platform);
+    assert_eq!(
+        block_on(page2.restore(ALICE_DID)).unwrap().pds,
+        moved,
+        "stored too"
+    );
+}
+
+#[test]
+fn a_network_failure_during_the_issuer_recheck_keeps_the_session() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    f.platform.http.on(
+        "GET",
+        &format!("https://plc.directory/{ALICE_DID}"),
+        text(503, "try later"),
+    );
+    f.platform.now.set(f.platform.now() + 700);
+    let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::DidResolutionFailed);
+    assert_eq!(block_on(c.list_sessions()).unwrap().len(), 1, "kept");
+}
