@@ -4,11 +4,13 @@
 //! - `session.rs`: the one place a session becomes live or is forgotten; refresh; sign-out;
 //! - `xrpc.rs`: authenticated calls to the PDS, and record paging;
 //! - `discovery.rs`: which authorization server serves a PDS, and whether it serves a DID;
-//! - `loopback.rs`: retiring sessions of an earlier loopback client id after a scope change.
+//! - `loopback.rs`: retiring sessions of an earlier loopback client id after a scope change;
+//! - `revoke.rs`: revoking tokens (sign-out, and tokens refused after they arrived).
 
 mod discovery;
 mod login;
 mod loopback;
+mod revoke;
 mod session;
 mod xrpc;
 

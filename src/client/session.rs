@@ -10,11 +10,7 @@ use crate::dpop::key::{self, Restored};
 use crate::dpop::proof::ath;
 use crate::dpop::DpopKey;
 use crate::error::{err, Error, ErrorCode, Result};
-use crate::oauth::server::{
-    process_revocation_response, process_token_response, refresh_request, revocation_request,
-    Tokens,
-};
-use crate::oauth::AuthServerMetadata;
+use crate::oauth::server::{process_token_response, refresh_request};
 use crate::platform::{Platform, SessionEvent, Table};
 use crate::secret::AccessToken;
 use crate::session::{
@@ -376,46 +372,5 @@ impl<P: Platform> Client<P> {
             .lock(&lock_name(&self.cfg.client_id, &session.did))
             .await?;
         self.store_session(session, key, false).await
-    }
-
-    /// Revokes a session's tokens at its authorization server, as `client_id` (the client they
-    /// were issued to). Best effort: the server being unreachable, or refusing, must not keep
-    /// anyone signed in.
-    pub(super) async fn revoke(&self, s: &Session, key: &DpopKey<P::Key>, client_id: &str) {
-        let token = match &s.refresh_token {
-            Some(rt) => rt.expose(),
-            None => s.access_token.expose(),
-        };
-        self.revoke_token(&s.server, token, key, client_id).await;
-    }
-
-    /// Revokes tokens that arrived but are refused (best effort, like `revoke`).
-    pub(super) async fn revoke_tokens(
-        &self,
-        server: &AuthServerMetadata,
-        tokens: &Tokens,
-        key: &DpopKey<P::Key>,
-        client_id: &str,
-    ) {
-        let token = match &tokens.refresh_token {
-            Some(rt) => rt.expose(),
-            None => tokens.access_token.expose(),
-        };
-        self.revoke_token(server, token, key, client_id).await;
-    }
-
-    async fn revoke_token(
-        &self,
-        server: &AuthServerMetadata,
-        token: &str,
-        key: &DpopKey<P::Key>,
-        client_id: &str,
-    ) {
-        if let Some(request) = revocation_request(server, client_id, token) {
-            let _ = self
-                .dpop_send(key, request, None)
-                .await
-                .and_then(|resp| process_revocation_response(&resp));
-        }
     }
 }
