@@ -27,6 +27,7 @@ mkdir -p "$LOGS"
 
 WASM_PACK_VERSION="${WASM_PACK_VERSION:-0.15.1}"
 GECKODRIVER_VERSION="${GECKODRIVER_VERSION:-0.37.1}"
+CARGO_FUZZ_VERSION="${CARGO_FUZZ_VERSION:-0.13.2}"
 # rust-web-clippy: the lint stage runs clippy on the wasm32-only code (browser glue, JS surface).
 DEBIAN_RUST_PKGS=(rustc-web cargo-web rust-web-src rust-web-clippy lld-22)
 DEBIAN_BROWSER_PKGS=(chromium chromium-driver firefox-esr)
@@ -209,6 +210,11 @@ fi
 if ! command -v wasm-pack >/dev/null 2>&1; then
   say "wasm-pack is missing; installing $WASM_PACK_VERSION (about 5 minutes)"
   cargo_install wasm-pack "$WASM_PACK_VERSION" wasm-pack
+fi
+
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  say "cargo-fuzz is missing; installing $CARGO_FUZZ_VERSION (a few minutes)"
+  cargo_install cargo-fuzz "$CARGO_FUZZ_VERSION" cargo-fuzz
 fi
 
 GD="$(command -v geckodriver 2>/dev/null || true)"

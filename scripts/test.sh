@@ -3,6 +3,7 @@
 #   1. setup      scripts/setup.sh (installs what is missing; a few seconds when nothing is)
 #   2. lint       cargo fmt --check; cargo clippy -D warnings, native and wasm32; prettier --check
 #   2b. native    cargo test on the host (rustup) toolchain
+#   2c. fuzz      scripts/fuzz.sh: cargo fuzz, every target a few seconds (FUZZ_SECONDS)
 #   3. build      scripts/build.sh (wasm-pack build --target web + wasm-opt -> pkg/)
 #   3b. size      gzip size of pkg/ (wasm + glue) against scripts/size-budget.json (a ratchet)
 #   3c. types     tsc --noEmit of tests/types/usage.ts against the generated .d.ts
@@ -75,6 +76,12 @@ if want native; then
   stage native "cargo test (host toolchain: $(PATH="$NATIVE_PATH" rustc -V))"
   # NATIVE_PATH is the caller's PATH (rustup's cargo/rustc), without the Debian wasm32 shims.
   env -u RUSTC -u RUSTDOC PATH="$NATIVE_PATH" cargo test
+  passed
+fi
+
+if want fuzz; then
+  stage fuzz "cargo fuzz: every parser of network, URL and app input, a few seconds each"
+  env -u RUSTC -u RUSTDOC PATH="$NATIVE_PATH" bash scripts/fuzz.sh
   passed
 fi
 

@@ -24,6 +24,11 @@ pub use session::SessionInfo;
 #[cfg(test)]
 pub(crate) mod testing;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod fuzz;
+
 #[cfg(target_arch = "wasm32")]
 pub mod browser;
 

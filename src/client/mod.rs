@@ -21,6 +21,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 pub use login::{CallbackResult, LoginOptions, LoginStart};
+#[cfg(feature = "fuzzing")]
+pub(crate) use xrpc::is_invalid_token;
 pub use xrpc::{RecordsQuery, XrpcRequest};
 
 use crate::cache::TtlCache;

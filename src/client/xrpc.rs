@@ -94,7 +94,7 @@ fn check_nsid(nsid: &str) -> Result<()> {
     }
 }
 
-fn is_invalid_token(resp: &HttpResponse) -> bool {
+pub(crate) fn is_invalid_token(resp: &HttpResponse) -> bool {
     resp.header("www-authenticate")
         .is_some_and(|h| h.contains("invalid_token"))
 }

@@ -1,0 +1,153 @@
+//! Entry points for the fuzz targets in `tests/fuzz` (feature `fuzzing` only, never shipped):
+//! each feeds arbitrary bytes to a parser that sees network, URL or app input. None may panic,
+//! whatever the bytes.
+
+use crate::config::{ClientConfig, ResponseMode};
+use crate::identity::{normalize_handle, parse_did, DidDocument};
+use crate::oauth::callback::{
+    has_callback_params, parse_callback, strip_callback_params, validate_callback,
+    ExpectedCallback, LoginAttempt,
+};
+use crate::oauth::metadata::{
+    process_metadata_response, validate_auth_server, validate_protected_resource,
+    AuthServerMetadata, ProtectedResourceMetadata,
+};
+use crate::platform::HttpResponse;
+
+fn text(data: &[u8]) -> Option<&str> {
+    std::str::from_utf8(data).ok()
+}
+
+fn response(status: u16, headers: Vec<(String, String)>, body: &[u8]) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_vec(),
+        redirected: false,
+    }
+}
+
+fn json_response(body: &[u8]) -> HttpResponse {
+    response(
+        200,
+        vec![("content-type".into(), "application/json".into())],
+        body,
+    )
+}
+
+/// Handles as a user types them.
+pub fn handle(data: &[u8]) {
+    if let Some(s) = text(data) {
+        let _ = normalize_handle(s);
+    }
+}
+
+/// DIDs from a user, a token response's `sub`, or a DID document.
+pub fn did(data: &[u8]) {
+    if let Some(s) = text(data) {
+        let _ = parse_did(s);
+    }
+}
+
+/// A DID document as a PLC directory or a did:web host serves it.
+pub fn did_document(data: &[u8]) {
+    let id = serde_json::from_slice::<serde_json::Value>(data)
+        .ok()
+        .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "did:plc:ewvi7nxzyoun6zhxrhs64oiz".into());
+    if let Ok(doc) = DidDocument::parse(data, &id) {
+        let _ = doc.pds_endpoint();
+        let _ = doc.claimed_handle();
+        let _ = doc.claims_handle("alice.test");
+    }
+}
+
+/// Protected-resource metadata (RFC 9728) from a PDS.
+pub fn protected_resource_metadata(data: &[u8]) {
+    let origin = "https://pds.example";
+    let resp = json_response(data);
+    if let Ok(meta) = process_metadata_response::<ProtectedResourceMetadata>(
+        &resp,
+        origin,
+        "oauth-protected-resource",
+    ) {
+        let _ = validate_protected_resource(&meta, origin);
+    }
+}
+
+/// Authorization-server metadata (RFC 8414).
+pub fn auth_server_metadata(data: &[u8]) {
+    let origin = "https://as.example";
+    let resp = json_response(data);
+    let cfg = ClientConfig::new(
+        "https://app.example/client-metadata.json",
+        "https://app.example/cb",
+    );
+    if let Ok(meta) =
+        process_metadata_response::<AuthServerMetadata>(&resp, origin, "oauth-authorization-server")
+    {
+        let _ = validate_auth_server(&meta, origin, &cfg);
+    }
+}
+
+struct Attempt;
+
+impl LoginAttempt for Attempt {
+    fn expected(&self) -> ExpectedCallback<'_> {
+        ExpectedCallback {
+            issuer: "https://as.example",
+            expires_at: 100,
+        }
+    }
+}
+
+/// The URL the browser comes back to.
+pub fn callback_url(data: &[u8]) {
+    let Some(url) = text(data) else {
+        return;
+    };
+    for mode in [ResponseMode::Query, ResponseMode::Fragment] {
+        if let Ok(params) = parse_callback(url, mode) {
+            let _ = validate_callback(&params, Some(Attempt), 50);
+        }
+        let _ = has_callback_params(url, mode);
+        let _ = strip_callback_params(url, mode);
+    }
+}
+
+/// `WWW-Authenticate` from a resource server, and the error body of an authorization server.
+pub fn www_authenticate(data: &[u8]) {
+    let Some(value) = text(data) else {
+        return;
+    };
+    let challenge = response(
+        401,
+        vec![("www-authenticate".into(), value.to_string())],
+        b"",
+    );
+    let _ = crate::dpop::is_use_dpop_nonce(&challenge);
+    let _ = crate::client::is_invalid_token(&challenge);
+    let _ = crate::dpop::is_use_dpop_nonce(&response(400, Vec::new(), data));
+}
+
+/// Token and PAR responses from an authorization server, successes and errors.
+pub fn token_response(data: &[u8]) {
+    for status in [200, 400] {
+        let resp = response(
+            status,
+            vec![("content-type".into(), "application/json".into())],
+            data,
+        );
+        let _ = crate::oauth::server::process_token_response(&resp, i64::MAX - 1);
+        let _ = crate::oauth::server::process_par_response(&resp);
+        let _ = crate::oauth::server::process_revocation_response(&resp);
+    }
+}
+
+/// What handle resolution reads: a well-known file, a DNS-over-HTTPS answer, resolveHandle.
+pub fn identity_answers(data: &[u8]) {
+    let resp = json_response(data);
+    let _ = crate::identity::methods::process_well_known_response(&resp);
+    let _ = crate::identity::methods::process_doh_response(&resp);
+    let _ = crate::identity::methods::process_resolve_handle_response(&resp);
+}
