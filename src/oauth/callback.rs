@@ -200,46 +200,56 @@ mod tests {
             check(&format!("state=s&code=c&{iss}"), GOOD, 99).unwrap(),
             "c"
         );
-        assert_eq!(
-            code_of(&format!("state=s&code=c&{iss}"), None, 99),
-            ErrorCode::InvalidState
-        );
-        assert_eq!(
-            code_of(&format!("state=s&code=c&{iss}"), GOOD, 100),
-            ErrorCode::StateExpired
-        );
-        assert_eq!(
-            code_of("state=s&code=c&iss=https%3A%2F%2Fevil.example", GOOD, 99),
-            ErrorCode::IssuerMismatch
-        );
-        assert_eq!(
-            code_of("state=s&code=c", GOOD, 99),
-            ErrorCode::IssuerMismatch
-        );
-        assert_eq!(
-            code_of("state=s&error=access_denied", GOOD, 99),
-            ErrorCode::IssuerMismatch
-        );
-        assert_eq!(
-            code_of(&format!("state=s&error=access_denied&{iss}"), GOOD, 99),
-            ErrorCode::AccessDenied
-        );
-        assert_eq!(
-            code_of(
-                &format!("state=s&error=server_error&code=c&{iss}"),
-                GOOD,
-                99
+        // Each check in its order: (the response, the login found for its state, the time) → code.
+        let cases: [(String, Option<Attempt>, i64, ErrorCode); 9] = [
+            (
+                format!("state=s&code=c&{iss}"),
+                None,
+                99,
+                ErrorCode::InvalidState,
             ),
-            ErrorCode::AuthorizationError
-        );
-        assert_eq!(
-            code_of(&format!("state=s&{iss}"), GOOD, 99),
-            ErrorCode::AuthorizationError
-        );
-        assert_eq!(
-            code_of("state=a&state=b", GOOD, 99),
-            ErrorCode::InvalidState
-        );
+            (
+                format!("state=s&code=c&{iss}"),
+                GOOD,
+                100,
+                ErrorCode::StateExpired,
+            ),
+            (
+                "state=s&code=c&iss=https%3A%2F%2Fevil.example".into(),
+                GOOD,
+                99,
+                ErrorCode::IssuerMismatch,
+            ),
+            ("state=s&code=c".into(), GOOD, 99, ErrorCode::IssuerMismatch),
+            (
+                "state=s&error=access_denied".into(),
+                GOOD,
+                99,
+                ErrorCode::IssuerMismatch,
+            ),
+            (
+                format!("state=s&error=access_denied&{iss}"),
+                GOOD,
+                99,
+                ErrorCode::AccessDenied,
+            ),
+            (
+                format!("state=s&error=server_error&code=c&{iss}"),
+                GOOD,
+                99,
+                ErrorCode::AuthorizationError,
+            ),
+            (
+                format!("state=s&{iss}"),
+                GOOD,
+                99,
+                ErrorCode::AuthorizationError,
+            ),
+            ("state=a&state=b".into(), GOOD, 99, ErrorCode::InvalidState),
+        ];
+        for (query, attempt, now, want) in cases {
+            assert_eq!(code_of(&query, attempt, now), want, "{query}");
+        }
         let denied = check(
             &format!("state=s&error=access_denied&error_description=no&{iss}"),
             GOOD,
