@@ -52,6 +52,17 @@ pub(crate) fn split_session_id(id: &str) -> Option<(&str, &str)> {
     id.split_once('|')
 }
 
+/// Whether a storage id (session or login attempt) may be `client_id`'s: its own namespace, or
+/// a version 0.1 id (no client part), which the first client to use it takes over.
+pub(crate) fn id_may_be_mine(id: &str, client_id: &str) -> bool {
+    split_session_id(id).is_none_or(|(_, client)| client == client_id)
+}
+
+/// Whether a record read from such an id belongs to another client after all.
+fn record_of_another(record: &Session, client_id: &str) -> bool {
+    record.client_id.as_deref().is_some_and(|c| c != client_id)
+}
+
 /// A signed-in session, stored under its DID.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub(crate) struct Session {
@@ -137,6 +148,13 @@ pub(crate) struct Stored<T, K> {
     pub legacy: bool,
 }
 
+/// A session record read from `id` when it is `client_id`'s (`Ok(None)` when it belongs to
+/// another client).
+pub(crate) fn decode_own_session(data: &[u8], client_id: &str) -> Result<Option<Session>> {
+    let record: Session = decode(data)?;
+    Ok((!record_of_another(&record, client_id)).then_some(record))
+}
+
 /// The session of `did` that belongs to `client_id`, with its key: the client's own record, or
 /// else one stored by version 0.1 (under the DID alone, owned by no client yet).
 pub(crate) async fn read_session<S: Store>(
@@ -158,7 +176,7 @@ pub(crate) async fn read_session<S: Store>(
         return Ok(None);
     };
     let record: Session = decode(&entry.data)?;
-    if record.client_id.as_deref().is_some_and(|c| c != client_id) {
+    if record_of_another(&record, client_id) {
         return Ok(None);
     }
     Ok(Some(Stored {

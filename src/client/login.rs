@@ -21,7 +21,8 @@ use crate::oauth::server::{
 };
 use crate::platform::{Platform, Table};
 use crate::session::{
-    decode, encode, pending_id, PendingLogin, Session, SessionInfo, PENDING_LIFETIME_SECS,
+    decode, encode, id_may_be_mine, pending_id, PendingLogin, Session, SessionInfo,
+    PENDING_LIFETIME_SECS,
 };
 use crate::util::random_token;
 
@@ -194,12 +195,8 @@ impl<P: Platform> Client<P> {
         let Ok(keys) = self.platform.keys(Table::Pending).await else {
             return;
         };
-        // Only this client's attempts (and version 0.1's, which have no `|`): another app's are
-        // its own business.
-        let mine = |k: &str| match k.split_once('|') {
-            Some((_, client)) => client == self.cfg.client_id,
-            None => true,
-        };
+        // Only this client's attempts (and version 0.1's): another app's are its own business.
+        let mine = |k: &str| id_may_be_mine(k, &self.cfg.client_id);
         for key in keys.iter().filter(|k| *k != keep && mine(k)) {
             let expired = match self.platform.get(Table::Pending, key).await {
                 Ok(Some(entry)) => decode::<PendingLogin>(&entry.data)

@@ -14,13 +14,15 @@ use crate::oauth::server::{process_token_response, refresh_request};
 use crate::platform::{Platform, SessionEvent, Table};
 use crate::secret::AccessToken;
 use crate::session::{
-    decode, encode, read_session, session_id, split_session_id, Session, SessionInfo, Stored,
+    decode_own_session, encode, id_may_be_mine, read_session, session_id, split_session_id,
+    Session, SessionInfo, Stored,
 };
 
 /// A session in memory: the record, its key (header precomputed) and its access token's `ath`,
-/// so the per-request path touches no storage and hashes nothing but the proof.
+/// so the per-request path touches no storage, hashes nothing but the proof, and copies no
+/// record (every part is shared).
 pub(crate) struct Live<K> {
-    pub session: Session,
+    pub session: Rc<Session>,
     pub key: Rc<DpopKey<K>>,
     pub ath: Rc<str>,
 }
@@ -46,7 +48,7 @@ impl<P: Platform> Client<P> {
     fn make_live(&self, session: Session, key: Rc<DpopKey<P::Key>>) -> Live<P::Key> {
         let live = Live {
             ath: ath(session.access_token.expose()).into(),
-            session,
+            session: Rc::new(session),
             key,
         };
         self.live
@@ -67,14 +69,7 @@ impl<P: Platform> Client<P> {
         session.dpop_jwk = Some(key.jwk.clone());
         session.dpop_key = None;
         session.client_id = Some(self.cfg.client_id.clone());
-        self.platform
-            .put(
-                Table::Sessions,
-                &session_id(&session.did, &self.cfg.client_id),
-                &encode(&session)?,
-                Some(&key.handle),
-            )
-            .await?;
+        self.write_session(&session, &key).await?;
         if moves_legacy {
             self.platform.delete(Table::Sessions, &session.did).await?;
         }
@@ -160,26 +155,21 @@ impl<P: Platform> Client<P> {
         let mut out: Vec<SessionInfo> = Vec::new();
         let mut unreadable = Vec::new();
         for id in self.platform.keys(Table::Sessions).await? {
-            let (did, mine) = match split_session_id(&id) {
-                Some((did, client)) => (did, client == self.cfg.client_id),
-                None => (id.as_str(), true),
-            };
-            if !mine {
+            if !id_may_be_mine(&id, &self.cfg.client_id) {
                 continue;
             }
             let read = match self.platform.get(Table::Sessions, &id).await {
-                Ok(Some(entry)) => decode::<Session>(&entry.data),
+                Ok(Some(entry)) => decode_own_session(&entry.data, &self.cfg.client_id),
                 Ok(None) => continue,
                 Err(e) => Err(e),
             };
             match read {
-                Ok(session)
-                    if session
-                        .client_id
-                        .as_deref()
-                        .is_some_and(|c| c != self.cfg.client_id) => {}
-                Ok(session) => out.push(session.info()),
-                Err(e) => unreadable.push((did.to_string(), e)),
+                Ok(Some(session)) => out.push(session.info()),
+                Ok(None) => {}
+                Err(e) => {
+                    let did = split_session_id(&id).map_or(id.as_str(), |(did, _)| did);
+                    unreadable.push((did.to_string(), e));
+                }
             }
         }
         out.sort_by(|a, b| a.did.cmp(&b.did));
@@ -196,7 +186,7 @@ impl<P: Platform> Client<P> {
 
     /// Refreshes the session unless another tab already replaced the tokens this tab holds.
     pub async fn refresh(&self, did: &str) -> Result<SessionInfo> {
-        let held = self.live(did).await?.session.access_token;
+        let held = self.live(did).await?.session.access_token.clone();
         Ok(self.refresh_replacing(did, &held).await?.session.info())
     }
 

@@ -137,13 +137,13 @@ impl<P: Platform> Client<P> {
             .needs_refresh(self.now(), self.cfg.refresh_margin_secs)
         {
             live = self
-                .refresh_replacing(did, &live.session.access_token.clone())
+                .refresh_replacing(did, &live.session.access_token)
                 .await?;
         }
         let mut resp = self.send_xrpc(&live, req).await?;
         if resp.status == 401 && is_invalid_token(&resp) {
             live = self
-                .refresh_replacing(did, &live.session.access_token.clone())
+                .refresh_replacing(did, &live.session.access_token)
                 .await?;
             resp = self.send_xrpc(&live, req).await?;
         }

@@ -70,10 +70,10 @@ impl PersistedNonces {
         changed: Option<(String, String)>,
     ) {
         if let Some((origin, nonce)) = changed {
-            let platform = platform.clone();
-            platform.clone().spawn(Box::pin(async move {
+            let store = platform.clone();
+            platform.spawn(Box::pin(async move {
                 // A lost nonce costs one extra round trip later, nothing more.
-                let _ = platform
+                let _ = store
                     .put(Table::Nonces, &origin, nonce.as_bytes(), None)
                     .await;
             }));
