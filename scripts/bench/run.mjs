@@ -26,7 +26,8 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import zlib from "node:zlib";
+
+import { shippedFiles, totalSize } from "../sizes.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "../..");
@@ -134,28 +135,9 @@ function installAndBundle() {
   return { bundles, esbuild: version("esbuild") };
 }
 
+/** Raw, gzip and brotli bytes of `files`, and their names (scripts/sizes.mjs measures). */
 function sizes(files) {
-  const total = { raw: 0, gzip: 0, brotli: 0 };
-  for (const f of files) {
-    const b = fs.readFileSync(f);
-    total.raw += b.length;
-    total.gzip += zlib.gzipSync(b, { level: 9 }).length;
-    total.brotli += zlib.brotliCompressSync(b, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
-  }
-  return { ...total, files: files.map((f) => path.relative(ROOT, f)) };
-}
-
-/** What the page loads for our library: the .wasm and its JS glue (incl. snippets). */
-function ourFiles() {
-  const files = [];
-  (function walk(dir) {
-    for (const n of fs.readdirSync(dir).sort()) {
-      const p = path.join(dir, n);
-      if (fs.statSync(p).isDirectory()) walk(p);
-      else if (n.endsWith(".wasm") || (n.endsWith(".js") && !n.endsWith(".d.js"))) files.push(p);
-    }
-  })(PKG);
-  return files;
+  return { ...totalSize(files), files: files.map((f) => path.relative(ROOT, f)) };
 }
 
 // ---- requests over the Chrome DevTools Protocol ---------------------------------------------------
@@ -522,7 +504,7 @@ async function main() {
   try {
     build();
     const { bundles, esbuild } = installAndBundle();
-    const size = { ours: sizes(ourFiles()) };
+    const size = { ours: sizes(shippedFiles(PKG)) };
     for (const [c, b] of Object.entries(bundles)) size[c] = sizes(b.files);
     const versions = {
       ours: JSON.parse(fs.readFileSync(path.join(PKG, "package.json"), "utf8")).version,

@@ -91,9 +91,9 @@ impl OAuthClient {
                 "startLogin options",
             )?;
             let redirect = opt_bool(&options, "redirect")?.unwrap_or(false);
-            let copy = Object::assign(&Object::new(), options.unchecked_ref());
-            let _ = Reflect::delete_property(&copy, &"redirect".into());
-            let opts: LoginOptions = from_js(copy.into(), "startLogin options")?;
+            // serde_wasm_bindgen reads only LoginOptions' own fields, so `redirect` (checked
+            // above, like every other key) needs no removing.
+            let opts: LoginOptions = from_js(options, "startLogin options")?;
             let start = inner.start_login(&input, opts).await?;
             if redirect {
                 if let Some(window) = web_sys::window() {
