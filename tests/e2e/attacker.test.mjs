@@ -15,10 +15,9 @@ import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createECDH } from "node:crypto";
 
-import { startPds } from "../../scripts/pds.mjs";
 import { authorizeOnPds } from "../../scripts/browsers/authorize.mjs";
-import { browsers, launch } from "../../scripts/browsers/index.mjs";
-import { serveTestPage } from "./site.mjs";
+import { browsers } from "../../scripts/browsers/index.mjs";
+import { startStack } from "./site.mjs";
 
 const b64url = (buf) => Buffer.from(buf).toString("base64url");
 
@@ -155,19 +154,10 @@ async function attack(needles) {
 
 for (const name of browsers()) {
   describe(name, () => {
-    let pds, site, browser;
+    let pds, site, browser, stack;
 
-    before(async () => {
-      pds = await startPds();
-      site = await serveTestPage({ pds: pds.pds, plc: pds.plc });
-      browser = await launch(name);
-    });
-
-    after(async () => {
-      await browser?.close();
-      await site?.close();
-      await pds?.stop();
-    });
+    before(async () => ({ pds, site, browser } = stack = await startStack(name)));
+    after(() => stack?.stop());
 
     test("a script on the page cannot take the DPoP private key", async () => {
       const alice = pds.accounts[0];

@@ -5,26 +5,16 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { startPds } from "../../scripts/pds.mjs";
 import { authorizeOnPds } from "../../scripts/browsers/authorize.mjs";
-import { browsers, launch } from "../../scripts/browsers/index.mjs";
-import { serveTestPage } from "./site.mjs";
+import { browsers } from "../../scripts/browsers/index.mjs";
+import { startStack } from "./site.mjs";
 
 for (const name of browsers()) {
   describe(name, () => {
-    let pds, site, browser;
+    let pds, site, browser, stack;
 
-    before(async () => {
-      pds = await startPds();
-      site = await serveTestPage({ pds: pds.pds, plc: pds.plc });
-      browser = await launch(name);
-    });
-
-    after(async () => {
-      await browser?.close();
-      await site?.close();
-      await pds?.stop();
-    });
+    before(async () => ({ pds, site, browser } = stack = await startStack(name)));
+    after(() => stack?.stop());
 
     const alice = () => pds.accounts[0];
 

@@ -6,10 +6,9 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { startPds } from "../../scripts/pds.mjs";
 import { authorizeOnPds } from "../../scripts/browsers/authorize.mjs";
-import { browsers, launch } from "../../scripts/browsers/index.mjs";
-import { serveTestPage } from "./site.mjs";
+import { browsers } from "../../scripts/browsers/index.mjs";
+import { startStack } from "./site.mjs";
 
 const COLLECTION = "com.example.e2e.item";
 const CONCURRENT_TABS =
@@ -35,23 +34,17 @@ const isRefresh = (r) =>
 
 for (const name of browsers()) {
   describe(name, () => {
-    let pds, site, browser, page, did;
+    let pds, site, browser, stack, page, did;
 
     before(async () => {
-      pds = await startPds();
-      site = await serveTestPage({ pds: pds.pds, plc: pds.plc });
-      browser = await launch(name);
+      ({ pds, site, browser } = stack = await startStack(name));
       page = await browser.newPage();
       await open(page);
       did = pds.accounts[0].did;
       await signIn(page, pds.accounts[0]);
     });
 
-    after(async () => {
-      await browser?.close();
-      await site?.close();
-      await pds?.stop();
-    });
+    after(() => stack?.stop());
 
     /** The test page, ready, in `p`. */
     async function open(p) {
