@@ -44,7 +44,7 @@ command -v wasm-bindgen >/dev/null 2>&1 || die "wasm-bindgen not found; run scri
 inputs_hash() {
   {
     find src -type f | LC_ALL=C sort | xargs sha256sum
-    sha256sum Cargo.toml Cargo.lock wasm-pack.toml scripts/build.sh
+    sha256sum Cargo.toml Cargo.lock wasm-pack.toml scripts/build.sh scripts/pkg-json.mjs
     rustc -vV
     wasm-bindgen --version
     [ -x "$WASM_OPT" ] && "$WASM_OPT" --version
@@ -104,33 +104,8 @@ build_target() {
     say "wasm-opt $OPT_LEVEL: $(basename "$wasm") $before -> $after bytes"
   fi
 
-  # pkg/package.json: make sure it is a proper ES module package with types.
-  node - "$out" <<'EOF' || die "could not check/fix $out/package.json"
-const fs = require("fs"), path = require("path");
-const out = process.argv[2];
-const file = path.join(out, "package.json");
-if (!fs.existsSync(file)) { console.error(`${file} missing`); process.exit(1); }
-const pkg = JSON.parse(fs.readFileSync(file, "utf8"));
-const present = fs.readdirSync(out);
-const js = present.find((f) => f.endsWith(".js") && !f.endsWith("_bg.js"));
-const dts = present.find((f) => f.endsWith(".d.ts") && !f.endsWith("_bg.wasm.d.ts"));
-const wasm = present.find((f) => f.endsWith("_bg.wasm"));
-if (!js || !dts || !wasm) { console.error(`missing outputs in ${out}: js=${js} d.ts=${dts} wasm=${wasm}`); process.exit(1); }
-let changed = false;
-const set = (k, v) => { if (pkg[k] === undefined) { pkg[k] = v; changed = true; } };
-if (pkg.type !== "module" && !out.endsWith("-nodejs")) { pkg.type = "module"; changed = true; }
-set("main", js);
-set("module", js);
-set("types", dts);
-set("sideEffects", ["./snippets/*"]);
-const files = new Set(pkg.files || []);
-for (const f of present) {
-  if (/\.(js|d\.ts|wasm)$/.test(f) || f === "snippets") { if (!files.has(f)) { files.add(f); changed = true; } }
-}
-pkg.files = [...files];
-if (changed) fs.writeFileSync(file, JSON.stringify(pkg, null, 2) + "\n");
-console.log(`build: ${file}: name=${pkg.name} version=${pkg.version} type=${pkg.type} types=${pkg.types}${changed ? " (completed)" : ""}`);
-EOF
+  # pkg/package.json: exports, types, files, sideEffects (see the script's header).
+  node scripts/pkg-json.mjs "$out" || die "could not complete $out/package.json"
   say "$target -> $out/ ($((SECONDS - t0))s): $(cd "$out" && ls | tr '\n' ' ')"
 }
 

@@ -7,6 +7,8 @@
 #   3. build      scripts/build.sh (wasm-pack build --target web + wasm-opt -> pkg/)
 #   3b. size      gzip size of pkg/ (wasm + glue) against scripts/size-budget.json (a ratchet)
 #   3c. types     tsc --noEmit of tests/types/usage.ts against the generated .d.ts
+#   3d. package   tests/package: pkg/ packed and imported by name in plain Node (exports, files,
+#                 sideEffects, server-side rendering)
 #   4. chrome     wasm-pack test --headless --chrome   (wasm-bindgen-test in Chromium)
 #   5. firefox    wasm-pack test --headless --firefox  (wasm-bindgen-test in Firefox ESR)
 #   6. e2e        node tests/e2e/run.mjs, when that file exists
@@ -106,6 +108,12 @@ fi
 if want types; then
   stage types "tsc: README usage against pkg/*.d.ts"
   node_modules/.bin/tsc -p tests/types/tsconfig.json
+  passed
+fi
+
+if want package; then
+  stage package "npm pack of pkg/, imported by name in plain Node (SSR)"
+  node --test tests/package/
   passed
 fi
 

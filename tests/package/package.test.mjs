@@ -1,0 +1,136 @@
+// The built package (pkg/) as an app gets it: `npm pack`, unpacked into a scratch app's
+// node_modules, then resolved and imported by name in plain Node (what server-side rendering
+// does: no window, no document, no IndexedDB). Run by `npm test` (stage "package", after the
+// build) or `node --test tests/package/`.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const PKG = path.join(ROOT, "pkg");
+const NAME = "atproto-oauth-wasm";
+
+let app; // a scratch app directory with the packed package in node_modules
+let manifest; // pkg/package.json as shipped
+
+/** Runs an ES module source in a fresh Node process inside the scratch app; returns its JSON output. */
+function runInApp(source) {
+  const file = path.join(app, `probe-${Math.random().toString(36).slice(2)}.mjs`);
+  fs.writeFileSync(file, source);
+  try {
+    const out = execFileSync(process.execPath, [file], {
+      cwd: app,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    return JSON.parse(out.trim().split("\n").at(-1));
+  } catch (e) {
+    throw new Error(`probe failed:\n${e.stderr || e.message}`);
+  }
+}
+
+before(() => {
+  assert.ok(fs.existsSync(path.join(PKG, "package.json")), "pkg/ is not built (npm run build)");
+  app = fs.mkdtempSync(path.join(os.tmpdir(), "atproto-oauth-wasm-package-"));
+  fs.writeFileSync(
+    path.join(app, "package.json"),
+    JSON.stringify({ name: "scratch-app", private: true, type: "module" }),
+  );
+  const packed = JSON.parse(
+    execFileSync("npm", ["pack", PKG, "--json", "--pack-destination", app], { cwd: app, encoding: "utf8" }),
+  )[0];
+  const dest = path.join(app, "node_modules", NAME);
+  fs.mkdirSync(dest, { recursive: true });
+  execFileSync("tar", ["-xzf", path.join(app, packed.filename), "-C", dest, "--strip-components=1"]);
+  manifest = JSON.parse(fs.readFileSync(path.join(dest, "package.json"), "utf8"));
+});
+
+after(() => {
+  if (app) fs.rmSync(app, { recursive: true, force: true });
+});
+
+test("package.json: exports with types and default, the .wasm, package.json", () => {
+  const wasm = fs.readdirSync(PKG).find((f) => f.endsWith("_bg.wasm"));
+  assert.equal(manifest.name, NAME);
+  assert.equal(manifest.type, "module");
+  assert.deepEqual(manifest.exports, {
+    ".": { types: "./atproto_oauth_wasm.d.ts", default: "./atproto_oauth_wasm.js" },
+    [`./${wasm}`]: `./${wasm}`,
+    "./package.json": "./package.json",
+  });
+  // "types" comes before "default": conditions are matched in order.
+  assert.deepEqual(Object.keys(manifest.exports["."]), ["types", "default"]);
+  assert.equal(manifest.types, "atproto_oauth_wasm.d.ts");
+  assert.equal(manifest.main, "atproto_oauth_wasm.js");
+  // No snippets: nothing runs when the module is evaluated (checked below), so bundlers may drop it.
+  assert.equal(fs.existsSync(path.join(PKG, "snippets")), false);
+  assert.equal(manifest.sideEffects, false);
+});
+
+test("the packed tarball holds every file the exports name, the README, and nothing else", () => {
+  const dest = path.join(app, "node_modules", NAME);
+  const shipped = fs.readdirSync(dest).sort();
+  assert.deepEqual(shipped, [
+    "README.md",
+    "atproto_oauth_wasm.d.ts",
+    "atproto_oauth_wasm.js",
+    "atproto_oauth_wasm_bg.wasm",
+    "atproto_oauth_wasm_bg.wasm.d.ts",
+    "package.json",
+  ]);
+  for (const target of [
+    manifest.exports["."].types,
+    manifest.exports["."].default,
+    ...Object.values(manifest.exports).filter((v) => typeof v === "string"),
+  ]) {
+    assert.ok(fs.existsSync(path.join(dest, target)), `exports names ${target}, which is not in the tarball`);
+  }
+});
+
+test("Node resolves the package, its package.json and its .wasm by name", () => {
+  const r = runInApp(`
+    const wasm = import.meta.resolve("${NAME}/atproto_oauth_wasm_bg.wasm");
+    const main = import.meta.resolve("${NAME}");
+    const { default: pj } = await import("${NAME}/package.json", { with: { type: "json" } });
+    console.log(JSON.stringify({ wasm, main, name: pj.name }));
+  `);
+  assert.equal(r.name, NAME);
+  assert.match(r.main, /\/node_modules\/atproto-oauth-wasm\/atproto_oauth_wasm\.js$/);
+  assert.match(r.wasm, /\/node_modules\/atproto-oauth-wasm\/atproto_oauth_wasm_bg\.wasm$/);
+});
+
+test("server-side rendering: importing in plain Node does not throw, touches no global, fetches nothing", () => {
+  const r = runInApp(`
+    const fetched = [];
+    globalThis.fetch = (url) => { fetched.push(String(url)); throw new Error("fetch at import"); };
+    const names = Object.getOwnPropertyNames(globalThis).sort();
+    const m = await import("${NAME}");
+    const after = Object.getOwnPropertyNames(globalThis).sort();
+    console.log(JSON.stringify({
+      browserGlobals: ["window", "document", "indexedDB", "localStorage"].filter((g) => g in globalThis),
+      exports: Object.keys(m).sort(),
+      types: Object.fromEntries(Object.entries(m).map(([k, v]) => [k, typeof v])),
+      addedGlobals: after.filter((n) => !names.includes(n)),
+      removedGlobals: names.filter((n) => !after.includes(n)),
+      fetched,
+      errorClass: typeof m.OAuthClient.prototype.startLogin,
+    }));
+  `);
+  // The probe really runs where SSR runs: no browser globals.
+  assert.deepEqual(r.browserGlobals, []);
+  assert.deepEqual(r.exports, ["OAuthClient", "default", "initSync", "loopbackClientId"]);
+  assert.deepEqual(r.types, {
+    OAuthClient: "function",
+    default: "function",
+    initSync: "function",
+    loopbackClientId: "function",
+  });
+  assert.equal(r.errorClass, "function");
+  assert.deepEqual(r.addedGlobals, [], "the module defined globals at import");
+  assert.deepEqual(r.removedGlobals, []);
+  assert.deepEqual(r.fetched, [], "the module fetched at import");
+});
