@@ -7,7 +7,7 @@ mod clock;
 mod crypto;
 mod http;
 mod idb;
-mod js;
+pub(crate) mod js;
 mod locks;
 mod platform;
 

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 pub use login::{CallbackResult, LoginOptions, LoginStart};
 #[cfg(feature = "fuzzing")]
 pub(crate) use xrpc::is_invalid_token;
-pub use xrpc::{RecordsQuery, XrpcRequest};
+pub use xrpc::{check_proxy, PdsRequest, RecordsQuery, XrpcRequest};
 
 use crate::cache::TtlCache;
 use crate::config::ClientConfig;

@@ -242,6 +242,7 @@ pub(crate) fn list_request() -> XrpcRequest {
         body: None,
         content_type: None,
         headers: vec![],
+        proxy: None,
     }
 }
 
@@ -638,6 +639,154 @@ fn xrpc_errors_are_typed() {
         block_on(c.xrpc(ALICE_DID, &bad)).unwrap_err().code,
         ErrorCode::InvalidInput
     );
+}
+
+/// `list_url()` as an SDK hands it to `fetchHandler`: path and query.
+fn list_path() -> String {
+    list_url().strip_prefix(PDS).unwrap().to_string()
+}
+
+fn pds_get(path: &str) -> PdsRequest {
+    PdsRequest {
+        method: "GET".into(),
+        path: path.into(),
+        headers: vec![],
+        body: None,
+    }
+}
+
+#[test]
+fn fetch_answers_any_status_refreshes_once_and_sends_only_the_session_credentials() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    // An error answer is an answer: SDKs read the status and the body themselves.
+    let missing = format!("{PDS}/xrpc/com.atproto.repo.getRecord?repo=x");
+    f.platform.http.on(
+        "GET",
+        &missing,
+        nonced(json(400, r#"{"error":"RecordNotFound"}"#)),
+    );
+    let resp = block_on(c.fetch(
+        ALICE_DID,
+        &pds_get("/xrpc/com.atproto.repo.getRecord?repo=x"),
+    ))
+    .unwrap();
+    assert_eq!(resp.status, 400);
+    assert!(String::from_utf8_lossy(&resp.body).contains("RecordNotFound"));
+
+    // The server revokes the access token behind our back: one refresh, one retry, and the
+    // app's own Authorization / DPoP headers never reach the server.
+    f.server.borrow_mut().access_tokens.clear();
+    let mut req = pds_get(&list_path());
+    req.headers = vec![
+        ("Authorization".into(), "Bearer app-token".into()),
+        ("dpop".into(), "app-proof".into()),
+        ("atproto-accept-labelers".into(), "did:plc:labeler".into()),
+    ];
+    let resp = block_on(c.fetch(ALICE_DID, &req)).unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(f.server.borrow().refresh_requests, 1);
+    let sent = f.platform.http.requests_to(&list_url());
+    let last = sent.last().unwrap();
+    let named = |n: &str| {
+        last.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(n))
+            .count()
+    };
+    assert_eq!((named("authorization"), named("dpop")), (1, 1));
+    assert!(last
+        .header_value("Authorization")
+        .unwrap()
+        .starts_with("DPoP "));
+    assert_eq!(
+        last.header_value("atproto-accept-labelers"),
+        Some("did:plc:labeler")
+    );
+}
+
+#[test]
+fn fetch_never_leaves_the_pds() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let before = f.platform.http.count();
+    for path in [
+        "//evil.example/xrpc/com.atproto.repo.listRecords",
+        "/\\evil.example/xrpc/com.atproto.repo.listRecords",
+        "https://evil.example/xrpc/com.atproto.repo.listRecords",
+        "xrpc/com.atproto.repo.listRecords",
+        "",
+    ] {
+        let e = block_on(c.fetch(ALICE_DID, &pds_get(path))).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput, "{path:?}");
+    }
+    let mut bad_method = pds_get(&list_path());
+    bad_method.method = "GET /x".into();
+    let e = block_on(c.fetch(ALICE_DID, &bad_method)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput);
+    assert_eq!(f.platform.http.count(), before, "nothing was sent");
+}
+
+#[test]
+fn proxy_header_reaches_the_pds_and_the_proof_names_the_pds() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let appview = "did:web:api.bsky.app#bsky_appview";
+    let url = format!("{PDS}/xrpc/app.bsky.feed.getTimeline?limit=1");
+    f.platform.http.on("GET", &url, nonced(json(200, "{}")));
+    let req = XrpcRequest {
+        nsid: "app.bsky.feed.getTimeline".into(),
+        params: vec![("limit".into(), "1".into())],
+        proxy: Some(appview.into()),
+        ..list_request()
+    };
+    block_on(c.xrpc(ALICE_DID, &req)).unwrap();
+    let sent = f.platform.http.requests_to(&url);
+    let last = sent.last().unwrap();
+    assert_eq!(last.header_value("atproto-proxy"), Some(appview));
+    assert_eq!(
+        proof_claims(last).1["htu"],
+        format!("{PDS}/xrpc/app.bsky.feed.getTimeline"),
+        "htu is the PDS, without the query"
+    );
+
+    // A per-call header wins over the session's default.
+    let own = "did:web:labeler.example#atproto_labeler";
+    let mut call = pds_get("/xrpc/app.bsky.feed.getTimeline?limit=1");
+    call.headers.push(("Atproto-Proxy".into(), own.into()));
+    block_on(c.fetch(ALICE_DID, &call.with_default_proxy(Some(appview)))).unwrap();
+    let last = f.platform.http.requests_to(&url).pop().unwrap();
+    let proxies: Vec<_> = last
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("atproto-proxy"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(proxies, vec![own]);
+
+    let before = f.platform.http.count();
+    for bad in [
+        "did:web:api.bsky.app",
+        "api.bsky.app#bsky_appview",
+        "did:web:api.bsky.app#",
+        "did:web:api.bsky.app#a\r\nx-evil: 1",
+    ] {
+        assert_eq!(
+            check_proxy(bad).unwrap_err().code,
+            ErrorCode::InvalidInput,
+            "{bad}"
+        );
+        let req = XrpcRequest {
+            proxy: Some(bad.into()),
+            ..list_request()
+        };
+        let e = block_on(c.xrpc(ALICE_DID, &req)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
+    }
+    assert_eq!(f.platform.http.count(), before, "nothing was sent");
 }
 
 #[test]

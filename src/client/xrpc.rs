@@ -1,5 +1,6 @@
-//! Authenticated XRPC calls to the session's PDS (refreshing ahead of expiry and once after
-//! `invalid_token`), and `com.atproto.repo.listRecords` paging.
+//! Authenticated requests to the session's PDS (refreshing ahead of expiry and once after
+//! `invalid_token`): raw ones as the AT Protocol SDKs make them (`fetch`), XRPC calls with
+//! typed errors (`xrpc`), and `com.atproto.repo.listRecords` paging.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -26,6 +27,91 @@ pub struct XrpcRequest {
     pub content_type: Option<String>,
     /// Extra request headers.
     pub headers: Vec<(String, String)>,
+    /// The service the PDS forwards the call to (`atproto-proxy`), e.g.
+    /// `did:web:api.bsky.app#bsky_appview`.
+    pub proxy: Option<String>,
+}
+
+impl XrpcRequest {
+    /// The request as it goes to the PDS: `/xrpc/<nsid>?<params>`.
+    fn to_pds_request(&self) -> Result<PdsRequest> {
+        check_nsid(&self.nsid)?;
+        let mut path = format!("/xrpc/{}", self.nsid);
+        if !self.params.is_empty() {
+            path.push('?');
+            path.push_str(
+                &url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&self.params)
+                    .finish(),
+            );
+        }
+        let mut headers = self.headers.clone();
+        if let Some(ct) = &self.content_type {
+            headers.push(("content-type".into(), ct.clone()));
+        }
+        Ok(PdsRequest {
+            method: self.method.clone(),
+            path,
+            headers,
+            body: self.body.clone(),
+        }
+        .with_default_proxy(self.proxy.as_deref()))
+    }
+}
+
+/// A request to the session's PDS as an SDK hands it over (`fetchHandler(pathname, init)`):
+/// the path with its query, resolved against the PDS; whatever status comes back is returned.
+#[derive(Clone, Debug)]
+pub struct PdsRequest {
+    /// The HTTP method.
+    pub method: String,
+    /// Path and query, e.g. `/xrpc/com.atproto.repo.listRecords?repo=did:plc:…`.
+    pub path: String,
+    /// Request headers (an `authorization` or `dpop` header of the app's is dropped: the
+    /// session's own are sent).
+    pub headers: Vec<(String, String)>,
+    /// The request body.
+    pub body: Option<Vec<u8>>,
+}
+
+/// The `atproto-proxy` header's name.
+const PROXY_HEADER: &str = "atproto-proxy";
+
+impl PdsRequest {
+    /// Adds `atproto-proxy: proxy` unless the request names a service itself (a per-call
+    /// header wins over the session's default).
+    pub fn with_default_proxy(mut self, proxy: Option<&str>) -> Self {
+        if let Some(proxy) = proxy {
+            if !self
+                .headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case(PROXY_HEADER))
+            {
+                self.headers.push((PROXY_HEADER.into(), proxy.into()));
+            }
+        }
+        self
+    }
+}
+
+/// An `atproto-proxy` value: a DID and a service id, `did:web:api.bsky.app#bsky_appview`. The
+/// PDS would refuse anything else, after a round trip; a header value cannot hold a newline.
+pub fn check_proxy(value: &str) -> Result<()> {
+    let ok = value.split_once('#').is_some_and(|(did, service)| {
+        crate::identity::parse_did(did).is_ok()
+            && !service.is_empty()
+            && service
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~:".contains(&b))
+    });
+    if ok {
+        Ok(())
+    } else {
+        err(
+            ErrorCode::InvalidInput,
+            format!("{value:?} is not a service reference like did:web:api.bsky.app#bsky_appview"),
+        )
+    }
 }
 
 /// What to list with `com.atproto.repo.listRecords`.
@@ -67,6 +153,7 @@ impl RecordsQuery {
             body: None,
             content_type: None,
             headers: Vec::new(),
+            proxy: None,
         }
     }
 }
@@ -130,8 +217,27 @@ impl<P: Platform> Client<P> {
     /// An authenticated XRPC call to the session's PDS: refreshes ahead of expiry, and once
     /// more if the PDS says the token is invalid. A non-2xx answer is an `XrpcError`.
     pub async fn xrpc(&self, did: &str, req: &XrpcRequest) -> Result<HttpResponse> {
-        check_nsid(&req.nsid)?;
+        let resp = self.fetch(did, &req.to_pds_request()?).await?;
+        if !resp.is_success() {
+            return Err(xrpc_error(&resp, &req.nsid));
+        }
+        Ok(resp)
+    }
+
+    /// An authenticated request to the session's PDS, as SDKs make them: refreshes ahead of
+    /// expiry, and once more if the PDS says the token is invalid. Any HTTP status is an
+    /// answer, not an error; only a request that never got one (network, timeout, an expired
+    /// session) fails.
+    pub async fn fetch(&self, did: &str, req: &PdsRequest) -> Result<HttpResponse> {
+        if let Some((_, proxy)) = req
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(PROXY_HEADER))
+        {
+            check_proxy(proxy)?;
+        }
         let mut live = self.live(did).await?;
+        let request = self.pds_request(&live.session.pds, req)?;
         if live
             .session
             .needs_refresh(self.now(), self.cfg.refresh_margin_secs)
@@ -140,36 +246,63 @@ impl<P: Platform> Client<P> {
                 .refresh_replacing(did, &live.session.access_token)
                 .await?;
         }
-        let mut resp = self.send_xrpc(&live, req).await?;
+        let mut resp = self.send_bound(&live, request.clone()).await?;
         if resp.status == 401 && is_invalid_token(&resp) {
             live = self
                 .refresh_replacing(did, &live.session.access_token)
                 .await?;
-            resp = self.send_xrpc(&live, req).await?;
-        }
-        if !resp.is_success() {
-            return Err(xrpc_error(&resp, &req.nsid));
+            resp = self.send_bound(&live, request).await?;
         }
         Ok(resp)
     }
 
-    async fn send_xrpc(&self, live: &Live<P::Key>, req: &XrpcRequest) -> Result<HttpResponse> {
-        let mut url = self.cfg.check_url(&live.session.pds)?;
-        url.set_path(&format!("/xrpc/{}", req.nsid));
-        if !req.params.is_empty() {
-            url.query_pairs_mut().extend_pairs(&req.params);
+    /// The HTTP request for `req`: its path resolved against the PDS, which it may not leave
+    /// (the access token goes with it).
+    fn pds_request(&self, pds: &str, req: &PdsRequest) -> Result<HttpRequest> {
+        let base = self.cfg.check_url(pds)?;
+        let url = base
+            .join(&req.path)
+            .ok()
+            .filter(|u| {
+                req.path.starts_with('/')
+                    && !req.path.starts_with("//")
+                    && crate::config::origin_of(u) == crate::config::origin_of(&base)
+            })
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::InvalidInput,
+                    format!(
+                        "{:?} is not a path on the PDS (like /xrpc/<nsid>)",
+                        req.path
+                    ),
+                )
+            })?;
+        let method = req.method.to_ascii_uppercase();
+        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+            return err(
+                ErrorCode::InvalidInput,
+                format!("{:?} is not an HTTP method", req.method),
+            );
         }
-        let mut headers = req.headers.clone();
-        if let Some(ct) = &req.content_type {
-            headers.push(("content-type".into(), ct.clone()));
-        }
-        let request = HttpRequest {
-            method: req.method.clone(),
+        // The session's own credentials are the only ones sent.
+        let headers = req
+            .headers
+            .iter()
+            .filter(|(k, _)| {
+                !k.eq_ignore_ascii_case("authorization") && !k.eq_ignore_ascii_case("dpop")
+            })
+            .cloned()
+            .collect();
+        Ok(HttpRequest {
+            method,
             url: url.to_string(),
             headers,
             body: req.body.clone(),
             max_body: self.cfg.max_response_bytes as usize,
-        };
+        })
+    }
+
+    async fn send_bound(&self, live: &Live<P::Key>, request: HttpRequest) -> Result<HttpResponse> {
         let access = BoundToken {
             token: live.session.access_token.expose(),
             ath: &live.ath,

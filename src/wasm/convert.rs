@@ -203,7 +203,9 @@ pub(super) fn xrpc_call_from_js(call: &JsValue) -> Result<XrpcRequest> {
     }
     check_keys(
         call,
-        &["nsid", "method", "params", "body", "encoding", "headers"],
+        &[
+            "nsid", "method", "params", "body", "encoding", "headers", "proxy",
+        ],
         "xrpc call",
     )?;
     let nsid = opt_string(call, "nsid")?
@@ -255,6 +257,7 @@ pub(super) fn xrpc_call_from_js(call: &JsValue) -> Result<XrpcRequest> {
         body,
         content_type,
         headers: string_map(&get(call, "headers"), "headers")?,
+        proxy: opt_string(call, "proxy")?,
     })
 }
 

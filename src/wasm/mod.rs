@@ -3,6 +3,7 @@
 //! (platform). The TypeScript declarations are `types.d.ts`, included at build time.
 
 mod convert;
+mod fetch;
 
 use std::rc::{Rc, Weak};
 
@@ -12,14 +13,14 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::browser::{js_error, BroadcastEvents, BrowserPlatform};
-use crate::client::{Client, LoginOptions};
+use crate::client::{check_proxy, Client, LoginOptions};
 use crate::config::{loopback_client_id as build_loopback_client_id, ClientConfig};
 use crate::error::{Error, ErrorCode};
 use crate::platform::SessionEvent;
 use convert::{
-    check_keys, current_url, from_js, json_array, max_records, opt_bool, opt_string_arg,
-    options_arg, promise, records_query, response_data, string_arg, to_js, xrpc_call_from_js,
-    xrpc_result,
+    check_keys, current_url, from_js, json_array, max_records, opt_bool, opt_string,
+    opt_string_arg, options_arg, promise, records_query, response_data, string_arg, to_js,
+    xrpc_call_from_js, xrpc_result,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -220,16 +221,27 @@ impl OAuthClient {
         })
     }
 
-    /// Loads a stored session by DID. Makes no network request.
-    #[wasm_bindgen(unchecked_return_type = "Promise<SessionInfo>")]
+    /// Loads a stored session by DID, as an object the AT Protocol SDKs take (`new Agent(session)`,
+    /// `new Client({ handler: session.fetchHandler })`). Makes no network request.
+    #[wasm_bindgen(unchecked_return_type = "Promise<OAuthSession>")]
     pub fn restore(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] did: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "RestoreOptions")] options: Option<JsValue>,
     ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
             let did = string_arg(&did, "restore(did)")?;
-            to_js(&inner.restore(&did).await?)
+            let options = options_arg(options, "restore options")?;
+            check_keys(&options, &["proxy"], "restore options")?;
+            let proxy = opt_string(&options, "proxy")?;
+            if let Some(proxy) = &proxy {
+                check_proxy(proxy)?;
+            }
+            let session = to_js(&inner.restore(&did).await?)?;
+            let handler = fetch::handler(inner, did, proxy);
+            let _ = Reflect::set(&session, &"fetchHandler".into(), &handler);
+            Ok(session)
         })
     }
 

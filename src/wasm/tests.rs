@@ -128,14 +128,35 @@ async fn wrong_argument_types_reject_with_invalid_input() {
         rejection(c.xrpc(num(), object(&[("nsid", "a.b.c".into())]))).await,
         "invalid_input"
     );
-    assert_eq!(rejection(c.restore(num())).await, "invalid_input");
+    assert_eq!(rejection(c.restore(num(), None)).await, "invalid_input");
+    for options in [
+        object(&[("proxy", "api.bsky.app".into())]),
+        object(&[("proxy", 1.into())]),
+        object(&[("proxi", "did:web:api.bsky.app#bsky_appview".into())]),
+        "did:web:api.bsky.app#bsky_appview".into(),
+    ] {
+        assert_eq!(
+            rejection(c.restore(did(), Some(options))).await,
+            "invalid_input"
+        );
+    }
+    let call = object(&[
+        ("nsid", "a.b.c".into()),
+        ("proxy", "did:web:api.bsky.app".into()),
+    ]);
+    assert_eq!(rejection(c.xrpc(did(), call)).await, "invalid_input");
     assert_eq!(
         rejection(c.refresh(JsValue::UNDEFINED)).await,
         "invalid_input"
     );
     assert_eq!(rejection(c.sign_out(num())).await, "invalid_input");
     // Well-typed calls still get past the checks (no session here).
-    assert_eq!(rejection(c.restore(did())).await, "session_not_found");
+    assert_eq!(rejection(c.restore(did(), None)).await, "session_not_found");
+    let proxy = object(&[("proxy", "did:web:api.bsky.app#bsky_appview".into())]);
+    assert_eq!(
+        rejection(c.restore(did(), Some(proxy))).await,
+        "session_not_found"
+    );
     let ok = object(&[("limit", 5.into()), ("reverse", true.into())]);
     assert_eq!(
         rejection(c.fetch_records(did(), coll(), Some(ok))).await,

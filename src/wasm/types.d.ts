@@ -61,6 +61,23 @@ export interface SessionInfo {
   expiresAt: number | null;
 }
 
+export interface RestoreOptions {
+  /** The service this session's requests are forwarded to by the PDS (the `atproto-proxy`
+   *  header), e.g. "did:web:api.bsky.app#bsky_appview". A request's own header wins. */
+  proxy?: string;
+}
+
+/** A signed-in account as the AT Protocol SDKs take it: `new Agent(session)` from
+ *  `@atproto/api`, `new Client({ handler: session.fetchHandler })` from `@atcute/client`.
+ *  The SessionInfo fields are as they were when restored. */
+export interface OAuthSession extends SessionInfo {
+  /** Sends a request to the account's PDS: `pathname` is the path and query
+   *  ("/xrpc/<nsid>?…"); DPoP-signed, refreshed ahead of expiry and once after
+   *  `invalid_token`. Any HTTP status resolves (as a Response); only a request that got no
+   *  answer rejects, with an OAuthError. Works unbound (`const f = session.fetchHandler`). */
+  fetchHandler: (pathname: string, init?: RequestInit) => Promise<Response>;
+}
+
 /** A stored session that cannot be read (see `unreadableSessions`). */
 export interface UnreadableSession {
   did: string;
@@ -108,6 +125,9 @@ export interface XrpcCall {
   /** Content type for a bytes body. Default "application/octet-stream". */
   encoding?: string;
   headers?: Record<string, string>;
+  /** The service the PDS forwards this call to (`atproto-proxy`), e.g.
+   *  "did:web:api.bsky.app#bsky_appview". */
+  proxy?: string;
 }
 
 export interface XrpcResult {

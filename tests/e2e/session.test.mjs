@@ -5,6 +5,7 @@
 // One page (and its storage) per browser, signed in as alice before the first test.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
 
 import { authorizeOnPds } from "../../scripts/browsers/authorize.mjs";
 import { browsers } from "../../scripts/browsers/index.mjs";
@@ -26,6 +27,27 @@ async function callErr(p, method, ...args) {
   const r = await p.evaluate(([m, a]) => window.call(m, ...a), [method, args]);
   assert.equal(r.ok, false, `${method} was expected to fail`);
   return r;
+}
+
+/** A service with a did:web on localhost that the PDS can resolve and forward proxied calls to:
+ *  answers every XRPC call with its path and remembers the Authorization header it got. */
+async function startEchoService() {
+  const calls = [];
+  const server = http.createServer((req, res) => {
+    const port = server.address().port;
+    const did = `did:web:localhost%3A${port}`;
+    res.setHeader("content-type", "application/json");
+    if (req.url === "/.well-known/did.json") {
+      const endpoint = `http://localhost:${port}`;
+      const service = [{ id: "#e2e_echo", type: "E2eEcho", serviceEndpoint: endpoint }];
+      return res.end(JSON.stringify({ "@context": ["https://www.w3.org/ns/did/v1"], id: did, service }));
+    }
+    calls.push(req.headers.authorization ?? "");
+    res.end(JSON.stringify({ echo: req.url }));
+  });
+  await new Promise((resolve) => server.listen(0, resolve));
+  const did = `did:web:localhost%3A${server.address().port}`;
+  return { did, calls, close: () => server.close() };
 }
 
 const isTokenRequest = (r) => r.url.endsWith("/oauth/token");
@@ -133,6 +155,93 @@ for (const name of browsers()) {
       }, did);
       assert.equal(blob.size, 256, JSON.stringify(blob));
       assert.equal(blob.$type, "blob");
+    });
+
+    test("the session object: fetchHandler as SDKs call it, every body type, error answers, proxy", async () => {
+      const service = await startEchoService();
+      const out = await page
+        .evaluate(
+          async ([did, collection, service]) => {
+            const session = await window.client.restore(did);
+            const fetchHandler = session.fetchHandler; // SDKs call it without `this`
+            const results = { did: session.did, handle: session.handle };
+            const json = async (res) => [res.status, await res.json()];
+            const [created, record] = await json(
+              await fetchHandler("/xrpc/com.atproto.repo.createRecord", {
+                method: "POST",
+                headers: [["content-type", "application/json"]],
+                body: JSON.stringify({ repo: did, collection, record: { $type: collection, via: "fetchHandler" } }),
+              }),
+            );
+            results.created = [created, typeof record.uri];
+            const q = `repo=${encodeURIComponent(did)}&collection=${collection}`;
+            const [listed, page] = await json(
+              await fetchHandler(`/xrpc/com.atproto.repo.listRecords?${q}&limit=100`, {
+                headers: new Headers({ accept: "application/json" }),
+              }),
+            );
+            results.listed = [listed, page.records.some((r) => r.uri === record.uri)];
+            // An error answer is a Response, not a rejection.
+            const [missing, error] = await json(
+              await fetchHandler(`/xrpc/com.atproto.repo.getRecord?${q}&rkey=no-such-record`),
+            );
+            results.missing = [missing, error.error];
+            const bytes = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10, 1, 2, 3]);
+            const bodies = {
+              uint8array: bytes,
+              arraybuffer: bytes.slice().buffer,
+              blob: new Blob([bytes], { type: "image/png" }), // its type is the content type
+              stream: new Blob([bytes]).stream(),
+            };
+            for (const [kind, body] of Object.entries(bodies)) {
+              const headers = kind === "blob" ? {} : { "content-type": "image/png" };
+              const [status, data] = await json(
+                await fetchHandler("/xrpc/com.atproto.repo.uploadBlob", {
+                  method: "POST",
+                  headers,
+                  body,
+                  duplex: "half",
+                }),
+              );
+              results[kind] = [status, data.blob?.size, data.blob?.mimeType];
+            }
+            // Leaving the PDS is refused before anything is sent.
+            results.offsite = await fetchHandler("//evil.example/xrpc/x").then(
+              () => "resolved",
+              (e) => e.code,
+            );
+            // The proxy header reaches the PDS, which forwards the call to the service it names.
+            const call = "/xrpc/com.example.e2e.echo?x=1";
+            const proxied = await window.client.restore(did, { proxy: service });
+            const viaDefault = await proxied.fetchHandler(call);
+            results.viaDefault = [viaDefault.status, await viaDefault.text()];
+            const perCall = await fetchHandler(call, { headers: { "atproto-proxy": service } });
+            results.perCall = [perCall.status, await perCall.text()];
+            return results;
+          },
+          [did, COLLECTION, service.did + "#e2e_echo"],
+        )
+        .finally(() => service.close());
+      assert.equal(out.did, did);
+      assert.deepEqual(out.created, [200, "string"]);
+      assert.deepEqual(out.listed, [200, true]);
+      assert.deepEqual(out.missing, [400, "RecordNotFound"]);
+      for (const kind of ["uint8array", "arraybuffer", "blob", "stream"]) {
+        assert.deepEqual(out[kind], [200, 11, "image/png"], kind);
+      }
+      assert.equal(out.offsite, "invalid_input");
+      // The service saw both calls, forwarded by the PDS with a service token for this user.
+      for (const key of ["viaDefault", "perCall"]) {
+        assert.equal(out[key][0], 200, `${key}: ${out[key][1]}`);
+        assert.deepEqual(JSON.parse(out[key][1]), { echo: "/xrpc/com.example.e2e.echo?x=1" });
+      }
+      assert.equal(service.calls.length, 2);
+      for (const auth of service.calls) {
+        const claims = JSON.parse(Buffer.from(auth.split(".")[1], "base64url"));
+        assert.equal(claims.iss, did);
+        assert.equal(claims.lxm, "com.example.e2e.echo");
+        assert.match(claims.aud, /^did:web:localhost%3A\d+/);
+      }
     });
 
     test("steady state: one HTTP request per authenticated call", async () => {

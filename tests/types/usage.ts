@@ -5,6 +5,7 @@ import init, {
   loopbackClientId,
   type CallbackResult,
   type OAuthError,
+  type OAuthSession,
   type RecordsPage,
   type SessionEventDetail,
   type SessionInfo,
@@ -56,6 +57,17 @@ export async function readmeQuickStart(): Promise<void> {
       if (code) await client.signOut(bad.did);
     }
     const restored: SessionInfo = await client.restore(sessions[0].did);
+    // The README's SDK snippet: the session object and its fetchHandler.
+    const sdk: OAuthSession = await client.restore(sessions[0].did, {
+      proxy: "did:web:api.bsky.app#bsky_appview",
+    });
+    const handler: (pathname: string, init?: RequestInit) => Promise<Response> = sdk.fetchHandler;
+    const answer: Response = await handler("/xrpc/app.bsky.actor.getProfile?actor=" + sdk.did);
+    await client.xrpc(sdk.did, {
+      nsid: "app.bsky.feed.getTimeline",
+      params: { limit: answer.ok ? 10 : 1 },
+      proxy: "did:web:api.bsky.app#bsky_appview",
+    });
     const refreshed: SessionInfo = await client.refresh(restored.did);
     const expires: number | null = refreshed.expiresAt;
     const off: () => void = client.onSessionEvent((e: SessionEventDetail) => {
