@@ -1,27 +1,13 @@
 // The example app: atproto-oauth-wasm signs in and keeps the session; @atproto/api and
 // @atcute/client make their calls through it (session.fetchHandler: DPoP-signed, refreshed).
-import init, { OAuthClient, loopbackClientId } from "atproto-oauth-wasm";
+import init, { OAuthClient } from "atproto-oauth-wasm";
 import { Agent } from "@atproto/api";
 import { Client } from "@atcute/client";
+import { COLLECTION, clientConfig } from "./config.js";
 
 // Loads the .wasm; the bundler emits it as an asset (build) or serves it (dev).
 await init();
-
-const COLLECTION = "app.example.vite.note";
-const scope = "atproto transition:generic";
-const env = import.meta.env;
-// Production: VITE_CLIENT_ID is the https URL of your client metadata document, VITE_REDIRECT_URI
-// one of its redirect_uris. Without them: the loopback client (open the page on 127.0.0.1).
-const redirectUri = env.VITE_REDIRECT_URI || `${location.origin}/`;
-const client = new OAuthClient({
-  clientId: env.VITE_CLIENT_ID || loopbackClientId(redirectUri, scope),
-  redirectUri,
-  scope,
-  // A local PDS (the tests, or your own development PDS); never set these in production.
-  ...(env.VITE_HANDLE_RESOLVER ? { handleResolver: env.VITE_HANDLE_RESOLVER } : {}),
-  ...(env.VITE_PLC_DIRECTORY_URL ? { plcDirectoryUrl: env.VITE_PLC_DIRECTORY_URL } : {}),
-  allowHttp: env.VITE_ALLOW_HTTP === "true",
-});
+const client = new OAuthClient(clientConfig());
 
 const $ = (id) => document.getElementById(id);
 let seq = 0;
@@ -88,6 +74,8 @@ if (!info) {
     run("upload", async () => {
       const bytes = new TextEncoder().encode($("text").value);
       const { data } = await agent.uploadBlob(bytes, { encoding: "text/plain" });
+      // The same content as a Blob (its type is the encoding): the same CID.
+      const asBlob = await agent.uploadBlob(new Blob([bytes], { type: "text/plain" }));
       // An uploaded blob is kept only once a record refers to it.
       const created = await agent.com.atproto.repo.createRecord({
         repo,
@@ -96,6 +84,7 @@ if (!info) {
       });
       return {
         cid: data.blob.ref.toString(),
+        blobCid: asBlob.data.blob.ref.toString(),
         mimeType: data.blob.mimeType,
         size: data.blob.size,
         uri: created.data.uri,
@@ -142,6 +131,21 @@ if (!info) {
       if (!res.ok) throw new Error(`${res.status} ${res.data.error}: ${res.data.message}`);
       render(res.data.records);
       return { records: res.data.records.map((r) => ({ uri: r.uri, text: r.value.text })) };
+    }),
+  );
+
+  // The same session in a module worker (worker.js).
+  let worker;
+  $("list-worker").addEventListener("click", () =>
+    run("list-worker", async () => {
+      worker ??= new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+      const reply = await new Promise((resolve, reject) => {
+        worker.onmessage = (e) => resolve(e.data);
+        worker.onerror = (e) => reject(new Error(`worker: ${e.message ?? "failed to load"}`));
+        worker.postMessage({ did: repo });
+      });
+      if (!reply.ok) throw Object.assign(new Error(reply.error?.message ?? JSON.stringify(reply)), reply.error);
+      return reply.result;
     }),
   );
 

@@ -41,7 +41,7 @@ const viteEnv = (pds) => ({
 /** `vite build` into a scratch directory, served as plain static files (what a host does). */
 async function serveBuild(pds) {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "atproto-oauth-vite-dist-"));
-  execFileSync(process.execPath, [VITE, "build", "--outDir", outDir, "--emptyOutDir", "--logLevel", "warn"], {
+  execFileSync(process.execPath, [VITE, "build", "--outDir", outDir, "--emptyOutDir", "--logLevel", "error"], {
     cwd: EXAMPLE,
     env: viteEnv(pds),
     stdio: ["ignore", "inherit", "inherit"],
@@ -234,7 +234,14 @@ describe("examples/vite", { skip: names.length === 0 && "Chromium not selected" 
         );
       });
 
-      test("@atproto/api: uploadBlob (bytes), attached to a record; the PDS serves the same bytes", async () => {
+      test("a module worker: restore(did) and fetchHandler there, on the page's session", async () => {
+        const { value, seen } = await xrpcRequestsDuring(() => act("#list-worker", "list-worker"));
+        assertDpop(seen, "com.atproto.repo.listRecords");
+        assert.equal(value.status, 200);
+        assert.ok(value.uris.includes(created.uri), JSON.stringify(value));
+      });
+
+      test("@atproto/api: uploadBlob (Uint8Array and Blob), attached to a record; the PDS serves the same bytes", async () => {
         const blobText = `blob from vite ${mode} ✓`;
         await page.fill("#text", blobText);
         const { value, seen } = await xrpcRequestsDuring(() => act("#upload", "upload"));
@@ -242,6 +249,7 @@ describe("examples/vite", { skip: names.length === 0 && "Chromium not selected" 
         const bytes = Buffer.from(blobText, "utf8");
         assert.equal(value.mimeType, "text/plain");
         assert.equal(value.size, bytes.length);
+        assert.equal(value.blobCid, value.cid, "the same bytes uploaded as a Blob have another CID");
         const blob = await xrpcGet(pds, "com.atproto.sync.getBlob", { did: alice().did, cid: value.cid });
         assert.equal(blob.status, 200, blob.body.toString());
         assert.deepEqual(blob.body, bytes);
