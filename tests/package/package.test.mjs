@@ -103,6 +103,47 @@ test("Node resolves the package, its package.json and its .wasm by name", () => 
   assert.match(r.wasm, /\/node_modules\/atproto-oauth-wasm\/atproto_oauth_wasm_bg\.wasm$/);
 });
 
+test("TypeScript finds the types through exports (moduleResolution nodenext and bundler)", () => {
+  fs.writeFileSync(
+    path.join(app, "check.ts"),
+    `import init, { OAuthClient, type SessionInfo } from "${NAME}";
+// @ts-expect-error: only what "exports" names can be imported
+import * as glue from "${NAME}/atproto_oauth_wasm.js";
+void glue;
+export async function main(): Promise<string | undefined> {
+  await init();
+  const client = new OAuthClient({ clientId: "https://app.example/c.json", redirectUri: "https://app.example/" });
+  const sessions: SessionInfo[] = await client.listSessions();
+  // @ts-expect-error: a misspelt method does not exist
+  client.listSession();
+  return sessions[0]?.did;
+}
+`,
+  );
+  const tsc = path.join(ROOT, "node_modules/.bin/tsc");
+  for (const resolution of ["nodenext", "bundler"]) {
+    const options = {
+      compilerOptions: {
+        target: "ES2022",
+        module: resolution === "nodenext" ? "nodenext" : "esnext",
+        moduleResolution: resolution,
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        types: [],
+        lib: ["ESNext", "DOM"],
+      },
+      files: ["check.ts"],
+    };
+    fs.writeFileSync(path.join(app, "tsconfig.json"), JSON.stringify(options));
+    try {
+      execFileSync(tsc, ["-p", app], { cwd: app, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    } catch (e) {
+      assert.fail(`tsc (moduleResolution ${resolution}):\n${e.stdout}${e.stderr}`);
+    }
+  }
+});
+
 test("server-side rendering: importing in plain Node does not throw, touches no global, fetches nothing", () => {
   const r = runInApp(`
     const fetched = [];
