@@ -90,18 +90,26 @@ impl OAuthClient {
                 &["scope", "loginHint", "prompt", "state", "redirect"],
                 "startLogin options",
             )?;
-            let redirect = opt_bool(&options, "redirect")?.unwrap_or(false);
+            // Only a window can navigate. Checked before any request, so that in a worker the
+            // mistake is reported instead of a login silently started and never opened.
+            let window = match opt_bool(&options, "redirect")? {
+                Some(true) => Some(web_sys::window().ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::Unsupported,
+                        "redirect: true needs a window; a worker cannot navigate",
+                    )
+                })?),
+                _ => None,
+            };
             // serde_wasm_bindgen reads only LoginOptions' own fields, so `redirect` (checked
             // above, like every other key) needs no removing.
             let opts: LoginOptions = from_js(options, "startLogin options")?;
             let start = inner.start_login(&input, opts).await?;
-            if redirect {
-                if let Some(window) = web_sys::window() {
-                    window
-                        .location()
-                        .assign(&start.url)
-                        .map_err(|_| Error::new(ErrorCode::Unsupported, "could not navigate"))?;
-                }
+            if let Some(window) = window {
+                window
+                    .location()
+                    .assign(&start.url)
+                    .map_err(|_| Error::new(ErrorCode::Unsupported, "could not navigate"))?;
             }
             #[derive(Serialize)]
             struct Out {

@@ -41,7 +41,8 @@ export interface LoginOptions {
   prompt?: "login" | "consent" | "select_account" | "none";
   /** Your own data, handed back by handleCallback. Stays in this browser. */
   state?: string;
-  /** Navigate to the authorization page right away. Default false. */
+  /** Navigate to the authorization page right away. Default false. Needs a window: in a
+   *  worker it rejects with `unsupported` before any request. */
   redirect?: boolean;
 }
 
