@@ -122,7 +122,17 @@ impl OAuthClient {
                     ],
                     "startLogin options",
                 )?;
-                let redirect = opt_bool(&options, "redirect")?.unwrap_or(false);
+                // Only a window can navigate. Checked before any request, so that in a worker
+                // the mistake is reported instead of a login silently started and never opened.
+                let window = match opt_bool(&options, "redirect")? {
+                    Some(true) => Some(web_sys::window().ok_or_else(|| {
+                        Error::new(
+                            ErrorCode::Unsupported,
+                            "redirect: true needs a window; a worker cannot navigate",
+                        )
+                    })?),
+                    _ => None,
+                };
                 let timeout = convert::opt_integer(&options, "popupTimeoutMs", 1, 3_600_000)?
                     .unwrap_or(300_000) as u32;
                 // serde_wasm_bindgen reads only LoginOptions' own fields, so the glue's own
@@ -151,12 +161,11 @@ impl OAuthClient {
                         state: convert::opt_string(&done, "state")?,
                     });
                 }
-                if redirect {
-                    if let Some(window) = web_sys::window() {
-                        window.location().assign(&start.url).map_err(|_| {
-                            Error::new(ErrorCode::Unsupported, "could not navigate")
-                        })?;
-                    }
+                if let Some(window) = window {
+                    window
+                        .location()
+                        .assign(&start.url)
+                        .map_err(|_| Error::new(ErrorCode::Unsupported, "could not navigate"))?;
                 }
                 #[derive(Serialize)]
                 struct Out {

@@ -41,7 +41,8 @@ export interface LoginOptions {
   prompt?: "login" | "consent" | "select_account" | "none";
   /** Your own data, handed back by handleCallback. Stays in this browser. */
   state?: string;
-  /** Navigate to the authorization page right away. Default false. */
+  /** Navigate to the authorization page right away. Default false. Needs a window: in a
+   *  worker it rejects with `unsupported` before any request. */
   redirect?: boolean;
   /** "popup": sign in in a popup window (call startLogin synchronously from the click handler,
    *  or the browser blocks it); the promise then resolves like handleCallback, once the popup
