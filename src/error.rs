@@ -92,6 +92,21 @@ error_codes! {
     Unsupported => "unsupported",
     /// A bug in this library: a state it should never reach. Please report it.
     Internal => "internal_error",
+    /// The browser did not open the sign-in popup (call `startLogin` from the click handler).
+    PopupBlocked => "popup_blocked",
+    /// The user closed the sign-in popup before signing in.
+    PopupClosed => "popup_closed",
+}
+
+impl ErrorCode {
+    /// The code of a code string (`internal_error` for one this version does not know).
+    pub fn from_code(code: &str) -> ErrorCode {
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == code)
+            .unwrap_or(ErrorCode::Internal)
+    }
 }
 
 /// An error with a stable code, a human message, and, where a server said so, the server's own

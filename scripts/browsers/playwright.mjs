@@ -178,6 +178,16 @@ class PlaywrightPage {
     });
   }
 
+  /** Runs `fn` (which makes the page open a window) and returns that popup window as a page. */
+  async popupDuring(fn) {
+    const [popup] = await Promise.all([this.page.waitForEvent("popup"), fn()]);
+    return new PlaywrightPage(this.context, popup, {
+      root: false,
+      timeout: this.timeout,
+      onPageError: this.onPageError,
+    });
+  }
+
   /** Saves a full-page PNG. */
   async screenshot(file) {
     await this.page.screenshot({ path: file, fullPage: true, timeout: 10_000 });

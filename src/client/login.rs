@@ -38,6 +38,18 @@ pub struct LoginOptions {
     pub prompt: Option<String>,
     /// Opaque app data returned by `handleCallback`; never sent to any server.
     pub state: Option<String>,
+    /// How the authorization page is shown: `page` (default), `popup` or `touch`. A popup
+    /// login's `state` is marked, so the page it comes back to knows to hand the result to
+    /// the window that opened it.
+    pub display: Option<String>,
+}
+
+/// Starts the `state` of a login made in a popup.
+const POPUP_STATE_PREFIX: &str = "popup.";
+
+/// Whether an authorization response (its `state`) belongs to a login made in a popup.
+pub fn is_popup_state(state: &str) -> bool {
+    state.starts_with(POPUP_STATE_PREFIX)
 }
 
 /// A started login.
@@ -97,6 +109,16 @@ impl<P: Platform> Client<P> {
     /// and stores the attempt under a fresh `state`. Returns the authorization page's URL.
     pub async fn start_login(&self, input: &str, opts: LoginOptions) -> Result<LoginStart> {
         let input = classify(input)?;
+        let popup = match opts.display.as_deref() {
+            None | Some("page") | Some("touch") => false,
+            Some("popup") => true,
+            Some(other) => {
+                return err(
+                    ErrorCode::InvalidInput,
+                    format!("display must be \"page\", \"popup\" or \"touch\", not {other:?}"),
+                )
+            }
+        };
         let now = self.now();
         let (identity, server) = match input {
             LoginInput::Handle(handle) => {
@@ -124,6 +146,11 @@ impl<P: Platform> Client<P> {
         let key = key::create(&self.platform).await?;
         let pkce = pkce::generate()?;
         let state = random_token::<32>()?;
+        let state = if popup {
+            format!("{POPUP_STATE_PREFIX}{state}")
+        } else {
+            state
+        };
         let scope = opts.scope.unwrap_or_else(|| self.cfg.scope.clone());
         if !scope.split(' ').any(|s| s == "atproto") {
             return err(ErrorCode::InvalidInput, "scope must include \"atproto\"");
@@ -144,6 +171,7 @@ impl<P: Platform> Client<P> {
                 response_mode: self.cfg.response_mode.as_str(),
                 login_hint: hint.as_deref(),
                 prompt: opts.prompt.as_deref(),
+                display: opts.display.as_deref(),
             },
         );
         let request_uri = process_par_response(&self.dpop_send(&key, request, None).await?)?;
@@ -182,6 +210,13 @@ impl<P: Platform> Client<P> {
     /// Whether a URL carries an authorization response for this client's response mode.
     pub fn is_callback(&self, url: &str) -> bool {
         has_callback_params(url, self.cfg.response_mode)
+    }
+
+    /// The `state` of the authorization response in `url` when it ends a login made in a popup.
+    pub fn popup_state(&self, url: &str) -> Option<String> {
+        let params = parse_callback(url, self.cfg.response_mode).ok()?;
+        let state = callback_state(&params).ok()?;
+        is_popup_state(state).then(|| state.to_string())
     }
 
     /// The URL without the authorization response, for `history.replaceState`.

@@ -452,7 +452,39 @@ fn malformed_inputs_make_no_request() {
             "{input}"
         );
     }
+    let bad_display = LoginOptions {
+        display: Some("window".into()),
+        ..Default::default()
+    };
+    let e = block_on(c.start_login("alice.example.com", bad_display)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput);
     assert_eq!(f.platform.http.count(), 0);
+}
+
+#[test]
+fn a_popup_login_says_so_to_the_server_and_marks_its_state() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let popup = LoginOptions {
+        display: Some("popup".into()),
+        ..Default::default()
+    };
+    let start = block_on(c.start_login("alice.example.com", popup)).unwrap();
+    let par = f.server.borrow().par_forms[0].clone();
+    assert_eq!(par["display"], "popup");
+    assert_eq!(par["state"], start.state);
+    assert!(is_popup_state(&start.state));
+    assert!(
+        start.state.len() >= 43 + "popup.".len(),
+        "still 256 random bits"
+    );
+    // The popup's callback is an ordinary callback.
+    let done = block_on(c.handle_callback(&callback_url(&f, &start.state))).unwrap();
+    assert_eq!(done.session.did, ALICE_DID);
+
+    let page = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    assert!(!is_popup_state(&page.state));
+    assert!(!f.server.borrow().par_forms[1].contains_key("display"));
 }
 
 #[test]

@@ -67,6 +67,7 @@ pub(crate) struct AuthorizationRequest<'a> {
     pub response_mode: &'a str,
     pub login_hint: Option<&'a str>,
     pub prompt: Option<&'a str>,
+    pub display: Option<&'a str>,
 }
 
 pub(crate) fn par_request(server: &AuthServerMetadata, req: &AuthorizationRequest) -> HttpRequest {
@@ -85,6 +86,9 @@ pub(crate) fn par_request(server: &AuthServerMetadata, req: &AuthorizationReques
     }
     if let Some(prompt) = req.prompt {
         form.push(("prompt", prompt));
+    }
+    if let Some(display) = req.display {
+        form.push(("display", display));
     }
     form_post(&server.pushed_authorization_request_endpoint, &form)
 }

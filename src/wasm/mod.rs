@@ -4,6 +4,7 @@
 
 mod convert;
 mod fetch;
+mod popup;
 
 use std::rc::{Rc, Weak};
 
@@ -31,6 +32,8 @@ const TS_TYPES: &'static str = include_str!("types.d.ts");
 pub struct OAuthClient {
     inner: Rc<Client<BrowserPlatform>>,
     events: Rc<BroadcastEvents>,
+    /// Where this client's sign-in popups report their result.
+    popup_channel: Rc<str>,
 }
 
 /// Throws (for the synchronous methods) an `OAuthError`.
@@ -56,6 +59,7 @@ impl OAuthClient {
         let cfg: ClientConfig = from_js(config, "config").map_err(as_config)?;
         // One channel per database and client: another app on the origin hears none of it.
         let channel = format!("{}:events:{}", cfg.db_name, cfg.client_id);
+        let popup_channel = popup::channel_name(&cfg.db_name, &cfg.client_id).into();
         let events = Rc::new(BroadcastEvents::new(&channel));
         let platform = BrowserPlatform::new(&cfg.db_name, cfg.request_timeout_ms, events.clone());
         let inner = Rc::new(Client::new(cfg, platform).map_err(throw)?);
@@ -70,45 +74,110 @@ impl OAuthClient {
                 }
             }
         }));
-        Ok(OAuthClient { inner, events })
+        Ok(OAuthClient {
+            inner,
+            events,
+            popup_channel,
+        })
     }
 
     /// Resolves the account (handle, DID, or PDS/entryway URL), pushes the authorization
     /// request and returns the URL of the authorization page (and goes there with
     /// `{ redirect: true }`).
-    #[wasm_bindgen(js_name = startLogin, unchecked_return_type = "Promise<LoginStart>")]
+    #[wasm_bindgen(js_name = startLogin, unchecked_return_type = "Promise<LoginResult>")]
     pub fn start_login(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] input: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "LoginOptions")] options: Option<JsValue>,
     ) -> Promise {
         let inner = self.inner.clone();
+        let channel = self.popup_channel.clone();
+        // A popup opens now, in the click handler's own turn: after an `await` the browser
+        // no longer counts the click and blocks it.
+        let wants_popup = options.as_ref().is_some_and(|o| {
+            o.is_object() && convert::get(o, "display").as_string().as_deref() == Some("popup")
+        });
+        let popup = if wants_popup {
+            match popup::open() {
+                Ok(window) => Some(window),
+                Err(e) => return promise(async move { Err(e) }),
+            }
+        } else {
+            None
+        };
         promise(async move {
-            let input = string_arg(&input, "startLogin(input)")?;
-            let options = options_arg(options, "startLogin options")?;
-            check_keys(
-                &options,
-                &["scope", "loginHint", "prompt", "state", "redirect"],
-                "startLogin options",
-            )?;
-            let redirect = opt_bool(&options, "redirect")?.unwrap_or(false);
-            // serde_wasm_bindgen reads only LoginOptions' own fields, so `redirect` (checked
-            // above, like every other key) needs no removing.
-            let opts: LoginOptions = from_js(options, "startLogin options")?;
-            let start = inner.start_login(&input, opts).await?;
-            if redirect {
-                if let Some(window) = web_sys::window() {
+            let out = async {
+                let input = string_arg(&input, "startLogin(input)")?;
+                let options = options_arg(options, "startLogin options")?;
+                check_keys(
+                    &options,
+                    &[
+                        "scope",
+                        "loginHint",
+                        "prompt",
+                        "state",
+                        "redirect",
+                        "display",
+                        "popupTimeoutMs",
+                    ],
+                    "startLogin options",
+                )?;
+                // Only a window can navigate. Checked before any request, so that in a worker
+                // the mistake is reported instead of a login silently started and never opened.
+                let window = match opt_bool(&options, "redirect")? {
+                    Some(true) => Some(web_sys::window().ok_or_else(|| {
+                        Error::new(
+                            ErrorCode::Unsupported,
+                            "redirect: true needs a window; a worker cannot navigate",
+                        )
+                    })?),
+                    _ => None,
+                };
+                let timeout = convert::opt_integer(&options, "popupTimeoutMs", 1, 3_600_000)?
+                    .unwrap_or(300_000) as u32;
+                // serde_wasm_bindgen reads only LoginOptions' own fields, so the glue's own
+                // options (checked above, like every other key) need no removing.
+                let opts: LoginOptions = from_js(options, "startLogin options")?;
+                let start = inner.start_login(&input, opts).await?;
+                if let Some(popup) = &popup {
+                    let done =
+                        popup::run(popup, &channel, &start.state, &start.url, timeout).await?;
+                    // The session is read from storage, where the popup put it, not taken from
+                    // the message.
+                    let did = Reflect::get(&done, &"session".into())
+                        .and_then(|s| Reflect::get(&s, &"did".into()))
+                        .ok()
+                        .and_then(|d| d.as_string())
+                        .unwrap_or_default();
+                    #[derive(Serialize)]
+                    struct Done {
+                        url: String,
+                        session: crate::session::SessionInfo,
+                        state: Option<String>,
+                    }
+                    return to_js(&Done {
+                        url: start.url,
+                        session: inner.restore(&did).await?,
+                        state: convert::opt_string(&done, "state")?,
+                    });
+                }
+                if let Some(window) = window {
                     window
                         .location()
                         .assign(&start.url)
                         .map_err(|_| Error::new(ErrorCode::Unsupported, "could not navigate"))?;
                 }
+                #[derive(Serialize)]
+                struct Out {
+                    url: String,
+                }
+                to_js(&Out { url: start.url })
             }
-            #[derive(Serialize)]
-            struct Out {
-                url: String,
+            .await;
+            if let (Err(_), Some(popup)) = (&out, &popup) {
+                let _ = popup.close();
             }
-            to_js(&Out { url: start.url })
+            out
         })
     }
 
@@ -121,6 +190,7 @@ impl OAuthClient {
         #[wasm_bindgen(unchecked_optional_param_type = "string")] url: Option<JsValue>,
     ) -> Promise {
         let inner = self.inner.clone();
+        let channel = self.popup_channel.clone();
         promise(async move {
             let url = opt_string_arg(url, "handleCallback(url)")?;
             let here = current_url().ok();
@@ -137,16 +207,22 @@ impl OAuthClient {
                     }
                 }
             }
-            let result = result?;
             #[derive(Serialize)]
             struct Out {
                 session: crate::session::SessionInfo,
                 state: Option<String>,
             }
-            to_js(&Out {
-                session: result.session,
-                state: result.app_state,
-            })
+            let out = result.and_then(|result| {
+                to_js(&Out {
+                    session: result.session,
+                    state: result.app_state,
+                })
+            });
+            // This window is a sign-in popup: the window that opened it gets the result.
+            if let Some(state) = inner.popup_state(&url) {
+                popup::report(&channel, &state, &out);
+            }
+            out
         })
     }
 

@@ -41,9 +41,21 @@ export interface LoginOptions {
   prompt?: "login" | "consent" | "select_account" | "none";
   /** Your own data, handed back by handleCallback. Stays in this browser. */
   state?: string;
-  /** Navigate to the authorization page right away. Default false. */
+  /** Navigate to the authorization page right away. Default false. Needs a window: in a
+   *  worker it rejects with `unsupported` before any request. */
   redirect?: boolean;
+  /** "popup": sign in in a popup window (call startLogin synchronously from the click handler,
+   *  or the browser blocks it); the promise then resolves like handleCallback, once the popup
+   *  has come back and closed. "page" (default) and "touch" only tell the server. */
+  display?: "page" | "popup" | "touch";
+  /** Popup only: give up after this many milliseconds (code "timeout", the popup is closed).
+   *  Default 300000 (5 minutes). */
+  popupTimeoutMs?: number;
 }
+
+/** What `startLogin` resolves to: the authorization page; with `display: "popup"`, the
+ *  finished login as well. */
+export type LoginResult = LoginStart & Partial<CallbackResult>;
 
 export interface LoginStart {
   /** The authorization page to send the user to. */
@@ -173,7 +185,9 @@ export type OAuthErrorCode =
   | "lock_failed"
   | "crypto_error"
   | "unsupported"
-  | "internal_error";
+  | "internal_error"
+  | "popup_blocked"
+  | "popup_closed";
 
 /** Every error this library throws or rejects with. Branch on `code`. */
 export interface OAuthError extends Error {

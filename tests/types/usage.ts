@@ -57,6 +57,10 @@ export async function readmeQuickStart(): Promise<void> {
       if (code) await client.signOut(bad.did);
     }
     const restored: SessionInfo = await client.restore(sessions[0].did);
+    // The README's popup snippet.
+    const viaPopup = await client.startLogin("alice.bsky.social", { display: "popup", popupTimeoutMs: 60_000 });
+    const popupSession: SessionInfo | undefined = viaPopup.session;
+    console.log(popupSession?.did, viaPopup.state, viaPopup.url);
     // The README's SDK snippet: the session object and its fetchHandler.
     const sdk: OAuthSession = await client.restore(sessions[0].did, {
       proxy: "did:web:api.bsky.app#bsky_appview",

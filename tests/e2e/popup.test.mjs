@@ -1,0 +1,128 @@
+// Sign-in in a popup window (startLogin(input, { display: "popup" })) against the real local
+// PDS, in Chromium (Playwright tells us about popup windows): the popup goes through the PDS's
+// own pages, comes back to the app, hands the session to the opener and closes. The PDS serves
+// its pages with Cross-Origin-Opener-Policy: same-origin, which cuts the popup off from the
+// opener (window.opener is gone, popup.closed reads true while it is open): the result travels
+// over a BroadcastChannel all the same. Closing the popup: a typed error (popup_closed where the
+// browser can tell, else the timeout).
+import { describe, test, before, after } from "node:test";
+import assert from "node:assert/strict";
+
+import { authorizeOnPds } from "../../scripts/browsers/authorize.mjs";
+import { browsers } from "../../scripts/browsers/index.mjs";
+import { startStack } from "./site.mjs";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+for (const name of browsers().filter((b) => b === "chromium")) {
+  describe(name, () => {
+    let pds, site, browser, stack, page, account;
+
+    before(async () => {
+      ({ pds, site, browser } = stack = await startStack(name));
+      account = pds.accounts[0];
+      page = await browser.newPage();
+      await page.goto(`${site.url}/`);
+      await page.waitFor(() => window.ready === true, undefined, { what: "the test page" });
+    });
+
+    after(() => stack?.stop());
+
+    /** Adds a button whose click starts a popup login, as an app's click handler would; the
+     *  outcome lands in window.popupOutcome. Returns the popup window. */
+    async function clickToSignIn(options) {
+      await page.evaluate(
+        ([handle, options]) => {
+          window.popupOutcome = undefined;
+          document.getElementById("popup-login")?.remove();
+          const button = document.createElement("button");
+          button.id = "popup-login";
+          button.textContent = "Sign in";
+          button.onclick = () => {
+            window.client.startLogin(handle, { display: "popup", ...options }).then(
+              (value) => (window.popupOutcome = { ok: true, value }),
+              (e) => (window.popupOutcome = { ok: false, code: e.code, message: e.message }),
+            );
+          };
+          document.body.append(button);
+        },
+        [account.handle, options],
+      );
+      return page.popupDuring(() => page.playwright.page.click("#popup-login"));
+    }
+
+    async function outcome() {
+      await page.waitFor(() => window.popupOutcome !== undefined, undefined, { what: "the popup login's outcome" });
+      return page.evaluate(() => window.popupOutcome);
+    }
+
+    test("signs in through the PDS's pages in a popup, which hands the session over and closes", async () => {
+      const popup = await clickToSignIn({ state: "from-the-popup" });
+      await authorizeOnPds(popup, { password: account.password });
+      await popup.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`));
+      await popup.waitFor(() => window.ready === true, undefined, { what: "the callback page in the popup" });
+      // The app's page code, as on any page load: finish the callback. The popup then closes.
+      await popup.evaluate(() => window.call("handleCallback")).catch(() => {});
+      const got = await outcome();
+      assert.equal(got.ok, true, JSON.stringify(got));
+      assert.equal(got.value.session.did, account.did);
+      assert.equal(got.value.state, "from-the-popup");
+      for (let i = 0; i < 40 && !popup.playwright.page.isClosed(); i++) await sleep(50);
+      assert.ok(popup.playwright.page.isClosed(), "the popup closed itself");
+      const listed = await page.evaluate(() => window.client.listSessions());
+      assert.ok(listed.some((s) => s.did === account.did));
+      const records = await page.evaluate(
+        (did) => window.call("fetchRecords", did, "com.example.e2e.item", { limit: 1 }),
+        account.did,
+      );
+      assert.equal(records.ok, true, JSON.stringify(records));
+    });
+
+    test("the user closing the popup on a page without COOP: popup_closed, right away", async () => {
+      // An authorization page without Cross-Origin-Opener-Policy (the PDS always sends one, so
+      // this page stands in for it: a server that does not): the opener can see the close.
+      const context = page.playwright.context;
+      const strip = (route) =>
+        route.fulfill({
+          status: 200,
+          contentType: "text/html",
+          body: "<!doctype html><title>Sign in</title><form><input type=password></form>",
+        });
+      await context.route(`${pds.pds}/oauth/authorize**`, strip);
+      try {
+        const popup = await clickToSignIn({ popupTimeoutMs: 60_000 });
+        await popup.waitFor(() => !!document.querySelector("input[type=password]"), undefined, {
+          what: "the sign-in page in the popup",
+        });
+        await sleep(600); // the opener sees it open on the server's page
+        const closedAt = Date.now();
+        await popup.playwright.page.close();
+        const got = await outcome();
+        assert.equal(got.code, "popup_closed", JSON.stringify(got));
+        assert.ok(Date.now() - closedAt < 5_000, "well before the timeout");
+      } finally {
+        await context.unroute(`${pds.pds}/oauth/authorize**`, strip);
+      }
+    });
+
+    test("the user closing the popup behind COOP: the timeout ends the wait, as timeout", async () => {
+      const popup = await clickToSignIn({ popupTimeoutMs: 4_000 });
+      await popup.waitFor(() => !!document.querySelector("input[type=password]"), undefined, {
+        what: "the sign-in page in the popup",
+      });
+      await popup.playwright.page.close();
+      const got = await outcome();
+      assert.equal(got.code, "timeout", JSON.stringify(got));
+    });
+
+    test("display values are checked before anything opens", async () => {
+      const got = await page.evaluate(() =>
+        window.client.startLogin("alice.test", { display: "window" }).then(
+          () => "resolved",
+          (e) => e.code,
+        ),
+      );
+      assert.equal(got, "invalid_input");
+    });
+  });
+}

@@ -1,0 +1,7 @@
+//! The browser platform in a service worker (`tests/worker/glue.rs`).
+#![cfg(target_arch = "wasm32")]
+
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_service_worker);
+
+#[path = "worker/glue.rs"]
+mod glue;
