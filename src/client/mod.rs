@@ -20,7 +20,7 @@ pub(crate) mod tests;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-pub use login::{CallbackResult, LoginOptions, LoginStart};
+pub use login::{CallbackResult, LoginOptions, LoginStart, Prompt};
 #[cfg(feature = "fuzzing")]
 pub(crate) use xrpc::is_invalid_token;
 pub use xrpc::{RecordsQuery, XrpcRequest};

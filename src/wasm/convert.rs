@@ -10,6 +10,7 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::browser::js_error;
 use crate::client::{RecordsQuery, XrpcRequest};
 use crate::error::{Error, ErrorCode, Result};
+use crate::oauth::scope::Permission;
 use crate::platform::HttpResponse;
 
 pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue> {
@@ -113,6 +114,24 @@ pub(super) fn max_records(options: &JsValue) -> Result<usize> {
     Ok(opt_integer(options, "maxRecords", 0, u32::MAX as i64)?
         .map(|n| n as usize)
         .unwrap_or(10_000))
+}
+
+/// `buildScope`'s values: `atproto` and `transition:…` as strings, permissions as objects of
+/// the spec's JSON shape.
+pub(super) fn scope_values(values: &JsValue) -> Result<Vec<Permission>> {
+    let Some(values) = values.dyn_ref::<Array>() else {
+        return Err(invalid("buildScope(values) must be an array"));
+    };
+    values
+        .iter()
+        .map(|v| match v.as_string() {
+            Some(s) => Permission::from_static(&s),
+            None if v.is_object() => from_js(v, "buildScope"),
+            None => Err(invalid(
+                "buildScope: each value is a string or a permission object",
+            )),
+        })
+        .collect()
 }
 
 pub(super) fn get(obj: &JsValue, key: &str) -> JsValue {
