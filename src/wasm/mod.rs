@@ -329,7 +329,7 @@ pub fn build_scope(
     #[wasm_bindgen(unchecked_param_type = "ScopeValue[]")] values: JsValue,
 ) -> std::result::Result<String, JsValue> {
     scope_values(&values)
-        .and_then(|values| crate::oauth::scope::build_scope(&values))
+        .map(crate::oauth::scope::join_unique)
         .map_err(throw)
 }
 

@@ -60,12 +60,7 @@ export type Permission =
 export type RepoAction = "create" | "update" | "delete";
 
 /** What `buildScope` takes: the base and transitional scopes by name, permissions as objects. */
-export type ScopeValue =
-  | "atproto"
-  | "transition:generic"
-  | "transition:email"
-  | "transition:chat.bsky"
-  | Permission;
+export type ScopeValue = "atproto" | "transition:generic" | "transition:email" | "transition:chat.bsky" | Permission;
 
 export interface LoginStart {
   /** The authorization page to send the user to. */
