@@ -82,13 +82,17 @@ error_codes! {
     SessionExpired => "session_expired",
     /// The PDS answered an XRPC call with an error status.
     XrpcError => "xrpc_error",
+    /// The PDS refused an XRPC call (403) because the session's scope does not grant it;
+    /// `missing_scope` names the permission to request.
+    InsufficientScope => "insufficient_scope",
     /// IndexedDB failed.
     StorageError => "storage_error",
     /// The cross-tab lock (Web Locks) could not be taken.
     LockFailed => "lock_failed",
     /// WebCrypto or signing failed.
     CryptoError => "crypto_error",
-    /// The code runs somewhere that lacks a browser API it needs.
+    /// The code runs somewhere that lacks a browser API it needs, or the authorization server
+    /// does not support what was asked (sign-up with `prompt: "create"`).
     Unsupported => "unsupported",
     /// A bug in this library: a state it should never reach. Please report it.
     Internal => "internal_error",
@@ -123,6 +127,8 @@ pub struct Error {
     pub status: Option<u16>,
     /// The error this one was caused by, when it wraps another.
     pub cause: Option<Box<Error>>,
+    /// For `InsufficientScope`: the scope the server said is missing, when it said.
+    pub missing_scope: Option<String>,
 }
 
 impl Error {
@@ -134,6 +140,7 @@ impl Error {
             server_error: None,
             status: None,
             cause: None,
+            missing_scope: None,
         }
     }
 

@@ -19,6 +19,9 @@ mod secret;
 mod session;
 mod util;
 
+pub use oauth::scope::{
+    build_scope, AccountAction, AccountAttr, IdentityAttr, Permission, RepoAction,
+};
 pub use session::SessionInfo;
 
 #[cfg(test)]

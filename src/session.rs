@@ -103,6 +103,7 @@ impl Session {
             pds: self.pds.clone(),
             issuer: self.server.issuer.clone(),
             scope: self.scope.clone(),
+            scopes: scope_values(&self.scope),
             expires_at: self.expires_at,
         }
     }
@@ -122,8 +123,23 @@ pub struct SessionInfo {
     pub issuer: String,
     /// The scope the server granted.
     pub scope: String,
+    /// The granted scope's values, each once, as the server wrote them: it may have granted
+    /// less than was requested (the user can deselect permissions), and it writes an
+    /// `include:` set as the permissions it stands for.
+    pub scopes: Vec<String>,
     /// Access-token expiry, Unix seconds.
     pub expires_at: Option<i64>,
+}
+
+/// The values of a space-separated scope, each once, in order.
+fn scope_values(scope: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for value in scope.split(' ').filter(|v| !v.is_empty()) {
+        if !out.iter().any(|v2| v2 == value) {
+            out.push(value.into());
+        }
+    }
+    out
 }
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {

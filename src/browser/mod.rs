@@ -24,8 +24,8 @@ pub use self::platform::{BrowserPlatform, LazyStore};
 use crate::error::Error;
 
 /// A real JS `Error` (so it has a stack and passes `instanceof Error`) named `OAuthError`, with
-/// `code`, `serverError` / `status` when a server supplied them, and `cause` (another
-/// `OAuthError`) when it wraps one.
+/// `code`, `serverError` / `status` when a server supplied them, `missingScope` for
+/// `insufficient_scope`, and `cause` (another `OAuthError`) when it wraps one.
 pub fn js_error(e: &Error) -> JsValue {
     let error = js_sys::Error::new(&e.message);
     error.set_name("OAuthError");
@@ -38,6 +38,9 @@ pub fn js_error(e: &Error) -> JsValue {
     }
     if let Some(status) = e.status {
         set("status", JsValue::from(status));
+    }
+    if let Some(scope) = &e.missing_scope {
+        set("missingScope", JsValue::from_str(scope));
     }
     if let Some(cause) = &e.cause {
         set("cause", js_error(cause));

@@ -34,8 +34,8 @@ pub struct LoginOptions {
     pub scope: Option<String>,
     /// Pre-fills the account on the sign-in page (default: the handle or DID the login started from).
     pub login_hint: Option<String>,
-    /// `login`, `consent`, `select_account` or `none`.
-    pub prompt: Option<String>,
+    /// What the authorization server should show.
+    pub prompt: Option<Prompt>,
     /// Opaque app data returned by `handleCallback`; never sent to any server.
     pub state: Option<String>,
     /// How the authorization page is shown: `page` (default), `popup` or `touch`. A popup
@@ -50,6 +50,35 @@ const POPUP_STATE_PREFIX: &str = "popup.";
 /// Whether an authorization response (its `state`) belongs to a login made in a popup.
 pub fn is_popup_state(state: &str) -> bool {
     state.starts_with(POPUP_STATE_PREFIX)
+}
+
+/// The OAuth `prompt` of a login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prompt {
+    /// Ask for the password even when the user is signed in.
+    Login,
+    /// Ask for consent even when it was given before.
+    Consent,
+    /// Let the user pick an account.
+    SelectAccount,
+    /// Show nothing (public clients are refused by the official server).
+    None,
+    /// Sign-up: create an account (only where the server lists `create` in its
+    /// `prompt_values_supported`).
+    Create,
+}
+
+impl Prompt {
+    fn as_str(self) -> &'static str {
+        match self {
+            Prompt::Login => "login",
+            Prompt::Consent => "consent",
+            Prompt::SelectAccount => "select_account",
+            Prompt::None => "none",
+            Prompt::Create => "create",
+        }
+    }
 }
 
 /// A started login.
@@ -143,6 +172,19 @@ impl<P: Platform> Client<P> {
             ),
         };
 
+        // OpenID Connect Prompt Create: a server that does not list `create` would show its
+        // sign-in page instead, or refuse; say so before anything is pushed.
+        if opts.prompt == Some(Prompt::Create)
+            && !server.prompt_values_supported.iter().any(|p| p == "create")
+        {
+            return err(
+                ErrorCode::Unsupported,
+                format!(
+                    "{} does not offer sign-up (no \"create\" in its prompt_values_supported)",
+                    server.issuer
+                ),
+            );
+        }
         let key = key::create(&self.platform).await?;
         let pkce = pkce::generate()?;
         let state = random_token::<32>()?;
@@ -170,7 +212,7 @@ impl<P: Platform> Client<P> {
                 code_challenge: &pkce.challenge,
                 response_mode: self.cfg.response_mode.as_str(),
                 login_hint: hint.as_deref(),
-                prompt: opts.prompt.as_deref(),
+                prompt: opts.prompt.map(Prompt::as_str),
                 display: opts.display.as_deref(),
             },
         );

@@ -20,7 +20,7 @@ pub(crate) mod tests;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-pub use login::{is_popup_state, CallbackResult, LoginOptions, LoginStart};
+pub use login::{is_popup_state, CallbackResult, LoginOptions, LoginStart, Prompt};
 #[cfg(feature = "fuzzing")]
 pub(crate) use xrpc::is_invalid_token;
 pub use xrpc::{check_proxy, PdsRequest, RecordsQuery, XrpcRequest};

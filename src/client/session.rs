@@ -351,16 +351,35 @@ impl<P: Platform> Client<P> {
     }
 
     /// Stores the session a login just produced, under the session's lock (so a refresh of an
-    /// earlier session of the account, in another tab, cannot overwrite it).
+    /// earlier session of the account, in another tab, cannot overwrite it). A session this
+    /// client already had for the account (a scope upgrade, a second sign-in) is replaced, and
+    /// its tokens are revoked at its authorization server: nothing keeps them any more, so
+    /// they must not stay valid. Best effort, after the new session is stored, so a failed
+    /// revocation never costs the new session.
     pub(super) async fn store_new_session(
         &self,
         session: Session,
         key: Rc<DpopKey<P::Key>>,
     ) -> Result<Live<P::Key>> {
-        let _guard = self
+        let client_id = &self.cfg.client_id;
+        let guard = self
             .platform
-            .lock(&lock_name(&self.cfg.client_id, &session.did))
+            .lock(&lock_name(client_id, &session.did))
             .await?;
-        self.store_session(session, key, false).await
+        // An unreadable earlier record is simply overwritten.
+        let earlier = read_session(&self.platform, client_id, &session.did)
+            .await
+            .ok()
+            .flatten();
+        let legacy = earlier.as_ref().is_some_and(|e| e.legacy);
+        let live = self.store_session(session, key, legacy).await?;
+        drop(guard);
+        if let Some(earlier) = earlier {
+            // The server checks that the DPoP key is the one the tokens are bound to.
+            if let Ok(restored) = self.stored_key(&earlier).await {
+                self.revoke(&earlier.record, &restored.key, client_id).await;
+            }
+        }
+        Ok(live)
     }
 }

@@ -33,6 +33,8 @@ pub(crate) struct ServerState {
     pub(crate) refresh_requests: u32,
     revoked: Vec<String>,
     token_sub: Option<String>,
+    /// The scope the token endpoint grants (default `atproto transition:generic`).
+    token_scope: Option<String>,
 }
 
 fn form(req: &HttpRequest) -> HashMap<String, String> {
@@ -145,8 +147,9 @@ pub(crate) fn fixture() -> Fixture {
         st.refresh_token = Some(rt.clone());
         st.access_tokens = vec![at.clone()];
         let sub = st.token_sub.clone().unwrap_or(ALICE_DID.to_string());
+        let scope = st.token_scope.clone().unwrap_or("atproto transition:generic".into());
         with_header(
-            json(200, &format!(r#"{{"access_token":"{at}","token_type":"DPoP","expires_in":3600,"refresh_token":"{rt}","scope":"atproto transition:generic","sub":"{sub}"}}"#)),
+            json(200, &format!(r#"{{"access_token":"{at}","token_type":"DPoP","expires_in":3600,"refresh_token":"{rt}","scope":"{scope}","sub":"{sub}"}}"#)),
             "DPoP-Nonce",
             NONCE,
         )
@@ -156,9 +159,14 @@ pub(crate) fn fixture() -> Fixture {
     http.on_fn("POST", &format!("{ISSUER}/oauth/revoke"), move |req| {
         let f = form(req);
         let mut st = s.borrow_mut();
-        st.revoked.push(f["token"].clone());
-        st.refresh_token = None;
-        st.access_tokens.clear();
+        let token = f["token"].clone();
+        // Only the grant the token belongs to ends (tokens of earlier grants are no longer
+        // the server's current ones).
+        if st.refresh_token.as_ref() == Some(&token) || st.access_tokens.contains(&token) {
+            st.refresh_token = None;
+            st.access_tokens.clear();
+        }
+        st.revoked.push(token);
         nonced(json(200, "{}"))
     });
 
@@ -822,6 +830,133 @@ fn proxy_header_reaches_the_pds_and_the_proof_names_the_pds() {
 }
 
 #[test]
+fn the_granted_scope_is_listed_as_granted_narrowed_or_expanded() {
+    let f = fixture();
+    let c = client(&f.platform);
+    // Requested: a permission set and the email; granted: the set's permissions (as the
+    // official server writes an `include:`), without the email the user deselected.
+    let granted = "atproto repo:com.example.post?action=create rpc:com.example.getThing?aud=did:web:api.example.com%23svc atproto";
+    f.server.borrow_mut().token_scope = Some(granted.into());
+    let opts = LoginOptions {
+        scope: Some("atproto include:com.example.authBasic transition:email".into()),
+        ..LoginOptions::default()
+    };
+    let start = block_on(c.start_login("alice.example.com", opts)).unwrap();
+    let info = block_on(c.handle_callback(&callback_url(&f, &start.state)))
+        .unwrap()
+        .session;
+    assert_eq!(info.scope, granted, "the server's own string");
+    let want = [
+        "atproto",
+        "repo:com.example.post?action=create",
+        "rpc:com.example.getThing?aud=did:web:api.example.com%23svc",
+    ];
+    assert_eq!(info.scopes, want);
+    assert_eq!(block_on(c.list_sessions()).unwrap()[0].scopes, want);
+    // The set may grow between refreshes: the session shows what the last tokens carry.
+    f.server.borrow_mut().token_scope = Some("atproto repo:com.example.post".into());
+    assert_eq!(
+        block_on(c.refresh(ALICE_DID)).unwrap().scopes,
+        ["atproto", "repo:com.example.post"]
+    );
+}
+
+#[test]
+fn sign_up_with_prompt_create_only_where_the_server_offers_it() {
+    let f = fixture();
+    let create = || LoginOptions {
+        prompt: Some(Prompt::Create),
+        ..LoginOptions::default()
+    };
+    // The fixture's server lists no prompt_values_supported: refused before anything is pushed.
+    let e = block_on(client(&f.platform).start_login(PDS, create())).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Unsupported);
+    assert!(f.server.borrow().par_forms.is_empty());
+
+    let meta = as_metadata(ISSUER).replace(
+        r#""issuer""#,
+        r#""prompt_values_supported":["none","login","consent","select_account","create"],"issuer""#,
+    );
+    f.platform.http.on(
+        "GET",
+        &format!("{ISSUER}/.well-known/oauth-authorization-server"),
+        json(200, &meta),
+    );
+    block_on(client(&f.platform).start_login(PDS, create())).unwrap();
+    assert_eq!(f.server.borrow().par_forms[0]["prompt"], "create");
+
+    // From JavaScript: the five values of the spec, nothing else.
+    let opts: LoginOptions = serde_json::from_str(r#"{"prompt":"select_account"}"#).unwrap();
+    assert_eq!(opts.prompt, Some(Prompt::SelectAccount));
+    assert!(serde_json::from_str::<LoginOptions>(r#"{"prompt":"signup"}"#).is_err());
+}
+
+#[test]
+fn a_403_for_a_missing_scope_is_insufficient_scope_naming_it() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let url = format!("{PDS}/xrpc/com.atproto.repo.createRecord");
+    let create = XrpcRequest {
+        method: "POST".into(),
+        nsid: "com.atproto.repo.createRecord".into(),
+        params: vec![],
+        body: Some(b"{}".to_vec()),
+        content_type: Some("application/json".into()),
+        ..list_request()
+    };
+    // What the official PDS (0.5.35) answers a token without the permission.
+    f.platform.http.on(
+        "POST",
+        &url,
+        nonced(json(
+            403,
+            r#"{"error":"ScopeMissingError","message":"Missing required scope \"repo:com.example.other?action=create\""}"#,
+        )),
+    );
+    let e = block_on(c.xrpc(ALICE_DID, &create)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InsufficientScope);
+    assert_eq!(
+        e.missing_scope.as_deref(),
+        Some("repo:com.example.other?action=create")
+    );
+    assert_eq!(e.server_error.as_deref(), Some("ScopeMissingError"));
+    assert_eq!(e.status, Some(403));
+    assert!(
+        e.message.contains("repo:com.example.other?action=create"),
+        "{}",
+        e.message
+    );
+
+    // An RFC 6750 resource server says it in the challenge.
+    f.platform.http.on(
+        "POST",
+        &url,
+        with_header(
+            nonced(text(403, "")),
+            "WWW-Authenticate",
+            r#"DPoP error="insufficient_scope", scope="blob:image/*""#,
+        ),
+    );
+    let e = block_on(c.xrpc(ALICE_DID, &create)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InsufficientScope);
+    assert_eq!(e.missing_scope.as_deref(), Some("blob:image/*"));
+
+    // Any other 403 stays an xrpc_error.
+    f.platform.http.on(
+        "POST",
+        &url,
+        nonced(json(
+            403,
+            r#"{"error":"AccountTakedown","message":"Account has been taken down"}"#,
+        )),
+    );
+    let e = block_on(c.xrpc(ALICE_DID, &create)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::XrpcError);
+    assert_eq!(e.missing_scope, None);
+}
+
+#[test]
 fn sign_out_revokes_and_deletes_even_when_the_server_is_down() {
     let f = fixture();
     let c = client(&f.platform);
@@ -1113,6 +1248,82 @@ fn a_new_loopback_scope_replaces_the_session_of_the_earlier_one() {
     );
     assert!(block_on(old.list_sessions()).unwrap().is_empty());
     assert_eq!(block_on(new.list_sessions()).unwrap().len(), 1);
+}
+
+/// The DPoP key (its public `x`) of the last request to `url`.
+fn last_proof_key(f: &Fixture, url: &str) -> serde_json::Value {
+    let sent = f.platform.http.requests_to(url);
+    proof_claims(sent.last().expect("a request")).0["jwk"]["x"].clone()
+}
+
+#[test]
+fn a_new_login_of_the_same_account_replaces_the_session_and_revokes_the_old_tokens() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let token_url = format!("{ISSUER}/oauth/token");
+    let narrow = LoginOptions {
+        scope: Some("atproto".into()),
+        ..LoginOptions::default()
+    };
+    let start = block_on(c.start_login("alice.example.com", narrow)).unwrap();
+    block_on(c.handle_callback(&callback_url(&f, &start.state))).unwrap();
+    let old_rt = f.server.borrow().refresh_token.clone().unwrap();
+    let old_key = last_proof_key(&f, &token_url);
+
+    // Scope upgrade: the same account signs in again, with more scope.
+    let info = signed_in(&f, &c);
+    let new_rt = f.server.borrow().refresh_token.clone().unwrap();
+    assert_ne!(old_rt, new_rt);
+    assert_eq!(
+        f.server.borrow().revoked,
+        vec![old_rt.clone()],
+        "the earlier grant is revoked"
+    );
+    assert_eq!(
+        last_proof_key(&f, &format!("{ISSUER}/oauth/revoke")),
+        old_key,
+        "revoked with the earlier session's DPoP key, as the server requires"
+    );
+    assert_ne!(old_key, last_proof_key(&f, &token_url));
+    assert_eq!(block_on(c.list_sessions()).unwrap(), vec![info.clone()]);
+    let stored = block_on(read_session(&f.platform, &config().client_id, ALICE_DID))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.record.refresh_token.map(|t| t.expose().to_string()),
+        Some(new_rt),
+        "the new session is the stored one"
+    );
+    block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    assert_eq!(
+        block_on(client(&f.platform).restore(ALICE_DID)).unwrap(),
+        info
+    );
+
+    // Revocation is best effort: the new session is stored even when it fails (refused, or
+    // its answer lost).
+    let revoke_url = format!("{ISSUER}/oauth/revoke");
+    for lost in [false, true] {
+        if lost {
+            f.platform.http.lose_next_response("POST", &revoke_url);
+        } else {
+            f.platform
+                .http
+                .on("POST", &revoke_url, nonced(text(502, "bad gateway")));
+        }
+        let before = f.server.borrow().refresh_token.clone();
+        signed_in(&f, &c);
+        let now = f.server.borrow().refresh_token.clone();
+        assert_ne!(before, now);
+        let stored = block_on(read_session(&f.platform, &config().client_id, ALICE_DID))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.record.refresh_token.map(|t| t.expose().to_string()),
+            now
+        );
+        block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    }
 }
 
 #[test]

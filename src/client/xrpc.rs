@@ -195,22 +195,64 @@ struct XrpcErrorBody {
 fn xrpc_error(resp: &HttpResponse, nsid: &str) -> Error {
     let body: Option<XrpcErrorBody> = serde_json::from_slice(&resp.body).ok();
     let (error, message) = body.map(|b| (b.error, b.message)).unwrap_or((None, None));
-    Error::new(
-        ErrorCode::XrpcError,
-        format!(
-            "{nsid} failed with HTTP {}{}{}",
-            resp.status,
-            error
-                .as_deref()
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default(),
-            message
-                .as_deref()
-                .map(|m| format!(" ({m})"))
-                .unwrap_or_default()
-        ),
+    let said = format!(
+        "HTTP {}{}{}",
+        resp.status,
+        error
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default(),
+        message
+            .as_deref()
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default()
+    );
+    let mut e = match insufficient_scope(resp, error.as_deref(), message.as_deref()) {
+        Some(missing) => {
+            let mut e = Error::new(
+                ErrorCode::InsufficientScope,
+                format!(
+                    "{nsid} needs {}, which the session was not granted ({said})",
+                    missing.as_deref().unwrap_or("a scope")
+                ),
+            );
+            e.missing_scope = missing;
+            e
+        }
+        None => Error::new(ErrorCode::XrpcError, format!("{nsid} failed with {said}")),
+    };
+    e.server_error = error;
+    e.status = Some(resp.status);
+    e
+}
+
+/// Whether a response refuses the call for a missing scope, and which scope, when it says.
+/// The official PDS answers 403 `{"error":"ScopeMissingError","message":"Missing required
+/// scope \"repo:…\""}` (no `WWW-Authenticate`); an RFC 6750 server answers 403 with
+/// `WWW-Authenticate: … error="insufficient_scope", scope="…"`.
+fn insufficient_scope(
+    resp: &HttpResponse,
+    error: Option<&str>,
+    message: Option<&str>,
+) -> Option<Option<String>> {
+    let challenge = resp
+        .header("www-authenticate")
+        .filter(|h| h.contains("\"insufficient_scope\""));
+    if resp.status != 403 || (error != Some("ScopeMissingError") && challenge.is_none()) {
+        return None;
+    }
+    let quoted = |text: &str, after: &str| {
+        let (_, rest) = text.split_once(after)?;
+        rest.split('"')
+            .next()
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
+    Some(
+        message
+            .and_then(|m| quoted(m, "scope \""))
+            .or_else(|| challenge.and_then(|h| quoted(h, "scope=\""))),
     )
-    .with_server_error(error, Some(resp.status))
 }
 
 impl<P: Platform> Client<P> {

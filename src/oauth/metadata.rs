@@ -43,6 +43,9 @@ pub(crate) struct AuthServerMetadata {
     pub client_id_metadata_document_supported: bool,
     #[serde(default, skip_serializing)]
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// OpenID Connect Prompt Create: a server that supports sign-up lists `create` here.
+    #[serde(default, skip_serializing)]
+    pub prompt_values_supported: Vec<String>,
 }
 
 fn invalid(message: impl Into<String>) -> Error {

@@ -3,6 +3,7 @@
 pub(crate) mod callback;
 pub(crate) mod metadata;
 pub(crate) mod pkce;
+pub(crate) mod scope;
 pub(crate) mod server;
 
 pub(crate) use metadata::AuthServerMetadata;

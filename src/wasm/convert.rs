@@ -10,6 +10,7 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::browser::js_error;
 use crate::client::{RecordsQuery, XrpcRequest};
 use crate::error::{Error, ErrorCode, Result};
+use crate::oauth::scope::{permission_scope, static_scope};
 use crate::platform::HttpResponse;
 
 pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue> {
@@ -113,6 +114,55 @@ pub(super) fn max_records(options: &JsValue) -> Result<usize> {
     Ok(opt_integer(options, "maxRecords", 0, u32::MAX as i64)?
         .map(|n| n as usize)
         .unwrap_or(10_000))
+}
+
+/// `buildScope`'s values as scope strings: `atproto` and `transition:…` as they are,
+/// permissions (objects of the spec's JSON shape) from their properties' string values.
+pub(super) fn scope_values(values: &JsValue) -> Result<Vec<String>> {
+    let Some(values) = values.dyn_ref::<Array>() else {
+        return Err(invalid("buildScope(values) must be an array"));
+    };
+    let strings = |v: &JsValue| -> Option<Vec<String>> {
+        match v.as_string() {
+            Some(s) => Some(vec![s]),
+            None => Array::is_array(v)
+                .then(|| {
+                    v.unchecked_ref::<Array>()
+                        .iter()
+                        .map(|x| x.as_string())
+                        .collect()
+                })
+                .flatten(),
+        }
+    };
+    values
+        .iter()
+        .map(|v| {
+            if let Some(s) = v.as_string() {
+                return static_scope(&s);
+            }
+            if !v.is_object() {
+                return Err(invalid(
+                    "buildScope: each value is a string or a permission object",
+                ));
+            }
+            let mut fields = Vec::new();
+            for entry in Object::entries(v.unchecked_ref::<Object>()).iter() {
+                let key = Reflect::get_u32(&entry, 0).ok().and_then(|k| k.as_string());
+                let value = Reflect::get_u32(&entry, 1).unwrap_or_default();
+                match (key, strings(&value)) {
+                    (Some(k), Some(vals)) => fields.push((k, vals)),
+                    (k, _) => {
+                        return Err(invalid(format!(
+                            "buildScope: permission property {:?} must be a string or an array of strings",
+                            k.unwrap_or_default()
+                        )))
+                    }
+                }
+            }
+            permission_scope(&fields)
+        })
+        .collect()
 }
 
 pub(super) fn get(obj: &JsValue, key: &str) -> JsValue {

@@ -1,4 +1,4 @@
-//! The JavaScript surface: the `OAuthClient` class and `loopbackClientId`. It only converts
+//! The JavaScript surface: the `OAuthClient` class, `loopbackClientId` and `buildScope`. It only converts
 //! values (`convert.rs`) and errors; the work happens in `client` (protocol) and `browser`
 //! (platform). The TypeScript declarations are `types.d.ts`, included at build time.
 
@@ -20,8 +20,8 @@ use crate::error::{Error, ErrorCode};
 use crate::platform::SessionEvent;
 use convert::{
     check_keys, current_url, from_js, json_array, max_records, opt_bool, opt_string,
-    opt_string_arg, options_arg, promise, records_query, response_data, string_arg, to_js,
-    xrpc_call_from_js, xrpc_result,
+    opt_string_arg, options_arg, promise, records_query, response_data, scope_values, string_arg,
+    to_js, xrpc_call_from_js, xrpc_result,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -408,6 +408,17 @@ pub fn loopback_client_id(
     let redirect_uri = string_arg(&redirect_uri, "loopbackClientId(redirectUri)").map_err(throw)?;
     let scope = string_arg(&scope, "loopbackClientId(scope)").map_err(throw)?;
     Ok(build_loopback_client_id(&redirect_uri, &scope))
+}
+
+/// AT Protocol permissions as the scope string the client metadata lists and a login
+/// requests, in the authorization server's normalized form.
+#[wasm_bindgen(js_name = buildScope)]
+pub fn build_scope(
+    #[wasm_bindgen(unchecked_param_type = "ScopeValue[]")] values: JsValue,
+) -> std::result::Result<String, JsValue> {
+    scope_values(&values)
+        .map(crate::oauth::scope::join_unique)
+        .map_err(throw)
 }
 
 #[cfg(test)]

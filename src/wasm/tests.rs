@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::{loopback_client_id, OAuthClient};
+use super::{build_scope, loopback_client_id, OAuthClient};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -228,4 +228,31 @@ fn values_from_another_realm_are_read_as_what_they_are() {
         super::convert::xrpc_call_from_js(&call).unwrap().body,
         Some(vec![9])
     );
+}
+
+#[wasm_bindgen_test]
+fn build_scope_reads_javascript_values() {
+    let values = js_sys::JSON::parse(
+        r#"["atproto", {"resource":"repo","collection":"com.example.allowed","action":"create"},
+            {"resource":"rpc","lxm":["b.example.get","a.example.get"],"aud":"did:web:api.example.com#svc"},
+            {"resource":"account","attr":"email"}, "transition:email", "atproto"]"#,
+    )
+    .unwrap();
+    assert_eq!(
+        build_scope(values).unwrap(),
+        "atproto repo:com.example.allowed?action=create \
+         rpc?lxm=a.example.get&lxm=b.example.get&aud=did:web:api.example.com%23svc \
+         account:email transition:email"
+    );
+    for bad in [
+        "42",
+        r#"{"resource":"repo"}"#,
+        r#"["repo:app.bsky.feed.post"]"#,
+        r#"[{"resource":"repo","collection":"app.bsky.feed.post","acton":"create"}]"#,
+        "[null]",
+        "[7]",
+    ] {
+        let e = build_scope(js_sys::JSON::parse(bad).unwrap()).unwrap_err();
+        assert_eq!(code(&e), "invalid_input", "{bad}");
+    }
 }

@@ -38,7 +38,9 @@ export interface LoginOptions {
   scope?: string;
   /** Pre-fills the account on the sign-in page. Default: the handle or DID you passed. */
   loginHint?: string;
-  prompt?: "login" | "consent" | "select_account" | "none";
+  /** "create" is sign-up; it is refused (code "unsupported") by a server whose metadata does
+   *  not list it in prompt_values_supported. */
+  prompt?: "login" | "consent" | "select_account" | "none" | "create";
   /** Your own data, handed back by handleCallback. Stays in this browser. */
   state?: string;
   /** Navigate to the authorization page right away. Default false. Needs a window: in a
@@ -57,6 +59,21 @@ export interface LoginOptions {
  *  finished login as well. */
 export type LoginResult = LoginStart & Partial<CallbackResult>;
 
+/** A permission of atproto.com/specs/permission, in the spec's JSON shape. A list parameter
+ *  also takes a single string. */
+export type Permission =
+  | { resource: "repo"; collection: string | string[]; action?: RepoAction | RepoAction[] }
+  | { resource: "rpc"; lxm: string | string[]; aud: string }
+  | { resource: "blob"; accept: string | string[] }
+  | { resource: "account"; attr: "email" | "repo" | "status"; action?: "read" | "manage" }
+  | { resource: "identity"; attr: "handle" | "*" }
+  | { resource: "include"; nsid: string; aud?: string };
+
+export type RepoAction = "create" | "update" | "delete";
+
+/** What `buildScope` takes: the base and transitional scopes by name, permissions as objects. */
+export type ScopeValue = "atproto" | "transition:generic" | "transition:email" | "transition:chat.bsky" | Permission;
+
 export interface LoginStart {
   /** The authorization page to send the user to. */
   url: string;
@@ -69,6 +86,9 @@ export interface SessionInfo {
   pds: string;
   issuer: string;
   scope: string;
+  /** The granted scope's values, each once: possibly fewer than requested, and an `include:`
+   *  set written out as its permissions. Compare with `buildScope([permission])`. */
+  scopes: string[];
   /** Access-token expiry, Unix seconds. */
   expiresAt: number | null;
 }
@@ -181,6 +201,7 @@ export type OAuthErrorCode =
   | "session_not_found"
   | "session_expired"
   | "xrpc_error"
+  | "insufficient_scope"
   | "storage_error"
   | "lock_failed"
   | "crypto_error"
@@ -197,6 +218,8 @@ export interface OAuthError extends Error {
   serverError?: string;
   /** HTTP status, when a server answered. */
   status?: number;
+  /** For "insufficient_scope": the permission the PDS said is missing (request it in a new login). */
+  missingScope?: string;
   /** The error this one wraps, when there is one. */
   cause?: OAuthError;
 }

@@ -64,7 +64,9 @@ for (const name of browsers()) {
         "issuer",
         "pds",
         "scope",
+        "scopes",
       ]);
+      assert.deepEqual(result.value.session.scopes, result.value.session.scope.split(" "));
 
       // The callback parameters are gone from the address bar.
       assert.equal(await page.url(), `${site.url}/callback`);

@@ -2,6 +2,7 @@
 // type-check, and misuse must not (see the @ts-expect-error lines).
 import init, {
   OAuthClient,
+  buildScope,
   loopbackClientId,
   type CallbackResult,
   type OAuthError,
@@ -97,6 +98,46 @@ export async function readmeQuickStart(): Promise<void> {
     const e = err as OAuthError;
     if (e.code === "access_denied" || e.code === "invalid_state") console.log(e.serverError, e.status);
   }
+
+  // The README's permissions section.
+  const scope: string = buildScope([
+    "atproto",
+    { resource: "repo", collection: "app.example.note", action: ["create", "delete"] },
+    { resource: "rpc", lxm: "app.example.getFeed", aud: "did:web:api.example.com#feed" },
+    { resource: "blob", accept: "image/*" },
+    { resource: "account", attr: "email", action: "manage" },
+    { resource: "identity", attr: "*" },
+    { resource: "include", nsid: "app.example.authFull", aud: "did:web:api.example.com#feed" },
+    "transition:chat.bsky",
+  ]);
+  const scoped = new OAuthClient({
+    clientId: "https://app.example.com/m.json",
+    redirectUri: "https://app.example.com/",
+    scope,
+  });
+  const [signedIn] = await scoped.listSessions();
+  const granted: string[] = signedIn.scopes;
+  if (granted.includes(buildScope([{ resource: "blob", accept: "image/*" }]))) console.log("may upload images");
+  try {
+    await scoped.xrpc(signedIn.did, { nsid: "com.atproto.repo.createRecord", body: {} });
+  } catch (err) {
+    const e = err as OAuthError;
+    if (e.code !== "insufficient_scope") throw err;
+    const missing: string | undefined = e.missingScope;
+    console.log(`needs ${missing}`);
+    await scoped.startLogin(signedIn.did, { redirect: true });
+  }
+  await scoped.startLogin("https://pds.example", { prompt: "create" });
+  // @ts-expect-error not a resource of the permission spec
+  buildScope([{ resource: "space", attr: "x" }]);
+  // @ts-expect-error not a repo action
+  buildScope([{ resource: "repo", collection: "a.b.c", action: "read" }]);
+  // @ts-expect-error rpc needs its audience
+  buildScope([{ resource: "rpc", lxm: "a.b.c" }]);
+  // @ts-expect-error permissions are objects; only atproto and transition: scopes are strings
+  buildScope(["repo:a.b.c"]);
+  // @ts-expect-error not a prompt value
+  await scoped.startLogin("alice.test", { prompt: "signup" });
 
   // @ts-expect-error clientId is required
   new OAuthClient({ redirectUri: "https://app.example.com/" });
