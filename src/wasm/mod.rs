@@ -4,6 +4,7 @@
 
 mod convert;
 mod fetch;
+mod last_active;
 mod popup;
 
 use std::rc::{Rc, Weak};
@@ -34,6 +35,8 @@ pub struct OAuthClient {
     events: Rc<BroadcastEvents>,
     /// Where this client's sign-in popups report their result.
     popup_channel: Rc<str>,
+    /// The account `restore()` without a DID picks up.
+    last_active: Rc<last_active::LastActive>,
 }
 
 /// Throws (for the synchronous methods) an `OAuthError`.
@@ -60,6 +63,7 @@ impl OAuthClient {
         // One channel per database and client: another app on the origin hears none of it.
         let channel = format!("{}:events:{}", cfg.db_name, cfg.client_id);
         let popup_channel = popup::channel_name(&cfg.db_name, &cfg.client_id).into();
+        let last_active = Rc::new(last_active::LastActive::new(&cfg.db_name, &cfg.client_id));
         let events = Rc::new(BroadcastEvents::new(&channel));
         let platform = BrowserPlatform::new(&cfg.db_name, cfg.request_timeout_ms, events.clone());
         let inner = Rc::new(Client::new(cfg, platform).map_err(throw)?);
@@ -78,6 +82,7 @@ impl OAuthClient {
             inner,
             events,
             popup_channel,
+            last_active,
         })
     }
 
@@ -191,6 +196,7 @@ impl OAuthClient {
     ) -> Promise {
         let inner = self.inner.clone();
         let channel = self.popup_channel.clone();
+        let last_active = self.last_active.clone();
         promise(async move {
             let url = opt_string_arg(url, "handleCallback(url)")?;
             let here = current_url().ok();
@@ -211,6 +217,9 @@ impl OAuthClient {
             struct Out {
                 session: crate::session::SessionInfo,
                 state: Option<String>,
+            }
+            if let Ok(result) = &result {
+                last_active.set(&result.session.did);
             }
             let out = result.and_then(|result| {
                 to_js(&Out {
@@ -298,23 +307,44 @@ impl OAuthClient {
     }
 
     /// Loads a stored session by DID, as an object the AT Protocol SDKs take (`new Agent(session)`,
-    /// `new Client({ handler: session.fetchHandler })`). Makes no network request.
+    /// `new Client({ handler: session.fetchHandler })`). Makes no network request. Without a
+    /// DID: the last active account's session (the one last signed in or restored here), or
+    /// `null` when there is none.
     #[wasm_bindgen(unchecked_return_type = "Promise<OAuthSession>")]
     pub fn restore(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] did: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] did: Option<JsValue>,
         #[wasm_bindgen(unchecked_optional_param_type = "RestoreOptions")] options: Option<JsValue>,
     ) -> Promise {
         let inner = self.inner.clone();
+        let last_active = self.last_active.clone();
         promise(async move {
-            let did = string_arg(&did, "restore(did)")?;
+            let given = opt_string_arg(did, "restore(did)")?;
             let options = options_arg(options, "restore options")?;
             check_keys(&options, &["proxy"], "restore options")?;
             let proxy = opt_string(&options, "proxy")?;
             if let Some(proxy) = &proxy {
                 check_proxy(proxy)?;
             }
-            let session = to_js(&inner.restore(&did).await?)?;
+            let did = match &given {
+                Some(did) => did.clone(),
+                None => match last_active.get()? {
+                    Some(did) => did,
+                    None => return Ok(JsValue::NULL),
+                },
+            };
+            let info = match inner.restore(&did).await {
+                Ok(info) => info,
+                // The last active account's session is gone (signed out in a way this page did
+                // not see, or expired): nobody is signed in.
+                Err(e) if given.is_none() && e.code == ErrorCode::SessionNotFound => {
+                    last_active.clear(&did);
+                    return Ok(JsValue::NULL);
+                }
+                Err(e) => return Err(e),
+            };
+            last_active.set(&did);
+            let session = to_js(&info)?;
             let handler = fetch::handler(inner, did, proxy);
             let _ = Reflect::set(&session, &"fetchHandler".into(), &handler);
             Ok(session)
@@ -366,8 +396,10 @@ impl OAuthClient {
         #[wasm_bindgen(unchecked_param_type = "string")] did: JsValue,
     ) -> Promise {
         let inner = self.inner.clone();
+        let last_active = self.last_active.clone();
         promise(async move {
             let did = string_arg(&did, "signOut(did)")?;
+            last_active.clear(&did);
             inner.sign_out(&did).await?;
             Ok(JsValue::UNDEFINED)
         })

@@ -128,7 +128,10 @@ async fn wrong_argument_types_reject_with_invalid_input() {
         rejection(c.xrpc(num(), object(&[("nsid", "a.b.c".into())]))).await,
         "invalid_input"
     );
-    assert_eq!(rejection(c.restore(num(), None)).await, "invalid_input");
+    assert_eq!(
+        rejection(c.restore(Some(num()), None)).await,
+        "invalid_input"
+    );
     for options in [
         object(&[("proxy", "api.bsky.app".into())]),
         object(&[("proxy", 1.into())]),
@@ -136,7 +139,7 @@ async fn wrong_argument_types_reject_with_invalid_input() {
         "did:web:api.bsky.app#bsky_appview".into(),
     ] {
         assert_eq!(
-            rejection(c.restore(did(), Some(options))).await,
+            rejection(c.restore(Some(did()), Some(options))).await,
             "invalid_input"
         );
     }
@@ -151,10 +154,16 @@ async fn wrong_argument_types_reject_with_invalid_input() {
     );
     assert_eq!(rejection(c.sign_out(num())).await, "invalid_input");
     // Well-typed calls still get past the checks (no session here).
-    assert_eq!(rejection(c.restore(did(), None)).await, "session_not_found");
+    assert_eq!(
+        rejection(c.restore(Some(did()), None)).await,
+        "session_not_found"
+    );
+    // No DID and nobody signed in here yet: no session, not an error.
+    let none = JsFuture::from(c.restore(None, None)).await.unwrap();
+    assert!(none.is_null(), "{none:?}");
     let proxy = object(&[("proxy", "did:web:api.bsky.app#bsky_appview".into())]);
     assert_eq!(
-        rejection(c.restore(did(), Some(proxy))).await,
+        rejection(c.restore(Some(did()), Some(proxy))).await,
         "session_not_found"
     );
     let ok = object(&[("limit", 5.into()), ("reverse", true.into())]);

@@ -223,3 +223,10 @@ export interface OAuthError extends Error {
   /** The error this one wraps, when there is one. */
   cause?: OAuthError;
 }
+
+export interface OAuthClient {
+  /** The last active account's session (the one last signed in or restored in this browser,
+   *  as `init()` of the official client picks it up), or null when there is none. Needs
+   *  localStorage: in a worker, pass the DID. */
+  restore(): Promise<OAuthSession | null>;
+}

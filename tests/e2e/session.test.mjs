@@ -255,14 +255,18 @@ for (const name of browsers()) {
     test("a reload restores the session without network and calls again", async () => {
       await page.reload();
       await page.waitFor(() => window.ready === true, undefined, { what: "the reloaded page" });
-      let listed, restored;
+      let listed, restored, lastActive;
       const quiet = await requestsDuring(page, async () => {
         listed = await call(page, "listSessions");
+        // No DID: the last active account (the one signed in on this origin).
+        lastActive = await call(page, "restore");
         restored = await call(page, "restore", did);
       });
       assert.deepEqual(quiet, [], "restore makes no request");
       assert.ok(listed.some((s) => s.did === did));
       assert.equal(restored.did, did);
+      assert.equal(lastActive?.did, did);
+      assert.equal(lastActive.fetchHandler, "function");
       // The persisted nonce makes even the first call after a reload a single request.
       const seen = await requestsDuring(page, () => call(page, "fetchRecords", did, COLLECTION, { limit: 1 }));
       assert.equal(seen.length, 1);
@@ -423,6 +427,7 @@ for (const name of browsers()) {
 
       assert.deepEqual(await call(page, "listSessions"), []);
       assert.equal((await callErr(page, "fetchRecords", did, COLLECTION)).code, "session_not_found");
+      assert.equal(await call(page, "restore"), null, "nobody is the last active account now");
       // The other tab hears it over BroadcastChannel, asynchronously: wait for it, up to 5 s.
       await tabB
         .waitFor(

@@ -58,6 +58,11 @@ export async function readmeQuickStart(): Promise<void> {
       if (code) await client.signOut(bad.did);
     }
     const restored: SessionInfo = await client.restore(sessions[0].did);
+    // The README's "last active account" snippet.
+    const last: OAuthSession | null = await client.restore();
+    // @ts-expect-error: without a DID there may be nobody signed in
+    const notNull: OAuthSession = await client.restore();
+    console.log(last?.did, notNull);
     // The README's popup snippet.
     const viaPopup = await client.startLogin("alice.bsky.social", { display: "popup", popupTimeoutMs: 60_000 });
     const popupSession: SessionInfo | undefined = viaPopup.session;
