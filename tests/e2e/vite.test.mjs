@@ -97,6 +97,13 @@ async function xrpcGet(pds, nsid, params) {
 
 const MODES = { build: serveBuild, dev: serveDev };
 
+// The README's SDK snippet against the SDKs' own type declarations, as installed for the example:
+// `new Agent(session)` and `new Client({ handler: session.fetchHandler })` must compile.
+test("the session type-checks with @atproto/api's Agent and @atcute/client's Client", () => {
+  const tsc = path.join(ROOT, "node_modules/.bin/tsc");
+  execFileSync(tsc, ["-p", path.join(EXAMPLE, "types/tsconfig.json")], { stdio: ["ignore", "inherit", "inherit"] });
+});
+
 // Chromium (the app is the same code in every browser; Chromium also shows request headers).
 const names = browsers().filter((b) => b === "chromium");
 
