@@ -5,6 +5,7 @@ import init, {
   buildScope,
   loopbackClientId,
   type CallbackResult,
+  type OAuthClientConfig,
   type OAuthError,
   type OAuthSession,
   type RecordsPage,
@@ -153,4 +154,20 @@ export async function readmeQuickStart(): Promise<void> {
   const e = {} as OAuthError;
   // @ts-expect-error not an error code this library has
   if (e.code === "bogus") return;
+}
+
+// The README's Workers snippets (the module worker and the service worker's handler).
+export async function readmeWorker(config: OAuthClientConfig): Promise<void> {
+  const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  worker.terminate();
+  await init();
+  const client = new OAuthClient(config);
+  const [session] = await client.listSessions();
+  if (session) {
+    const { records } = await client.fetchRecords(session.did, "app.bsky.feed.post");
+    postMessage(records);
+  }
+  const ready = init().then(() => new OAuthClient(config));
+  const answer = async (c: OAuthClient, event: MessageEvent) => console.log(await c.listSessions(), event.data);
+  addEventListener("message", (event: MessageEvent) => void ready.then((c) => answer(c, event)));
 }
