@@ -85,7 +85,9 @@ async function reapLeftovers() {
 
 function runFile(file) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--test", ...passThrough, path.join(HERE, file)], {
+    // A test that hangs (a page promise that never settles) fails after 5 minutes instead of
+    // holding the whole run until CI's limit.
+    const child = spawn(process.execPath, ["--test", "--test-timeout=300000", ...passThrough, path.join(HERE, file)], {
       stdio: "inherit",
       env: { ...process.env, ...browserEnv, [RUN_TAG]: runId },
     });
