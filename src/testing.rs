@@ -148,6 +148,9 @@ pub struct FakePlatform {
     pub imports: Rc<Cell<u32>>,
     /// Session writes made without holding that session's lock (must stay empty).
     pub unlocked_writes: Rc<RefCell<Vec<String>>>,
+    /// This tab's storage writes: `Some(n)` lets `n` more succeed, then every one fails (a full
+    /// quota, a connection closed by a version change); `None` lets all succeed.
+    pub writes_left: Rc<Cell<Option<u32>>>,
 }
 
 impl Default for FakePlatform {
@@ -160,16 +163,36 @@ impl Default for FakePlatform {
             locks: Rc::default(),
             imports: Rc::default(),
             unlocked_writes: Rc::default(),
+            writes_left: Rc::default(),
         }
     }
 }
 
 impl FakePlatform {
-    /// A second "tab": same HTTP server, storage and locks; its own event log.
+    /// A second "tab": same HTTP server, storage and locks; its own event log and its own
+    /// storage connection (whose writes fail or not independently).
     pub fn another_tab(&self) -> Self {
         FakePlatform {
             events: Rc::default(),
+            writes_left: Rc::default(),
             ..self.clone()
+        }
+    }
+
+    /// Storage writes fail after `n` more succeed; `None`: they succeed again.
+    pub fn fail_writes_after(&self, n: Option<u32>) {
+        self.writes_left.set(n);
+    }
+
+    /// Counts a write down; an error once none is left.
+    fn write_allowed(&self) -> Result<()> {
+        match self.writes_left.get() {
+            Some(0) => err(ErrorCode::StorageError, "QuotaExceededError (injected)"),
+            Some(n) => {
+                self.writes_left.set(Some(n - 1));
+                Ok(())
+            }
+            None => Ok(()),
         }
     }
 }
@@ -229,11 +252,11 @@ impl FakePlatform {
             return;
         }
         // Version 0.1 ids are the DID alone; they are written (deleted) under the new id's lock.
-        let locked = self
-            .locks
-            .borrow()
-            .iter()
-            .any(|(name, held)| *held && name.contains(id.split('|').next().unwrap_or(id)));
+        let locked = self.locks.borrow().iter().any(|(name, held)| {
+            *held
+                && name.starts_with("atproto-oauth:session:")
+                && name.contains(id.split('|').next().unwrap_or(id))
+        });
         if !locked {
             self.unlocked_writes.borrow_mut().push(id.to_string());
         }
@@ -251,6 +274,7 @@ impl Store for FakePlatform {
         data: &[u8],
         dpop: Option<&FakeKey>,
     ) -> Result<()> {
+        self.write_allowed()?;
         self.check_locked(table, key);
         self.store.borrow_mut().insert(
             (table, key.to_string()),
@@ -304,6 +328,13 @@ impl Locks for FakePlatform {
             name: name.to_string(),
             locks: self.locks.clone(),
         })
+    }
+
+    async fn try_lock(&self, name: &str) -> Result<Option<FakeGuard>> {
+        if self.locks.borrow().get(name).copied().unwrap_or(false) {
+            return Ok(None);
+        }
+        self.lock(name).await.map(Some)
     }
 }
 

@@ -171,7 +171,8 @@ export interface XrpcResult {
 
 export type SessionEventDetail =
   | { type: "updated"; did: string; remote?: boolean }
-  | { type: "deleted"; did: string; reason: string; remote?: boolean };
+  | { type: "deleted"; did: string; reason: string; remote?: boolean }
+  | { type: "unsaved"; did: string; reason: string; remote?: boolean };
 
 /** The stable codes of `OAuthError` (kept equal to the Rust `ErrorCode` enum by a test). */
 export type OAuthErrorCode =
