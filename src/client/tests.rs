@@ -1594,3 +1594,58 @@ fn signing_out_with_unsaved_tokens_revokes_those_tokens() {
     assert!(f.server.borrow().revoked.contains(&current));
     assert!(block_on(c.list_sessions()).unwrap().is_empty());
 }
+
+#[test]
+fn tokens_shorter_lived_than_the_refresh_margin_are_not_refreshed_on_every_call() {
+    let f = fixture();
+    let mut cfg = config();
+    cfg.refresh_margin_secs = 7200; // more than the tokens' 3600 s
+    let c = Client::new(cfg, f.platform.clone()).unwrap();
+    signed_in(&f, &c);
+    let start = f.platform.now();
+    for _ in 0..3 {
+        block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    }
+    assert_eq!(
+        f.server.borrow().refresh_requests,
+        0,
+        "fresh tokens are used"
+    );
+    // Past half their lifetime: refreshed once, well ahead of expiry, then used again.
+    f.platform.now.set(start + 1801);
+    for _ in 0..3 {
+        block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    }
+    assert_eq!(f.server.borrow().refresh_requests, 1);
+}
+
+#[test]
+fn expiry_is_measured_on_this_device_clock_whatever_its_offset_from_the_server() {
+    // The server says how long the tokens live (`expires_in`), not until when: the client
+    // counts that from its own clock at receipt, so a device clock hours or a year off (the
+    // fake server has no clock of its own) changes nothing.
+    for offset in [-366 * 86_400, -5 * 3600, 0, 5 * 3600, 366 * 86_400] {
+        let f = fixture();
+        let c = client(&f.platform);
+        let now = 1_700_000_000 + offset;
+        f.platform.now.set(now);
+        let info = signed_in(&f, &c);
+        assert_eq!(info.expires_at, Some(now + 3600), "{offset}");
+        f.platform.now.set(now + 3600 - 61);
+        block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+        assert_eq!(f.server.borrow().refresh_requests, 0, "{offset}");
+        f.platform.now.set(now + 3600 - 59);
+        for _ in 0..3 {
+            block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+        }
+        assert_eq!(
+            f.server.borrow().refresh_requests,
+            1,
+            "{offset}: once, ahead"
+        );
+        // The DPoP proofs carry this device's time too (see the README: the official server
+        // accepts about three minutes either way).
+        let sent = f.platform.http.log.borrow().last().cloned().unwrap();
+        assert_eq!(proof_claims(&sent).1["iat"], now + 3600 - 59, "{offset}");
+    }
+}
