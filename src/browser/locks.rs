@@ -27,13 +27,6 @@ extern "C" {
     fn request(
         this: &JsLockManager,
         name: &str,
-        callback: &JsValue,
-    ) -> std::result::Result<Promise, JsValue>;
-
-    #[wasm_bindgen(method, catch, js_name = request)]
-    fn request_with_options(
-        this: &JsLockManager,
-        name: &str,
         options: &JsValue,
         callback: &JsValue,
     ) -> std::result::Result<Promise, JsValue>;
@@ -152,35 +145,34 @@ async fn web_lock(
     let guard = LockGuard {
         inner: Held::Web(release),
     };
-    let (granted_tx, mut granted) = oneshot::channel::<bool>();
+    // Not granted (`ifAvailable` and held elsewhere): the callback gets `null`, and the sender
+    // is dropped unsent.
+    let (granted_tx, mut granted) = oneshot::channel::<()>();
     let callback = Closure::once_into_js(move |lock: JsValue| -> JsValue {
-        let got = !lock.is_null();
-        let _ = granted_tx.send(got);
-        if got {
-            held.into()
-        } else {
-            JsValue::UNDEFINED
+        if lock.is_null() {
+            return JsValue::UNDEFINED;
         }
+        let _ = granted_tx.send(());
+        held.into()
     });
-    let requested = if if_available {
-        let options = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE);
-        manager.request_with_options(name, &options, &callback)
-    } else {
-        manager.request(name, &callback)
-    }
-    .map_err(|e| js::error(ErrorCode::LockFailed, &format!("lock {name}"), &e))?;
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"ifAvailable".into(), &if_available.into());
+    let requested = manager
+        .request(name, &options, &callback)
+        .map_err(|e| js::error(ErrorCode::LockFailed, &format!("lock {name}"), &e))?;
     // The request's own promise settles only after release, or early when the request fails
     // (e.g. an opaque origin); watch both so a failed request is an error, not a hang.
     let mut requested = JsFuture::from(requested);
     let got = poll_fn(|cx| {
         if let Poll::Ready(result) = Pin::new(&mut granted).poll(cx) {
-            return Poll::Ready(result.map_err(|_| {
-                Error::new(
+            return Poll::Ready(match result {
+                Ok(()) => Ok(true),
+                Err(_) if if_available => Ok(false),
+                Err(_) => Err(Error::new(
                     ErrorCode::LockFailed,
                     format!("lock {name}: request dropped"),
-                )
-            }));
+                )),
+            });
         }
         if let Poll::Ready(result) = Pin::new(&mut requested).poll(cx) {
             return Poll::Ready(Err(match result {

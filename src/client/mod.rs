@@ -46,7 +46,7 @@ pub struct Client<P: Platform> {
     /// Sessions in memory by DID, so the per-request path touches no storage.
     live: RefCell<HashMap<String, Live<P::Key>>>,
     /// Sessions by DID whose refreshed tokens could not be stored: this tab holds the only copy.
-    unsaved: RefCell<HashMap<String, UnsavedOf<P>>>,
+    unsaved: RefCell<UnsavedOf<P>>,
 }
 
 impl<P: Platform> Client<P> {

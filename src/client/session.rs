@@ -49,9 +49,39 @@ fn unsaved_lock_name(client_id: &str, did: &str) -> String {
     format!("atproto-oauth:unsaved:{}", session_id(did, client_id))
 }
 
-/// `Unsaved` for a platform's key and lock guard.
+/// The unsaved sessions of a platform's client. Rare and few: a list, not a map (a map of its
+/// own would cost kilobytes of Wasm).
 pub(crate) type UnsavedOf<P> =
-    Unsaved<<P as crate::platform::KeyType>::Key, <P as crate::platform::Locks>::Guard>;
+    UnsavedList<<P as crate::platform::KeyType>::Key, <P as crate::platform::Locks>::Guard>;
+
+/// Unsaved sessions, at most one per DID.
+pub(crate) struct UnsavedList<K, G>(Vec<Unsaved<K, G>>);
+
+impl<K, G> Default for UnsavedList<K, G> {
+    fn default() -> Self {
+        UnsavedList(Vec::new())
+    }
+}
+
+impl<K, G> UnsavedList<K, G> {
+    fn find(&self, did: &str) -> Option<usize> {
+        self.0.iter().position(|u| u.live.session.did == did)
+    }
+    fn entry(&self, did: &str) -> Option<&Unsaved<K, G>> {
+        self.0.get(self.find(did)?)
+    }
+    fn entry_mut(&mut self, did: &str) -> Option<&mut Unsaved<K, G>> {
+        let i = self.find(did)?;
+        self.0.get_mut(i)
+    }
+    fn remove(&mut self, did: &str) -> Option<Unsaved<K, G>> {
+        Some(self.0.swap_remove(self.find(did)?))
+    }
+    fn insert(&mut self, unsaved: Unsaved<K, G>) {
+        self.remove(&unsaved.live.session.did);
+        self.0.push(unsaved);
+    }
+}
 
 /// The longest wait between two attempts to store unsaved tokens, in seconds.
 const MAX_BACKOFF_SECS: i64 = 60;
@@ -96,6 +126,16 @@ impl<P: Platform> Client<P> {
         session.dpop_key = None;
         session.client_id = Some(self.cfg.client_id.clone());
         self.write_session(&session, &key).await?;
+        self.stored_session(session, key, moves_legacy).await
+    }
+
+    /// After a stored session's write: the version 0.1 copy removed, every tab told, live here.
+    async fn stored_session(
+        &self,
+        session: Session,
+        key: Rc<DpopKey<P::Key>>,
+        moves_legacy: bool,
+    ) -> Result<Live<P::Key>> {
         self.unsaved.borrow_mut().remove(&session.did);
         if moves_legacy {
             self.platform.delete(Table::Sessions, &session.did).await?;
@@ -214,7 +254,7 @@ impl<P: Platform> Client<P> {
     /// not store are kept, and the next call checks at once whether they are still wanted.
     pub fn forget(&self, did: &str) {
         self.live.borrow_mut().remove(did);
-        if let Some(u) = self.unsaved.borrow_mut().get_mut(did) {
+        if let Some(u) = self.unsaved.borrow_mut().entry_mut(did) {
             u.retry_at = i64::MIN;
         }
     }
@@ -232,16 +272,13 @@ impl<P: Platform> Client<P> {
         let did = session.did.clone();
         let earlier = self.unsaved.borrow_mut().remove(&did);
         let live = self.make_live(session, key);
-        self.unsaved.borrow_mut().insert(
-            did.clone(),
-            Unsaved {
-                live: live.clone(),
-                base,
-                _held: held.or(earlier.and_then(|u| u._held)),
-                retry_at: self.now().saturating_add(1),
-                backoff: 1,
-            },
-        );
+        self.unsaved.borrow_mut().insert(Unsaved {
+            live: live.clone(),
+            base,
+            _held: held.or(earlier.and_then(|u| u._held)),
+            retry_at: self.now().saturating_add(1),
+            backoff: 1,
+        });
         self.platform.emit(SessionEvent::Unsaved {
             did,
             reason: format!(
@@ -254,7 +291,7 @@ impl<P: Platform> Client<P> {
 
     /// This tab's unsaved tokens for `did`, after an attempt (when one is due) to store them.
     async fn retry_unsaved(&self, did: &str) -> Option<Live<P::Key>> {
-        let due = self.unsaved.borrow().get(did)?.retry_at <= self.now();
+        let due = self.unsaved.borrow().entry(did)?.retry_at <= self.now();
         if due {
             if let Ok(_guard) = self
                 .platform
@@ -264,7 +301,7 @@ impl<P: Platform> Client<P> {
                 self.save_unsaved(did).await;
             }
         }
-        self.unsaved.borrow().get(did).map(|u| u.live.clone())
+        self.unsaved.borrow().entry(did).map(|u| u.live.clone())
     }
 
     /// Tries to store this tab's unsaved tokens (the caller holds the session's lock). They are
@@ -274,7 +311,7 @@ impl<P: Platform> Client<P> {
         let Some((live, base)) = self
             .unsaved
             .borrow()
-            .get(did)
+            .entry(did)
             .map(|u| (u.live.clone(), u.base.clone()))
         else {
             return;
@@ -297,7 +334,7 @@ impl<P: Platform> Client<P> {
             self.platform.emit(SessionEvent::Updated {
                 did: did.to_string(),
             });
-        } else if let Some(u) = self.unsaved.borrow_mut().get_mut(did) {
+        } else if let Some(u) = self.unsaved.borrow_mut().entry_mut(did) {
             u.backoff = u.backoff.saturating_mul(2).min(MAX_BACKOFF_SECS);
             u.retry_at = self.platform.now().saturating_add(u.backoff);
         }
@@ -326,7 +363,7 @@ impl<P: Platform> Client<P> {
         let held = self
             .unsaved
             .borrow()
-            .get(did)
+            .entry(did)
             .map(|u| (u.live.clone(), u.base.clone()));
         let unsaved = held.is_some();
         let (session, key, legacy, migrated, base) = match held {
@@ -387,10 +424,9 @@ impl<P: Platform> Client<P> {
                 return err(
                     ErrorCode::StorageError,
                     format!(
-                        "another tab holds the current tokens of {did} but could not store them \
-                         yet; the stored ones are spent, so this tab does not refresh (that \
-                         would end the session at the server). Retry later: that tab stores them \
-                         as soon as storage works again"
+                        "another tab holds the current tokens of {did}, not stored yet: the \
+                         stored ones are spent (presenting them would end the session). Retry \
+                         later"
                     ),
                 );
             }
@@ -439,11 +475,8 @@ impl<P: Platform> Client<P> {
                     client_id: Some(client_id.clone()),
                     ..session
                 };
-                match self
-                    .store_session(session.clone(), key.clone(), legacy)
-                    .await
-                {
-                    Ok(live) => Ok(live),
+                match self.write_session(&session, &key).await {
+                    Ok(()) => self.stored_session(session, key, legacy).await,
                     // The server rotated: these tokens exist nowhere else. Keep them.
                     Err(e) => Ok(self.keep_unsaved(session, key, base, spare, &e)),
                 }
