@@ -54,6 +54,8 @@ pub struct MockHttp {
     pub log: RefCell<Vec<HttpRequest>>,
     /// Routes whose next answer is computed (the server acts) but never arrives.
     lose_next: RefCell<Vec<(String, String)>>,
+    /// URL prefixes of servers that never answer: requests fail as the platform's deadline does.
+    hung: RefCell<Vec<String>>,
 }
 
 impl MockHttp {
@@ -80,6 +82,11 @@ impl MockHttp {
             .push((method.to_string(), url.to_string()));
     }
 
+    /// Every request to a URL starting with `prefix` gets no answer in time (`Timeout`).
+    pub fn hang(&self, prefix: &str) {
+        self.hung.borrow_mut().push(prefix.to_string());
+    }
+
     pub fn count(&self) -> usize {
         self.log.borrow().len()
     }
@@ -97,6 +104,14 @@ impl MockHttp {
 impl Http for MockHttp {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
         self.log.borrow_mut().push(request.clone());
+        if self
+            .hung
+            .borrow()
+            .iter()
+            .any(|p| request.url.starts_with(p))
+        {
+            return err(ErrorCode::Timeout, "no answer in time");
+        }
         let routes = self.routes.borrow();
         match routes
             .iter()
