@@ -220,6 +220,8 @@ pub trait Locks {
     type Guard;
     /// Waits for the lock `name`.
     async fn lock(&self, name: &str) -> Result<Self::Guard>;
+    /// Takes the lock `name` only if nobody holds it (`None` when somebody does).
+    async fn try_lock(&self, name: &str) -> Result<Option<Self::Guard>>;
 }
 
 /// A change to a stored session.
@@ -232,6 +234,14 @@ pub enum SessionEvent {
     },
     /// The session is gone: signed out, or its refresh token was refused.
     Deleted {
+        /// The account.
+        did: String,
+        /// Why, for humans.
+        reason: String,
+    },
+    /// A refresh succeeded but its tokens could not be stored: they live in this tab only
+    /// (writes are retried; `Updated` follows once one lands).
+    Unsaved {
         /// The account.
         did: String,
         /// Why, for humans.

@@ -91,9 +91,15 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// Whether to refresh before using the access token. Both times are this device's: the
+    /// expiry was counted from its clock when the tokens arrived (`expires_in`), so an offset
+    /// from the server's clock does not matter. The margin is at most half the tokens'
+    /// lifetime, or tokens shorter-lived than the margin would be refreshed before every call.
     pub fn needs_refresh(&self, now: i64, margin: i64) -> bool {
-        self.expires_at
-            .is_some_and(|at| at.saturating_sub(margin) <= now)
+        self.expires_at.is_some_and(|at| {
+            let lifetime = at.saturating_sub(self.updated_at).max(0);
+            at.saturating_sub(margin.min(lifetime / 2)) <= now
+        })
     }
 
     pub fn info(&self) -> SessionInfo {

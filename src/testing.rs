@@ -54,6 +54,8 @@ pub struct MockHttp {
     pub log: RefCell<Vec<HttpRequest>>,
     /// Routes whose next answer is computed (the server acts) but never arrives.
     lose_next: RefCell<Vec<(String, String)>>,
+    /// URL prefixes of servers that never answer: requests fail as the platform's deadline does.
+    hung: RefCell<Vec<String>>,
 }
 
 impl MockHttp {
@@ -80,6 +82,11 @@ impl MockHttp {
             .push((method.to_string(), url.to_string()));
     }
 
+    /// Every request to a URL starting with `prefix` gets no answer in time (`Timeout`).
+    pub fn hang(&self, prefix: &str) {
+        self.hung.borrow_mut().push(prefix.to_string());
+    }
+
     pub fn count(&self) -> usize {
         self.log.borrow().len()
     }
@@ -97,6 +104,14 @@ impl MockHttp {
 impl Http for MockHttp {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
         self.log.borrow_mut().push(request.clone());
+        if self
+            .hung
+            .borrow()
+            .iter()
+            .any(|p| request.url.starts_with(p))
+        {
+            return err(ErrorCode::Timeout, "no answer in time");
+        }
         let routes = self.routes.borrow();
         match routes
             .iter()
@@ -148,6 +163,9 @@ pub struct FakePlatform {
     pub imports: Rc<Cell<u32>>,
     /// Session writes made without holding that session's lock (must stay empty).
     pub unlocked_writes: Rc<RefCell<Vec<String>>>,
+    /// This tab's storage writes: `Some(n)` lets `n` more succeed, then every one fails (a full
+    /// quota, a connection closed by a version change); `None` lets all succeed.
+    pub writes_left: Rc<Cell<Option<u32>>>,
 }
 
 impl Default for FakePlatform {
@@ -160,16 +178,36 @@ impl Default for FakePlatform {
             locks: Rc::default(),
             imports: Rc::default(),
             unlocked_writes: Rc::default(),
+            writes_left: Rc::default(),
         }
     }
 }
 
 impl FakePlatform {
-    /// A second "tab": same HTTP server, storage and locks; its own event log.
+    /// A second "tab": same HTTP server, storage and locks; its own event log and its own
+    /// storage connection (whose writes fail or not independently).
     pub fn another_tab(&self) -> Self {
         FakePlatform {
             events: Rc::default(),
+            writes_left: Rc::default(),
             ..self.clone()
+        }
+    }
+
+    /// Storage writes fail after `n` more succeed; `None`: they succeed again.
+    pub fn fail_writes_after(&self, n: Option<u32>) {
+        self.writes_left.set(n);
+    }
+
+    /// Counts a write down; an error once none is left.
+    fn write_allowed(&self) -> Result<()> {
+        match self.writes_left.get() {
+            Some(0) => err(ErrorCode::StorageError, "QuotaExceededError (injected)"),
+            Some(n) => {
+                self.writes_left.set(Some(n - 1));
+                Ok(())
+            }
+            None => Ok(()),
         }
     }
 }
@@ -229,11 +267,11 @@ impl FakePlatform {
             return;
         }
         // Version 0.1 ids are the DID alone; they are written (deleted) under the new id's lock.
-        let locked = self
-            .locks
-            .borrow()
-            .iter()
-            .any(|(name, held)| *held && name.contains(id.split('|').next().unwrap_or(id)));
+        let locked = self.locks.borrow().iter().any(|(name, held)| {
+            *held
+                && name.starts_with("atproto-oauth:session:")
+                && name.contains(id.split('|').next().unwrap_or(id))
+        });
         if !locked {
             self.unlocked_writes.borrow_mut().push(id.to_string());
         }
@@ -251,6 +289,7 @@ impl Store for FakePlatform {
         data: &[u8],
         dpop: Option<&FakeKey>,
     ) -> Result<()> {
+        self.write_allowed()?;
         self.check_locked(table, key);
         self.store.borrow_mut().insert(
             (table, key.to_string()),
@@ -304,6 +343,13 @@ impl Locks for FakePlatform {
             name: name.to_string(),
             locks: self.locks.clone(),
         })
+    }
+
+    async fn try_lock(&self, name: &str) -> Result<Option<FakeGuard>> {
+        if self.locks.borrow().get(name).copied().unwrap_or(false) {
+            return Ok(None);
+        }
+        self.lock(name).await.map(Some)
     }
 }
 

@@ -666,6 +666,35 @@ async fn in_tab_lock_survives_a_cancelled_waiter() {
     cancelled_waiter_does_not_strand_the_lock(WebLocks::in_tab).await;
 }
 
+/// `try_lock` takes a free lock, reports a held one as `None` without waiting, and a lock it
+/// took is held until dropped.
+async fn try_lock_takes_only_a_free_lock(make: fn() -> WebLocks) {
+    let name = fresh_name("try");
+    let held = make().lock(&name).await.unwrap();
+    assert!(make().try_lock(&name).await.unwrap().is_none(), "held");
+    drop(held);
+    sleep(50).await; // a Web Lock is released once its promise settles
+    let taken = make().try_lock(&name).await.unwrap().expect("free");
+    assert!(
+        make().try_lock(&name).await.unwrap().is_none(),
+        "held by try_lock"
+    );
+    drop(taken);
+    sleep(50).await;
+    drop(make().try_lock(&name).await.unwrap().expect("free again"));
+    drop(make().lock(&name).await.unwrap());
+}
+
+#[wasm_bindgen_test]
+async fn web_try_lock_takes_only_a_free_lock() {
+    try_lock_takes_only_a_free_lock(WebLocks::new).await;
+}
+
+#[wasm_bindgen_test]
+async fn in_tab_try_lock_takes_only_a_free_lock() {
+    try_lock_takes_only_a_free_lock(WebLocks::in_tab).await;
+}
+
 #[wasm_bindgen_test]
 async fn different_names_do_not_exclude() {
     for locks in [WebLocks::new(), WebLocks::in_tab()] {

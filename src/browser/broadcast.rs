@@ -78,7 +78,7 @@ impl BroadcastEvents {
         self.channel.is_some()
     }
 
-    /// Calls `listener` with `{ type: "updated" | "deleted", did, reason?, remote? }` for every
+    /// Calls `listener` with `{ type: "updated" | "deleted" | "unsaved", did, reason?, remote? }` for every
     /// event, local or remote. Exceptions it throws are ignored.
     pub fn add_listener(&self, listener: Function) {
         self.shared.listeners.borrow_mut().push(listener);
@@ -148,8 +148,13 @@ fn to_js(event: &SessionEvent, remote: bool) -> JsValue {
             set(&obj, "type", &"updated".into());
             set(&obj, "did", &did.into());
         }
-        SessionEvent::Deleted { did, reason } => {
-            set(&obj, "type", &"deleted".into());
+        SessionEvent::Deleted { did, reason } | SessionEvent::Unsaved { did, reason } => {
+            let kind = if matches!(event, SessionEvent::Deleted { .. }) {
+                "deleted"
+            } else {
+                "unsaved"
+            };
+            set(&obj, "type", &kind.into());
             set(&obj, "did", &did.into());
             set(&obj, "reason", &reason.into());
         }
@@ -174,6 +179,10 @@ fn parse(data: &JsValue) -> Option<SessionEvent> {
     match get("type")?.as_str() {
         "updated" => Some(SessionEvent::Updated { did }),
         "deleted" => Some(SessionEvent::Deleted {
+            did,
+            reason: get("reason").unwrap_or_default(),
+        }),
+        "unsaved" => Some(SessionEvent::Unsaved {
             did,
             reason: get("reason").unwrap_or_default(),
         }),

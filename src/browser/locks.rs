@@ -27,6 +27,7 @@ extern "C" {
     fn request(
         this: &JsLockManager,
         name: &str,
+        options: &JsValue,
         callback: &JsValue,
     ) -> std::result::Result<Promise, JsValue>;
 }
@@ -76,8 +77,17 @@ impl Locks for WebLocks {
 
     async fn lock(&self, name: &str) -> Result<LockGuard> {
         match &self.manager {
-            Some(manager) => web_lock(manager, name).await,
+            Some(manager) => web_lock(manager, name, false).await?.ok_or_else(|| {
+                Error::new(ErrorCode::LockFailed, format!("lock {name}: not granted"))
+            }),
             None => local_lock(name).await,
+        }
+    }
+
+    async fn try_lock(&self, name: &str) -> Result<Option<LockGuard>> {
+        match &self.manager {
+            Some(manager) => web_lock(manager, name, true).await,
+            None => Ok(try_local_lock(name)),
         }
     }
 }
@@ -114,7 +124,13 @@ impl Drop for LockGuard {
     }
 }
 
-async fn web_lock(manager: &JsLockManager, name: &str) -> Result<LockGuard> {
+/// Waits for the Web Lock `name`; with `if_available`, takes it only if it is free (`None`
+/// otherwise: the browser calls back with no lock).
+async fn web_lock(
+    manager: &JsLockManager,
+    name: &str,
+    if_available: bool,
+) -> Result<Option<LockGuard>> {
     let mut release = None;
     let held = Promise::new(&mut |resolve, _reject| release = Some(resolve));
     let release = release.ok_or_else(|| {
@@ -129,25 +145,34 @@ async fn web_lock(manager: &JsLockManager, name: &str) -> Result<LockGuard> {
     let guard = LockGuard {
         inner: Held::Web(release),
     };
+    // Not granted (`ifAvailable` and held elsewhere): the callback gets `null`, and the sender
+    // is dropped unsent.
     let (granted_tx, mut granted) = oneshot::channel::<()>();
-    let callback = Closure::once_into_js(move |_lock: JsValue| -> JsValue {
+    let callback = Closure::once_into_js(move |lock: JsValue| -> JsValue {
+        if lock.is_null() {
+            return JsValue::UNDEFINED;
+        }
         let _ = granted_tx.send(());
         held.into()
     });
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"ifAvailable".into(), &if_available.into());
     let requested = manager
-        .request(name, &callback)
+        .request(name, &options, &callback)
         .map_err(|e| js::error(ErrorCode::LockFailed, &format!("lock {name}"), &e))?;
     // The request's own promise settles only after release, or early when the request fails
     // (e.g. an opaque origin); watch both so a failed request is an error, not a hang.
     let mut requested = JsFuture::from(requested);
-    poll_fn(|cx| {
+    let got = poll_fn(|cx| {
         if let Poll::Ready(result) = Pin::new(&mut granted).poll(cx) {
-            return Poll::Ready(result.map_err(|_| {
-                Error::new(
+            return Poll::Ready(match result {
+                Ok(()) => Ok(true),
+                Err(_) if if_available => Ok(false),
+                Err(_) => Err(Error::new(
                     ErrorCode::LockFailed,
                     format!("lock {name}: request dropped"),
-                )
-            }));
+                )),
+            });
         }
         if let Poll::Ready(result) = Pin::new(&mut requested).poll(cx) {
             return Poll::Ready(Err(match result {
@@ -161,7 +186,7 @@ async fn web_lock(manager: &JsLockManager, name: &str) -> Result<LockGuard> {
         Poll::Pending
     })
     .await?;
-    Ok(guard)
+    Ok(got.then_some(guard))
 }
 
 // ---- in-tab fallback -----------------------------------------------------------------------
@@ -199,6 +224,20 @@ async fn local_lock(name: &str) -> Result<LockGuard> {
     }
     Ok(LockGuard {
         inner: Held::Local(name.to_string()),
+    })
+}
+
+/// The in-tab lock `name` if nobody in the tab holds it.
+fn try_local_lock(name: &str) -> Option<LockGuard> {
+    LOCAL.with(|held| {
+        let mut held = held.borrow_mut();
+        if held.contains_key(name) {
+            return None;
+        }
+        held.insert(name.to_string(), VecDeque::new());
+        Some(LockGuard {
+            inner: Held::Local(name.to_string()),
+        })
     })
 }
 

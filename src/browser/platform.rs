@@ -133,6 +133,9 @@ impl<H: Http> Locks for BrowserPlatform<H> {
     async fn lock(&self, name: &str) -> Result<Self::Guard> {
         self.locks.lock(name).await
     }
+    async fn try_lock(&self, name: &str) -> Result<Option<Self::Guard>> {
+        self.locks.try_lock(name).await
+    }
 }
 
 impl<H: Http> Events for BrowserPlatform<H> {

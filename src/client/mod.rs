@@ -32,7 +32,7 @@ use crate::error::Result;
 use crate::identity::IdentityResolver;
 use crate::oauth::AuthServerMetadata;
 use crate::platform::{HttpRequest, HttpResponse, Platform};
-use session::Live;
+use session::{Live, UnsavedOf};
 
 /// An AT Protocol OAuth client, written once over the `Platform` traits: the browser build runs
 /// it on fetch, IndexedDB, Web Locks and BroadcastChannel; native tests on in-memory fakes.
@@ -45,6 +45,8 @@ pub struct Client<P: Platform> {
     nonces: PersistedNonces,
     /// Sessions in memory by DID, so the per-request path touches no storage.
     live: RefCell<HashMap<String, Live<P::Key>>>,
+    /// Sessions by DID whose refreshed tokens could not be stored: this tab holds the only copy.
+    unsaved: RefCell<UnsavedOf<P>>,
 }
 
 impl<P: Platform> Client<P> {
@@ -58,6 +60,7 @@ impl<P: Platform> Client<P> {
             servers: TtlCache::default(),
             nonces: PersistedNonces::default(),
             live: RefCell::default(),
+            unsaved: RefCell::default(),
         })
     }
 

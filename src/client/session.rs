@@ -12,7 +12,7 @@ use crate::dpop::DpopKey;
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::oauth::server::{process_token_response, refresh_request};
 use crate::platform::{Platform, SessionEvent, Table};
-use crate::secret::AccessToken;
+use crate::secret::{AccessToken, RefreshToken};
 use crate::session::{
     decode_own_session, encode, id_may_be_mine, read_session, session_id, split_session_id,
     Session, SessionInfo, Stored,
@@ -43,6 +43,62 @@ pub(super) fn lock_name(client_id: &str, did: &str) -> String {
     format!("atproto-oauth:session:{}", session_id(did, client_id))
 }
 
+/// The lock a tab holds while it has the only copy of a session's current tokens (a refresh
+/// succeeded, storing its answer failed). The browser releases it when that tab goes away.
+fn unsaved_lock_name(client_id: &str, did: &str) -> String {
+    format!("atproto-oauth:unsaved:{}", session_id(did, client_id))
+}
+
+/// The unsaved sessions of a platform's client. Rare and few: a list, not a map (a map of its
+/// own would cost kilobytes of Wasm).
+pub(crate) type UnsavedOf<P> =
+    UnsavedList<<P as crate::platform::KeyType>::Key, <P as crate::platform::Locks>::Guard>;
+
+/// Unsaved sessions, at most one per DID.
+pub(crate) struct UnsavedList<K, G>(Vec<Unsaved<K, G>>);
+
+impl<K, G> Default for UnsavedList<K, G> {
+    fn default() -> Self {
+        UnsavedList(Vec::new())
+    }
+}
+
+impl<K, G> UnsavedList<K, G> {
+    fn find(&self, did: &str) -> Option<usize> {
+        self.0.iter().position(|u| u.live.session.did == did)
+    }
+    fn entry(&self, did: &str) -> Option<&Unsaved<K, G>> {
+        self.0.get(self.find(did)?)
+    }
+    fn entry_mut(&mut self, did: &str) -> Option<&mut Unsaved<K, G>> {
+        let i = self.find(did)?;
+        self.0.get_mut(i)
+    }
+    fn remove(&mut self, did: &str) -> Option<Unsaved<K, G>> {
+        Some(self.0.swap_remove(self.find(did)?))
+    }
+    fn insert(&mut self, unsaved: Unsaved<K, G>) {
+        self.remove(&unsaved.live.session.did);
+        self.0.push(unsaved);
+    }
+}
+
+/// The longest wait between two attempts to store unsaved tokens, in seconds.
+const MAX_BACKOFF_SECS: i64 = 60;
+
+/// A session whose refreshed tokens could not be stored: until a write lands, this tab holds
+/// the only copy of its current refresh token, and the stored one is spent. The lock tells the
+/// other tabs so: presenting a spent refresh token makes the official server end the grant.
+pub(crate) struct Unsaved<K, G> {
+    live: Live<K>,
+    /// The refresh token storage still holds: the write goes ahead only over that record (not
+    /// over a sign-out or a new login made meanwhile in another tab).
+    base: Option<RefreshToken>,
+    _held: Option<G>,
+    retry_at: i64,
+    backoff: i64,
+}
+
 impl<P: Platform> Client<P> {
     /// The one place a session becomes live in this page.
     fn make_live(&self, session: Session, key: Rc<DpopKey<P::Key>>) -> Live<P::Key> {
@@ -70,6 +126,17 @@ impl<P: Platform> Client<P> {
         session.dpop_key = None;
         session.client_id = Some(self.cfg.client_id.clone());
         self.write_session(&session, &key).await?;
+        self.stored_session(session, key, moves_legacy).await
+    }
+
+    /// After a stored session's write: the version 0.1 copy removed, every tab told, live here.
+    async fn stored_session(
+        &self,
+        session: Session,
+        key: Rc<DpopKey<P::Key>>,
+        moves_legacy: bool,
+    ) -> Result<Live<P::Key>> {
+        self.unsaved.borrow_mut().remove(&session.did);
         if moves_legacy {
             self.platform.delete(Table::Sessions, &session.did).await?;
         }
@@ -82,6 +149,7 @@ impl<P: Platform> Client<P> {
     /// The one place a session is forgotten: here, in storage, and (by the event) in every tab.
     async fn delete_session(&self, did: &str, reason: &str) -> Result<()> {
         self.live.borrow_mut().remove(did);
+        self.unsaved.borrow_mut().remove(did);
         self.platform
             .delete(Table::Sessions, &session_id(did, &self.cfg.client_id))
             .await?;
@@ -106,6 +174,9 @@ impl<P: Platform> Client<P> {
 
     /// The session in memory, or loaded from storage once. No network.
     pub(super) async fn live(&self, did: &str) -> Result<Live<P::Key>> {
+        if let Some(live) = self.retry_unsaved(did).await {
+            return Ok(live);
+        }
         if let Some(live) = self.live.borrow().get(did) {
             return Ok(live.clone());
         }
@@ -179,9 +250,94 @@ impl<P: Platform> Client<P> {
         Ok((out, unreadable))
     }
 
-    /// Forgets the in-memory copy (another tab changed the stored one).
+    /// Forgets the in-memory copy (another tab changed the stored one). Tokens this tab could
+    /// not store are kept, and the next call checks at once whether they are still wanted.
     pub fn forget(&self, did: &str) {
         self.live.borrow_mut().remove(did);
+        if let Some(u) = self.unsaved.borrow_mut().entry_mut(did) {
+            u.retry_at = i64::MIN;
+        }
+    }
+
+    /// Keeps refreshed tokens that could not be stored live in this tab, holds the lock that
+    /// tells the other tabs their stored copy is spent, and tells the app.
+    fn keep_unsaved(
+        &self,
+        session: Session,
+        key: Rc<DpopKey<P::Key>>,
+        base: Option<RefreshToken>,
+        held: Option<<P as crate::platform::Locks>::Guard>,
+        cause: &Error,
+    ) -> Live<P::Key> {
+        let did = session.did.clone();
+        let earlier = self.unsaved.borrow_mut().remove(&did);
+        let live = self.make_live(session, key);
+        self.unsaved.borrow_mut().insert(Unsaved {
+            live: live.clone(),
+            base,
+            _held: held.or(earlier.and_then(|u| u._held)),
+            retry_at: self.now().saturating_add(1),
+            backoff: 1,
+        });
+        self.platform.emit(SessionEvent::Unsaved {
+            did,
+            reason: format!(
+                "the refreshed tokens could not be stored ({}): this tab keeps them and retries",
+                cause.message
+            ),
+        });
+        live
+    }
+
+    /// This tab's unsaved tokens for `did`, after an attempt (when one is due) to store them.
+    async fn retry_unsaved(&self, did: &str) -> Option<Live<P::Key>> {
+        let due = self.unsaved.borrow().entry(did)?.retry_at <= self.now();
+        if due {
+            if let Ok(_guard) = self
+                .platform
+                .lock(&lock_name(&self.cfg.client_id, did))
+                .await
+            {
+                self.save_unsaved(did).await;
+            }
+        }
+        self.unsaved.borrow().entry(did).map(|u| u.live.clone())
+    }
+
+    /// Tries to store this tab's unsaved tokens (the caller holds the session's lock). They are
+    /// dropped instead when the stored record is no longer the one they replace: the session
+    /// was signed out, or replaced by a new login, in another tab.
+    async fn save_unsaved(&self, did: &str) {
+        let Some((live, base)) = self
+            .unsaved
+            .borrow()
+            .entry(did)
+            .map(|u| (u.live.clone(), u.base.clone()))
+        else {
+            return;
+        };
+        let saved = match read_session(&self.platform, &self.cfg.client_id, did).await {
+            Ok(Some(stored)) if stored.record.refresh_token == base => {
+                self.write_session(&live.session, &live.key).await.is_ok()
+                    && (!stored.legacy || self.platform.delete(Table::Sessions, did).await.is_ok())
+            }
+            Ok(_) => {
+                self.unsaved.borrow_mut().remove(did);
+                self.live.borrow_mut().remove(did);
+                return;
+            }
+            Err(_) => false,
+        };
+        if saved {
+            self.unsaved.borrow_mut().remove(did);
+            self.live.borrow_mut().insert(did.to_string(), live);
+            self.platform.emit(SessionEvent::Updated {
+                did: did.to_string(),
+            });
+        } else if let Some(u) = self.unsaved.borrow_mut().entry_mut(did) {
+            u.backoff = u.backoff.saturating_mul(2).min(MAX_BACKOFF_SECS);
+            u.retry_at = self.platform.now().saturating_add(u.backoff);
+        }
     }
 
     /// Refreshes the session unless another tab already replaced the tokens this tab holds.
@@ -201,20 +357,35 @@ impl<P: Platform> Client<P> {
         let client_id = &self.cfg.client_id;
         let _guard = self.platform.lock(&lock_name(client_id, did)).await?;
         let now = self.now();
-        let Some(stored) = read_session(&self.platform, client_id, did).await? else {
-            self.live.borrow_mut().remove(did);
-            return err(
-                ErrorCode::SessionNotFound,
-                format!("the session of {did} was deleted"),
-            );
+        // Tokens this tab could not store come first: stored now if storage works again;
+        // otherwise they are the session (the stored refresh token is spent).
+        self.save_unsaved(did).await;
+        let held = self
+            .unsaved
+            .borrow()
+            .entry(did)
+            .map(|u| (u.live.clone(), u.base.clone()));
+        let unsaved = held.is_some();
+        let (session, key, legacy, migrated, base) = match held {
+            Some((live, base)) => ((*live.session).clone(), live.key, false, false, base),
+            None => {
+                let Some(stored) = read_session(&self.platform, client_id, did).await? else {
+                    self.live.borrow_mut().remove(did);
+                    return err(
+                        ErrorCode::SessionNotFound,
+                        format!("the session of {did} was deleted"),
+                    );
+                };
+                let restored = self.stored_key(&stored).await?;
+                let base = stored.record.refresh_token.clone();
+                let key = Rc::new(restored.key);
+                (stored.record, key, stored.legacy, restored.migrated, base)
+            }
         };
-        let restored = self.stored_key(&stored).await?;
-        let key = Rc::new(restored.key);
-        let (session, legacy) = (stored.record, stored.legacy);
         if &session.access_token != stale
             && !session.needs_refresh(now, self.cfg.refresh_margin_secs)
         {
-            return if restored.migrated || legacy {
+            return if migrated || legacy {
                 self.store_session(session, key, legacy).await
             } else {
                 Ok(self.make_live(session, key))
@@ -239,13 +410,37 @@ impl<P: Platform> Client<P> {
             }
             Err(e) => return Err(e),
         };
+        // Another tab may hold newer tokens it could not store: then the stored refresh token
+        // is spent, and presenting it would make the official server end the whole grant (it
+        // deletes a grant whose old refresh token comes back). That tab's lock says so.
+        let spare = if unsaved {
+            None
+        } else {
+            let free = self
+                .platform
+                .try_lock(&unsaved_lock_name(client_id, did))
+                .await?;
+            if free.is_none() {
+                return err(
+                    ErrorCode::StorageError,
+                    format!(
+                        "another tab holds the current tokens of {did}, not stored yet: the \
+                         stored ones are spent (presenting them would end the session). Retry \
+                         later"
+                    ),
+                );
+            }
+            free
+        };
         // A refresh whose answer never arrived (network gone, timeout) may still have rotated
         // the tokens at the server. Remember that one is in flight, so that if the old refresh
         // token is refused later, the app is told why the session ended.
         let lost_before = session.refresh_sent_at.is_some();
-        let mut marked = session.clone();
-        marked.refresh_sent_at = Some(now);
-        self.write_session(&marked, &key).await?;
+        if !unsaved {
+            let mut marked = session.clone();
+            marked.refresh_sent_at = Some(now);
+            self.write_session(&marked, &key).await?;
+        }
         let request = refresh_request(&session.server, &self.cfg.client_id, &refresh_token);
         let resp = self.dpop_send(&key, request, None).await?;
         let session = Session {
@@ -275,13 +470,26 @@ impl<P: Platform> Client<P> {
                     updated_at: now,
                     pds: identity.pds,
                     handle: identity.handle,
+                    dpop_jwk: Some(key.jwk.clone()),
+                    dpop_key: None,
+                    client_id: Some(client_id.clone()),
                     ..session
                 };
-                self.store_session(session, key, legacy).await
+                match self.write_session(&session, &key).await {
+                    Ok(()) => self.stored_session(session, key, legacy).await,
+                    // The server rotated: these tokens exist nowhere else. Keep them.
+                    Err(e) => Ok(self.keep_unsaved(session, key, base, spare, &e)),
+                }
             }
             Err(e) if e.server_error.as_deref() == Some("invalid_grant") => {
                 // Without Web Locks another tab may have rotated meanwhile: its tokens win.
-                if let Some(again) = read_session(&self.platform, client_id, did).await? {
+                // (Not when this tab's own unsaved tokens were refused: storage holds older.)
+                let again = if unsaved {
+                    None
+                } else {
+                    read_session(&self.platform, client_id, did).await?
+                };
+                if let Some(again) = again {
                     if again.record.refresh_token != session.refresh_token {
                         let key = Rc::new(self.stored_key(&again).await?.key);
                         return Ok(self.make_live(again.record, key));
@@ -304,7 +512,9 @@ impl<P: Platform> Client<P> {
             }
             Err(e) => {
                 // An answer did arrive: nothing was lost in flight.
-                self.write_session(&session, &key).await?;
+                if !unsaved {
+                    self.write_session(&session, &key).await?;
+                }
                 Err(e)
             }
         }
@@ -339,7 +549,14 @@ impl<P: Platform> Client<P> {
                 return Err(e);
             }
         };
-        if let Some(stored) = stored {
+        // Tokens this tab could not store are the current ones; the stored ones are spent.
+        let unsaved = self.unsaved.borrow_mut().remove(did);
+        if let Some(u) = unsaved {
+            self.revoke(&u.live.session, &u.live.key, client_id).await;
+            if stored.as_ref().is_some_and(|s| s.legacy) {
+                self.platform.delete(Table::Sessions, did).await?;
+            }
+        } else if let Some(stored) = stored {
             if let Ok(restored) = self.stored_key(&stored).await {
                 self.revoke(&stored.record, &restored.key, client_id).await;
             }

@@ -1486,3 +1486,166 @@ fn a_network_failure_during_the_issuer_recheck_keeps_the_session() {
     assert_eq!(e.code, ErrorCode::DidResolutionFailed);
     assert_eq!(block_on(c.list_sessions()).unwrap().len(), 1, "kept");
 }
+
+fn stored_refresh_token(p: &FakePlatform) -> String {
+    block_on(read_session(p, &config().client_id, ALICE_DID))
+        .unwrap()
+        .unwrap()
+        .record
+        .refresh_token
+        .unwrap()
+        .expose()
+        .to_string()
+}
+
+fn token_requests(p: &FakePlatform) -> usize {
+    p.http.requests_to(&format!("{ISSUER}/oauth/token")).len()
+}
+
+#[test]
+fn refreshed_tokens_that_cannot_be_stored_stay_live_and_are_stored_later() {
+    let f = fixture();
+    let tab_a = client(&f.platform);
+    signed_in(&f, &tab_a);
+    let tab_b = client(&f.platform.another_tab());
+    block_on(tab_b.restore(ALICE_DID)).unwrap();
+    let spent = stored_refresh_token(&f.platform);
+
+    // The in-flight marker is written, the server rotates, then storing its answer fails.
+    f.platform.fail_writes_after(Some(1));
+    let info = block_on(tab_a.refresh(ALICE_DID)).expect("the refresh itself succeeded");
+    assert_eq!(info.did, ALICE_DID);
+    assert_eq!(f.server.borrow().refresh_requests, 1);
+    assert_eq!(
+        stored_refresh_token(&f.platform),
+        spent,
+        "nothing newer stored"
+    );
+    let events = format!("{:?}", f.platform.events.borrow().last());
+    assert!(
+        events.contains("Unsaved") && events.contains("QuotaExceededError"),
+        "the app is told: {events}"
+    );
+    // This tab goes on with the new tokens (the server already refuses the old access token).
+    block_on(tab_a.xrpc(ALICE_DID, &list_request())).unwrap();
+
+    // An hour later both tabs need a refresh. The other tab holds the spent refresh token:
+    // refused with a typed error before anything is sent (presenting it would end the grant).
+    f.platform.now.set(f.platform.now() + 3600);
+    let e = block_on(tab_b.xrpc(ALICE_DID, &list_request())).unwrap_err();
+    assert_eq!(e.code, ErrorCode::StorageError, "{e:?}");
+    assert!(e.message.contains("another tab"), "{}", e.message);
+    assert_eq!(
+        token_requests(&f.platform),
+        2,
+        "the login's and one refresh only"
+    );
+    // This tab refreshes with the refresh token it holds in memory (storage still failing).
+    block_on(tab_a.xrpc(ALICE_DID, &list_request())).unwrap();
+    assert_eq!(f.server.borrow().refresh_requests, 2);
+    assert_eq!(stored_refresh_token(&f.platform), spent);
+
+    // Storage works again: the next call (after the back-off) stores the current tokens and
+    // says so; the other tab adopts them without a token request.
+    f.platform.fail_writes_after(None);
+    f.platform.now.set(f.platform.now() + 61);
+    block_on(tab_a.xrpc(ALICE_DID, &list_request())).unwrap();
+    let current = f.server.borrow().refresh_token.clone().unwrap();
+    assert_eq!(stored_refresh_token(&f.platform), current);
+    assert_eq!(
+        f.platform.events.borrow().last(),
+        Some(&SessionEvent::Updated {
+            did: ALICE_DID.into()
+        })
+    );
+    block_on(tab_b.xrpc(ALICE_DID, &list_request())).unwrap();
+    assert_eq!(f.server.borrow().refresh_requests, 2, "no refresh replayed");
+    assert!(f.platform.unlocked_writes.borrow().is_empty());
+}
+
+#[test]
+fn unsaved_tokens_die_with_their_tab_and_the_session_end_is_reported() {
+    let f = fixture();
+    let tab_a = client(&f.platform);
+    signed_in(&f, &tab_a);
+    let tab_b = client(&f.platform.another_tab());
+    f.platform.fail_writes_after(Some(1));
+    block_on(tab_a.refresh(ALICE_DID)).unwrap();
+    // The tab is closed before storage recovered: its lock goes with it, so the other tab may
+    // try the stored refresh token, the only one left. The server refuses it, and the app is
+    // told the session ended and why.
+    drop(tab_a);
+    let e = block_on(tab_b.refresh(ALICE_DID)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SessionExpired);
+    assert!(e.message.contains("lost"), "{}", e.message);
+    assert!(block_on(tab_b.list_sessions()).unwrap().is_empty());
+}
+
+#[test]
+fn signing_out_with_unsaved_tokens_revokes_those_tokens() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    f.platform.fail_writes_after(Some(1));
+    block_on(c.refresh(ALICE_DID)).unwrap();
+    let current = f.server.borrow().refresh_token.clone().unwrap();
+    f.platform.fail_writes_after(None);
+    block_on(c.sign_out(ALICE_DID)).unwrap();
+    assert!(f.server.borrow().revoked.contains(&current));
+    assert!(block_on(c.list_sessions()).unwrap().is_empty());
+}
+
+#[test]
+fn tokens_shorter_lived_than_the_refresh_margin_are_not_refreshed_on_every_call() {
+    let f = fixture();
+    let mut cfg = config();
+    cfg.refresh_margin_secs = 7200; // more than the tokens' 3600 s
+    let c = Client::new(cfg, f.platform.clone()).unwrap();
+    signed_in(&f, &c);
+    let start = f.platform.now();
+    for _ in 0..3 {
+        block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    }
+    assert_eq!(
+        f.server.borrow().refresh_requests,
+        0,
+        "fresh tokens are used"
+    );
+    // Past half their lifetime: refreshed once, well ahead of expiry, then used again.
+    f.platform.now.set(start + 1801);
+    for _ in 0..3 {
+        block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    }
+    assert_eq!(f.server.borrow().refresh_requests, 1);
+}
+
+#[test]
+fn expiry_is_measured_on_this_device_clock_whatever_its_offset_from_the_server() {
+    // The server says how long the tokens live (`expires_in`), not until when: the client
+    // counts that from its own clock at receipt, so a device clock hours or a year off (the
+    // fake server has no clock of its own) changes nothing.
+    for offset in [-366 * 86_400, -5 * 3600, 0, 5 * 3600, 366 * 86_400] {
+        let f = fixture();
+        let c = client(&f.platform);
+        let now = 1_700_000_000 + offset;
+        f.platform.now.set(now);
+        let info = signed_in(&f, &c);
+        assert_eq!(info.expires_at, Some(now + 3600), "{offset}");
+        f.platform.now.set(now + 3600 - 61);
+        block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+        assert_eq!(f.server.borrow().refresh_requests, 0, "{offset}");
+        f.platform.now.set(now + 3600 - 59);
+        for _ in 0..3 {
+            block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+        }
+        assert_eq!(
+            f.server.borrow().refresh_requests,
+            1,
+            "{offset}: once, ahead"
+        );
+        // The DPoP proofs carry this device's time too (see the README: the official server
+        // accepts about three minutes either way).
+        let sent = f.platform.http.log.borrow().last().cloned().unwrap();
+        assert_eq!(proof_claims(&sent).1["iat"], now + 3600 - 59, "{offset}");
+    }
+}

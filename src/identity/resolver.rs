@@ -92,7 +92,7 @@ impl IdentityResolver {
         }
         let mut failures = Vec::new();
         let mut last = None;
-        let mut all_unreachable = true;
+        let (mut all_unreachable, mut all_hung) = (true, true);
         let methods = &cfg.handle_resolution;
         // The handle spec: "When both methods return results, the DNS TXT result should be
         // preferred." With both configured, both are asked at once, where the first of them
@@ -129,13 +129,17 @@ impl IdentityResolver {
                         failures.push(format!("{method:?}: {}", e.message));
                         all_unreachable &=
                             matches!(e.code, ErrorCode::NetworkError | ErrorCode::Timeout);
+                        all_hung &= e.code == ErrorCode::Timeout;
                         last = Some(e);
                     }
                 }
             }
         }
-        // When no method got an answer at all (offline), the handle may well exist: say so.
-        let code = if all_unreachable {
+        // When no method got an answer at all (offline), the handle may well exist: say so,
+        // and say `timeout` when every server took the connection and never answered.
+        let code = if all_hung && last.is_some() {
+            ErrorCode::Timeout
+        } else if all_unreachable {
             ErrorCode::NetworkError
         } else {
             ErrorCode::HandleResolutionFailed
@@ -362,6 +366,25 @@ mod tests {
         );
         let e = block_on(r.resolve_handle(&http, &all, "alice.example.com", 0)).unwrap_err();
         assert_eq!(e.code, ErrorCode::HandleResolutionFailed, "{e}");
+    }
+
+    #[test]
+    fn servers_that_never_answer_are_a_timeout() {
+        let all = cfg(vec![
+            HandleMethod::WellKnown,
+            HandleMethod::Dns,
+            HandleMethod::Xrpc,
+        ]);
+        let r = IdentityResolver::default();
+        let http = MockHttp::default();
+        http.hang("https://");
+        let e = block_on(r.resolve_handle(&http, &all, "alice.example.com", 0)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Timeout, "{e}");
+        // Some hung, some unreachable: offline, as far as anyone can tell.
+        let http = MockHttp::default();
+        http.hang("https://alice.example.com/");
+        let e = block_on(r.resolve_handle(&http, &all, "alice.example.com", 0)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::NetworkError, "{e}");
     }
 
     #[test]

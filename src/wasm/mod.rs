@@ -75,6 +75,9 @@ impl OAuthClient {
                     SessionEvent::Updated { did } | SessionEvent::Deleted { did, .. } => {
                         client.forget(did)
                     }
+                    // Nothing changed in storage; the refresh lock keeps this tab off the
+                    // spent tokens.
+                    SessionEvent::Unsaved { .. } => {}
                 }
             }
         }));

@@ -169,9 +169,13 @@ export interface XrpcResult {
   data: any;
 }
 
+/** A session changed, in this tab or (`remote: true`) another. `unsaved`: a refresh succeeded
+ *  but its tokens could not be stored; that tab keeps them and retries, and `updated` follows
+ *  once a write lands (the README's "Reliability"). */
 export type SessionEventDetail =
   | { type: "updated"; did: string; remote?: boolean }
-  | { type: "deleted"; did: string; reason: string; remote?: boolean };
+  | { type: "deleted"; did: string; reason: string; remote?: boolean }
+  | { type: "unsaved"; did: string; reason: string; remote?: boolean };
 
 /** The stable codes of `OAuthError` (kept equal to the Rust `ErrorCode` enum by a test). */
 export type OAuthErrorCode =

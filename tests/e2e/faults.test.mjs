@@ -1,0 +1,367 @@
+// Faults against the real local PDS, in each browser: what happens to a signed-in session when
+// the network or storage fails in the middle of a refresh, and whether every call settles.
+// - IndexedDB refusing to store a refresh's tokens (both browsers): the page makes IndexedDB's
+//   `put` throw QuotaExceededError, as a full quota does (a real quota cannot be filled on
+//   demand); everything else is real: the PDS rotates, the other tab is a real tab.
+// - A token request dropped before the server, a token response lost after the server rotated,
+//   a token endpoint that never answers, a garbage answer (Chromium: Playwright interception).
+// - A server that accepts the connection and never answers, or sends headers and never ends the
+//   body (both browsers: a real Node server as the handle resolver).
+// Asserted each time: a typed error within a bounded time, the session kept (listed, usable once
+// the fault clears), and no refresh token presented twice (the official server ends the whole
+// grant when a spent refresh token comes back).
+import { describe, test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+
+import { authorizeOnPds } from "../../scripts/browsers/authorize.mjs";
+import { browsers } from "../../scripts/browsers/index.mjs";
+import { startStack } from "./site.mjs";
+
+const COLLECTION = "com.example.e2e.item";
+const INTERCEPTION = "needs Playwright's network interception";
+const TIMEOUT_MS = 2000;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const isToken = (r) => r.url.endsWith("/oauth/token");
+
+async function call(p, method, ...args) {
+  const r = await p.evaluate(([m, a]) => window.call(m, ...a), [method, args]);
+  if (!r.ok) throw Object.assign(new Error(`${method}: ${r.code}: ${r.message}`), r);
+  return r.value;
+}
+
+async function callErr(p, method, ...args) {
+  const r = await p.evaluate(([m, a]) => window.call(m, ...a), [method, args]);
+  assert.equal(r.ok, false, `${method} was expected to fail`);
+  return r;
+}
+
+/** `p`'s client replaced by one with `overrides`, its events collected in `window.heard`. */
+async function useClient(p, overrides = {}) {
+  await p.evaluate((o) => {
+    window.client = window.makeClient(o);
+    window.heard = [];
+    window.client.onSessionEvent((e) => window.heard.push(e));
+  }, overrides);
+}
+
+/** A server that accepts every connection and never answers ("silent"), or answers with
+ *  headers (CORS allowed) and a body that never ends ("headers"). */
+async function startHungServer(mode) {
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    if (mode === "headers") {
+      res.writeHead(200, { "content-type": "application/json", "access-control-allow-origin": "*" });
+      res.write('{"did":"did:plc:');
+    }
+  });
+  server.on("connection", (s) => sockets.add(s));
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+for (const name of browsers()) {
+  describe(name, () => {
+    let pds, site, browser, stack, page, did;
+
+    before(async () => {
+      ({ pds, site, browser } = stack = await startStack(name));
+      page = await browser.newPage();
+      await open(page);
+      did = pds.accounts[0].did;
+      await signIn(page, pds.accounts[0]);
+    });
+
+    after(() => stack?.stop());
+
+    async function open(p) {
+      await p.goto(`${site.url}/`);
+      await p.waitFor(() => window.ready === true, undefined, { what: "the test page" });
+      return p;
+    }
+
+    async function signIn(p, account) {
+      const start = await call(p, "startLogin", account.handle);
+      await p.goto(start.url);
+      await authorizeOnPds(p, { password: account.password });
+      await p.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`));
+      await p.waitFor(() => window.ready === true, undefined, { what: "the callback page" });
+      return (await call(p, "handleCallback")).session;
+    }
+
+    const requestsDuring = (p, fn) => p.requestsDuring(fn, { prefix: pds.pds });
+
+    /** The session of `d` is still listed, makes an authenticated call, and refreshes. */
+    async function stillWorks(p, d) {
+      assert.ok(
+        (await call(p, "listSessions")).some((s) => s.did === d),
+        "still listed",
+      );
+      await call(p, "fetchRecords", d, COLLECTION, { limit: 1 });
+      const seen = await requestsDuring(p, () => call(p, "refresh", d));
+      // (After a garbage answer's made-up DPoP-Nonce, the server first asks for its own: a 400
+      // `use_dpop_nonce`, then the refresh. Chromium sees statuses; Firefox URLs only.)
+      const answered = seen.filter((r) => isToken(r) && (r.status === undefined || r.status === 200));
+      assert.equal(answered.length, 1, `one refresh answered: ${JSON.stringify(seen)}`);
+      await call(p, "xrpc", d, { nsid: "com.atproto.server.getSession" });
+    }
+
+    test("IndexedDB refusing to store a refresh's tokens: they stay live here, the other tab does not present the spent refresh token, and they are stored once storage works", async () => {
+      await open(page);
+      await useClient(page);
+      await call(page, "restore", did);
+      const tabB = await open(await page.openTab());
+      await useClient(tabB);
+      await call(tabB, "restore", did);
+      // In this tab only: the refresh's first write (its in-flight marker) lands, then every
+      // write to the sessions store throws, as with a full quota.
+      await page.evaluate(() => {
+        const put = IDBObjectStore.prototype.put;
+        let left = 1;
+        window.restorePut = () => (IDBObjectStore.prototype.put = put);
+        IDBObjectStore.prototype.put = function (...args) {
+          if (this.name === "sessions" && left-- <= 0) {
+            throw new DOMException("injected: the quota is full", "QuotaExceededError");
+          }
+          return put.apply(this, args);
+        };
+      });
+      const seen = await requestsDuring(page, () => call(page, "refresh", did));
+      assert.equal(seen.filter(isToken).length, 1, "the server rotated the tokens");
+      const heard = await page.evaluate(() => window.heard);
+      const unsaved = heard.find((e) => e.type === "unsaved" && e.did === did);
+      assert.ok(unsaved, `the app is told: ${JSON.stringify(heard)}`);
+      assert.match(unsaved.reason, /QuotaExceededError|quota/);
+      // This tab goes on with the new tokens.
+      await call(page, "xrpc", did, { nsid: "com.atproto.server.getSession" });
+
+      // The other tab holds the spent refresh token: a typed error, no token request.
+      await tabB.waitFor((d) => window.heard.some((e) => e.type === "unsaved" && e.did === d && e.remote), did, {
+        timeout: 5000,
+        what: "the unsaved event in the other tab",
+      });
+      const seenB = await requestsDuring(tabB, async () => {
+        const r = await callErr(tabB, "refresh", did);
+        assert.equal(r.code, "storage_error", JSON.stringify(r));
+        assert.match(r.message, /another tab/);
+      });
+      assert.deepEqual(seenB.filter(isToken), [], "the spent refresh token was not presented");
+
+      // Storage works again: the next call after the back-off (1 s) stores the tokens and
+      // says so; the other tab adopts them with no token request.
+      await page.evaluate(() => window.restorePut());
+      await sleep(2100);
+      await call(page, "fetchRecords", did, COLLECTION, { limit: 1 });
+      assert.ok((await page.evaluate(() => window.heard)).some((e) => e.type === "updated" && e.did === did));
+      await tabB.waitFor((d) => window.heard.some((e) => e.type === "updated" && e.did === d && e.remote), did, {
+        timeout: 5000,
+        what: "the updated event in the other tab",
+      });
+      // It uses the stored tokens: no token request.
+      const adopted = await requestsDuring(tabB, () => call(tabB, "fetchRecords", did, COLLECTION, { limit: 1 }));
+      assert.deepEqual(adopted.filter(isToken), [], "the stored tokens are used");
+      await tabB.close();
+      // The grant is intact: a new page reads the stored session and refreshes with it.
+      await open(page);
+      await stillWorks(page, did);
+    });
+
+    test("a server that never answers, or never ends its body: startLogin fails with timeout, in time", async () => {
+      for (const mode of ["silent", "headers"]) {
+        const hung = await startHungServer(mode);
+        try {
+          await open(page);
+          await useClient(page, { handleResolver: hung.url, requestTimeoutMs: TIMEOUT_MS });
+          const t0 = Date.now();
+          const r = await callErr(page, "startLogin", "alice.test");
+          const took = Date.now() - t0;
+          assert.equal(r.code, "timeout", `${mode}: ${JSON.stringify(r)}`);
+          assert.ok(took >= TIMEOUT_MS - 100 && took < TIMEOUT_MS + 3000, `${mode}: settled after ${took} ms`);
+        } finally {
+          hung.close();
+        }
+      }
+      await open(page);
+      await stillWorks(page, did);
+    });
+
+    test("a device clock minutes off: within the server's tolerance everything works; beyond it, a typed error and the session kept", async () => {
+      // DPoP proofs carry this device's time (`iat`); the official server accepts about three
+      // minutes either way (its source: maxTokenAge 10 s, clockTolerance 180 s). Token expiry is
+      // counted from this device's clock at receipt, so it is not affected.
+      const skew = (p, minutes) =>
+        p.evaluate((ms) => {
+          window.realNow ??= Date.now;
+          Date.now = () => window.realNow() + ms;
+        }, minutes * 60_000);
+      await open(page);
+      await useClient(page);
+      for (const minutes of [2, -2]) {
+        await skew(page, minutes);
+        const seen = await requestsDuring(page, () => call(page, "refresh", did));
+        assert.equal(seen.filter(isToken).length, 1, `${minutes} min: refreshed`);
+        await call(page, "xrpc", did, { nsid: "com.atproto.server.getSession" });
+        await call(page, "startLogin", "alice.test");
+      }
+      for (const minutes of [10, -10]) {
+        await skew(page, minutes);
+        const refresh = await callErr(page, "refresh", did);
+        assert.equal(refresh.code, "token_failed", JSON.stringify(refresh));
+        assert.equal(refresh.serverError, "invalid_dpop_proof");
+        const xrpc = await callErr(page, "xrpc", did, { nsid: "com.atproto.server.getSession" });
+        assert.equal(xrpc.code, "xrpc_error", JSON.stringify(xrpc));
+        assert.equal(xrpc.status, 401);
+        const login = await callErr(page, "startLogin", "alice.test");
+        assert.equal(login.code, "par_failed", JSON.stringify(login));
+        assert.equal(login.serverError, "invalid_dpop_proof");
+        console.error(
+          `[clock ${minutes} min] refresh: ${refresh.message} | xrpc: ${xrpc.message} | startLogin: ${login.message}`,
+        );
+        assert.ok(
+          (await call(page, "listSessions")).some((s) => s.did === did),
+          "the session is kept",
+        );
+      }
+      await skew(page, 0);
+      await stillWorks(page, did);
+      // Why the client cannot correct the clock itself: the PDS's Date header is hidden from
+      // cross-origin scripts (not in Access-Control-Expose-Headers). The README says so.
+      const date = await page.evaluate(async (u) => (await fetch(u)).headers.get("date"), `${pds.pds}/xrpc/_health`);
+      assert.equal(date, null, "the Date header is readable now: the README's clock note needs revisiting");
+    });
+
+    test(
+      "a token request dropped before it reaches the server: network_error, and the session refreshes afterwards",
+      { skip: name !== "chromium" && INTERCEPTION },
+      async () => {
+        const pw = page.playwright.page;
+        await open(page);
+        const url = `${pds.pds}/oauth/token`;
+        const drop = (route) => route.abort("connectionreset");
+        await pw.route(url, drop);
+        try {
+          const t0 = Date.now();
+          const r = await callErr(page, "refresh", did);
+          assert.equal(r.code, "network_error", JSON.stringify(r));
+          assert.ok(Date.now() - t0 < 5000);
+        } finally {
+          await pw.unroute(url, drop);
+        }
+        await stillWorks(page, did);
+      },
+    );
+
+    test(
+      "a token endpoint that never answers: timeout within requestTimeoutMs, no lock kept, and the session refreshes afterwards",
+      { skip: name !== "chromium" && INTERCEPTION },
+      async () => {
+        const pw = page.playwright.page;
+        await open(page);
+        await useClient(page, { requestTimeoutMs: TIMEOUT_MS });
+        const url = `${pds.pds}/oauth/token`;
+        const pending = [];
+        const hang = (route) => pending.push(route); // never answered
+        await pw.route(url, hang);
+        try {
+          for (let i = 0; i < 2; i++) {
+            // Twice: the first call's lock must not outlive its timeout.
+            const t0 = Date.now();
+            const r = await callErr(page, "refresh", did);
+            const took = Date.now() - t0;
+            assert.equal(r.code, "timeout", JSON.stringify(r));
+            assert.ok(took < TIMEOUT_MS + 3000, `settled after ${took} ms`);
+          }
+          assert.equal(pending.length, 2, "the requests were sent and held");
+        } finally {
+          await pw.unroute(url, hang);
+        }
+        await stillWorks(page, did);
+      },
+    );
+
+    test(
+      "garbage from the token endpoint: invalid_response, and the session is kept",
+      { skip: name !== "chromium" && INTERCEPTION },
+      async () => {
+        const pw = page.playwright.page;
+        await open(page);
+        const url = `${pds.pds}/oauth/token`;
+        const cors = { "access-control-allow-origin": "*", "access-control-expose-headers": "DPoP-Nonce" };
+        const answers = [
+          // A proxy's error page: no JSON, no DPoP-Nonce.
+          { status: 502, headers: cors, contentType: "text/html", body: "<html><h1>502 Bad Gateway</h1></html>" },
+          // 200 with the nonce, and a body that is not a token response.
+          {
+            status: 200,
+            headers: { ...cors, "dpop-nonce": "garbage" },
+            contentType: "application/json",
+            body: '{"access_tok',
+          },
+        ];
+        for (const answer of answers) {
+          const garbage = (route) => route.fulfill(answer);
+          await pw.route(url, garbage);
+          try {
+            const r = await callErr(page, "refresh", did);
+            assert.equal(r.code, "invalid_response", JSON.stringify(r));
+          } finally {
+            await pw.unroute(url, garbage);
+          }
+        }
+        await stillWorks(page, did);
+      },
+    );
+
+    test(
+      "a token response lost after the server rotated: network_error at once, the session kept until the server refuses the spent token, then session_expired saying so",
+      { skip: name !== "chromium" && INTERCEPTION },
+      async () => {
+        const pw = page.playwright.page;
+        await open(page);
+        const bob = await signIn(page, pds.accounts[1]);
+        await useClient(page);
+        const url = `${pds.pds}/oauth/token`;
+        let rotated = 0;
+        const lose = async (route) => {
+          const answer = await route.fetch(); // the server handles it and rotates…
+          if (answer.ok()) rotated++;
+          await route.abort("connectionreset"); // …and the answer never arrives
+        };
+        await pw.route(url, lose);
+        try {
+          const t0 = Date.now();
+          const r = await callErr(page, "refresh", bob.did);
+          assert.equal(r.code, "network_error", JSON.stringify(r));
+          assert.ok(Date.now() - t0 < 5000);
+        } finally {
+          await pw.unroute(url, lose);
+        }
+        assert.equal(rotated, 1, "the server did rotate");
+        assert.ok(
+          (await call(page, "listSessions")).some((s) => s.did === bob.did),
+          "nothing deleted yet",
+        );
+        // The official server gives no way back: the spent refresh token is refused (and the
+        // grant ended). The app is told the session ended and why, here and by the event.
+        const r = await callErr(page, "refresh", bob.did);
+        assert.equal(r.code, "session_expired", JSON.stringify(r));
+        assert.match(r.message, /lost/);
+        const heard = await page.evaluate(() => window.heard);
+        assert.ok(
+          heard.some((e) => e.type === "deleted" && e.did === bob.did && /lost/.test(e.reason)),
+          JSON.stringify(heard),
+        );
+        assert.ok(!(await call(page, "listSessions")).some((s) => s.did === bob.did));
+        // Alice's session, beside it, is untouched.
+        await stillWorks(page, did);
+      },
+    );
+  });
+}
