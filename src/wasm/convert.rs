@@ -407,6 +407,13 @@ pub(super) fn promise<F>(fut: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue>> + 'static,
 {
+    boxed_promise(Box::pin(fut))
+}
+
+/// One `future_to_promise` for every method (not one copy per future type).
+fn boxed_promise(
+    fut: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue>>>>,
+) -> Promise {
     future_to_promise(async move { fut.await.map_err(|e| js_error(&e)) })
 }
 
