@@ -39,6 +39,8 @@ function attachWorkers(p) {
       new Promise((resolve) => {
         const { port1, port2 } = new MessageChannel();
         port1.onmessage = (e) => resolve(e.data);
+        // A worker that never answers fails the test instead of hanging it.
+        setTimeout(() => resolve({ ok: false, code: "no_answer", message: `no answer to ${message.method}` }), 30000);
         target.postMessage(message, [port2]);
       });
     const dedicated = new Worker("/worker.js", { type: "module" });

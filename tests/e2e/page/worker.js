@@ -46,7 +46,10 @@ async function run({ method, args = [], at }) {
     if (method === "events") return { ok: true, value: events.splice(0) };
     if (method === "requests") return { ok: true, value: requests() };
     if (method === "kind") return { ok: true, value: self.registration ? "service" : "dedicated" };
-    return { ok: true, value: await client[method](...args) };
+    const value = await client[method](...args);
+    // A session object's fetchHandler cannot be posted to the page: say what it is instead.
+    if (typeof value?.fetchHandler === "function") return { ok: true, value: { ...value, fetchHandler: "function" } };
+    return { ok: true, value };
   } catch (e) {
     return { ok: false, code: e?.code, name: e?.name, message: String(e?.message ?? e) };
   }
@@ -55,7 +58,14 @@ async function run({ method, args = [], at }) {
 // Registered during the first evaluation: a service worker only gets events whose handlers
 // were there then.
 self.addEventListener("message", (event) => {
-  const answered = run(event.data).then((reply) => event.ports[0].postMessage(reply));
+  // An answer that cannot be posted becomes an error answer, so the page never waits forever.
+  const answered = run(event.data).then((reply) => {
+    try {
+      event.ports[0].postMessage(reply);
+    } catch (e) {
+      event.ports[0].postMessage({ ok: false, code: "unpostable", message: String(e?.message ?? e) });
+    }
+  });
   // A service worker is kept alive until the answer is sent.
   event.waitUntil?.(answered);
 });
