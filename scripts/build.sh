@@ -2,7 +2,7 @@
 # scripts/build.sh — build the crate to WebAssembly with wasm-pack, then shrink it with wasm-opt.
 #
 # Settings come from wasm-pack.toml (read here; wasm-pack does not read that file):
-#   targets, out_dir, profile, wasm_opt, wasm_opt_features, wasm_opt_extra.
+#   targets, out_dir, profile, wasm_opt, wasm_opt_features, wasm_opt_extra, std.
 # The "web" target goes to out_dir (pkg/): pkg/atproto_oauth_wasm.js, _bg.wasm, .d.ts, package.json.
 # Needs the tools from scripts/setup.sh (not run from here; `npm test` runs it first).
 set -euo pipefail
@@ -28,6 +28,7 @@ PROFILE="$(cfg profile release)"
 OPT_LEVEL="$(cfg wasm_opt -Oz)"
 OPT_FEATURES="$(cfg wasm_opt_features)"
 OPT_EXTRA="$(cfg wasm_opt_extra)"
+STD_MODE="$(cfg std immediate-abort)"
 
 case "$PROFILE" in
   release) PROFILE_FLAG=--release ;;
@@ -60,8 +61,28 @@ if [ "${BUILD_FORCE:-0}" != 1 ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WA
 fi
 rm -f "$STAMP"
 
+# std rebuilt with panic=immediate-abort (wasm-pack.toml `std`): a panic is then the bare trap it
+# already was in the browser (panic = "abort", no hook: nothing is ever printed), without the
+# formatting, locations and messages std's panic machinery links in (about 20 KB gzip).
+# Needs the compiler's std source (Debian: rust-web-src; rustup: `rustup component add rust-src`)
+# and `-Zbuild-std`, i.e. RUSTC_BOOTSTRAP=1 (set for this cargo run only).
+BUILD_STD=0
+if [ "$STD_MODE" = immediate-abort ] && [ "$PROFILE" != dev ]; then
+  std_src="$(rustc --print sysroot)/lib/rustlib/src/rust/library/std"
+  if [ -d "$std_src" ] && RUSTC_BOOTSTRAP=1 rustc -Zunstable-options -Cpanic=immediate-abort \
+       --target wasm32-unknown-unknown --print cfg >/dev/null 2>&1; then
+    BUILD_STD=1
+  else
+    echo "build: WARNING: std is not rebuilt with panic=immediate-abort (no std source at $std_src," \
+      "or rustc $(rustc -V | cut -d' ' -f2) has no -Cpanic=immediate-abort); the .wasm is about" \
+      "20 KB gzip larger and npm test's size stage will fail. rustup: rustup component add rust-src" >&2
+  fi
+elif [ -n "$STD_MODE" ] && [ "$STD_MODE" != immediate-abort ]; then
+  die "wasm-pack.toml: std must be \"immediate-abort\" or \"\" (got '$STD_MODE')"
+fi
+
 T0=$SECONDS
-say "route $ATPROTO_WASM_ROUTE, $(rustc -V), targets: $TARGETS, profile: $PROFILE, wasm-opt: ${OPT_LEVEL:-off}"
+say "route $ATPROTO_WASM_ROUTE, $(rustc -V), targets: $TARGETS, profile: $PROFILE, wasm-opt: ${OPT_LEVEL:-off}, std: $([ $BUILD_STD = 1 ] && echo immediate-abort || echo prebuilt)"
 
 build_target() {
   local target="$1" out="$2" t0=$SECONDS
@@ -77,8 +98,14 @@ build_target() {
     read -ra flags <<<"${RUSTFLAGS:-}"
   fi
   flags+=("--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src/=" "--remap-path-prefix=$ROOT/=")
-  CARGO_ENCODED_RUSTFLAGS="$(IFS=$'\x1f'; echo "${flags[*]}")" \
-  wasm-pack build "$PROFILE_FLAG" --target "$target" --mode no-install --out-dir "$out" \
+  local cargo_args=() bootstrap="${RUSTC_BOOTSTRAP:-}"
+  if [ "$BUILD_STD" = 1 ]; then
+    flags+=("-Zunstable-options" "-Cpanic=immediate-abort")
+    cargo_args=(. -- -Zbuild-std=std,panic_abort)  # wasm-pack: [path] -- <cargo args>
+    bootstrap=1
+  fi
+  RUSTC_BOOTSTRAP="$bootstrap" CARGO_ENCODED_RUSTFLAGS="$(IFS=$'\x1f'; echo "${flags[*]}")" \
+  wasm-pack build "$PROFILE_FLAG" --target "$target" --mode no-install --out-dir "$out" "${cargo_args[@]}" \
     || die "wasm-pack build --target $target failed"
 
   local wasm

@@ -168,6 +168,10 @@ case "$ROUTE" in
       run_logged rustup-target-add timeout 300 rustup target add wasm32-unknown-unknown
       rustup_wasm_ok || { tail -n 30 "$LOGS/try-wasm-build.log" >&2 || true; die "rustup's wasm32 target does not build"; }
     fi
+    # scripts/build.sh rebuilds std with panic=immediate-abort from the toolchain's std source.
+    [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ] \
+      || run_logged rustup-rust-src timeout 300 rustup component add rust-src \
+      || say "WARNING: no rust-src: the build links the prebuilt std (see wasm-pack.toml, std)"
     ;;
   debian) setup_debian_route ;;
   *) die "ATPROTO_WASM_ROUTE must be rustup or debian, not '$ROUTE'" ;;

@@ -3,18 +3,19 @@
 //! does not repeat the resolution chain.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+
+use crate::strmap::StrMap;
 
 pub(crate) const RESOLUTION_TTL_SECS: i64 = 600;
 
 pub(crate) struct TtlCache<V> {
-    entries: RefCell<HashMap<String, (i64, V)>>,
+    entries: RefCell<StrMap<(i64, V)>>,
 }
 
 impl<V> Default for TtlCache<V> {
     fn default() -> Self {
         TtlCache {
-            entries: RefCell::new(HashMap::new()),
+            entries: RefCell::default(),
         }
     }
 }

@@ -17,6 +17,7 @@ mod oauth;
 pub mod platform;
 mod secret;
 mod session;
+mod strmap;
 mod util;
 
 pub use oauth::scope::{

@@ -24,8 +24,18 @@ pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
 /// in the browser (getrandom's `js` feature).
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut buf = [0u8; N];
-    getrandom::getrandom(&mut buf)
-        .map_err(|e| Error::new(ErrorCode::CryptoError, format!("no secure randomness: {e}")))?;
+    getrandom::getrandom(&mut buf).map_err(|_e| {
+        // In the browser the one source is crypto.getRandomValues: getrandom's messages for
+        // every platform (and std's I/O error texts behind them) stay out of the .wasm.
+        #[cfg(target_arch = "wasm32")]
+        let why = "crypto.getRandomValues is unavailable or failed";
+        #[cfg(not(target_arch = "wasm32"))]
+        let why = _e.to_string();
+        Error::new(
+            ErrorCode::CryptoError,
+            format!("no secure randomness: {why}"),
+        )
+    })?;
     Ok(buf)
 }
 

@@ -118,9 +118,7 @@ pub(crate) async fn encrypt(
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
-    let mut iv = [0u8; IV_LEN];
-    getrandom::getrandom(&mut iv)
-        .map_err(|e| Error::new(ErrorCode::CryptoError, format!("random IV: {e}")))?;
+    let iv = crate::util::random_bytes::<IV_LEN>()?;
     let promise = subtle
         .encrypt_with_object_and_u8_array(&params(&iv, aad), key, plaintext)
         .map_err(|e| crypto_error("encrypting a record", &e))?;

@@ -3,7 +3,7 @@
 //! serialises refreshes within the tab, which is all a single tab can guarantee.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -17,6 +17,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::js;
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::Locks;
+use crate::strmap::StrMap;
 
 #[wasm_bindgen]
 extern "C" {
@@ -194,8 +195,8 @@ async fn web_lock(
 thread_local! {
     /// Names currently held, each with its queue of waiters. Per thread, i.e. per tab or
     /// worker, so every `WebLocks::in_tab` in the page shares it.
-    static LOCAL: RefCell<HashMap<String, VecDeque<oneshot::Sender<()>>>> =
-        RefCell::new(HashMap::new());
+    static LOCAL: RefCell<StrMap<VecDeque<oneshot::Sender<()>>>> =
+        RefCell::new(StrMap::default());
 }
 
 async fn local_lock(name: &str) -> Result<LockGuard> {

@@ -3,8 +3,6 @@
 
 use std::rc::Rc;
 
-use serde::Deserialize;
-
 use super::Client;
 use crate::dpop::key;
 use crate::error::{err, ErrorCode, Result};
@@ -26,9 +24,8 @@ use crate::session::{
 };
 use crate::util::random_token;
 
-/// Options of `startLogin` (camelCase in JavaScript).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// Options of `startLogin` (camelCase in JavaScript, read by `wasm::convert::login_options`).
+#[derive(Clone, Debug, Default)]
 pub struct LoginOptions {
     /// Overrides the configured scope for this login.
     pub scope: Option<String>,
@@ -53,8 +50,7 @@ pub fn is_popup_state(state: &str) -> bool {
 }
 
 /// The OAuth `prompt` of a login.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Prompt {
     /// Ask for the password even when the user is signed in.
     Login,
@@ -70,7 +66,22 @@ pub enum Prompt {
 }
 
 impl Prompt {
-    fn as_str(self) -> &'static str {
+    /// Every prompt, in the order error messages list them.
+    pub const ALL: [Prompt; 5] = [
+        Prompt::Login,
+        Prompt::None,
+        Prompt::Consent,
+        Prompt::SelectAccount,
+        Prompt::Create,
+    ];
+
+    /// The prompt of its OAuth name (`select_account`, …).
+    pub fn parse(name: &str) -> Option<Prompt> {
+        Prompt::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    /// Its OAuth name.
+    pub fn as_str(self) -> &'static str {
         match self {
             Prompt::Login => "login",
             Prompt::Consent => "consent",

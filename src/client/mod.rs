@@ -17,8 +17,8 @@ mod xrpc;
 #[cfg(test)]
 pub(crate) mod tests;
 
+use crate::strmap::StrMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 pub use login::{is_popup_state, CallbackResult, LoginOptions, LoginStart, Prompt};
 #[cfg(feature = "fuzzing")]
@@ -44,7 +44,7 @@ pub struct Client<P: Platform> {
     servers: TtlCache<AuthServerMetadata>,
     nonces: PersistedNonces,
     /// Sessions in memory by DID, so the per-request path touches no storage.
-    live: RefCell<HashMap<String, Live<P::Key>>>,
+    live: RefCell<StrMap<Live<P::Key>>>,
     /// Sessions by DID whose refreshed tokens could not be stored: this tab holds the only copy.
     unsaved: RefCell<UnsavedOf<P>>,
 }

@@ -862,6 +862,17 @@ fn the_granted_scope_is_listed_as_granted_narrowed_or_expanded() {
 }
 
 #[test]
+fn prompts_parse_from_their_oauth_names_only() {
+    for p in Prompt::ALL {
+        assert_eq!(Prompt::parse(p.as_str()), Some(p));
+    }
+    assert_eq!(Prompt::parse("select_account"), Some(Prompt::SelectAccount));
+    for bad in ["", "Login", "selectAccount", "create ", "bogus"] {
+        assert_eq!(Prompt::parse(bad), None, "{bad}");
+    }
+}
+
+#[test]
 fn sign_up_with_prompt_create_only_where_the_server_offers_it() {
     let f = fixture();
     let create = || LoginOptions {
@@ -885,10 +896,9 @@ fn sign_up_with_prompt_create_only_where_the_server_offers_it() {
     block_on(client(&f.platform).start_login(PDS, create())).unwrap();
     assert_eq!(f.server.borrow().par_forms[0]["prompt"], "create");
 
-    // From JavaScript: the five values of the spec, nothing else.
-    let opts: LoginOptions = serde_json::from_str(r#"{"prompt":"select_account"}"#).unwrap();
-    assert_eq!(opts.prompt, Some(Prompt::SelectAccount));
-    assert!(serde_json::from_str::<LoginOptions>(r#"{"prompt":"signup"}"#).is_err());
+    // From JavaScript (wasm::convert::login_options): the five values of the spec, nothing else.
+    assert_eq!(Prompt::parse("select_account"), Some(Prompt::SelectAccount));
+    assert_eq!(Prompt::parse("signup"), None);
 }
 
 #[test]

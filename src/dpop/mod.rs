@@ -25,9 +25,14 @@ pub(crate) struct BoundToken<'a> {
 /// resource server.
 pub(crate) fn is_use_dpop_nonce(resp: &HttpResponse) -> bool {
     match resp.status {
-        400 => serde_json::from_slice::<serde_json::Value>(&resp.body)
-            .map(|v| v["error"] == "use_dpop_nonce")
-            .unwrap_or(false),
+        400 => {
+            /// Only the field looked at: a `serde_json::Value` would link its parser and map.
+            #[derive(serde::Deserialize)]
+            struct Body {
+                error: String,
+            }
+            serde_json::from_slice::<Body>(&resp.body).is_ok_and(|b| b.error == "use_dpop_nonce")
+        }
         401 => resp.header("www-authenticate").is_some_and(|h| {
             h.trim_start().to_ascii_lowercase().starts_with("dpop") && h.contains("use_dpop_nonce")
         }),

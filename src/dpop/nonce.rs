@@ -2,16 +2,16 @@
 //! talks to an origin, and saved in the background whenever a server hands out a new one.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 
 use crate::config::origin_of;
 use crate::platform::{Spawn, Store, Table};
+use crate::strmap::StrMap;
 
 /// Server nonces by origin. The PDS and its authorization server share one nonce, so caching
 /// by origin lets a nonce learned at the token endpoint save a round trip at the PDS.
 #[derive(Default)]
 pub(crate) struct NonceCache {
-    nonces: RefCell<HashMap<String, String>>,
+    nonces: RefCell<StrMap<String>>,
 }
 
 impl NonceCache {
@@ -39,7 +39,7 @@ impl NonceCache {
 pub(crate) struct PersistedNonces {
     cache: NonceCache,
     /// Origins whose stored nonce this page already looked up.
-    loaded: RefCell<HashSet<String>>,
+    loaded: RefCell<StrMap<()>>,
 }
 
 impl PersistedNonces {
@@ -53,7 +53,13 @@ impl PersistedNonces {
             return;
         };
         let origin = origin_of(&parsed);
-        if !self.loaded.borrow_mut().insert(origin.clone()) || self.cache.contains(&origin) {
+        if self
+            .loaded
+            .borrow_mut()
+            .insert(origin.clone(), ())
+            .is_some()
+            || self.cache.contains(&origin)
+        {
             return;
         }
         if let Ok(Some(entry)) = store.get(Table::Nonces, &origin).await {

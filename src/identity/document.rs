@@ -1,11 +1,12 @@
 //! The parts of a DID document AT Protocol uses: the handle claim and the PDS endpoint.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::error::{err, ErrorCode, Result};
 use crate::identity::normalize_handle;
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DidDocument {
     pub id: String,
@@ -15,14 +16,22 @@ pub(crate) struct DidDocument {
     pub service: Vec<Service>,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+/// `type` and `serviceEndpoint` may be any JSON (the DID spec allows maps and sets); only
+/// strings count here. Kept raw rather than as `serde_json::Value`, whose parser and map
+/// cost the shipped .wasm several KB for these two fields.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Service {
     pub id: String,
     #[serde(rename = "type", default)]
-    pub kind: serde_json::Value,
+    pub kind: Option<Box<RawValue>>,
     #[serde(default)]
-    pub service_endpoint: serde_json::Value,
+    pub service_endpoint: Option<Box<RawValue>>,
+}
+
+/// A raw JSON value's string, if it is a string.
+fn string_of(raw: &Option<Box<RawValue>>) -> Option<String> {
+    serde_json::from_slice(raw.as_ref()?.get().as_bytes()).ok()
 }
 
 impl DidDocument {
@@ -49,10 +58,8 @@ impl DidDocument {
             .service
             .iter()
             .find(|s| s.id == "#atproto_pds" || s.id == absolute);
-        match service.map(|s| (&s.kind, &s.service_endpoint)) {
-            Some((serde_json::Value::String(kind), serde_json::Value::String(endpoint)))
-                if kind == "AtprotoPersonalDataServer" =>
-            {
+        match service.map(|s| (string_of(&s.kind), string_of(&s.service_endpoint))) {
+            Some((Some(kind), Some(endpoint))) if kind == "AtprotoPersonalDataServer" => {
                 let scheme = endpoint
                     .split_once("://")
                     .map(|(s, _)| s.to_ascii_lowercase());

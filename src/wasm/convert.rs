@@ -8,28 +8,79 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::browser::js_error;
-use crate::client::{RecordsQuery, XrpcRequest};
+use crate::client::{LoginOptions, Prompt, RecordsQuery, XrpcRequest};
 use crate::error::{Error, ErrorCode, Result};
 use crate::oauth::scope::{permission_scope, static_scope};
 use crate::platform::HttpResponse;
 
+/// A Rust value as plain JavaScript data: serde_json's text, parsed by the engine. serde_json
+/// is linked anyway (stored records, server responses); serde_wasm_bindgen cost about 8 KB gzip
+/// more for the few values that cross here.
 pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| Error::new(ErrorCode::InvalidResponse, e.to_string()))
+    let text = serde_json::to_string(value)
+        .map_err(|e| Error::new(ErrorCode::InvalidResponse, e.to_string()))?;
+    js_sys::JSON::parse(&text).map_err(|_| Error::new(ErrorCode::InvalidResponse, "not JSON"))
 }
 
-pub(super) fn from_js<T: for<'de> serde::Deserialize<'de>>(
-    value: JsValue,
+/// `value`'s properties named in `fields` (`check_keys` refused any other) as Rust data,
+/// through `JSON.stringify` and serde_json. Only values that JSON carries unchanged pass:
+/// strings, finite numbers, booleans, null and arrays of them. A function, a `NaN` or a
+/// `Date` is refused, never dropped or turned into something else by the stringifying.
+pub(super) fn from_js<T: serde::de::DeserializeOwned>(
+    value: &JsValue,
+    fields: &[&str],
     what: &str,
 ) -> Result<T> {
-    let value = if value.is_undefined() || value.is_null() {
-        Object::new().into()
-    } else {
-        value
+    fn plain(v: &JsValue) -> bool {
+        v.is_null()
+            || v.is_string()
+            || v.as_bool().is_some()
+            || v.as_f64().is_some_and(f64::is_finite)
+            || (Array::is_array(v) && v.unchecked_ref::<Array>().iter().all(|x| plain(&x)))
+    }
+    let copy = Object::new();
+    for key in fields {
+        let v = get(value, key);
+        if v.is_undefined() {
+            continue;
+        }
+        if !plain(&v) {
+            return Err(invalid(format!(
+                "{what}: {key} must be a string, a number, a boolean or an array of them"
+            )));
+        }
+        let _ = Reflect::set(&copy, &JsValue::from_str(key), &v);
+    }
+    let text = js_sys::JSON::stringify(&copy)
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_default();
+    serde_json::from_slice(text.as_bytes()).map_err(|e| {
+        // The position in a text made here would mean nothing to the caller.
+        let e = e.to_string();
+        let e = e.rsplit_once(" at line ").map_or(e.as_str(), |(e, _)| e);
+        invalid(format!("{what}: {e}"))
+    })
+}
+
+/// `startLogin`'s options for the client (the glue reads its own: `redirect`, `popupTimeoutMs`).
+pub(super) fn login_options(options: &JsValue) -> Result<LoginOptions> {
+    let prompt = match opt_string(options, "prompt")? {
+        None => None,
+        Some(p) => Some(Prompt::parse(&p).ok_or_else(|| {
+            invalid(format!(
+                "prompt must be one of {}, not {p:?}",
+                Prompt::ALL.map(Prompt::as_str).join(", ")
+            ))
+        })?),
     };
-    serde_wasm_bindgen::from_value(value)
-        .map_err(|e| Error::new(ErrorCode::InvalidInput, format!("{what}: {e}")))
+    Ok(LoginOptions {
+        scope: opt_string(options, "scope")?,
+        login_hint: opt_string(options, "loginHint")?,
+        prompt,
+        state: opt_string(options, "state")?,
+        display: opt_string(options, "display")?,
+    })
 }
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -63,7 +114,7 @@ pub(super) fn options_arg(value: Option<JsValue>, what: &str) -> Result<JsValue>
 }
 
 /// Refuses properties outside `allowed`: a misspelt option must not be silently ignored
-/// (serde_wasm_bindgen only ever reads the fields it knows).
+/// (the conversions only ever read the fields they know).
 pub(super) fn check_keys(obj: &JsValue, allowed: &[&str], what: &str) -> Result<()> {
     if !obj.is_object() {
         return Ok(());
@@ -356,6 +407,13 @@ pub(super) fn promise<F>(fut: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue>> + 'static,
 {
+    boxed_promise(Box::pin(fut))
+}
+
+/// One `future_to_promise` for every method (not one copy per future type).
+fn boxed_promise(
+    fut: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue>>>>,
+) -> Promise {
     future_to_promise(async move { fut.await.map_err(|e| js_error(&e)) })
 }
 

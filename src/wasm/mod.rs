@@ -15,7 +15,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::browser::{js_error, BroadcastEvents, BrowserPlatform};
-use crate::client::{check_proxy, Client, LoginOptions};
+use crate::client::{check_proxy, Client};
 use crate::config::{loopback_client_id as build_loopback_client_id, ClientConfig};
 use crate::error::{Error, ErrorCode};
 use crate::platform::SessionEvent;
@@ -59,7 +59,8 @@ impl OAuthClient {
         }
         let as_config = |e: Error| throw(Error::new(ErrorCode::InvalidConfig, e.message));
         check_keys(&config, ClientConfig::FIELDS, "config").map_err(as_config)?;
-        let cfg: ClientConfig = from_js(config, "config").map_err(as_config)?;
+        let cfg: ClientConfig =
+            from_js(&config, ClientConfig::FIELDS, "config").map_err(as_config)?;
         // One channel per database and client: another app on the origin hears none of it.
         let channel = format!("{}:events:{}", cfg.db_name, cfg.client_id);
         let popup_channel = popup::channel_name(&cfg.db_name, &cfg.client_id).into();
@@ -143,9 +144,7 @@ impl OAuthClient {
                 };
                 let timeout = convert::opt_integer(&options, "popupTimeoutMs", 1, 3_600_000)?
                     .unwrap_or(300_000) as u32;
-                // serde_wasm_bindgen reads only LoginOptions' own fields, so the glue's own
-                // options (checked above, like every other key) need no removing.
-                let opts: LoginOptions = from_js(options, "startLogin options")?;
+                let opts = convert::login_options(&options)?;
                 let start = inner.start_login(&input, opts).await?;
                 if let Some(popup) = &popup {
                     let done =

@@ -265,3 +265,75 @@ fn build_scope_reads_javascript_values() {
         assert_eq!(code(&e), "invalid_input", "{bad}");
     }
 }
+
+#[wasm_bindgen_test]
+async fn config_and_login_options_are_read_strictly() {
+    let redirect = "http://127.0.0.1:8080/callback";
+    let client_id: JsValue = loopback_client_id(redirect.into(), "atproto".into())
+        .unwrap()
+        .into();
+    let config = |extra: &[(&str, JsValue)]| {
+        let mut pairs = vec![
+            ("clientId", client_id.clone()),
+            ("redirectUri", redirect.into()),
+            (
+                "dbName",
+                format!("wasm-strict-{}", js_sys::Math::random()).into(),
+            ),
+        ];
+        pairs.extend(extra.iter().cloned());
+        object(&pairs)
+    };
+    // Numbers, booleans, arrays of strings and null-free values go through as they are.
+    let methods = js_sys::Array::of2(&"xrpc".into(), &"dns".into());
+    OAuthClient::new(config(&[
+        ("requestTimeoutMs", 5000.into()),
+        ("allowHttp", true.into()),
+        ("handleResolution", methods.into()),
+        ("responseMode", "query".into()),
+        ("scope", JsValue::UNDEFINED),
+    ]))
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    // What JSON.stringify would drop or change is refused, not dropped or changed.
+    let nan = JsValue::from(f64::NAN);
+    let date: JsValue = js_sys::Date::new_0().into();
+    let function: JsValue = js_sys::Function::new_no_args("return 1").into();
+    let holey = js_sys::Array::of2(&"xrpc".into(), &JsValue::UNDEFINED);
+    for (key, value) in [
+        ("requestTimeoutMs", nan),
+        ("requestTimeoutMs", JsValue::from(1.5)),
+        ("requestTimeoutMs", JsValue::from("5000")),
+        ("clientId", date),
+        ("scope", function),
+        ("scope", JsValue::NULL),
+        ("handleResolution", holey.into()),
+        (
+            "handleResolution",
+            js_sys::Array::of1(&"carrier-pigeon".into()).into(),
+        ),
+        ("responseMode", "smoke".into()),
+    ] {
+        let e = OAuthClient::new(config(&[(key, value.clone())]))
+            .err()
+            .unwrap_or_else(|| panic!("{key}: {value:?} accepted"));
+        assert_eq!(code(&e), "invalid_config", "{key}: {value:?}");
+        let message = Reflect::get(&e, &"message".into()).unwrap().as_string();
+        assert!(
+            message.as_deref().is_some_and(|m| !m.contains(" at line ")),
+            "{message:?}"
+        );
+    }
+    let c = client();
+    for prompt in [
+        JsValue::from("bogus"),
+        JsValue::from(42),
+        JsValue::from(true),
+    ] {
+        let options = object(&[("prompt", prompt.clone())]);
+        assert_eq!(
+            rejection(c.start_login("alice.test".into(), Some(options))).await,
+            "invalid_input",
+            "{prompt:?}"
+        );
+    }
+}
