@@ -14,9 +14,8 @@ import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 
-import { authorizeOnPds } from "../../scripts/browsers/authorize.mjs";
 import { browsers } from "../../scripts/browsers/index.mjs";
-import { startStack } from "./site.mjs";
+import { call, callErr, openTestPage, signInOnTestPage, startStack } from "./site.mjs";
 
 const COLLECTION = "com.example.e2e.item";
 const INTERCEPTION = "needs Playwright's network interception";
@@ -24,18 +23,6 @@ const TIMEOUT_MS = 2000;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const isToken = (r) => r.url.endsWith("/oauth/token");
-
-async function call(p, method, ...args) {
-  const r = await p.evaluate(([m, a]) => window.call(m, ...a), [method, args]);
-  if (!r.ok) throw Object.assign(new Error(`${method}: ${r.code}: ${r.message}`), r);
-  return r.value;
-}
-
-async function callErr(p, method, ...args) {
-  const r = await p.evaluate(([m, a]) => window.call(m, ...a), [method, args]);
-  assert.equal(r.ok, false, `${method} was expected to fail`);
-  return r;
-}
 
 /** `p`'s client replaced by one with `overrides`, its events collected in `window.heard`. */
 async function useClient(p, overrides = {}) {
@@ -81,20 +68,9 @@ for (const name of browsers()) {
 
     after(() => stack?.stop());
 
-    async function open(p) {
-      await p.goto(`${site.url}/`);
-      await p.waitFor(() => window.ready === true, undefined, { what: "the test page" });
-      return p;
-    }
+    const open = (p) => openTestPage(p, site);
 
-    async function signIn(p, account) {
-      const start = await call(p, "startLogin", account.handle);
-      await p.goto(start.url);
-      await authorizeOnPds(p, { password: account.password });
-      await p.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`));
-      await p.waitFor(() => window.ready === true, undefined, { what: "the callback page" });
-      return (await call(p, "handleCallback")).session;
-    }
+    const signIn = (p, account) => signInOnTestPage(p, site, account);
 
     const requestsDuring = (p, fn) => p.requestsDuring(fn, { prefix: pds.pds });
 

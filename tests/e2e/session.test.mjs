@@ -7,27 +7,13 @@ import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 
-import { authorizeOnPds } from "../../scripts/browsers/authorize.mjs";
 import { browsers } from "../../scripts/browsers/index.mjs";
-import { startStack } from "./site.mjs";
+import { call, callErr, openTestPage, signInOnTestPage, startStack } from "./site.mjs";
 
 const COLLECTION = "com.example.e2e.item";
 const CONCURRENT_TABS =
   "needs scripts running in two tabs at the same moment (one WebDriver session runs one at a time)";
 const INTERCEPTION = "needs Playwright's network interception";
-
-/** Calls a client method in the page; throws with the error's code if it rejects. */
-async function call(p, method, ...args) {
-  const r = await p.evaluate(([m, a]) => window.call(m, ...a), [method, args]);
-  if (!r.ok) throw Object.assign(new Error(`${method}: ${r.code}: ${r.message}`), r);
-  return r.value;
-}
-
-async function callErr(p, method, ...args) {
-  const r = await p.evaluate(([m, a]) => window.call(m, ...a), [method, args]);
-  assert.equal(r.ok, false, `${method} was expected to fail`);
-  return r;
-}
 
 /** A service with a did:web on localhost that the PDS can resolve and forward proxied calls to:
  *  answers every XRPC call with its path and remembers the Authorization header it got. */
@@ -68,22 +54,9 @@ for (const name of browsers()) {
 
     after(() => stack?.stop());
 
-    /** The test page, ready, in `p`. */
-    async function open(p) {
-      await p.goto(`${site.url}/`);
-      await p.waitFor(() => window.ready === true, undefined, { what: "the test page" });
-      return p;
-    }
+    const open = (p) => openTestPage(p, site);
 
-    /** Signs `account` in from `p` (on the test page) through the PDS's pages; returns the session. */
-    async function signIn(p, account) {
-      const start = await call(p, "startLogin", account.handle);
-      await p.goto(start.url);
-      await authorizeOnPds(p, { password: account.password });
-      await p.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`));
-      await p.waitFor(() => window.ready === true, undefined, { what: "the callback page" });
-      return (await call(p, "handleCallback")).session;
-    }
+    const signIn = (p, account) => signInOnTestPage(p, site, account);
 
     /** Requests to the PDS/authorization server while `fn` runs. */
     const requestsDuring = (p, fn, opts) => p.requestsDuring(fn, { prefix: pds.pds, ...opts });

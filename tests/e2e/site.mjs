@@ -2,6 +2,7 @@
 // /pkg/* from the built package, /config.json with the local PDS's URLs, and the page itself
 // for every other path (so /callback is the page too). `startStack(browserName)` starts what a
 // page suite needs around it: the PDS, this page, and the browser.
+import { authorizeOnPds } from "../../scripts/browsers/authorize.mjs";
 import { launch } from "../../scripts/browsers/index.mjs";
 import { startPds } from "../../scripts/pds.mjs";
 import { createStaticServer } from "../../scripts/static-server.mjs";
@@ -48,4 +49,36 @@ export async function startStack(browserName) {
     await stack.stop().catch(() => {});
     throw e;
   }
+}
+
+/** Calls a client method in the test page; throws with the error's code if it rejects. */
+export async function call(p, method, ...args) {
+  const r = await p.evaluate(([m, a]) => window.call(m, ...a), [method, args]);
+  if (!r.ok) throw Object.assign(new Error(`${method}: ${r.code}: ${r.message}`), r);
+  return r.value;
+}
+
+/** Calls a client method in the test page that must fail; returns `{ ok: false, code, … }`. */
+export async function callErr(p, method, ...args) {
+  const r = await p.evaluate(([m, a]) => window.call(m, ...a), [method, args]);
+  if (r.ok) throw new Error(`${method} was expected to fail, and returned ${JSON.stringify(r.value)}`);
+  return r;
+}
+
+/** The test page of `site`, ready, in `p`. */
+export async function openTestPage(p, site) {
+  await p.goto(`${site.url}/`);
+  await p.waitFor(() => window.ready === true, undefined, { what: "the test page" });
+  return p;
+}
+
+/** Signs `account` in from `p` (on the test page of `site`) through the PDS's own pages;
+ *  returns the session. */
+export async function signInOnTestPage(p, site, account) {
+  const start = await call(p, "startLogin", account.handle);
+  await p.goto(start.url);
+  await authorizeOnPds(p, { password: account.password });
+  await p.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`));
+  await p.waitFor(() => window.ready === true, undefined, { what: "the callback page" });
+  return (await call(p, "handleCallback")).session;
 }

@@ -9,16 +9,9 @@ import assert from "node:assert/strict";
 
 import { authorizeOnPds } from "../../scripts/browsers/authorize.mjs";
 import { browsers } from "../../scripts/browsers/index.mjs";
-import { startStack } from "./site.mjs";
+import { call, openTestPage, signInOnTestPage, startStack } from "./site.mjs";
 
 const KINDS = ["dedicated", "service"];
-
-/** Calls a client method in the page; throws with the error's code if it rejects. */
-async function call(p, method, ...args) {
-  const r = await p.evaluate(([m, a]) => window.call(m, ...a), [method, args]);
-  if (!r.ok) throw Object.assign(new Error(`${method}: ${r.code}: ${r.message}`), r);
-  return r.value;
-}
 
 /** Calls a client method in the page's `kind` worker; returns `{ ok, value }` or `{ ok: false, code }`. */
 const askWorker = (p, kind, method, ...args) =>
@@ -84,23 +77,13 @@ for (const name of browsers()) {
       page = await browser.newPage();
       await open(page);
       did = pds.accounts[0].did;
-      const start = await call(page, "startLogin", pds.accounts[0].handle);
-      await page.goto(start.url);
-      await authorizeOnPds(page, { password: pds.accounts[0].password });
-      await page.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`));
-      await page.waitFor(() => window.ready === true, undefined, { what: "the callback page" });
-      await call(page, "handleCallback");
+      await signInOnTestPage(page, site, pds.accounts[0]);
       await attachWorkers(page);
     });
 
     after(() => stack?.stop());
 
-    /** The test page, ready, in `p`. */
-    async function open(p) {
-      await p.goto(`${site.url}/`);
-      await p.waitFor(() => window.ready === true, undefined, { what: "the test page" });
-      return p;
-    }
+    const open = (p) => openTestPage(p, site);
 
     for (const kind of KINDS) {
       test(`a ${kind} worker restores the page's session and makes authenticated calls`, async () => {
