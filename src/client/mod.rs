@@ -83,7 +83,7 @@ impl<P: Platform> Client<P> {
     async fn dpop_send(
         &self,
         key: &DpopKey<P::Key>,
-        request: HttpRequest,
+        request: &HttpRequest,
         access: Option<BoundToken<'_>>,
     ) -> Result<HttpResponse> {
         self.nonces.load(&self.platform, &request.url).await;

@@ -288,12 +288,12 @@ impl<P: Platform> Client<P> {
                 .refresh_replacing(did, &live.session.access_token)
                 .await?;
         }
-        let mut resp = self.send_bound(&live, request.clone()).await?;
+        let mut resp = self.send_bound(&live, &request).await?;
         if resp.status == 401 && is_invalid_token(&resp) {
             live = self
                 .refresh_replacing(did, &live.session.access_token)
                 .await?;
-            resp = self.send_bound(&live, request).await?;
+            resp = self.send_bound(&live, &request).await?;
         }
         Ok(resp)
     }
@@ -344,7 +344,7 @@ impl<P: Platform> Client<P> {
         })
     }
 
-    async fn send_bound(&self, live: &Live<P::Key>, request: HttpRequest) -> Result<HttpResponse> {
+    async fn send_bound(&self, live: &Live<P::Key>, request: &HttpRequest) -> Result<HttpResponse> {
         let access = BoundToken {
             token: live.session.access_token.expose(),
             ath: &live.ath,

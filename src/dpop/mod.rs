@@ -49,12 +49,13 @@ pub(crate) struct DpopOutcome {
 
 /// Sends a DPoP-bound request: a fresh proof per attempt, the cached nonce for the origin,
 /// the nonce from every response remembered, and exactly one retry when the server demands a
-/// nonce we did not send.
+/// nonce we did not send. The request is borrowed: each attempt sends a copy with its own proof,
+/// and a caller that may send it again (after a refresh) needs no copy of its own.
 pub(crate) async fn send<P: Http + Keys>(
     platform: &P,
     key: &DpopKey<P::Key>,
     nonces: &NonceCache,
-    request: HttpRequest,
+    request: &HttpRequest,
     access: Option<BoundToken<'_>>,
     now: i64,
 ) -> Result<DpopOutcome> {
@@ -177,7 +178,7 @@ mod tests {
         let nonces = NonceCache::default();
         let mut req = HttpRequest::get(url);
         req.method = "POST".into();
-        let out = block_on(send(&p, &key, &nonces, req.clone(), None, 10)).unwrap();
+        let out = block_on(send(&p, &key, &nonces, &req, None, 10)).unwrap();
         assert_eq!(out.response.status, 201);
         assert_eq!(
             out.new_nonce,
@@ -185,7 +186,7 @@ mod tests {
         );
         assert_eq!(http.count(), 2);
         // Steady state: the cached nonce is sent first time, one request per call.
-        let out = block_on(send(&p, &key, &nonces, req, None, 11)).unwrap();
+        let out = block_on(send(&p, &key, &nonces, &req, None, 11)).unwrap();
         assert_eq!(out.response.status, 201);
         assert_eq!(out.new_nonce, None);
         assert_eq!(http.count(), 3);
@@ -211,7 +212,7 @@ mod tests {
             &p,
             &key,
             &nonces,
-            HttpRequest::get(url),
+            &HttpRequest::get(url),
             token("tok"),
             10,
         ))
@@ -233,7 +234,7 @@ mod tests {
     fn a_response_without_a_dpop_nonce_is_refused() {
         let (p, key) = setup();
         let send_to = |url: &str, access: Option<BoundToken<'_>>, nonces: &NonceCache| {
-            block_on(send(&p, &key, nonces, HttpRequest::get(url), access, 1))
+            block_on(send(&p, &key, nonces, &HttpRequest::get(url), access, 1))
         };
         // An authorization server must always send one.
         let as_url = "https://as.example/oauth/token";
@@ -285,7 +286,7 @@ mod tests {
             &p,
             &key,
             &nonces,
-            HttpRequest::get(url),
+            &HttpRequest::get(url),
             token("t"),
             1,
         ))
