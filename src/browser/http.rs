@@ -19,10 +19,6 @@ extern "C" {
     // The global functions rather than `Window`'s, so the same code runs in workers.
     #[wasm_bindgen(js_name = fetch, catch)]
     fn global_fetch(request: &Request) -> std::result::Result<Promise, JsValue>;
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: i32) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(id: &JsValue);
 }
 
 /// Sends requests with `fetch`, each aborted after `timeout_ms`.
@@ -63,7 +59,7 @@ impl Deadline {
             .ok()
             .and_then(|f| f.dyn_into().ok())
             .ok_or_else(|| Error::new(ErrorCode::Unsupported, "AbortController.abort"))?;
-        let timer = set_timeout(&abort.bind0(&controller), ms.min(i32::MAX as u32) as i32);
+        let timer = js::set_timeout(&abort.bind0(&controller), ms.min(i32::MAX as u32) as i32);
         let signal = controller.signal();
         let aborted = Promise::new(&mut |resolve, _reject| signal.set_onabort(Some(&resolve)));
         Ok(Deadline {
@@ -105,7 +101,7 @@ impl Deadline {
 
 impl Drop for Deadline {
     fn drop(&mut self) {
-        clear_timeout(&self.timer);
+        js::clear_timeout(&self.timer);
         self.controller.signal().set_onabort(None);
     }
 }

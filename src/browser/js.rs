@@ -48,3 +48,16 @@ pub(crate) fn global_property(key: &str) -> Option<JsValue> {
         Some(value)
     }
 }
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    // The global timers rather than `Window`'s, so the same code runs in workers.
+    #[wasm_bindgen(js_name = setTimeout)]
+    pub(crate) fn set_timeout(handler: &js_sys::Function, ms: i32) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    pub(crate) fn clear_timeout(id: &JsValue);
+    #[wasm_bindgen(js_name = setInterval)]
+    pub(crate) fn set_interval(handler: &js_sys::Function, ms: i32) -> JsValue;
+    #[wasm_bindgen(js_name = clearInterval)]
+    pub(crate) fn clear_interval(id: &JsValue);
+}

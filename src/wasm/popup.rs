@@ -15,22 +15,13 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use futures_channel::oneshot;
-use js_sys::{Function, Object, Reflect};
+use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, MessageEvent, Window};
 
+use crate::browser::js::{clear_interval, set_interval, set_timeout};
 use crate::error::{Error, ErrorCode, Result};
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: i32) -> JsValue;
-    #[wasm_bindgen(js_name = setInterval)]
-    fn set_interval(handler: &Function, ms: i32) -> JsValue;
-    #[wasm_bindgen(js_name = clearInterval)]
-    fn clear_interval(id: &JsValue);
-}
 
 /// How often the opener looks at the popup.
 const POLL_MS: i32 = 250;
