@@ -5,8 +5,7 @@
 use crate::config::{ClientConfig, ResponseMode};
 use crate::identity::{normalize_handle, parse_did, DidDocument};
 use crate::oauth::callback::{
-    has_callback_params, parse_callback, strip_callback_params, validate_callback,
-    ExpectedCallback, LoginAttempt,
+    has_callback_params, parse_callback, strip_callback_params, validate_callback, FixedAttempt,
 };
 use crate::oauth::metadata::{
     process_metadata_response, validate_auth_server, validate_protected_resource,
@@ -90,17 +89,6 @@ pub fn auth_server_metadata(data: &[u8]) {
     }
 }
 
-struct Attempt;
-
-impl LoginAttempt for Attempt {
-    fn expected(&self) -> ExpectedCallback<'_> {
-        ExpectedCallback {
-            issuer: "https://as.example",
-            expires_at: 100,
-        }
-    }
-}
-
 /// The URL the browser comes back to.
 pub fn callback_url(data: &[u8]) {
     let Some(url) = text(data) else {
@@ -108,7 +96,7 @@ pub fn callback_url(data: &[u8]) {
     };
     for mode in [ResponseMode::Query, ResponseMode::Fragment] {
         if let Ok(params) = parse_callback(url, mode) {
-            let _ = validate_callback(&params, Some(Attempt), 50);
+            let _ = validate_callback(&params, Some(FixedAttempt), 50);
         }
         let _ = has_callback_params(url, mode);
         let _ = strip_callback_params(url, mode);

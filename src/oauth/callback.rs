@@ -168,19 +168,25 @@ pub(crate) fn validate_callback<L: LoginAttempt>(
     }
 }
 
+/// A login attempt from `https://as.example` that expires at 100, for tests and fuzzing.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) struct FixedAttempt;
+
+#[cfg(any(test, feature = "fuzzing"))]
+impl LoginAttempt for FixedAttempt {
+    fn expected(&self) -> ExpectedCallback<'_> {
+        ExpectedCallback {
+            issuer: "https://as.example",
+            expires_at: 100,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    struct Attempt;
-    impl LoginAttempt for Attempt {
-        fn expected(&self) -> ExpectedCallback<'_> {
-            ExpectedCallback {
-                issuer: "https://as.example",
-                expires_at: 100,
-            }
-        }
-    }
+    use super::FixedAttempt as Attempt;
     const GOOD: Option<Attempt> = Some(Attempt);
 
     fn check(query: &str, pending: Option<Attempt>, now: i64) -> Result<String> {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 
 import { browsers } from "../../scripts/browsers/index.mjs";
-import { call, callErr, openTestPage, signInOnTestPage, startStack } from "./site.mjs";
+import { call, callErr, openTestPage, signInOnTestPage, startSignedIn } from "./site.mjs";
 
 const COLLECTION = "com.example.e2e.item";
 const CONCURRENT_TABS =
@@ -42,14 +42,11 @@ const isRefresh = (r) =>
 
 for (const name of browsers()) {
   describe(name, () => {
-    let pds, site, browser, stack, page, did;
+    let pds, site, stack, page, did;
 
     before(async () => {
-      ({ pds, site, browser } = stack = await startStack(name));
-      page = await browser.newPage();
-      await open(page);
+      ({ pds, site, page } = stack = await startSignedIn(name));
       did = pds.accounts[0].did;
-      await signIn(page, pds.accounts[0]);
     });
 
     after(() => stack?.stop());

@@ -82,3 +82,17 @@ export async function signInOnTestPage(p, site, account) {
   await p.waitFor(() => window.ready === true, undefined, { what: "the callback page" });
   return (await call(p, "handleCallback")).session;
 }
+
+/** `startStack`, plus `page`: the test page, signed in as the first account. */
+export async function startSignedIn(browserName) {
+  const stack = await startStack(browserName);
+  try {
+    stack.page = await stack.browser.newPage();
+    await openTestPage(stack.page, stack.site);
+    await signInOnTestPage(stack.page, stack.site, stack.pds.accounts[0]);
+  } catch (e) {
+    await stack.stop();
+    throw e;
+  }
+  return stack;
+}

@@ -10,23 +10,11 @@
 // last ask) and
 // `requests` (the URLs this worker fetched since the last ask, from Resource Timing: each
 // worker has a timeline of its own, which the page cannot see).
-import init, * as lib from "/pkg/atproto_oauth_wasm.js";
+import { setUp, callMethod } from "/harness.js";
 
 // No top-level await: service workers refuse module scripts that use it.
 const ready = (async () => {
-  await init();
-  const config = await (await fetch("/config.json")).json();
-  const redirectUri = `${location.origin}/callback`;
-  const scope = "atproto transition:generic";
-  const client = new lib.OAuthClient({
-    clientId: lib.loopbackClientId(redirectUri, scope),
-    redirectUri,
-    scope,
-    handleResolver: config.pds,
-    plcDirectoryUrl: config.plc,
-    handleResolution: ["xrpc"],
-    allowHttp: true,
-  });
+  const client = (await setUp())();
   const events = [];
   client.onSessionEvent((e) => events.push(e));
   performance.setResourceTimingBufferSize?.(10000);
@@ -46,10 +34,7 @@ async function run({ method, args = [], at }) {
     if (method === "events") return { ok: true, value: events.splice(0) };
     if (method === "requests") return { ok: true, value: requests() };
     if (method === "kind") return { ok: true, value: self.registration ? "service" : "dedicated" };
-    const value = await client[method](...args);
-    // A session object's fetchHandler cannot be posted to the page: say what it is instead.
-    if (typeof value?.fetchHandler === "function") return { ok: true, value: { ...value, fetchHandler: "function" } };
-    return { ok: true, value };
+    return await callMethod(client, method, args);
   } catch (e) {
     return { ok: false, code: e?.code, name: e?.name, message: String(e?.message ?? e) };
   }
