@@ -123,10 +123,23 @@ impl Table {
     }
 }
 
+/// A P-256 private scalar in one heap cell that is wiped when dropped.
+///
+/// Boxed so that it never moves: the material travels by value through several async calls on
+/// its way to the import, and each move of an inline array copies it into the next future's
+/// state (heap memory on wasm32, which any page script can read) while leaving the old copy
+/// behind, unwiped, since a moved-from value has no destructor. Moving a box copies a pointer.
+pub type Scalar = Box<Zeroizing<[u8; 32]>>;
+
+/// A new all-zero [`Scalar`] to fill in place.
+pub fn blank_scalar() -> Scalar {
+    Box::new(Zeroizing::new([0u8; 32]))
+}
+
 /// A P-256 private key on its way to the platform: generated in this crate, handed to
 /// [`Keys::import_key`] once, and wiped when dropped. Nothing else ever holds it.
 pub struct KeyMaterial {
-    scalar: Zeroizing<[u8; 32]>,
+    scalar: Scalar,
     public: [u8; 65],
 }
 
@@ -145,7 +158,7 @@ pub const PKCS8_LEN: usize = PKCS8_HEAD.len() + 32 + PKCS8_MID.len() + 65;
 
 impl KeyMaterial {
     /// A private scalar (big-endian) and its uncompressed SEC1 public point (`04 || x || y`).
-    pub fn new(scalar: Zeroizing<[u8; 32]>, public: [u8; 65]) -> Self {
+    pub fn new(scalar: Scalar, public: [u8; 65]) -> Self {
         KeyMaterial { scalar, public }
     }
 

@@ -24,7 +24,13 @@ pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
 /// in the browser (getrandom's `js` feature).
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut buf = [0u8; N];
-    getrandom::getrandom(&mut buf).map_err(|_e| {
+    fill_random(&mut buf)?;
+    Ok(buf)
+}
+
+/// Fills `buf` from the platform's CSPRNG, in place.
+pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
+    getrandom::getrandom(buf).map_err(|_e| {
         // In the browser the one source is crypto.getRandomValues: getrandom's messages for
         // every platform (and std's I/O error texts behind them) stay out of the .wasm.
         #[cfg(target_arch = "wasm32")]
@@ -35,8 +41,7 @@ pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
             ErrorCode::CryptoError,
             format!("no secure randomness: {why}"),
         )
-    })?;
-    Ok(buf)
+    })
 }
 
 /// A random URL-safe token carrying `N` bytes of entropy.

@@ -877,7 +877,7 @@ fn js_error_is_a_real_error_with_code() {
 
 fn key_material() -> (KeyMaterial, p256::ecdsa::VerifyingKey) {
     use p256::elliptic_curve::sec1::ToEncodedPoint;
-    let mut scalar = zeroize::Zeroizing::new([0u8; 32]);
+    let mut scalar = atproto_oauth_wasm::platform::blank_scalar();
     getrandom::getrandom(scalar.as_mut_slice()).unwrap();
     let secret = p256::SecretKey::from_slice(scalar.as_slice()).unwrap();
     let point = secret.public_key().to_encoded_point(false);

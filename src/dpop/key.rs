@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::platform::{KeyMaterial, Keys};
+use crate::platform::{blank_scalar, KeyMaterial, Keys, Scalar};
 use crate::secret::KeySecret;
-use crate::util::{b64url, b64url_decode, random_bytes, sha256};
+use crate::util::{b64url, b64url_decode, fill_random, random_bytes, sha256};
 
 /// The public half of a DPoP key, as a JWK (`kty` EC, `crv` P-256).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +54,7 @@ impl PublicJwk {
 
 /// Computes the public point of `scalar` and packs both for the platform. The scalar is wiped
 /// when the material is dropped.
-fn material(scalar: Zeroizing<[u8; 32]>) -> Result<KeyMaterial> {
+fn material(scalar: Scalar) -> Result<KeyMaterial> {
     let secret = p256::SecretKey::from_slice(scalar.as_slice())
         .map_err(|_| Error::new(ErrorCode::CryptoError, "not a valid P-256 private key"))?;
     let encoded = secret.public_key().to_encoded_point(false);
@@ -84,7 +84,9 @@ pub(crate) fn generate() -> Result<KeyMaterial> {
     // Rejection sampling: a random 32-byte string is a valid scalar with overwhelming
     // probability; the loop bound only guards against a broken RNG.
     for _ in 0..16 {
-        let scalar = Zeroizing::new(random_bytes::<32>()?);
+        // Filled in place: a scalar returned by value would leave copies in stack frames.
+        let mut scalar = blank_scalar();
+        fill_random(scalar.as_mut_slice())?;
         if let Ok(material) = material(scalar) {
             // In the browser, getrandom stages random bytes in a JS buffer that it keeps: draw
             // once more so the scalar does not linger there.
@@ -105,7 +107,7 @@ pub(crate) fn from_legacy_secret(secret: &KeySecret) -> Result<KeyMaterial> {
     if bytes.len() != 32 {
         return Err(corrupt());
     }
-    let mut scalar = Zeroizing::new([0u8; 32]);
+    let mut scalar = blank_scalar();
     scalar.copy_from_slice(&bytes);
     bytes.zeroize();
     material(scalar).map_err(|_| corrupt())
@@ -208,7 +210,9 @@ mod tests {
     #[test]
     fn generated_material_is_consistent_and_pkcs8_is_well_formed() {
         let m = generate().unwrap();
-        let again = material(Zeroizing::new(*m.scalar())).unwrap();
+        let mut copy = blank_scalar();
+        copy.copy_from_slice(m.scalar());
+        let again = material(copy).unwrap();
         assert_eq!(m.public_point(), again.public_point());
         assert_eq!(m.public_point()[0], 4);
         let mut der = [0u8; crate::platform::PKCS8_LEN];

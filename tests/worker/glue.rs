@@ -63,7 +63,7 @@ async fn keys_and_encrypted_records_work() {
         30_000,
         Rc::new(BroadcastEvents::local_only()),
     );
-    let mut scalar = zeroize::Zeroizing::new([0u8; 32]);
+    let mut scalar = atproto_oauth_wasm::platform::blank_scalar();
     getrandom::getrandom(scalar.as_mut_slice()).unwrap();
     let secret = p256::SecretKey::from_slice(scalar.as_slice()).unwrap();
     let mut public = [0u8; 65];
