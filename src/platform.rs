@@ -76,6 +76,23 @@ impl HttpResponse {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
+
+    /// The body as an OAuth or XRPC error, if it is one.
+    pub fn error_body(&self) -> Option<ErrorBody> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// The JSON error of an OAuth server (`error`, `error_description`) or of an XRPC server
+/// (`error`, `message`). One type for both: each derived deserializer costs bytes in the .wasm.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ErrorBody {
+    /// The error code.
+    pub error: Option<String>,
+    /// OAuth's human-readable text.
+    pub error_description: Option<String>,
+    /// XRPC's human-readable text.
+    pub message: Option<String>,
 }
 
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {

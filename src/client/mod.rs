@@ -96,7 +96,7 @@ impl<P: Platform> Client<P> {
             self.now(),
         )
         .await?;
-        self.nonces.save(&self.platform, out.new_nonce);
+        self.nonces.save(&self.platform, out.changed.as_deref());
         Ok(out.response)
     }
 }

@@ -186,15 +186,9 @@ pub(crate) fn is_invalid_token(resp: &HttpResponse) -> bool {
         .is_some_and(|h| h.contains("invalid_token"))
 }
 
-#[derive(Deserialize)]
-struct XrpcErrorBody {
-    error: Option<String>,
-    message: Option<String>,
-}
-
 fn xrpc_error(resp: &HttpResponse, nsid: &str) -> Error {
-    let body: Option<XrpcErrorBody> = serde_json::from_slice(&resp.body).ok();
-    let (error, message) = body.map(|b| (b.error, b.message)).unwrap_or((None, None));
+    let body = resp.error_body().unwrap_or_default();
+    let (error, message) = (body.error, body.message);
     let said = format!(
         "HTTP {}{}{}",
         resp.status,

@@ -1,6 +1,7 @@
 //! DPoP (RFC 9449): the key, proofs, the per-origin nonce cache, and the one function every
 //! DPoP-bound request goes through.
 
+pub(crate) mod clock;
 pub(crate) mod key;
 pub(crate) mod nonce;
 pub(crate) mod proof;
@@ -25,14 +26,9 @@ pub(crate) struct BoundToken<'a> {
 /// resource server.
 pub(crate) fn is_use_dpop_nonce(resp: &HttpResponse) -> bool {
     match resp.status {
-        400 => {
-            /// Only the field looked at: a `serde_json::Value` would link its parser and map.
-            #[derive(serde::Deserialize)]
-            struct Body {
-                error: String,
-            }
-            serde_json::from_slice::<Body>(&resp.body).is_ok_and(|b| b.error == "use_dpop_nonce")
-        }
+        400 => resp
+            .error_body()
+            .is_some_and(|b| b.error.as_deref() == Some("use_dpop_nonce")),
         401 => resp.header("www-authenticate").is_some_and(|h| {
             h.trim_start().to_ascii_lowercase().starts_with("dpop") && h.contains("use_dpop_nonce")
         }),
@@ -40,17 +36,20 @@ pub(crate) fn is_use_dpop_nonce(resp: &HttpResponse) -> bool {
     }
 }
 
-/// What `send` learned besides the response: the origin's new nonce, if it changed.
+/// What `send` learned besides the response: the origin whose state (nonce or clock offset)
+/// changed, if any.
 #[derive(Debug)]
 pub(crate) struct DpopOutcome {
     pub response: HttpResponse,
-    pub new_nonce: Option<(String, String)>,
+    pub changed: Option<String>,
 }
 
-/// Sends a DPoP-bound request: a fresh proof per attempt, the cached nonce for the origin,
-/// the nonce from every response remembered, and exactly one retry when the server demands a
-/// nonce we did not send. The request is borrowed: each attempt sends a copy with its own proof,
-/// and a caller that may send it again (after a refresh) needs no copy of its own.
+/// Sends a DPoP-bound request: a fresh proof per attempt, in the server's time, with the cached
+/// nonce for the origin; the nonce and clock offset from every response remembered. It retries
+/// exactly once when the server demands a nonce we did not send, and a bounded number of times
+/// while the server refuses the proof's `iat` (see [`clock`]). The request is borrowed: each
+/// attempt sends a copy with its own proof, and a caller that may send it again (after a
+/// refresh) needs no copy of its own.
 pub(crate) async fn send<P: Http + Keys>(
     platform: &P,
     key: &DpopKey<P::Key>,
@@ -67,15 +66,18 @@ pub(crate) async fn send<P: Http + Keys>(
                 format!("{:?} is not a URL", request.url),
             )
         })?;
-    let mut new_nonce = None;
-    for attempt in 0..2 {
+    let mut changed = false;
+    let mut nonce_retried = false;
+    let mut search = clock::ClockSearch::default();
+    for _ in 0..clock::MAX_STEPS + 2 {
         let nonce = nonces.get(&origin);
+        let offset = nonces.offset(&origin);
         let proof = create_proof(
             platform,
             key,
             &request.method,
             &request.url,
-            now,
+            now.saturating_add(offset),
             nonce.as_deref(),
             access.map(|a| a.ath),
         )
@@ -105,24 +107,41 @@ pub(crate) async fn send<P: Http + Keys>(
             .with_server_error(None, Some(response.status)));
         }
         if let Some(fresh) = &fresh {
-            if nonces.set(&origin, fresh) {
-                new_nonce = Some((origin.clone(), fresh.clone()));
+            changed |= nonces.set(&origin, fresh);
+        }
+        // A readable `Date` is believed only when it is clearly off from what we use: its
+        // one-second resolution and the round trip would otherwise move the offset every time.
+        if let Some(learned) = clock::date_offset(&response, now) {
+            if learned.abs_diff(offset) > 30 {
+                changed |= nonces.set_offset(&origin, learned);
             }
         }
-        let retry =
-            attempt == 0 && is_use_dpop_nonce(&response) && fresh.is_some() && fresh != nonce;
-        if !retry {
-            return Ok(DpopOutcome {
-                response,
-                new_nonce,
-            });
+        if !nonce_retried && is_use_dpop_nonce(&response) && fresh.is_some() && fresh != nonce {
+            nonce_retried = true;
+            continue;
         }
+        if let Some(skew) = clock::iat_refused(&response) {
+            let now_used = nonces.offset(&origin);
+            // A `Date` in this very response already corrected the offset: just try again.
+            let next = if now_used != offset {
+                Some(now_used)
+            } else {
+                search.next(offset, skew)
+            };
+            if let Some(next) = next {
+                changed |= nonces.set_offset(&origin, next);
+                continue;
+            }
+        }
+        return Ok(DpopOutcome {
+            response,
+            changed: changed.then_some(origin),
+        });
     }
-    // The loop returns on its second pass; this is unreachable but keeps the compiler happy
-    // without a panic path.
+    // Every pass either continues a bounded search or returns; the loop's bound is above both.
     Err(Error::new(
         ErrorCode::Internal,
-        "DPoP nonce retry did not finish",
+        "DPoP retries did not finish",
     ))
 }
 
@@ -180,15 +199,13 @@ mod tests {
         req.method = "POST".into();
         let out = block_on(send(&p, &key, &nonces, &req, None, 10)).unwrap();
         assert_eq!(out.response.status, 201);
-        assert_eq!(
-            out.new_nonce,
-            Some(("https://as.example".into(), "n1".into()))
-        );
+        assert_eq!(out.changed.as_deref(), Some("https://as.example"));
+        assert_eq!(nonces.get("https://as.example").as_deref(), Some("n1"));
         assert_eq!(http.count(), 2);
         // Steady state: the cached nonce is sent first time, one request per call.
         let out = block_on(send(&p, &key, &nonces, &req, None, 11)).unwrap();
         assert_eq!(out.response.status, 201);
-        assert_eq!(out.new_nonce, None);
+        assert_eq!(out.changed, None);
         assert_eq!(http.count(), 3);
     }
 
@@ -269,6 +286,129 @@ mod tests {
             with_header(json(200, "{}"), "DpOp-NoNcE", "n"),
         );
         send_to(as_url, None, &NonceCache::default()).unwrap();
+    }
+
+    /// A server whose clock is `offset` seconds ahead of the device's `NOW`, checking `iat`
+    /// the way the official one does; at `url`, as an authorization server (400 JSON) or a
+    /// resource server (401 XRPC error). It counts the proofs it refused.
+    const NOW: i64 = 1_700_000_000;
+    fn skewed_server(p: &FakePlatform, url: &str, offset: i64, resource: bool) {
+        p.http
+            .on_fn(if resource { "GET" } else { "POST" }, url, move |req| {
+                let age = NOW + offset - claims(req)["iat"].as_i64().unwrap();
+                let why = if age - 180 > 10 {
+                    "too far in the past"
+                } else if age < -180 {
+                    "it should be in the past"
+                } else {
+                    return with_header(json(200, "{}"), "DPoP-Nonce", "n");
+                };
+                let said = format!(
+                    "Failed to verify DPoP proof: \"iat\" claim timestamp check failed ({why})"
+                );
+                let resp = if resource {
+                    json(
+                        401,
+                        &format!(r#"{{"error":"invalid_dpop_proof","message":{said:?}}}"#),
+                    )
+                } else {
+                    json(
+                        400,
+                        &format!(
+                            r#"{{"error":"invalid_dpop_proof","error_description":{said:?}}}"#
+                        ),
+                    )
+                };
+                with_header(resp, "DPoP-Nonce", "n")
+            });
+    }
+
+    #[test]
+    fn a_device_clock_off_is_corrected_from_the_servers_refusals() {
+        let (p, key) = setup();
+        for (offset, resource, tries) in [
+            (600, false, 4),
+            (-600, true, 4),
+            (-300, false, 2),
+            (9 * 3600, true, 14),
+            (-26 * 3600, false, 18),
+        ] {
+            let url = if resource {
+                "https://pds.example/xrpc/a.b.c"
+            } else {
+                "https://as.example/oauth/par"
+            };
+            skewed_server(&p, url, offset, resource);
+            let mut req = HttpRequest::get(url);
+            if !resource {
+                req.method = "POST".into();
+            }
+            let nonces = NonceCache::default();
+            let access = resource.then(|| token("t")).flatten();
+            let before = p.http.count();
+            let out = block_on(send(&p, &key, &nonces, &req, access, NOW)).unwrap();
+            assert_eq!(out.response.status, 200, "{offset}");
+            assert_eq!(p.http.count() - before, tries, "{offset}: requests");
+            assert!(out.changed.is_some());
+            // Learned: the next request is accepted the first time, even seconds later.
+            let out = block_on(send(&p, &key, &nonces, &req, access, NOW + 5)).unwrap();
+            assert_eq!(out.response.status, 200);
+            assert_eq!(p.http.count() - before, tries + 1, "{offset}: learned");
+            assert_eq!(out.changed, None);
+        }
+        // A clock further off than the search covers: the server's refusal, after a bounded
+        // number of requests.
+        let url = "https://far.example/oauth/par";
+        skewed_server(&p, url, 40 * 24 * 3600, false);
+        let mut req = HttpRequest::get(url);
+        req.method = "POST".into();
+        let before = p.http.count();
+        let out = block_on(send(&p, &key, &NonceCache::default(), &req, None, NOW)).unwrap();
+        assert_eq!(out.response.status, 400);
+        assert_eq!(p.http.count() - before, 1 + clock::MAX_STEPS as usize);
+    }
+
+    #[test]
+    fn a_readable_date_header_sets_the_offset_at_once() {
+        let (p, key) = setup();
+        let url = "https://as.example/oauth/par";
+        let date = |at: i64| {
+            httpdate::fmt_http_date(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(at as u64),
+            )
+        };
+        // The server is an hour ahead; its refusal carries its Date, so one retry does.
+        p.http.on_fn("POST", url, move |req| {
+            let iat = claims(req)["iat"].as_i64().unwrap();
+            let resp = if (NOW + 3600 - iat).abs() < 60 {
+                json(200, "{}")
+            } else {
+                json(400, r#"{"error":"invalid_dpop_proof","error_description":"\"iat\" claim timestamp check failed (too far in the past)"}"#)
+            };
+            with_header(with_header(resp, "DPoP-Nonce", "n"), "Date", &date(NOW + 3600))
+        });
+        let mut req = HttpRequest::get(url);
+        req.method = "POST".into();
+        let nonces = NonceCache::default();
+        let out = block_on(send(&p, &key, &nonces, &req, None, NOW)).unwrap();
+        assert_eq!(out.response.status, 200);
+        assert_eq!(p.http.count(), 2);
+        assert_eq!(nonces.offset("https://as.example"), 3600);
+        // Jitter of a few seconds leaves the offset alone.
+        p.http.on(
+            "POST",
+            url,
+            with_header(
+                with_header(json(200, "{}"), "DPoP-Nonce", "n"),
+                "Date",
+                &date(NOW + 3605),
+            ),
+        );
+        let out = block_on(send(&p, &key, &nonces, &req, None, NOW)).unwrap();
+        assert_eq!(out.changed, None);
+        assert_eq!(nonces.offset("https://as.example"), 3600);
+        // What one server taught is the first guess for another.
+        assert_eq!(nonces.offset("https://other.example"), 3600);
     }
 
     #[test]

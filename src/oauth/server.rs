@@ -29,28 +29,22 @@ fn form_post(url: &str, form: &[(&str, &str)]) -> HttpRequest {
     }
 }
 
-#[derive(Deserialize)]
-struct OAuthErrorBody {
-    error: String,
-    #[serde(default)]
-    error_description: Option<String>,
-}
-
 /// The OAuth error of a failed response, as a typed error carrying the server's `error`.
 pub(crate) fn oauth_error(resp: &HttpResponse, code: ErrorCode, what: &str) -> Error {
-    match serde_json::from_slice::<OAuthErrorBody>(&resp.body) {
-        Ok(body) => Error::new(
+    match resp
+        .error_body()
+        .and_then(|b| Some((b.error?, b.error_description)))
+    {
+        Some((error, description)) => Error::new(
             code,
             format!(
                 "{what} refused: {}{}",
-                body.error,
-                body.error_description
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default()
+                error,
+                description.map(|d| format!(" ({d})")).unwrap_or_default()
             ),
         )
-        .with_server_error(Some(body.error), Some(resp.status)),
-        Err(_) => Error::new(code, format!("{what} failed with HTTP {}", resp.status))
+        .with_server_error(Some(error), Some(resp.status)),
+        None => Error::new(code, format!("{what} failed with HTTP {}", resp.status))
             .with_server_error(None, Some(resp.status)),
     }
 }

@@ -5,8 +5,15 @@ import init, * as lib from "/pkg/atproto_oauth_wasm.js";
 
 export { lib };
 
-/** Loads the .wasm and the local PDS's URLs; returns `makeClient(overrides)`. */
+/** Loads the .wasm and the local PDS's URLs; returns `makeClient(overrides)`. A test can put the
+ *  page's clock off by `sessionStorage["e2e.clockSkewMs"]` milliseconds, which then holds across
+ *  the navigations of a sign-in (the PDS's own pages are another origin and keep the real time). */
 export async function setUp() {
+  const skew = Number(globalThis.sessionStorage?.getItem("e2e.clockSkewMs") || 0);
+  if (skew) {
+    const real = Date.now;
+    Date.now = () => real() + skew;
+  }
   await init();
   const config = await (await fetch("/config.json")).json();
   const redirectUri = `${location.origin}/callback`;
