@@ -120,22 +120,26 @@ pub(crate) struct DpopKey<K> {
     pub jwk: PublicJwk,
     /// The base64url protected header, the first part of every proof.
     pub header: Rc<str>,
+    /// The key's thumbprint: which session a server nonce was handed to.
+    pub jkt: Rc<str>,
 }
 
 impl<K> DpopKey<K> {
     pub fn new(handle: K, jwk: PublicJwk) -> Self {
         let header = jwk.protected_header().into();
+        let jkt = jwk.thumbprint().into();
         DpopKey {
             handle,
             jwk,
             header,
+            jkt,
         }
     }
 }
 
 impl<K> std::fmt::Debug for DpopKey<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DpopKey({})", self.jwk.thumbprint())
+        write!(f, "DpopKey({})", self.jkt)
     }
 }
 

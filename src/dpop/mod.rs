@@ -70,7 +70,7 @@ pub(crate) async fn send<P: Http + Keys>(
     let mut nonce_retried = false;
     let mut search = clock::ClockSearch::default();
     for _ in 0..clock::MAX_STEPS + 2 {
-        let nonce = nonces.get(&origin);
+        let nonce = nonces.get(&origin, &key.jkt);
         let offset = nonces.offset(&origin);
         let proof = create_proof(
             platform,
@@ -107,7 +107,7 @@ pub(crate) async fn send<P: Http + Keys>(
             .with_server_error(None, Some(response.status)));
         }
         if let Some(fresh) = &fresh {
-            changed |= nonces.set(&origin, fresh);
+            changed |= nonces.set(&origin, &key.jkt, fresh);
         }
         // A readable `Date` is believed only when it is clearly off from what we use: its
         // one-second resolution and the round trip would otherwise move the offset every time.
@@ -200,7 +200,10 @@ mod tests {
         let out = block_on(send(&p, &key, &nonces, &req, None, 10)).unwrap();
         assert_eq!(out.response.status, 201);
         assert_eq!(out.changed.as_deref(), Some("https://as.example"));
-        assert_eq!(nonces.get("https://as.example").as_deref(), Some("n1"));
+        assert_eq!(
+            nonces.get("https://as.example", &key.jkt).as_deref(),
+            Some("n1")
+        );
         assert_eq!(http.count(), 2);
         // Steady state: the cached nonce is sent first time, one request per call.
         let out = block_on(send(&p, &key, &nonces, &req, None, 11)).unwrap();
@@ -269,15 +272,18 @@ mod tests {
         let nonces = NonceCache::default();
         p.http.on("GET", url, json(200, "{}"));
         send_to(url, token("t"), &nonces).unwrap();
-        assert_eq!(nonces.get("https://pds.example"), None);
-        nonces.set("https://pds.example", "kept");
+        assert_eq!(nonces.get("https://pds.example", &key.jkt), None);
+        nonces.set("https://pds.example", &key.jkt, "kept");
         for status in [200, 400, 500] {
             p.http.on("GET", url, json(status, "{}"));
             assert_eq!(
                 send_to(url, token("t"), &nonces).unwrap().response.status,
                 status
             );
-            assert_eq!(nonces.get("https://pds.example").as_deref(), Some("kept"));
+            assert_eq!(
+                nonces.get("https://pds.example", &key.jkt).as_deref(),
+                Some("kept")
+            );
         }
         // The header's name is case-insensitive.
         p.http.on(
@@ -412,6 +418,53 @@ mod tests {
     }
 
     #[test]
+    fn nonces_are_tracked_per_session_and_server() {
+        // A server that scopes its nonces to each key (its right: a nonce is opaque): with one
+        // nonce per origin, two accounts would take turns being refused.
+        let p = FakePlatform::default();
+        let a = block_on(key::create(&p)).unwrap();
+        let b = block_on(key::create(&p)).unwrap();
+        let url = "https://pds.example/xrpc/a.b.c";
+        p.http.on_fn("GET", url, |req| {
+            let jwt = req.header_value("DPoP").unwrap();
+            let header: serde_json::Value =
+                serde_json::from_slice(&b64url_decode(jwt.split('.').next().unwrap()).unwrap())
+                    .unwrap();
+            let own = format!("n-{}", header["jwk"]["x"].as_str().unwrap());
+            let resp = if claims(req)["nonce"] == own.as_str() {
+                json(200, "{}")
+            } else {
+                with_header(
+                    text(401, ""),
+                    "WWW-Authenticate",
+                    r#"DPoP error="use_dpop_nonce""#,
+                )
+            };
+            with_header(resp, "DPoP-Nonce", &own)
+        });
+        let nonces = NonceCache::default();
+        let call = |key: &DpopKey<_>| {
+            let out = block_on(send(
+                &p,
+                key,
+                &nonces,
+                &HttpRequest::get(url),
+                token("t"),
+                1,
+            ));
+            assert_eq!(out.unwrap().response.status, 200);
+        };
+        call(&a);
+        call(&b);
+        let before = p.http.count();
+        for _ in 0..3 {
+            call(&a);
+            call(&b);
+        }
+        assert_eq!(p.http.count() - before, 6, "one request per call");
+    }
+
+    #[test]
     fn nonce_learned_from_successful_responses() {
         let (p, key) = setup();
         let http = &p.http;
@@ -431,7 +484,10 @@ mod tests {
             1,
         ))
         .unwrap();
-        assert_eq!(nonces.get("https://pds.example").as_deref(), Some("fresh"));
+        assert_eq!(
+            nonces.get("https://pds.example", &key.jkt).as_deref(),
+            Some("fresh")
+        );
         assert!(!is_use_dpop_nonce(&json(
             400,
             r#"{"error":"invalid_request"}"#

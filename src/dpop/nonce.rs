@@ -1,6 +1,12 @@
-//! What the client knows of each DPoP server: its current nonce, and how far its clock is from
-//! this device's. Cached in memory per origin, loaded from the store the first time a page
-//! talks to an origin, and saved in the background whenever either changes.
+//! What the client knows of each DPoP server: the nonce it last handed each session, and how
+//! far its clock is from this device's. Cached in memory, loaded from the store the first time
+//! a page talks to an origin, and saved in the background whenever it changes.
+//!
+//! Nonces are kept per session and per server, as the AT Protocol spec recommends: a server may
+//! scope its nonces to a key, and one shared nonce per origin would then make two accounts
+//! take turns being refused. A session that has no nonce of its own yet starts with the
+//! server's latest, which is right for servers whose nonces are global (the official one) and
+//! costs the usual single retry otherwise.
 
 use std::cell::RefCell;
 
@@ -8,34 +14,69 @@ use crate::config::origin_of;
 use crate::platform::{Spawn, Store, Table};
 use crate::strmap::StrMap;
 
+/// How many sessions' nonces a server's record keeps; the least recently updated goes first.
+/// A session that lost its entry falls back to the server's latest nonce.
+const SESSIONS_KEPT: usize = 16;
+
 /// One server's state.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Server {
-    nonce: Option<String>,
+    /// The nonce the server handed out last, to any session.
+    latest: Option<String>,
     /// Server time minus device time, in seconds, once learned.
     offset: Option<i64>,
+    /// The nonce of each session (by key thumbprint), least recently updated first.
+    sessions: Vec<(String, String)>,
 }
 
 impl Server {
-    /// The stored form: the nonce, then the offset on a line of its own when there is one (a
-    /// nonce is a header value and never holds a line break). A record of an earlier version is
-    /// the nonce alone, and still reads.
-    fn encode(&self) -> String {
-        let nonce = self.nonce.as_deref().unwrap_or("");
-        match self.offset {
-            Some(offset) => format!("{nonce}\n{offset}"),
-            None => nonce.to_string(),
+    fn nonce(&self, session: &str) -> Option<&str> {
+        let own = self.sessions.iter().find(|(s, _)| s == session);
+        own.map(|(_, n)| n.as_str()).or(self.latest.as_deref())
+    }
+
+    fn set_nonce(&mut self, session: &str, nonce: &str) {
+        self.latest = Some(nonce.to_string());
+        self.sessions.retain(|(s, _)| s != session);
+        if self.sessions.len() >= SESSIONS_KEPT {
+            self.sessions.remove(0);
         }
+        self.sessions.push((session.to_string(), nonce.to_string()));
+    }
+
+    /// The stored form, a line each: the latest nonce, the offset (empty when unknown), then
+    /// `thumbprint nonce` per session. Nonces are header values and thumbprints base64url: no
+    /// line breaks or spaces. A record of an earlier version is the nonce alone, and still
+    /// reads.
+    fn encode(&self) -> String {
+        let mut out = self.latest.clone().unwrap_or_default();
+        out.push('\n');
+        if let Some(offset) = self.offset {
+            out.push_str(&offset.to_string());
+        }
+        for (session, nonce) in &self.sessions {
+            out.push('\n');
+            out.push_str(session);
+            out.push(' ');
+            out.push_str(nonce);
+        }
+        out
     }
 
     fn decode(text: &str) -> Server {
-        let (nonce, offset) = match text.split_once('\n') {
-            Some((nonce, offset)) => (nonce, offset.parse().ok()),
-            None => (text, None),
-        };
+        let mut lines = text.split('\n');
+        let latest = lines.next().filter(|n| !n.is_empty()).map(String::from);
+        let offset = lines.next().and_then(|o| o.parse().ok());
+        let sessions = lines
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(s, n)| !s.is_empty() && !n.is_empty())
+            .take(SESSIONS_KEPT)
+            .map(|(s, n)| (s.to_string(), n.to_string()))
+            .collect();
         Server {
-            nonce: Some(nonce).filter(|n| !n.is_empty()).map(String::from),
+            latest,
             offset,
+            sessions,
         }
     }
 }
@@ -51,13 +92,15 @@ pub(crate) struct NonceCache {
 }
 
 impl NonceCache {
-    pub fn get(&self, origin: &str) -> Option<String> {
-        self.servers.borrow().get(origin)?.nonce.clone()
+    /// The nonce to send to `origin` for `session` (a DPoP key's thumbprint).
+    pub fn get(&self, origin: &str, session: &str) -> Option<String> {
+        let servers = self.servers.borrow();
+        servers.get(origin)?.nonce(session).map(String::from)
     }
 
-    /// Returns whether the value changed, so callers persist only real changes.
-    pub fn set(&self, origin: &str, nonce: &str) -> bool {
-        self.update(origin, |s| s.nonce = Some(nonce.to_string()))
+    /// Returns whether anything changed, so callers persist only real changes.
+    pub fn set(&self, origin: &str, session: &str, nonce: &str) -> bool {
+        self.update(origin, |s| s.set_nonce(session, nonce))
     }
 
     pub fn contains(&self, origin: &str) -> bool {
@@ -165,18 +208,22 @@ mod tests {
 
     #[test]
     fn stored_state_round_trips_and_old_records_still_read() {
+        let mut busy = Server {
+            latest: None,
+            offset: Some(-3600),
+            sessions: Vec::new(),
+        };
+        busy.set_nonce("jkt-a", "n-1_x");
+        busy.set_nonce("jkt-b", "n2");
         for server in [
+            busy,
             Server {
-                nonce: Some("n-1_x".into()),
-                offset: Some(-3600),
+                latest: Some("n".into()),
+                ..Server::default()
             },
             Server {
-                nonce: Some("n".into()),
-                offset: None,
-            },
-            Server {
-                nonce: None,
                 offset: Some(42),
+                ..Server::default()
             },
         ] {
             assert_eq!(Server::decode(&server.encode()), server);
@@ -185,11 +232,31 @@ mod tests {
         assert_eq!(
             Server::decode("abc"),
             Server {
-                nonce: Some("abc".into()),
-                offset: None
+                latest: Some("abc".into()),
+                ..Server::default()
             }
         );
         assert_eq!(Server::decode("abc\nnot a number").offset, None);
+        assert_eq!(Server::decode("abc\n\nno-space\n \nx ").sessions, vec![]);
+    }
+
+    #[test]
+    fn a_server_keeps_the_most_recent_sessions() {
+        let mut server = Server::default();
+        for i in 0..SESSIONS_KEPT + 3 {
+            server.set_nonce(&format!("k{i}"), &format!("n{i}"));
+        }
+        // The oldest sessions fall back to the latest nonce.
+        assert_eq!(server.sessions.len(), SESSIONS_KEPT);
+        assert_eq!(
+            server.nonce("k0"),
+            Some(format!("n{}", SESSIONS_KEPT + 2).as_str())
+        );
+        assert_eq!(server.nonce("k5"), Some("n5"));
+        // Updating a session moves it to the end.
+        server.set_nonce("k5", "again");
+        assert_eq!(server.sessions.last().unwrap().0, "k5");
+        assert_eq!(Server::decode(&server.encode()), server);
     }
 
     #[test]
@@ -197,13 +264,18 @@ mod tests {
         let p = FakePlatform::default();
         let first = PersistedNonces::default();
         let origin = "https://pds.example";
-        assert!(first.cache().set(origin, "n1"));
+        assert!(first.cache().set(origin, "jkt-a", "n1"));
+        assert!(first.cache().set(origin, "jkt-b", "n2"));
+        assert!(!first.cache().set(origin, "jkt-b", "n2"));
         assert!(first.cache().set_offset(origin, 600));
         assert!(!first.cache().set_offset(origin, 600));
         first.save(&p, Some(origin));
         let next = PersistedNonces::default();
         block_on(next.load(&p, "https://pds.example/xrpc/a.b.c"));
-        assert_eq!(next.cache().get(origin).as_deref(), Some("n1"));
+        assert_eq!(next.cache().get(origin, "jkt-a").as_deref(), Some("n1"));
+        assert_eq!(next.cache().get(origin, "jkt-b").as_deref(), Some("n2"));
+        // A session the server has not handed a nonce yet starts with its latest.
+        assert_eq!(next.cache().get(origin, "jkt-new").as_deref(), Some("n2"));
         assert_eq!(next.cache().offset(origin), 600);
         assert_eq!(next.cache().offset("https://elsewhere.example"), 600);
     }
