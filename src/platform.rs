@@ -227,6 +227,14 @@ pub struct Entry<K> {
     pub key: Option<K>,
 }
 
+/// A record's plaintext is wiped when the entry is dropped: a record written by version 0.1
+/// holds the DPoP scalar, and freed Wasm memory stays readable to page scripts until reused.
+impl<K> Drop for Entry<K> {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.data);
+    }
+}
+
 /// A key-value store with a few tables, shared by every tab of the origin.
 pub trait Store: KeyType {
     /// The entry under `id`, if any.

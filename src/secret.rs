@@ -24,6 +24,14 @@ macro_rules! secret_type {
             }
         }
 
+        // Wiped when dropped: in the browser, freed memory stays readable to any script that
+        // reaches the module's Wasm memory until something else overwrites it.
+        impl Drop for $name {
+            fn drop(&mut self) {
+                zeroize::Zeroize::zeroize(&mut self.0);
+            }
+        }
+
         impl std::fmt::Debug for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(concat!(stringify!($name), "([redacted])"))

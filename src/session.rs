@@ -184,17 +184,17 @@ pub(crate) async fn read_session<S: Store>(
     client_id: &str,
     did: &str,
 ) -> Result<Option<Stored<Session, S::Key>>> {
-    if let Some(entry) = store
+    if let Some(mut entry) = store
         .get(Table::Sessions, &session_id(did, client_id))
         .await?
     {
         return Ok(Some(Stored {
             record: decode(&entry.data)?,
-            key: entry.key,
+            key: entry.key.take(),
             legacy: false,
         }));
     }
-    let Some(entry) = store.get(Table::Sessions, did).await? else {
+    let Some(mut entry) = store.get(Table::Sessions, did).await? else {
         return Ok(None);
     };
     let record: Session = decode(&entry.data)?;
@@ -203,7 +203,7 @@ pub(crate) async fn read_session<S: Store>(
     }
     Ok(Some(Stored {
         record,
-        key: entry.key,
+        key: entry.key.take(),
         legacy: true,
     }))
 }

@@ -130,10 +130,16 @@ trait Bytes {
 
 impl Bytes for IdbStore {
     async fn get_bytes(&self, table: Table, id: &str) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.get(table, id).await?.map(|e| e.data))
+        Ok(self
+            .get(table, id)
+            .await?
+            .map(|mut e| std::mem::take(&mut e.data)))
     }
     async fn take_bytes(&self, table: Table, id: &str) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.take(table, id).await?.map(|e| e.data))
+        Ok(self
+            .take(table, id)
+            .await?
+            .map(|mut e| std::mem::take(&mut e.data)))
     }
 }
 
@@ -941,7 +947,7 @@ async fn a_record_keeps_its_cryptokey_through_indexeddb() {
         .unwrap()
         .unwrap();
     assert_eq!(entry.data, b"record");
-    let stored = entry.key.expect("the key comes back");
+    let stored = entry.key.clone().expect("the key comes back");
     assert_unexportable(&stored).await;
     let signature = p.sign(&stored, b"m").await.unwrap();
     verifying

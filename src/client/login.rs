@@ -314,7 +314,7 @@ impl<P: Platform> Client<P> {
             None => self.platform.take(Table::Pending, state).await?,
         };
         let (pending, handle): (Option<PendingLogin>, _) = match taken {
-            Some(entry) => (Some(decode(&entry.data)?), entry.key),
+            Some(mut entry) => (Some(decode(&entry.data)?), entry.key.take()),
             None => (None, None),
         };
         let now = self.now();

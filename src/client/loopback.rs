@@ -32,11 +32,11 @@ impl<P: Platform> Client<P> {
                 continue;
             }
             let _guard = self.platform.lock(&lock_name(client, did)).await;
-            if let Ok(Some(entry)) = self.platform.get(Table::Sessions, &id).await {
+            if let Ok(Some(mut entry)) = self.platform.get(Table::Sessions, &id).await {
                 if let Ok(session) = decode::<Session>(&entry.data) {
                     let restored = key::restore(
                         &self.platform,
-                        entry.key,
+                        entry.key.take(),
                         session.dpop_jwk.as_ref(),
                         session.dpop_key.as_ref(),
                     )

@@ -1032,7 +1032,13 @@ fn make_legacy(p: &FakePlatform, table: Table, id: &str, legacy_id: &str) -> Str
         .borrow_mut()
         .remove(&(table, id.to_string()))
         .unwrap();
-    let scalar = crate::util::b64url(&entry.key.expect("a key beside the record").to_bytes());
+    let scalar = crate::util::b64url(
+        &entry
+            .key
+            .clone()
+            .expect("a key beside the record")
+            .to_bytes(),
+    );
     let mut record: serde_json::Value = serde_json::from_slice(&entry.data).unwrap();
     let fields = record.as_object_mut().unwrap();
     fields.remove("dpop_jwk");
@@ -1044,7 +1050,7 @@ fn make_legacy(p: &FakePlatform, table: Table, id: &str, legacy_id: &str) -> Str
 
 fn assert_stored_without_scalar(p: &FakePlatform, table: Table, id: &str, scalar: &str) {
     let entry = p.store.borrow()[&(table, id.to_string())].clone();
-    let text = String::from_utf8(entry.data).unwrap();
+    let text = String::from_utf8(entry.data.clone()).unwrap();
     assert!(
         !text.contains(scalar) && !text.contains("dpop_key"),
         "{text}"

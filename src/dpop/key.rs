@@ -73,7 +73,7 @@ fn material(scalar: Scalar) -> Result<KeyMaterial> {
 /// digits of the scalar in stack frames that no destructor wipes; on wasm32 that stack is in
 /// linear memory, which any page script can read.
 #[inline(never)]
-fn scrub_stack() {
+pub(crate) fn scrub_stack() {
     let mut area = [0u8; 16 * 1024];
     area.zeroize();
     std::hint::black_box(&area);

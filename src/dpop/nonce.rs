@@ -175,8 +175,8 @@ impl PersistedNonces {
             return;
         }
         if let Ok(Some(entry)) = store.get(Table::Nonces, &origin).await {
-            if let Ok(text) = String::from_utf8(entry.data) {
-                self.cache.load(&origin, Server::decode(&text));
+            if let Ok(text) = std::str::from_utf8(&entry.data) {
+                self.cache.load(&origin, Server::decode(text));
             }
         }
     }

@@ -337,3 +337,109 @@ async fn config_and_login_options_are_read_strictly() {
         );
     }
 }
+
+/// Where `needles` (byte arrays living only in JS) occur in the Wasm linear memory, as any page
+/// script reaching the package's exports could look.
+fn found_in_wasm_memory(needles: &js_sys::Array) -> Vec<String> {
+    let scan = js_sys::Function::new_with_args(
+        "memory, needles",
+        "const m = new Uint8Array(memory.buffer); const found = [];
+         needles.forEach((n, k) => {
+           outer: for (let i = m.indexOf(n[0]); i >= 0 && i + n.length <= m.length; i = m.indexOf(n[0], i + 1)) {
+             for (let j = 1; j < n.length; j++) if (m[i + j] !== n[j]) continue outer;
+             found.push(`needle ${k} at ${i}`);
+           }
+         });
+         return found;",
+    );
+    let found = scan
+        .call2(&JsValue::NULL, &wasm_bindgen::memory(), needles)
+        .unwrap();
+    js_sys::Array::from(&found)
+        .iter()
+        .filter_map(|v| v.as_string())
+        .collect()
+}
+
+/// Stores a version 0.1 session of `did` in `db`: its scalar (random) in the encrypted record.
+/// Its own copies are wiped when it returns; the scalar as the needles a scan looks for.
+async fn store_legacy_session(db: &str, did: &str, needles: &js_sys::Array) {
+    use crate::platform::{Store, Table};
+    use std::fmt::Write;
+    use zeroize::Zeroizing;
+
+    // A 0.1 session: its scalar in the (encrypted) record. Every copy this test makes is
+    // wiped before the client runs, and the scan below checks that first.
+    let mut scalar = Zeroizing::new([0u8; 32]);
+    getrandom::getrandom(scalar.as_mut_slice()).unwrap();
+    let b64 = Zeroizing::new(crate::util::b64url(scalar.as_slice()));
+    let mut reversed = Zeroizing::new(*scalar);
+    reversed.reverse();
+    needles.push(&js_sys::Uint8Array::from(scalar.as_slice()));
+    needles.push(&js_sys::Uint8Array::from(reversed.as_slice()));
+    needles.push(&js_sys::Uint8Array::from(b64.as_bytes()));
+    let now = (js_sys::Date::now() / 1000.0) as i64;
+    let server = r#"{"issuer":"https://pds.example","authorization_endpoint":"https://pds.example/oauth/authorize","token_endpoint":"https://pds.example/oauth/token","pushed_authorization_request_endpoint":"https://pds.example/oauth/par"}"#;
+    // Written in place: a growing String would leave copies of itself behind.
+    let mut record = Zeroizing::new(String::with_capacity(4096));
+    write!(
+        record,
+        r#"{{"did":"{did}","handle":null,"pds":"https://pds.example","server":{server},"scope":"atproto","access_token":"at","refresh_token":"rt","expires_at":{},"dpop_key":"{}","created_at":{now},"updated_at":{now}}}"#,
+        now + 3600,
+        b64.as_str()
+    )
+    .unwrap();
+    assert!(record.capacity() == 4096);
+    let store = crate::browser::IdbStore::open(db).await.unwrap();
+    store
+        .put(Table::Sessions, did, record.as_bytes(), None)
+        .await
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn migrating_a_version_0_1_record_leaves_no_copy_of_the_scalar_in_wasm_memory() {
+    let db = format!("wasm-legacy-{}", js_sys::Math::random());
+    let did = "did:plc:legacylegacylegacyleg";
+    let needles = js_sys::Array::new();
+    store_legacy_session(&db, did, &needles).await;
+    // Temporaries the debug build left in the stack frames below this one.
+    crate::dpop::key::scrub_stack();
+    assert_eq!(
+        found_in_wasm_memory(&needles),
+        Vec::<String>::new(),
+        "the test's own copies are gone"
+    );
+
+    let redirect = "http://127.0.0.1:8080/callback";
+    let config = object(&[
+        (
+            "clientId",
+            loopback_client_id(redirect.into(), "atproto".into())
+                .unwrap()
+                .into(),
+        ),
+        ("redirectUri", redirect.into()),
+        ("dbName", db.into()),
+    ]);
+    let c = OAuthClient::new(config).unwrap_or_else(|e| panic!("{e:?}"));
+    // Listing reads (and decrypts) every record; restoring migrates the key.
+    JsFuture::from(c.list_sessions()).await.unwrap();
+    assert_eq!(
+        found_in_wasm_memory(&needles),
+        Vec::<String>::new(),
+        "no copy of the stored scalar is left in Wasm memory by reading the record"
+    );
+    let info = JsFuture::from(c.restore(Some(did.into()), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        Reflect::get(&info, &"did".into()).unwrap().as_string(),
+        Some(did.into())
+    );
+    assert_eq!(
+        found_in_wasm_memory(&needles),
+        Vec::<String>::new(),
+        "no copy of the migrated scalar is left in Wasm memory"
+    );
+}
