@@ -148,7 +148,8 @@ export function findMiniBrowser() {
  */
 export async function launchWebKit() {
   const driverPath = firstExisting(process.env.ATPROTO_WEBKITDRIVER, "/usr/bin/WebKitWebDriver");
-  if (!driverPath) throw new Error("WebKitWebDriver not found (run scripts/setup.sh: apt-get install webkit2gtk-driver)");
+  if (!driverPath)
+    throw new Error("WebKitWebDriver not found (run scripts/setup.sh: apt-get install webkit2gtk-driver)");
   const binary = findMiniBrowser();
   if (!binary) throw new Error("WebKitGTK's MiniBrowser not found (apt-get install libwebkit2gtk-4.1-0)");
   const display = await startXvfb();
