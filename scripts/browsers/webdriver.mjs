@@ -20,9 +20,9 @@
 // (one WebDriver session runs one command at a time). Requests are seen through Resource Timing
 // (URLs only, and only the current document's).
 //
-// Environment: ATPROTO_GECKODRIVER, ATPROTO_FIREFOX, ATPROTO_WEBKITDRIVER, ATPROTO_MINIBROWSER
-// (scripts/env.sh sets them), ATPROTO_XVFB (default: Xvfb on PATH; without it, WebKit uses
-// $DISPLAY).
+// Environment: ATPROTO_GECKODRIVER, ATPROTO_FIREFOX, ATPROTO_WEBKITDRIVER (scripts/env.sh sets
+// them), ATPROTO_MINIBROWSER (default: found under /usr/lib/<multiarch>/webkit2gtk-4.1/),
+// ATPROTO_XVFB (default /usr/bin/Xvfb; without one, WebKit uses $DISPLAY).
 
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
