@@ -12,11 +12,13 @@
 #   PATH                  debian route: .tools/debian-rust/bin (cargo, rustc, rustdoc -> /usr/bin)
 #                         first, then ~/.cargo/bin (wasm-pack, wasm-bindgen, geckodriver), node_modules/.bin
 #   RUSTC, RUSTDOC        debian route only: /usr/bin/rustc, /usr/bin/rustdoc
-#   ATPROTO_CHROMEDRIVER, ATPROTO_GECKODRIVER, ATPROTO_CHROMIUM, ATPROTO_FIREFOX
-#                         paths of the WebDriver servers / browsers (empty when not found).
-#                         Deliberately NOT exported as CHROMEDRIVER/GECKODRIVER: wasm-bindgen-test-runner
-#                         picks the first of GECKODRIVER, ..., CHROMEDRIVER that is set, so exporting
-#                         both would send `wasm-pack test --chrome` to Firefox.
+#   ATPROTO_CHROMEDRIVER, ATPROTO_GECKODRIVER, ATPROTO_WEBKITDRIVER, ATPROTO_CHROMIUM, ATPROTO_FIREFOX
+#                         paths of the WebDriver servers / browsers (empty when not found;
+#                         WebKitWebDriver starts WebKitGTK's MiniBrowser itself).
+#                         Deliberately NOT exported as CHROMEDRIVER/GECKODRIVER/SAFARIDRIVER:
+#                         wasm-bindgen-test-runner picks the first of GECKODRIVER, SAFARIDRIVER,
+#                         CHROMEDRIVER that is set, so exporting them would send `wasm-pack test
+#                         --chrome` to Firefox.
 #   WASM_BINDGEN_TEST_WEBDRIVER_JSON   absolute path of webdriver.json (browser flags for headless/root)
 #   WASM_OPT              node_modules/.bin/wasm-opt (npm binaryen)
 
@@ -55,6 +57,7 @@ if [ -z "${ATPROTO_ENV_LOADED:-}" ]; then
   _first() { for _p in "$@"; do if [ -n "$_p" ] && [ -x "$_p" ]; then echo "$_p"; return 0; fi; done; echo ""; }
   export ATPROTO_CHROMEDRIVER="${ATPROTO_CHROMEDRIVER:-$(_first "${CHROMEDRIVER:-}" /usr/bin/chromedriver "$(command -v chromedriver 2>/dev/null)")}"
   export ATPROTO_GECKODRIVER="${ATPROTO_GECKODRIVER:-$(_first "${GECKODRIVER:-}" "$_cargo_bin/geckodriver" "$(command -v geckodriver 2>/dev/null)")}"
+  export ATPROTO_WEBKITDRIVER="${ATPROTO_WEBKITDRIVER:-$(_first /usr/bin/WebKitWebDriver "$(command -v WebKitWebDriver 2>/dev/null)")}"
   export ATPROTO_CHROMIUM="${ATPROTO_CHROMIUM:-$(_first /usr/bin/chromium "$(command -v chromium 2>/dev/null)" "$(command -v google-chrome 2>/dev/null)")}"
   export ATPROTO_FIREFOX="${ATPROTO_FIREFOX:-$(_first /usr/bin/firefox-esr "$(command -v firefox 2>/dev/null)")}"
   export WASM_BINDGEN_TEST_WEBDRIVER_JSON="${WASM_BINDGEN_TEST_WEBDRIVER_JSON:-$ATPROTO_ROOT/webdriver.json}"
@@ -67,7 +70,7 @@ fi
 # `eval "$(bash scripts/env.sh)"`.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   for _v in ATPROTO_ROOT ATPROTO_WASM_ROUTE PATH NATIVE_PATH RUSTC RUSTDOC ATPROTO_CHROMEDRIVER \
-            ATPROTO_GECKODRIVER ATPROTO_CHROMIUM ATPROTO_FIREFOX WASM_BINDGEN_TEST_WEBDRIVER_JSON WASM_OPT; do
+            ATPROTO_GECKODRIVER ATPROTO_WEBKITDRIVER ATPROTO_CHROMIUM ATPROTO_FIREFOX WASM_BINDGEN_TEST_WEBDRIVER_JSON WASM_OPT; do
     if [ -n "${!_v+x}" ]; then printf 'export %s=%q\n' "$_v" "${!_v}"; fi
   done
   unset _v

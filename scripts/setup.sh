@@ -12,7 +12,8 @@
 #             /usr/lib/rustlib/wasm32-unknown-unknown/lib (re-built when `/usr/bin/rustc -vV` changes).
 # Force a route with ATPROTO_WASM_ROUTE=rustup|debian.
 #
-# Also installs: Chromium + chromedriver + Firefox ESR (apt, when root on Debian), wasm-bindgen-cli
+# Also installs: Chromium + chromedriver + Firefox ESR, and WebKitGTK's WebDriver (webkit2gtk-driver,
+# which brings libwebkit2gtk-4.1-0 and its MiniBrowser) + Xvfb (apt, when root on Debian), wasm-bindgen-cli
 # at exactly the version in Cargo.lock, wasm-pack, geckodriver (cargo install, host toolchain),
 # and the npm devDependencies (binaryen for wasm-opt, playwright-core).
 #
@@ -30,7 +31,9 @@ GECKODRIVER_VERSION="${GECKODRIVER_VERSION:-0.37.1}"
 CARGO_FUZZ_VERSION="${CARGO_FUZZ_VERSION:-0.13.2}"
 # rust-web-clippy: the lint stage runs clippy on the wasm32-only code (browser glue, JS surface).
 DEBIAN_RUST_PKGS=(rustc-web cargo-web rust-web-src rust-web-clippy lld-22)
-DEBIAN_BROWSER_PKGS=(chromium chromium-driver firefox-esr)
+# webkit2gtk-driver: WebKitWebDriver and (through libwebkit2gtk-4.1-0) MiniBrowser, the WebKit of
+# the `webkit` test stage; xvfb + xauth (xvfb-run): WebKitGTK has no headless mode.
+DEBIAN_BROWSER_PKGS=(chromium chromium-driver firefox-esr webkit2gtk-driver xvfb xauth)
 STD_DIR=/usr/lib/rustlib/wasm32-unknown-unknown/lib
 STD_STAMP="$STD_DIR/.atproto-wasm32-std.stamp"
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
@@ -248,6 +251,6 @@ source "$ROOT/scripts/env.sh"
 say "rust (wasm32): $(rustc -V) [$ATPROTO_WASM_ROUTE route]"
 say "rust (native): $(PATH="$NATIVE_PATH" rustc -V)"
 say "wasm-bindgen: $(tool_version wasm-bindgen)  wasm-pack: $(tool_version wasm-pack)  wasm-opt: $("$WASM_OPT" --version 2>/dev/null | head -n1)"
-say "chromedriver: ${ATPROTO_CHROMEDRIVER:-MISSING}  geckodriver: ${ATPROTO_GECKODRIVER:-MISSING}"
+say "chromedriver: ${ATPROTO_CHROMEDRIVER:-MISSING}  geckodriver: ${ATPROTO_GECKODRIVER:-MISSING}  WebKitWebDriver: ${ATPROTO_WEBKITDRIVER:-MISSING}"
 say "browsers: ${ATPROTO_CHROMIUM:-no chromium}  ${ATPROTO_FIREFOX:-no firefox}"
 say "done in $((SECONDS - T_START))s"

@@ -11,7 +11,10 @@
 #                 sideEffects, server-side rendering)
 #   4. chrome     wasm-pack test --headless --chrome   (wasm-bindgen-test in Chromium)
 #   5. firefox    wasm-pack test --headless --firefox  (wasm-bindgen-test in Firefox ESR)
-#   6. e2e        node tests/e2e/run.mjs, when that file exists
+#   6. e2e        node tests/e2e/run.mjs, when that file exists (Chromium and Firefox)
+#   7. webkit     WebKit (WebKitGTK's MiniBrowser through WebKitWebDriver, in an Xvfb display):
+#                 wasm-pack test --safari (wasm-bindgen-test), then the e2e scenario files
+#                 (node tests/e2e/run.mjs FILES webkit)
 #
 # Environment knobs:
 #   TEST_SKIP="firefox e2e"  skip stages by name (reported as skipped in the summary)
@@ -117,19 +120,32 @@ if want package; then
   passed
 fi
 
-# wasm-bindgen-test-runner picks GECKODRIVER before CHROMEDRIVER when both are set, so each
-# browser run unsets the other driver's variables. webdriver.json (repo root) carries the flags
-# Chromium needs as root / headless on a closed network.
-#   browser_stage STAGE WASM_PACK_FLAG DRIVER_FLAG DRIVER_PATH OTHER_DRIVER_VAR
+# wasm-bindgen-test-runner picks the first driver whose variable is set, in the order GECKODRIVER,
+# SAFARIDRIVER, CHROMEDRIVER (each also as *_REMOTE), so each browser run unsets the other
+# drivers' variables. webdriver.json (repo root) carries the flags Chromium needs as root /
+# headless on a closed network.
+DRIVER_VARS=(GECKODRIVER SAFARIDRIVER CHROMEDRIVER MSEDGEDRIVER)
+#   wasm_pack_test DRIVER_VAR [PREFIX...] -- WASM_PACK_TEST_ARGS...
+wasm_pack_test() {
+  local keep="$1" unset=() v prefix=()
+  shift
+  while [ "$1" != -- ]; do prefix+=("$1"); shift; done
+  shift
+  for v in "${DRIVER_VARS[@]}"; do
+    [ "$v" = "$keep" ] || unset+=(-u "$v" -u "${v}_REMOTE")
+  done
+  env "${unset[@]}" "${prefix[@]}" wasm-pack test --headless "$@" --mode no-install
+}
+#   browser_stage STAGE WASM_PACK_FLAG DRIVER_FLAG DRIVER_PATH DRIVER_VAR
 browser_stage() {
   want "$1" || return 0
   stage "$1" "wasm-pack test --headless $2"
   [ -n "$4" ] || { echo "test: ${3#--} not found (run scripts/setup.sh)" >&2; exit 1; }
-  env -u "$5" -u "${5}_REMOTE" wasm-pack test --headless "$2" "$3" "$4" --mode no-install
+  wasm_pack_test "$5" -- "$2" "$3" "$4"
   passed
 }
-browser_stage chrome --chrome --chromedriver "$ATPROTO_CHROMEDRIVER" GECKODRIVER
-browser_stage firefox --firefox --geckodriver "$ATPROTO_GECKODRIVER" CHROMEDRIVER
+browser_stage chrome --chrome --chromedriver "$ATPROTO_CHROMEDRIVER" CHROMEDRIVER
+browser_stage firefox --firefox --geckodriver "$ATPROTO_GECKODRIVER" GECKODRIVER
 
 if want e2e; then
   if [ -f tests/e2e/run.mjs ]; then
@@ -139,4 +155,30 @@ if want e2e; then
   else
     SUMMARY+=("e2e:absent")
   fi
+fi
+
+# WebKit: WebKitGTK 2.50 has no headless mode, so MiniBrowser runs in a virtual X display.
+# wasm-bindgen-test-runner has no WebKitGTK driver of its own, but WebKitWebDriver answers its
+# Safari route (SAFARIDRIVER, `wasm-pack --safari`): a W3C session with empty capabilities, which
+# WebKitWebDriver starts as MiniBrowser --automation (an ephemeral data store). The e2e driver
+# (scripts/browsers/webdriver.mjs) starts an Xvfb of its own.
+# The e2e files with browser scenarios; smoke and npm-start use no browser, vite and popup are
+# Chromium-only (the e2e stage runs those).
+WEBKIT_E2E_FILES=(attacker demo faults login pds-pages scopes session workers)
+if want webkit; then
+  stage webkit "WebKitGTK (MiniBrowser) under Xvfb: wasm-pack test --safari, e2e ${WEBKIT_E2E_FILES[*]}"
+  [ -n "$ATPROTO_WEBKITDRIVER" ] || { echo "test: WebKitWebDriver not found (run scripts/setup.sh)" >&2; exit 1; }
+  if command -v xvfb-run >/dev/null 2>&1; then
+    XVFB=(xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp")
+  elif [ -n "${DISPLAY:-}" ]; then
+    XVFB=()
+  else
+    echo "test: WebKit needs a display: no xvfb-run (run scripts/setup.sh) and no DISPLAY" >&2
+    exit 1
+  fi
+  wasm_pack_test SAFARIDRIVER "${XVFB[@]}" -- --safari --safaridriver "$ATPROTO_WEBKITDRIVER"
+  if [ -f tests/e2e/run.mjs ]; then
+    node tests/e2e/run.mjs "${WEBKIT_E2E_FILES[@]}" webkit
+  fi
+  passed
 fi

@@ -28,6 +28,26 @@ function visibleAlertText(sel) {
 }
 
 /**
+ * (In the page.) Gives the PDS's page a CSRF cookie that WebKit keeps, when it has none.
+ *
+ * @atproto/oauth-provider (0.22.9, in @atproto/pds 0.5.35) sets its double-submit CSRF cookie
+ * (`csrf-token`, read by the page's script into an `x-csrf-token` header) with `Secure` even on
+ * an http issuer (src/router/assets/csrf.ts: `secure: true`; its device cookies drop `Secure` on
+ * http issuers "for the oauth routes to work from localhost on Safari", this one does not).
+ * Chromium and Firefox store a `Secure` cookie from http://localhost (a potentially trustworthy
+ * origin); WebKit does not, so on the loopback PDS every sign-in fails with 400 "Missing CSRF
+ * header" ("The data you submitted is invalid."). The same token as a plain cookie, set by the
+ * page itself, is what the server would have set: this stands in for it. Not needed against an
+ * https server.
+ */
+function giveCsrfCookie() {
+  if (document.cookie.split("; ").some((c) => c.startsWith("csrf-token="))) return false;
+  const token = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+  document.cookie = `csrf-token=${token}; path=/; SameSite=Lax`;
+  return true;
+}
+
+/**
  * Drives the PDS's pages in `page`:
  *  - "Welcome" (no login_hint: "Create a new account" / "Sign in"): clicks "Sign in";
  *  - "Sign in": with a login_hint the username field is pre-filled and read-only; otherwise it is
@@ -53,6 +73,7 @@ export async function authorizeOnPds(page, { password, username, deny = false, t
     }
     // (The PDS may redirect without asking again, e.g. for a remembered session and consent.)
     if (new URL(await page.url()).origin !== pdsOrigin) return;
+    if (page.browser === "webkit" && authorize.protocol === "http:") await page.evaluate(giveCsrfCookie);
     if (await page.visible(consent)) {
       await page.click(consent);
       break;

@@ -3,6 +3,8 @@
 //
 //   chromium  Playwright (playwright-core) driving Debian's /usr/bin/chromium   ./playwright.mjs
 //   firefox   classic W3C WebDriver (geckodriver) driving Debian's firefox-esr  ./webdriver.mjs
+//   webkit    classic W3C WebDriver (WebKitWebDriver) driving WebKitGTK's
+//             MiniBrowser in an Xvfb display                                   ./webdriver.mjs
 //
 //   import { browsers, launch } from "../../scripts/browsers/index.mjs";   (from tests/e2e)
 //   for (const name of browsers()) describe(name, () => {
@@ -28,29 +30,36 @@
 // match. `evaluate`/`waitFor` take a self-contained function (it runs in the page) and one
 // JSON-able argument.
 //
-// Environment: ATPROTO_E2E_BROWSERS="firefox" (comma- or space-separated) narrows browsers().
+// Environment: ATPROTO_E2E_BROWSERS="firefox" (comma- or space-separated) picks the browsers of
+// browsers(); without it, the DEFAULT_BROWSERS (WebKit only when named: `npm test` runs its
+// scenarios in a stage of their own, see scripts/test.sh).
 
 import { launchChromium } from "./playwright.mjs";
-import { launchFirefox } from "./webdriver.mjs";
+import { launchFirefox, launchWebKit } from "./webdriver.mjs";
 
-export const BROWSERS = Object.freeze(["chromium", "firefox"]);
+/** Every browser there is a driver for. */
+export const BROWSERS = Object.freeze(["chromium", "firefox", "webkit"]);
+/** The browsers scenarios run in when ATPROTO_E2E_BROWSERS names none. */
+export const DEFAULT_BROWSERS = Object.freeze(["chromium", "firefox"]);
 
-/** The browsers to run scenarios in: ATPROTO_E2E_BROWSERS, or all of them. */
+/** The browsers to run scenarios in: ATPROTO_E2E_BROWSERS, or the DEFAULT_BROWSERS. */
 export function browsers() {
   const wanted = (process.env.ATPROTO_E2E_BROWSERS ?? "").split(/[\s,]+/).filter(Boolean);
   for (const name of wanted) {
     if (!BROWSERS.includes(name)) throw new Error(`ATPROTO_E2E_BROWSERS: unknown browser ${name} (${BROWSERS})`);
   }
-  return wanted.length ? BROWSERS.filter((b) => wanted.includes(b)) : [...BROWSERS];
+  return wanted.length ? BROWSERS.filter((b) => wanted.includes(b)) : [...DEFAULT_BROWSERS];
 }
 
-/** Starts the named browser ("chromium" or "firefox") behind the driver interface. */
+/** Starts the named browser ("chromium", "firefox" or "webkit") behind the driver interface. */
 export function launch(name) {
   switch (name) {
     case "chromium":
       return launchChromium();
     case "firefox":
       return launchFirefox();
+    case "webkit":
+      return launchWebKit();
     default:
       throw new Error(`no driver for browser ${JSON.stringify(name)} (${BROWSERS})`);
   }

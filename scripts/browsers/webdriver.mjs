@@ -1,22 +1,31 @@
-// scripts/browsers/webdriver.mjs — the driver interface (see index.mjs) for headless Firefox
-// (Debian's firefox-esr) over classic W3C WebDriver (geckodriver), with a small client of our own.
+// scripts/browsers/webdriver.mjs — the driver interface (see index.mjs) over classic W3C WebDriver,
+// with a small client of our own, for two browsers:
+//
+//   firefox  headless Firefox (Debian's firefox-esr) through geckodriver
+//   webkit   WebKitGTK's MiniBrowser (Debian's libwebkit2gtk-4.1-0) through WebKitWebDriver
+//            (Debian's webkit2gtk-driver), in a virtual X display of its own (Xvfb): WebKitGTK
+//            2.50 has no headless mode (MiniBrowser needs a display; Playwright's headless WebKit
+//            is a patched build it downloads, which cannot be downloaded here).
 //
 // Not Playwright: its usual Firefox route needs Playwright's own patched Firefox (Debian's
 // firefox-esr starts and exits at once), and its WebDriver-BiDi route (channel 'moz-firefox')
 // starts firefox-esr 153 but playwright-core 1.65 then fails in newContext() with
 // "emulation.setMediaFeaturesOverride: unknown command" (it targets Firefox 159).
 //
-// `newPage()` starts a geckodriver and a Firefox session of its own (fresh profile: the
-// equivalent of a Playwright browser context; geckodriver serves one session at a time), and
+// `newPage()` starts a driver and a browser session of its own (fresh profile, or an ephemeral
+// WebKit data store: the equivalent of a Playwright browser context; both drivers serve one
+// session at a time), and
 // `openTab()` opens a window in that session. Each page object remembers its window and switches
 // to it before a command, so tabs can be used one after another, but not at the same moment
 // (one WebDriver session runs one command at a time). Requests are seen through Resource Timing
 // (URLs only, and only the current document's).
 //
-// Environment: ATPROTO_GECKODRIVER, ATPROTO_FIREFOX (scripts/env.sh sets both).
+// Environment: ATPROTO_GECKODRIVER, ATPROTO_FIREFOX, ATPROTO_WEBKITDRIVER (scripts/env.sh sets
+// them), ATPROTO_MINIBROWSER (default: found under /usr/lib/<multiarch>/webkit2gtk-4.1/),
+// ATPROTO_XVFB (default /usr/bin/Xvfb; without one, WebKit uses $DISPLAY).
 
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -105,12 +114,124 @@ export async function launchFirefox() {
   if (!driverPath) throw new Error("geckodriver not found (run scripts/setup.sh, or set ATPROTO_GECKODRIVER)");
   const binary = firstExisting(process.env.ATPROTO_FIREFOX, "/usr/bin/firefox-esr", "/usr/bin/firefox");
   if (!binary) throw new Error("Firefox not found (apt-get install firefox-esr, or set ATPROTO_FIREFOX)");
+  const options = JSON.parse(readFileSync(path.join(ROOT, "webdriver.json"), "utf8"))["moz:firefoxOptions"];
+  return launchWebDriver({
+    name: "firefox",
+    driverPath,
+    driverArgs: (port) => ["--host", "127.0.0.1", "--port", String(port), "--log", "error"],
+    capabilities: { browserName: "firefox", "moz:firefoxOptions": { ...options, binary } },
+    screenshotRoute: "/moz/screenshot/full",
+  });
+}
+
+/** MiniBrowser, WebKitGTK's test browser: in Debian's libwebkit2gtk-4.1-0, under the multiarch
+ *  library directory. */
+export function findMiniBrowser() {
+  if (process.env.ATPROTO_MINIBROWSER) return firstExisting(process.env.ATPROTO_MINIBROWSER);
+  for (const lib of ["/usr/lib", "/usr/libexec"]) {
+    let dirs = [];
+    try {
+      dirs = readdirSync(lib);
+    } catch {}
+    for (const d of ["", ...dirs]) {
+      const p = path.join(lib, d, "webkit2gtk-4.1", "MiniBrowser");
+      if (existsSync(p)) return p;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A driver `Browser` for WebKit: WebKitGTK's MiniBrowser through WebKitWebDriver, in an Xvfb
+ * display started here (and stopped by `close()`). Throws if WebKitWebDriver, MiniBrowser or a
+ * display is missing: scripts/setup.sh installs webkit2gtk-driver and xvfb.
+ */
+export async function launchWebKit() {
+  const driverPath = firstExisting(process.env.ATPROTO_WEBKITDRIVER, "/usr/bin/WebKitWebDriver");
+  if (!driverPath)
+    throw new Error("WebKitWebDriver not found (run scripts/setup.sh: apt-get install webkit2gtk-driver)");
+  const binary = findMiniBrowser();
+  if (!binary) throw new Error("WebKitGTK's MiniBrowser not found (apt-get install libwebkit2gtk-4.1-0)");
+  const display = await startXvfb();
+  const browser = await launchWebDriver({
+    name: "webkit",
+    driverPath,
+    driverArgs: (port) => ["--host=127.0.0.1", `--port=${port}`],
+    env: { DISPLAY: display.name },
+    capabilities: {
+      // "--automation" is MiniBrowser's automation mode (WebKitWebDriver's default arguments,
+      // which a capability replaces): an ephemeral data store per session, so each page starts
+      // with storage of its own.
+      "webkitgtk:browserOptions": { binary, args: ["--automation"] },
+    },
+    screenshotRoute: "/screenshot",
+  });
+  const close = browser.close;
+  browser.close = async () => {
+    try {
+      await close();
+    } finally {
+      await display.stop();
+    }
+  };
+  return browser;
+}
+
+/**
+ * A virtual X display: Xvfb on a display number it picks itself (-displayfd), or $DISPLAY when
+ * there is no Xvfb. `stop()` ends the Xvfb started here.
+ */
+async function startXvfb() {
+  const xvfb = firstExisting(process.env.ATPROTO_XVFB, "/usr/bin/Xvfb");
+  if (!xvfb) {
+    if (process.env.DISPLAY) return { name: process.env.DISPLAY, stop: async () => {} };
+    throw new Error("WebKit needs a display: no Xvfb (apt-get install xvfb) and no DISPLAY");
+  }
+  const proc = spawn(xvfb, ["-displayfd", "3", "-screen", "0", "1280x1024x24", "-nolisten", "tcp", "-noreset"], {
+    stdio: ["ignore", "ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  proc.stderr.on("data", (d) => {
+    stderr = (stderr + d).slice(-2000);
+  });
+  const number = await new Promise((resolve, reject) => {
+    let out = "";
+    const t = setTimeout(() => reject(new Error(`Xvfb gave no display number in 30 s: ${stderr}`)), 30_000);
+    proc.stdio[3].on("data", (d) => {
+      out += d;
+      if (out.includes("\n")) {
+        clearTimeout(t);
+        resolve(out.trim());
+      }
+    });
+    proc.once("exit", (code) => {
+      clearTimeout(t);
+      reject(new Error(`Xvfb exited (${code}): ${stderr}`));
+    });
+  }).catch((err) => {
+    proc.kill("SIGKILL");
+    throw err;
+  });
+  return {
+    name: `:${number}`,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill("SIGTERM");
+      const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
+      await new Promise((r) => proc.once("exit", r));
+      clearTimeout(t);
+    },
+  };
+}
+
+/** A driver `Browser` over WebDriver: each `newPage()` is a driver process and a session. */
+function launchWebDriver(spec) {
   const sessions = new Set();
   return {
-    name: "firefox",
-    /** A page with storage of its own: a new Firefox session (and geckodriver). */
+    name: spec.name,
+    /** A page with storage of its own: a new browser session (and driver). */
     async newPage({ viewport, timeout = DEFAULT_TIMEOUT } = {}) {
-      const session = await startSession(driverPath, binary);
+      const session = await startSession(spec);
       sessions.add(session);
       session.onQuit = () => sessions.delete(session);
       if (viewport) await session.cmd("POST", "/window/rect", { width: viewport.width, height: viewport.height });
@@ -122,11 +243,11 @@ export async function launchFirefox() {
   };
 }
 
-async function startSession(driverPath, binary) {
-  const options = JSON.parse(readFileSync(path.join(ROOT, "webdriver.json"), "utf8"))["moz:firefoxOptions"];
+async function startSession(spec) {
   const port = await freePort();
-  const driver = spawn(driverPath, ["--host", "127.0.0.1", "--port", String(port), "--log", "error"], {
+  const driver = spawn(spec.driverPath, spec.driverArgs(port), {
     stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, ...spec.env },
   });
   let stderr = "";
   driver.stderr.on("data", (d) => {
@@ -134,14 +255,15 @@ async function startSession(driverPath, binary) {
   });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
+  const driverName = path.basename(spec.driverPath);
   for (;;) {
-    if (driver.exitCode !== null) throw new Error(`geckodriver exited (${driver.exitCode}): ${stderr}`);
+    if (driver.exitCode !== null) throw new Error(`${driverName} exited (${driver.exitCode}): ${stderr}`);
     try {
       if ((await fetch(`${base}/status`)).ok) break;
     } catch {}
     if (Date.now() > deadline) {
       driver.kill("SIGKILL");
-      throw new Error(`geckodriver did not answer on ${base}: ${stderr}`);
+      throw new Error(`${driverName} did not answer on ${base}: ${stderr}`);
     }
     await sleep(100);
   }
@@ -149,22 +271,22 @@ async function startSession(driverPath, binary) {
     const res = await request(base, "POST", "/session", {
       capabilities: {
         alwaysMatch: {
-          browserName: "firefox",
-          "moz:firefoxOptions": { ...options, binary },
+          ...spec.capabilities,
           timeouts: { script: 60_000, pageLoad: 60_000, implicit: 0 },
         },
       },
     });
-    return new Session(base, res.sessionId, driver);
+    return new Session(spec, base, res.sessionId, driver);
   } catch (err) {
     driver.kill("SIGKILL");
-    throw new Error(`Firefox did not start: ${err.message} ${stderr}`);
+    throw new Error(`${spec.name} did not start: ${err.message} ${stderr}`);
   }
 }
 
-/** One WebDriver session: its geckodriver process, and which window commands go to. */
+/** One WebDriver session: its driver process, and which window commands go to. */
 class Session {
-  constructor(base, id, driver) {
+  constructor(spec, base, id, driver) {
+    this.spec = spec;
     this.base = base;
     this.id = id;
     this.driver = driver;
@@ -204,7 +326,7 @@ class Session {
 
 class WebDriverPage {
   constructor(session, handle, { root, timeout }) {
-    this.browser = "firefox";
+    this.browser = session.spec.name;
     this.session = session;
     this.handle = handle;
     this.root = root;
@@ -377,9 +499,9 @@ class WebDriverPage {
     return new WebDriverPage(this.session, handle, { root: false, timeout: this.timeout });
   }
 
-  /** Saves a full-page PNG. */
+  /** Saves a PNG: the full page (Firefox), or the viewport (WebKit: standard WebDriver). */
   async screenshot(file) {
-    writeFileSync(file, Buffer.from(await this.cmd("GET", "/moz/screenshot/full"), "base64"));
+    writeFileSync(file, Buffer.from(await this.cmd("GET", this.session.spec.screenshotRoute), "base64"));
   }
   html() {
     return this.execute("return document.documentElement.outerHTML;");

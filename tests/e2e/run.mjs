@@ -6,9 +6,10 @@
 //   node tests/e2e/run.mjs demo chromium        with other words, those files in that browser
 //   node tests/e2e/run.mjs -- --test-name-pattern=Deny   (arguments after -- go to `node --test`)
 //
-// Browser names set ATPROTO_E2E_BROWSERS for the files (scripts/browsers/index.mjs), which otherwise run
-// each scenario in every browser. The files run sequentially, each in its own `node --test`
-// process, because each starts the PDS on the same fixed ports. Exits non-zero if any file fails. Afterwards it makes sure no PDS it
+// Browser names (chromium, firefox, webkit) set ATPROTO_E2E_BROWSERS for the files
+// (scripts/browsers/index.mjs), which otherwise run each scenario in Chromium and Firefox.
+// The files run sequentially, each in its own `node --test` process, because each starts the PDS
+// on the same fixed ports. Exits non-zero if any file fails. Afterwards it makes sure no PDS it
 // started is left running: every process is tagged with a run id in its environment, and any
 // tagged process still alive at the end is terminated (by pid).
 
