@@ -42,6 +42,11 @@ fn object(pairs: &[(&str, JsValue)]) -> JsValue {
 }
 
 fn client() -> OAuthClient {
+    client_of(&format!("wasm-surface-{}", js_sys::Math::random()))
+}
+
+/// A loopback client whose sessions live in the database `db`.
+fn client_of(db: &str) -> OAuthClient {
     let redirect = "http://127.0.0.1:8080/callback";
     let config = object(&[
         (
@@ -51,10 +56,7 @@ fn client() -> OAuthClient {
                 .into(),
         ),
         ("redirectUri", redirect.into()),
-        (
-            "dbName",
-            format!("wasm-surface-{}", js_sys::Math::random()).into(),
-        ),
+        ("dbName", db.into()),
     ]);
     OAuthClient::new(config).unwrap_or_else(|e| panic!("{e:?}"))
 }
@@ -411,18 +413,7 @@ async fn migrating_a_version_0_1_record_leaves_no_copy_of_the_scalar_in_wasm_mem
         "the test's own copies are gone"
     );
 
-    let redirect = "http://127.0.0.1:8080/callback";
-    let config = object(&[
-        (
-            "clientId",
-            loopback_client_id(redirect.into(), "atproto".into())
-                .unwrap()
-                .into(),
-        ),
-        ("redirectUri", redirect.into()),
-        ("dbName", db.into()),
-    ]);
-    let c = OAuthClient::new(config).unwrap_or_else(|e| panic!("{e:?}"));
+    let c = client_of(&db);
     // Listing reads (and decrypts) every record; restoring migrates the key.
     JsFuture::from(c.list_sessions()).await.unwrap();
     assert_eq!(
