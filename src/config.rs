@@ -19,6 +19,18 @@ pub enum HandleMethod {
     Xrpc,
 }
 
+impl HandleMethod {
+    /// The method as the config names it.
+    pub fn parse(name: &str) -> Option<HandleMethod> {
+        match name {
+            "well-known" => Some(HandleMethod::WellKnown),
+            "dns" => Some(HandleMethod::Dns),
+            "xrpc" => Some(HandleMethod::Xrpc),
+            _ => None,
+        }
+    }
+}
+
 /// Where the authorization server puts its response in the redirect URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
