@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/fuzz.sh — coverage-guided fuzzing (cargo fuzz / libFuzzer) of every parser that sees
 # network, URL or app input: handles, DIDs, DID documents, both metadata documents, callback
-# URLs, WWW-Authenticate, token and PAR responses, handle-resolution answers (tests/fuzz).
+# URLs, WWW-Authenticate, token and PAR responses, handle-resolution answers, and URLs (the
+# parts src/url.rs reads off a serialization against the url crate's own) (tests/fuzz).
 #
 #   bash scripts/fuzz.sh                 every target for FUZZ_SECONDS each (default 6): what
 #                                        npm test runs

@@ -71,6 +71,13 @@ if want lint; then
     cargo tree -e normal --target wasm32-unknown-unknown -i ecdsa >&2 || true
     exit 1
   fi
+  # URLs are the browser's own parser in the shipped build (src/url.rs): no URL crate, no IDNA.
+  if cargo tree -e normal --target wasm32-unknown-unknown --prefix none 2>/dev/null \
+      | grep -qE '^(url|idna|idna_adapter) '; then
+    echo "test: the shipped build depends on a URL parser or IDNA crate:" >&2
+    cargo tree -e normal --target wasm32-unknown-unknown -i idna >&2 || true
+    exit 1
+  fi
   if [ -x node_modules/.bin/prettier ]; then
     node_modules/.bin/prettier --check . --log-level warn
   fi

@@ -1,9 +1,9 @@
 //! The client's configuration, set once by the app, and the URL policy that goes with it.
 
 use serde::Deserialize;
-use url::Url;
 
 use crate::error::{err, Error, ErrorCode, Result};
+use crate::url::Url;
 
 /// A way to map a handle to a DID, tried in the configured order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -17,6 +17,18 @@ pub enum HandleMethod {
     /// `com.atproto.identity.resolveHandle` on the configured handle-resolver service.
     #[serde(rename = "xrpc")]
     Xrpc,
+}
+
+impl HandleMethod {
+    /// The method as the config names it.
+    pub fn parse(name: &str) -> Option<HandleMethod> {
+        match name {
+            "well-known" => Some(HandleMethod::WellKnown),
+            "dns" => Some(HandleMethod::Dns),
+            "xrpc" => Some(HandleMethod::Xrpc),
+            _ => None,
+        }
+    }
 }
 
 /// Where the authorization server puts its response in the redirect URL.
@@ -167,9 +179,9 @@ impl ClientConfig {
     /// construction and not in the middle of a login.
     pub fn validate(&self) -> Result<()> {
         let client_id = Url::parse(&self.client_id)
-            .map_err(|_| Error::new(ErrorCode::InvalidConfig, "clientId must be a URL"))?;
+            .ok_or_else(|| Error::new(ErrorCode::InvalidConfig, "clientId must be a URL"))?;
         let redirect = Url::parse(&self.redirect_uri)
-            .map_err(|_| Error::new(ErrorCode::InvalidConfig, "redirectUri must be a URL"))?;
+            .ok_or_else(|| Error::new(ErrorCode::InvalidConfig, "redirectUri must be a URL"))?;
         let loopback_client =
             client_id.scheme() == "http" && client_id.host_str() == Some("localhost");
         if !loopback_client && client_id.scheme() != "https" {
@@ -187,7 +199,7 @@ impl ClientConfig {
         }
         match redirect.scheme() {
             "https" => {}
-            "http" if is_loopback_ip(&redirect) => {}
+            "http" if redirect.host_is_loopback_ip() => {}
             "http" => return err(ErrorCode::InvalidConfig, "an http redirectUri must use 127.0.0.1 or [::1] (not localhost), as the AT Protocol loopback rules require"),
             _ => return err(ErrorCode::InvalidConfig, "redirectUri must be http(s)"),
         }
@@ -232,9 +244,10 @@ impl ClientConfig {
 
     /// Parses a server URL and applies the transport policy: https always, http only when the
     /// app opted in for local development.
-    pub fn check_url(&self, url: &str) -> Result<Url> {
-        let parsed = Url::parse(url)
-            .map_err(|_| Error::new(ErrorCode::InvalidResponse, format!("{url:?} is not a URL")))?;
+    pub(crate) fn check_url(&self, url: &str) -> Result<Url> {
+        let parsed = Url::parse(url).ok_or_else(|| {
+            Error::new(ErrorCode::InvalidResponse, format!("{url:?} is not a URL"))
+        })?;
         match parsed.scheme() {
             "https" => Ok(parsed),
             "http" if self.allow_http => Ok(parsed),
@@ -250,18 +263,10 @@ impl ClientConfig {
     }
 }
 
-fn is_loopback_ip(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        _ => false,
-    }
-}
-
 /// The loopback client id for development (atproto.com/specs/oauth, "Localhost Client
 /// Development"): `http://localhost` carrying the redirect URI and scope as query parameters.
 pub fn loopback_client_id(redirect_uri: &str, scope: &str) -> String {
-    let query = url::form_urlencoded::Serializer::new(String::new())
+    let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("redirect_uri", redirect_uri)
         .append_pair("scope", scope)
         .finish()
@@ -273,7 +278,7 @@ pub fn loopback_client_id(redirect_uri: &str, scope: &str) -> String {
 
 /// `scheme://host[:port]` of a URL, the key of the DPoP nonce cache.
 pub(crate) fn origin_of(url: &Url) -> String {
-    url.origin().ascii_serialization()
+    url.origin()
 }
 
 #[cfg(test)]

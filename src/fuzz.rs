@@ -103,6 +103,48 @@ pub fn callback_url(data: &[u8]) {
     }
 }
 
+/// URLs from anywhere: the parts read off the serialization (`crate::url`) are the `url`
+/// crate's. The first line, when there are two, is a base the second is resolved against.
+pub fn url(data: &[u8]) {
+    let Some(text) = text(data) else {
+        return;
+    };
+    let (base, input) = match text.split_once('\n') {
+        Some((base, input)) => (Some(base), input),
+        None => (None, text),
+    };
+    // The `url` crate trips its own debug assertions on some file URLs with Windows drive
+    // letters (`file:W/E:` joined with `..`); this crate never meets a file URL.
+    let file = |s: &str| {
+        let squeezed: String = s
+            .chars()
+            .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+            .collect();
+        squeezed.to_ascii_lowercase().contains("file:")
+    };
+    if file(input) || base.is_some_and(file) {
+        return;
+    }
+    let (theirs, ours) = match base {
+        None => (::url::Url::parse(input).ok(), crate::url::Url::parse(input)),
+        Some(base) => (
+            // Against the base's serialization, as `Url::join` resolves: a serialization does
+            // not always parse back to the same URL (`file://l//U:` is `file://l/U:`, which
+            // parses as `file:///U:`), and that is the `url` crate's own affair.
+            ::url::Url::parse(base)
+                .and_then(|b| ::url::Url::parse(b.as_str()))
+                .and_then(|b| b.join(input))
+                .ok(),
+            crate::url::Url::parse(base).and_then(|b| b.join(input)),
+        ),
+    };
+    match (theirs, ours) {
+        (Some(theirs), Some(ours)) => crate::url::assert_same_as_url_crate(&theirs, &ours),
+        (None, None) => {}
+        (theirs, ours) => panic!("{text:?}: url crate {theirs:?}, ours {ours:?}"),
+    }
+}
+
 /// `WWW-Authenticate` from a resource server, and the error body of an authorization server.
 pub fn www_authenticate(data: &[u8]) {
     let Some(value) = text(data) else {

@@ -18,6 +18,7 @@ pub mod platform;
 mod secret;
 mod session;
 mod strmap;
+mod url;
 mod util;
 
 pub use oauth::scope::{

@@ -51,7 +51,7 @@ pub(crate) fn random_token<const N: usize>() -> Result<String> {
 
 /// `application/x-www-form-urlencoded` body from pairs.
 pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
+    form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
 }

@@ -125,7 +125,7 @@ fn classify(input: &str) -> Result<LoginInput> {
     }
     if trimmed.contains("://") {
         return match parse_service_url(trimmed) {
-            Some(url) => Ok(LoginInput::Service(url.to_string())),
+            Some(url) => Ok(LoginInput::Service(url.into_string())),
             None => err(
                 ErrorCode::InvalidInput,
                 format!("{trimmed:?} is not an http(s) URL"),
@@ -251,11 +251,12 @@ impl<P: Platform> Client<P> {
             .await;
 
         let mut url = self.cfg.check_url(&server.authorization_endpoint)?;
-        url.query_pairs_mut()
-            .append_pair("client_id", &self.cfg.client_id)
-            .append_pair("request_uri", &request_uri);
+        url.append_query_pairs(&[
+            ("client_id", &self.cfg.client_id),
+            ("request_uri", &request_uri),
+        ]);
         Ok(LoginStart {
-            url: url.to_string(),
+            url: url.into_string(),
             state,
         })
     }

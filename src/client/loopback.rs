@@ -53,7 +53,7 @@ impl<P: Platform> Client<P> {
 
 /// The redirect URI of a loopback client id (`http://localhost?redirect_uri=…&scope=…`).
 fn loopback_redirect(client_id: &str) -> Option<String> {
-    let url = url::Url::parse(client_id).ok()?;
+    let url = crate::url::Url::parse(client_id)?;
     if url.scheme() != "http" || url.host_str() != Some("localhost") {
         return None;
     }

@@ -38,7 +38,7 @@ pub(crate) struct ServerState {
 }
 
 fn form(req: &HttpRequest) -> HashMap<String, String> {
-    url::form_urlencoded::parse(req.body.as_deref().unwrap_or_default())
+    form_urlencoded::parse(req.body.as_deref().unwrap_or_default())
         .into_owned()
         .collect()
 }

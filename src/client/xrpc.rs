@@ -40,7 +40,7 @@ impl XrpcRequest {
         if !self.params.is_empty() {
             path.push('?');
             path.push_str(
-                &url::form_urlencoded::Serializer::new(String::new())
+                &form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(&self.params)
                     .finish(),
             );
@@ -298,7 +298,6 @@ impl<P: Platform> Client<P> {
         let base = self.cfg.check_url(pds)?;
         let url = base
             .join(&req.path)
-            .ok()
             .filter(|u| {
                 req.path.starts_with('/')
                     && !req.path.starts_with("//")
@@ -331,7 +330,7 @@ impl<P: Platform> Client<P> {
             .collect();
         Ok(HttpRequest {
             method,
-            url: url.to_string(),
+            url: url.into_string(),
             headers,
             body: req.body.clone(),
             max_body: self.cfg.max_response_bytes as usize,

@@ -58,9 +58,9 @@ pub(crate) async fn send<P: Http + Keys>(
     access: Option<BoundToken<'_>>,
     now: i64,
 ) -> Result<DpopOutcome> {
-    let origin = url::Url::parse(&request.url)
+    let origin = crate::url::Url::parse(&request.url)
         .map(|u| origin_of(&u))
-        .map_err(|_| {
+        .ok_or_else(|| {
             Error::new(
                 ErrorCode::InvalidResponse,
                 format!("{:?} is not a URL", request.url),

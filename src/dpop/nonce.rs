@@ -161,7 +161,7 @@ impl PersistedNonces {
 
     /// Loads the persisted nonce of the URL's origin the first time this page talks to it.
     pub async fn load(&self, store: &impl Store, url: &str) {
-        let Ok(parsed) = url::Url::parse(url) else {
+        let Some(parsed) = crate::url::Url::parse(url) else {
             return;
         };
         let origin = origin_of(&parsed);

@@ -2,20 +2,17 @@
 //! once per access token, so a proof costs the claims, one random `jti` and one platform
 //! signature.
 
-use url::Url;
-
 use crate::dpop::DpopKey;
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::Keys;
+use crate::url::Url;
 use crate::util::{b64url, random_token, sha256};
 
 /// `htu`: the target URI without query and fragment (RFC 9449 §4.2).
 pub(crate) fn htu(url: &str) -> Result<String> {
-    let mut parsed = Url::parse(url)
-        .map_err(|_| Error::new(ErrorCode::InvalidResponse, format!("{url:?} is not a URL")))?;
-    parsed.set_query(None);
-    parsed.set_fragment(None);
-    Ok(parsed.to_string())
+    let parsed = Url::parse(url)
+        .ok_or_else(|| Error::new(ErrorCode::InvalidResponse, format!("{url:?} is not a URL")))?;
+    Ok(parsed.without_query_and_fragment().into())
 }
 
 /// `ath`: base64url SHA-256 of the access token, binding the proof to it.

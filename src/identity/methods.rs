@@ -47,9 +47,7 @@ pub(crate) fn process_well_known_response(resp: &HttpResponse) -> Result<String>
 
 pub(crate) fn doh_request(cfg: &ClientConfig, handle: &str) -> Result<HttpRequest> {
     let mut url = cfg.check_url(&cfg.doh_url)?;
-    url.query_pairs_mut()
-        .append_pair("name", &format!("_atproto.{handle}"))
-        .append_pair("type", "TXT");
+    url.append_query_pairs(&[("name", &format!("_atproto.{handle}")), ("type", "TXT")]);
     Ok(HttpRequest::get(url.as_str()).header("accept", "application/dns-json"))
 }
 
@@ -108,7 +106,7 @@ fn txt_value(data: &str) -> String {
 pub(crate) fn resolve_handle_request(cfg: &ClientConfig, handle: &str) -> Result<HttpRequest> {
     let mut url = cfg.check_url(&cfg.handle_resolver)?;
     url.set_path("/xrpc/com.atproto.identity.resolveHandle");
-    url.query_pairs_mut().append_pair("handle", handle);
+    url.append_query_pairs(&[("handle", handle)]);
     Ok(HttpRequest::get(url.as_str()))
 }
 

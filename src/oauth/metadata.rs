@@ -2,11 +2,11 @@
 //! metadata (RFC 8414), each validated against the AT Protocol profile before use.
 
 use serde::{Deserialize, Serialize};
-use url::Url;
 
 use crate::config::{origin_of, ClientConfig};
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{Http, HttpRequest, HttpResponse};
+use crate::url::Url;
 
 #[derive(Clone, Debug, Deserialize)]
 pub(crate) struct ProtectedResourceMetadata {
@@ -135,7 +135,7 @@ pub(crate) fn validate_protected_resource(
     }
     let issuer = &meta.authorization_servers[0];
     // An issuer is a bare origin: scheme and host (and port), nothing else.
-    let bare = Url::parse(issuer).is_ok_and(|u| {
+    let bare = Url::parse(issuer).is_some_and(|u| {
         matches!(u.scheme(), "https" | "http")
             && u.username().is_empty()
             && u.password().is_none()
@@ -257,7 +257,7 @@ pub(crate) async fn discover_from_service(
 
 /// Whether a URL (input from the user) names a server rather than an account.
 pub(crate) fn parse_service_url(input: &str) -> Option<Url> {
-    let url = Url::parse(input.trim()).ok()?;
+    let url = Url::parse(input.trim())?;
     matches!(url.scheme(), "http" | "https").then_some(url)
 }
 

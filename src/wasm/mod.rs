@@ -20,7 +20,7 @@ use crate::config::{loopback_client_id as build_loopback_client_id, ClientConfig
 use crate::error::{Error, ErrorCode};
 use crate::platform::SessionEvent;
 use convert::{
-    check_keys, current_url, from_js, json_array, max_records, opt_bool, opt_string,
+    check_keys, config_from_js, current_url, json_array, max_records, opt_bool, opt_string,
     opt_string_arg, options_arg, promise, records_query, response_data, scope_values, string_arg,
     to_js, xrpc_call_from_js, xrpc_result,
 };
@@ -59,8 +59,7 @@ impl OAuthClient {
         }
         let as_config = |e: Error| throw(Error::new(ErrorCode::InvalidConfig, e.message));
         check_keys(&config, ClientConfig::FIELDS, "config").map_err(as_config)?;
-        let cfg: ClientConfig =
-            from_js(&config, ClientConfig::FIELDS, "config").map_err(as_config)?;
+        let cfg = config_from_js(&config).map_err(as_config)?;
         // One channel per database and client: another app on the origin hears none of it.
         let channel = format!("{}:events:{}", cfg.db_name, cfg.client_id);
         let popup_channel = popup::channel_name(&cfg.db_name, &cfg.client_id).into();

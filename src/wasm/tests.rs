@@ -434,3 +434,67 @@ async fn migrating_a_version_0_1_record_leaves_no_copy_of_the_scalar_in_wasm_mem
         "no copy of the migrated scalar is left in Wasm memory"
     );
 }
+
+#[wasm_bindgen_test]
+fn every_config_field_lands_in_its_place() {
+    use crate::config::{HandleMethod, ResponseMode};
+    let methods = js_sys::Array::of2(&"dns".into(), &"well-known".into());
+    let cfg = super::convert::config_from_js(&object(&[
+        (
+            "clientId",
+            "https://app.example/client-metadata.json".into(),
+        ),
+        ("redirectUri", "https://app.example/cb".into()),
+        ("scope", "atproto s1".into()),
+        ("handleResolver", "https://resolver.example".into()),
+        ("plcDirectoryUrl", "https://plc.example".into()),
+        ("dohUrl", "https://doh.example/q".into()),
+        ("handleResolution", methods.into()),
+        ("allowHttp", true.into()),
+        ("responseMode", "fragment".into()),
+        ("refreshMarginSecs", 120.into()),
+        ("requestTimeoutMs", 5000.into()),
+        ("maxResponseBytes", 4096.into()),
+        ("dbName", "db-x".into()),
+    ]))
+    .unwrap();
+    assert_eq!(cfg.client_id, "https://app.example/client-metadata.json");
+    assert_eq!(cfg.redirect_uri, "https://app.example/cb");
+    assert_eq!(cfg.scope, "atproto s1");
+    assert_eq!(cfg.handle_resolver, "https://resolver.example");
+    assert_eq!(cfg.plc_directory_url, "https://plc.example");
+    assert_eq!(cfg.doh_url, "https://doh.example/q");
+    assert_eq!(
+        cfg.handle_resolution,
+        [HandleMethod::Dns, HandleMethod::WellKnown]
+    );
+    assert!(cfg.allow_http);
+    assert_eq!(cfg.response_mode, ResponseMode::Fragment);
+    assert_eq!(cfg.refresh_margin_secs, 120);
+    assert_eq!(cfg.request_timeout_ms, 5000);
+    assert_eq!(cfg.max_response_bytes, 4096);
+    assert_eq!(cfg.db_name, "db-x");
+    // Only the two required fields: every other one is ClientConfig::new's default.
+    let minimal = super::convert::config_from_js(&object(&[
+        (
+            "clientId",
+            "https://app.example/client-metadata.json".into(),
+        ),
+        ("redirectUri", "https://app.example/cb".into()),
+    ]))
+    .unwrap();
+    let defaults = crate::config::ClientConfig::new(
+        "https://app.example/client-metadata.json",
+        "https://app.example/cb",
+    );
+    assert_eq!(format!("{minimal:?}"), format!("{defaults:?}"));
+    for missing in ["clientId", "redirectUri"] {
+        let mut pairs = vec![
+            ("clientId", JsValue::from("https://app.example/c.json")),
+            ("redirectUri", JsValue::from("https://app.example/cb")),
+        ];
+        pairs.retain(|(k, _)| *k != missing);
+        let e = super::convert::config_from_js(&object(&pairs)).unwrap_err();
+        assert!(e.message.contains(missing), "{}", e.message);
+    }
+}
