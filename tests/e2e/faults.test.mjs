@@ -258,6 +258,8 @@ for (const name of browsers()) {
         } finally {
           await drop.remove();
         }
+        // (Firefox resends a request whose reused connection was reset before any answer: 2 hits.)
+        console.error(`[${name}] dropped: ${JSON.stringify(drop.hits)}`);
         await stillWorks(page, did);
       },
     );
