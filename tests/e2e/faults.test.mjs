@@ -337,9 +337,13 @@ for (const name of browsers()) {
         } finally {
           await lose.remove();
         }
-        console.error(`[${name}] lost refresh: ${JSON.stringify(lose.hits)}`);
+        // (Firefox resends the request once: the server refuses the replayed DPoP proof.)
+        const told = JSON.stringify(
+          lose.hits.map((h) => ({ status: h.status, answer: h.status === 200 ? "…" : h.answer })),
+        );
+        console.error(`[${name}] lost refresh: ${told}`);
         const rotated = lose.hits.filter((h) => h.status >= 200 && h.status < 300).length;
-        assert.equal(rotated, 1, `the server did rotate: ${JSON.stringify(lose.hits)}`);
+        assert.equal(rotated, 1, `the server did rotate: ${told}`);
         assert.ok(
           (await call(page, "listSessions")).some((s) => s.did === bob.did),
           "nothing deleted yet",
