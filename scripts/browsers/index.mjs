@@ -24,6 +24,11 @@
 //          openTab() → Page sharing the storage · screenshot(file) · html() · isClosed() · close()
 //          seesRequestDetails: method, body and status of requests are known (Playwright), or
 //          only their URL (WebDriver: Resource Timing).
+//          intercept(match, action, {method}) → {hits, remove()}: network faults ("drop", "hang",
+//          "lose", or an answer {status, headers, contentType, body}) for requests whose URL
+//          matches (prefix, RegExp, predicate); see fault-proxy.mjs. Chromium: Playwright routes;
+//          Firefox: a fault proxy, only when launched with launch("firefox", {intercept: true});
+//          WebKit: none (INTERCEPTS lists the browsers that have it).
 //          playwright: {page, context} for Chromium-only steps (network interception), else null.
 // Selectors are CSS, or XPath when they start with "/" or "(". Actions (click, fill, type,
 // press) use the first visible match and wait for it; reads (text, value, attribute) the first
@@ -39,6 +44,8 @@ import { launchFirefox, launchWebKit } from "./webdriver.mjs";
 
 /** Every browser there is a driver for. */
 export const BROWSERS = Object.freeze(["chromium", "firefox", "webkit"]);
+/** The browsers whose pages have `intercept()` (Firefox: when launched with `{ intercept: true }`). */
+export const INTERCEPTS = Object.freeze(["chromium", "firefox"]);
 /** The browsers scenarios run in when ATPROTO_E2E_BROWSERS names none. */
 export const DEFAULT_BROWSERS = Object.freeze(["chromium", "firefox"]);
 
@@ -51,13 +58,15 @@ export function browsers() {
   return wanted.length ? BROWSERS.filter((b) => wanted.includes(b)) : [...DEFAULT_BROWSERS];
 }
 
-/** Starts the named browser ("chromium", "firefox" or "webkit") behind the driver interface. */
-export function launch(name) {
+/** Starts the named browser ("chromium", "firefox" or "webkit") behind the driver interface.
+ *  `intercept`: Firefox's requests go through a fault proxy, for `page.intercept` (Chromium
+ *  always has it). */
+export function launch(name, { intercept = false } = {}) {
   switch (name) {
     case "chromium":
       return launchChromium();
     case "firefox":
-      return launchFirefox();
+      return launchFirefox({ intercept });
     case "webkit":
       return launchWebKit();
     default:

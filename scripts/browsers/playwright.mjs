@@ -169,6 +169,40 @@ class PlaywrightPage {
     return [...seen.values()];
   }
 
+  /**
+   * Network faults for the requests of this page's context (every tab) whose URL `match`es (a
+   * prefix, a RegExp or a predicate on the URL string) and, if given, whose method is `method`;
+   * see fault-proxy.mjs for the actions ("drop", "hang", "lose", or an answer). Playwright answers
+   * CORS preflights itself while a route is set. Returns `{ hits: [{url, method, status}],
+   * remove() }`.
+   */
+  async intercept(match, action, { method } = {}) {
+    const test =
+      typeof match === "string" ? (u) => u.startsWith(match) : match instanceof RegExp ? (u) => match.test(u) : match;
+    const hits = [];
+    const pattern = (u) => test(u.href);
+    const handler = async (route) => {
+      const req = route.request();
+      if (method && req.method() !== method.toUpperCase()) return route.fallback();
+      const hit = { url: req.url(), method: req.method(), status: undefined };
+      hits.push(hit);
+      if (action === "drop") return route.abort("connectionreset");
+      if (action === "hang") return; // never answered
+      if (action === "lose") {
+        const answer = await route.fetch(); // the server handles it…
+        hit.status = answer.status();
+        return route.abort("connectionreset"); // …and the answer never arrives
+      }
+      hit.status = action.status ?? 200;
+      return route.fulfill(action);
+    };
+    if (!["drop", "hang", "lose"].includes(action) && !(action && typeof action === "object")) {
+      throw new Error(`intercept: unknown action ${JSON.stringify(action)}`);
+    }
+    await this.context.route(pattern, handler);
+    return { hits, remove: () => this.context.unroute(pattern, handler) };
+  }
+
   /** Another tab sharing this page's storage. */
   async openTab() {
     return new PlaywrightPage(this.context, await this.context.newPage(), {

@@ -20,6 +20,10 @@
 // (one WebDriver session runs one command at a time). Requests are seen through Resource Timing
 // (URLs only, and only the current document's).
 //
+// Network faults (Firefox): with `launchFirefox({ intercept: true })`, each session's Firefox
+// sends all its HTTP (loopback included) through a fault proxy of its own (fault-proxy.mjs), set
+// by prefs, and `page.intercept(match, action)` programs it; without it, Firefox connects directly.
+//
 // Environment: ATPROTO_GECKODRIVER, ATPROTO_FIREFOX, ATPROTO_WEBKITDRIVER (scripts/env.sh sets
 // them), ATPROTO_MINIBROWSER (default: found under /usr/lib/<multiarch>/webkit2gtk-4.1/),
 // ATPROTO_XVFB (default /usr/bin/Xvfb; without one, WebKit uses $DISPLAY).
@@ -29,6 +33,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { startFaultProxy } from "./fault-proxy.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
@@ -106,7 +111,7 @@ const QUERY = `
  * A driver `Browser` for headless Firefox. Throws at `newPage()` if geckodriver or Firefox is
  * missing: scripts/setup.sh installs both.
  */
-export async function launchFirefox() {
+export async function launchFirefox({ intercept = false } = {}) {
   const driverPath = firstExisting(
     process.env.ATPROTO_GECKODRIVER,
     path.join(process.env.HOME ?? "", ".cargo/bin/geckodriver"),
@@ -121,6 +126,22 @@ export async function launchFirefox() {
     driverArgs: (port) => ["--host", "127.0.0.1", "--port", String(port), "--log", "error"],
     capabilities: { browserName: "firefox", "moz:firefoxOptions": { ...options, binary } },
     screenshotRoute: "/moz/screenshot/full",
+    // Every http:// request, loopback included, to the session's fault proxy.
+    proxyCapabilities: intercept
+      ? (proxy, caps) => {
+          const o = caps["moz:firefoxOptions"];
+          const prefs = {
+            ...o.prefs,
+            "network.proxy.type": 1, // manual
+            "network.proxy.http": proxy.host,
+            "network.proxy.http_port": proxy.port,
+            "network.proxy.share_proxy_settings": false,
+            "network.proxy.no_proxies_on": "",
+            "network.proxy.allow_hijacking_localhost": true,
+          };
+          return { ...caps, "moz:firefoxOptions": { ...o, prefs } };
+        }
+      : null,
   });
 }
 
@@ -231,7 +252,15 @@ function launchWebDriver(spec) {
     name: spec.name,
     /** A page with storage of its own: a new browser session (and driver). */
     async newPage({ viewport, timeout = DEFAULT_TIMEOUT } = {}) {
-      const session = await startSession(spec);
+      const proxy = spec.proxyCapabilities ? await startFaultProxy() : null;
+      let session;
+      try {
+        session = await startSession(spec, proxy);
+      } catch (err) {
+        await proxy?.close();
+        throw err;
+      }
+      session.proxy = proxy;
       sessions.add(session);
       session.onQuit = () => sessions.delete(session);
       if (viewport) await session.cmd("POST", "/window/rect", { width: viewport.width, height: viewport.height });
@@ -243,7 +272,7 @@ function launchWebDriver(spec) {
   };
 }
 
-async function startSession(spec) {
+async function startSession(spec, proxy) {
   const port = await freePort();
   const driver = spawn(spec.driverPath, spec.driverArgs(port), {
     stdio: ["ignore", "ignore", "pipe"],
@@ -271,7 +300,7 @@ async function startSession(spec) {
     const res = await request(base, "POST", "/session", {
       capabilities: {
         alwaysMatch: {
-          ...spec.capabilities,
+          ...(proxy ? spec.proxyCapabilities(proxy, spec.capabilities) : spec.capabilities),
           timeouts: { script: 60_000, pageLoad: 60_000, implicit: 0 },
         },
       },
@@ -293,6 +322,7 @@ class Session {
     this.current = null; // the window handle commands currently go to
     this.onQuit = null;
     this.quitting = null;
+    this.proxy = null; // the fault proxy, when launched with `intercept`
   }
 
   cmd(method, route, body) {
@@ -318,6 +348,7 @@ class Session {
       }, 5000);
       await new Promise((r) => (this.driver.exitCode !== null ? r() : this.driver.once("exit", r)));
       clearTimeout(t);
+      await this.proxy?.close();
       this.onQuit?.();
     })();
     return this.quitting;
@@ -481,8 +512,21 @@ class WebDriverPage {
   /**
    * The requests this document makes while `fn` runs, as [{url}] (Resource Timing: no method,
    * body or status). `prefix` keeps only URLs starting with it. `allTabs` is not supported.
+   * Behind the fault proxy (`intercept`), the proxy's record instead: method and status too.
    */
   async requestsDuring(fn, { prefix = "", allTabs = false } = {}) {
+    const proxy = this.session.proxy;
+    if (proxy) {
+      // Behind the fault proxy: what it saw, from every tab of the session, with method and
+      // status (no body); CORS preflights left out, as Playwright reports none.
+      const from = proxy.seen.length;
+      await fn();
+      await sleep(50);
+      return proxy.seen
+        .slice(from)
+        .filter((r) => r.url.startsWith(prefix) && r.method !== "OPTIONS")
+        .map(({ url, method, status }) => ({ url, method, body: undefined, status }));
+    }
     if (allTabs) throw new Error("requestsDuring({ allTabs }) needs the Playwright driver");
     await this.execute("performance.setResourceTimingBufferSize(10000); performance.clearResourceTimings();");
     await fn();
@@ -491,6 +535,17 @@ class WebDriverPage {
       [prefix],
     );
     return urls.map((url) => ({ url, method: undefined, body: undefined, status: undefined }));
+  }
+
+  /**
+   * Network faults for this session's requests (every tab) whose URL `match`es: a rule of its
+   * fault proxy (see fault-proxy.mjs). Needs `launchFirefox({ intercept: true })`. Returns
+   * `{ hits: [{url, method, status}], remove() }`.
+   */
+  async intercept(match, action, { method } = {}) {
+    if (!this.session.proxy) throw new Error("intercept() needs the browser launched with { intercept: true }");
+    const rule = this.session.proxy.intercept(match, action, { method });
+    return { hits: rule.hits, remove: async () => rule.remove() };
   }
 
   /** Another tab (window) in this session, sharing this page's storage. */

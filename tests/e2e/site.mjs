@@ -32,7 +32,7 @@ export async function serveTestPage(
  * them (also after a start that failed half-way, whatever had started).
  * @returns {Promise<{pds: object, site: object, browser: object, stop: () => Promise<void>}>}
  */
-export async function startStack(browserName) {
+export async function startStack(browserName, { intercept = false } = {}) {
   const stack = {
     async stop() {
       await stack.browser?.close();
@@ -43,7 +43,7 @@ export async function startStack(browserName) {
   try {
     stack.pds = await startPds();
     stack.site = await serveTestPage({ pds: stack.pds.pds, plc: stack.pds.plc });
-    stack.browser = await launch(browserName);
+    stack.browser = await launch(browserName, { intercept });
     return stack;
   } catch (e) {
     await stack.stop().catch(() => {});
@@ -84,8 +84,8 @@ export async function signInOnTestPage(p, site, account) {
 }
 
 /** `startStack`, plus `page`: the test page, signed in as the first account. */
-export async function startSignedIn(browserName) {
-  const stack = await startStack(browserName);
+export async function startSignedIn(browserName, options) {
+  const stack = await startStack(browserName, options);
   try {
     stack.page = await stack.browser.newPage();
     await openTestPage(stack.page, stack.site);
