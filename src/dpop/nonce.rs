@@ -35,13 +35,24 @@ impl Server {
         own.map(|(_, n)| n.as_str()).or(self.latest.as_deref())
     }
 
-    fn set_nonce(&mut self, session: &str, nonce: &str) {
+    /// Returns whether anything changed. A session that already holds `nonce` is left as it
+    /// is (its place in the order too): the official server hands every session the same
+    /// nonce, and two accounts taking turns must not rewrite the record on every call.
+    fn set_nonce(&mut self, session: &str, nonce: &str) -> bool {
+        if self
+            .sessions
+            .iter()
+            .any(|(s, n)| s == session && n == nonce)
+        {
+            return false;
+        }
         self.latest = Some(nonce.to_string());
         self.sessions.retain(|(s, _)| s != session);
         if self.sessions.len() >= SESSIONS_KEPT {
             self.sessions.remove(0);
         }
         self.sessions.push((session.to_string(), nonce.to_string()));
+        true
     }
 
     /// The stored form, a line each: the latest nonce, the offset (empty when unknown), then
@@ -117,17 +128,18 @@ impl NonceCache {
     /// Records the server's clock offset; returns whether it changed.
     pub fn set_offset(&self, origin: &str, offset: i64) -> bool {
         *self.last_offset.borrow_mut() = Some(offset);
-        self.update(origin, |s| s.offset = Some(offset))
+        self.update(origin, |s| s.offset.replace(offset) != Some(offset))
     }
 
-    fn update(&self, origin: &str, change: impl FnOnce(&mut Server)) -> bool {
+    /// Applies `change` (which says whether it changed anything) to `origin`'s state, in place:
+    /// this runs on every response that carries a nonce.
+    fn update(&self, origin: &str, change: impl FnOnce(&mut Server) -> bool) -> bool {
         let mut servers = self.servers.borrow_mut();
-        let mut server = servers.get(origin).cloned().unwrap_or_default();
-        let before = server.clone();
-        change(&mut server);
-        if server == before && servers.contains_key(origin) {
-            return false;
+        if let Some(server) = servers.get_mut(origin) {
+            return change(server);
         }
+        let mut server = Server::default();
+        change(&mut server);
         servers.insert(origin.to_string(), server);
         true
     }
@@ -257,6 +269,22 @@ mod tests {
         server.set_nonce("k5", "again");
         assert_eq!(server.sessions.last().unwrap().0, "k5");
         assert_eq!(Server::decode(&server.encode()), server);
+    }
+
+    #[test]
+    fn sessions_taking_turns_with_the_same_nonce_change_nothing() {
+        let cache = NonceCache::default();
+        let origin = "https://pds.example";
+        assert!(cache.set(origin, "jkt-a", "n"));
+        assert!(cache.set(origin, "jkt-b", "n"));
+        for _ in 0..3 {
+            assert!(!cache.set(origin, "jkt-a", "n"), "nothing to persist");
+            assert!(!cache.set(origin, "jkt-b", "n"), "nothing to persist");
+        }
+        assert!(cache.set(origin, "jkt-a", "n2"));
+        assert_eq!(cache.get(origin, "jkt-new").as_deref(), Some("n2"));
+        assert!(cache.set_offset(origin, 5));
+        assert!(!cache.set_offset(origin, 5));
     }
 
     #[test]
