@@ -86,12 +86,14 @@ impl<P: Platform> Client<P> {
         request: &HttpRequest,
         access: Option<BoundToken<'_>>,
     ) -> Result<HttpResponse> {
-        self.nonces.load(&self.platform, &request.url).await;
+        let target = dpop::Target::of(&request.url)?;
+        self.nonces.load(&self.platform, &target.origin).await;
         let out = dpop::send(
             &self.platform,
             key,
             self.nonces.cache(),
             request,
+            &target,
             access,
             self.now(),
         )

@@ -10,6 +10,26 @@ pub(crate) use key::{DpopKey, PublicJwk};
 pub(crate) use nonce::{NonceCache, PersistedNonces};
 pub(crate) use proof::create_proof;
 
+/// Where a DPoP request goes, read once per request: the origin (whose nonce and clock offset
+/// apply) and the proof's `htu`.
+#[derive(Debug)]
+pub(crate) struct Target {
+    pub origin: String,
+    pub htu: String,
+}
+
+impl Target {
+    pub fn of(url: &str) -> Result<Target> {
+        let parsed = crate::url::Url::parse(url).ok_or_else(|| {
+            Error::new(ErrorCode::InvalidResponse, format!("{url:?} is not a URL"))
+        })?;
+        Ok(Target {
+            origin: origin_of(&parsed),
+            htu: parsed.without_query_and_fragment().into(),
+        })
+    }
+}
+
 use crate::config::origin_of;
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{Http, HttpRequest, HttpResponse, Keys};
@@ -55,28 +75,22 @@ pub(crate) async fn send<P: Http + Keys>(
     key: &DpopKey<P::Key>,
     nonces: &NonceCache,
     request: &HttpRequest,
+    target: &Target,
     access: Option<BoundToken<'_>>,
     now: i64,
 ) -> Result<DpopOutcome> {
-    let origin = crate::url::Url::parse(&request.url)
-        .map(|u| origin_of(&u))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::InvalidResponse,
-                format!("{:?} is not a URL", request.url),
-            )
-        })?;
+    let origin = &target.origin;
     let mut changed = false;
     let mut nonce_retried = false;
     let mut search = clock::ClockSearch::default();
     for _ in 0..clock::MAX_STEPS + 2 {
-        let nonce = nonces.get(&origin, &key.jkt);
-        let offset = nonces.offset(&origin);
+        let nonce = nonces.get(origin, &key.jkt);
+        let offset = nonces.offset(origin);
         let proof = create_proof(
             platform,
             key,
             &request.method,
-            &request.url,
+            &target.htu,
             now.saturating_add(offset),
             nonce.as_deref(),
             access.map(|a| a.ath),
@@ -107,13 +121,13 @@ pub(crate) async fn send<P: Http + Keys>(
             .with_server_error(None, Some(response.status)));
         }
         if let Some(fresh) = &fresh {
-            changed |= nonces.set(&origin, &key.jkt, fresh);
+            changed |= nonces.set(origin, &key.jkt, fresh);
         }
         // A readable `Date` is believed only when it is clearly off from what we use: its
         // one-second resolution and the round trip would otherwise move the offset every time.
         if let Some(learned) = clock::date_offset(&response, now) {
             if learned.abs_diff(offset) > 30 {
-                changed |= nonces.set_offset(&origin, learned);
+                changed |= nonces.set_offset(origin, learned);
             }
         }
         if !nonce_retried && is_use_dpop_nonce(&response) && fresh.is_some() && fresh != nonce {
@@ -121,7 +135,7 @@ pub(crate) async fn send<P: Http + Keys>(
             continue;
         }
         if let Some(skew) = clock::iat_refused(&response) {
-            let now_used = nonces.offset(&origin);
+            let now_used = nonces.offset(origin);
             // A `Date` in this very response already corrected the offset: just try again.
             let next = if now_used != offset {
                 Some(now_used)
@@ -129,13 +143,13 @@ pub(crate) async fn send<P: Http + Keys>(
                 search.next(offset, skew)
             };
             if let Some(next) = next {
-                changed |= nonces.set_offset(&origin, next);
+                changed |= nonces.set_offset(origin, next);
                 continue;
             }
         }
         return Ok(DpopOutcome {
             response,
-            changed: changed.then_some(origin),
+            changed: changed.then(|| origin.clone()),
         });
     }
     // Every pass either continues a bounded search or returns; the loop's bound is above both.
@@ -159,6 +173,19 @@ mod tests {
         let p = FakePlatform::default();
         let key = block_on(key::create(&p)).unwrap();
         (p, key)
+    }
+
+    /// `send` to the request's own URL.
+    async fn send_to<P: Http + Keys>(
+        platform: &P,
+        key: &DpopKey<P::Key>,
+        nonces: &NonceCache,
+        request: &HttpRequest,
+        access: Option<BoundToken<'_>>,
+        now: i64,
+    ) -> Result<DpopOutcome> {
+        let target = Target::of(&request.url)?;
+        send(platform, key, nonces, request, &target, access, now).await
     }
 
     fn token(t: &str) -> Option<BoundToken<'_>> {
@@ -197,7 +224,7 @@ mod tests {
         let nonces = NonceCache::default();
         let mut req = HttpRequest::get(url);
         req.method = "POST".into();
-        let out = block_on(send(&p, &key, &nonces, &req, None, 10)).unwrap();
+        let out = block_on(send_to(&p, &key, &nonces, &req, None, 10)).unwrap();
         assert_eq!(out.response.status, 201);
         assert_eq!(out.changed.as_deref(), Some("https://as.example"));
         assert_eq!(
@@ -206,7 +233,7 @@ mod tests {
         );
         assert_eq!(http.count(), 2);
         // Steady state: the cached nonce is sent first time, one request per call.
-        let out = block_on(send(&p, &key, &nonces, &req, None, 11)).unwrap();
+        let out = block_on(send_to(&p, &key, &nonces, &req, None, 11)).unwrap();
         assert_eq!(out.response.status, 201);
         assert_eq!(out.changed, None);
         assert_eq!(http.count(), 3);
@@ -228,7 +255,7 @@ mod tests {
             )
         });
         let nonces = NonceCache::default();
-        let out = block_on(send(
+        let out = block_on(send_to(
             &p,
             &key,
             &nonces,
@@ -254,7 +281,7 @@ mod tests {
     fn a_response_without_a_dpop_nonce_is_refused() {
         let (p, key) = setup();
         let send_to = |url: &str, access: Option<BoundToken<'_>>, nonces: &NonceCache| {
-            block_on(send(&p, &key, nonces, &HttpRequest::get(url), access, 1))
+            block_on(send_to(&p, &key, nonces, &HttpRequest::get(url), access, 1))
         };
         // An authorization server must always send one.
         let as_url = "https://as.example/oauth/token";
@@ -352,12 +379,12 @@ mod tests {
             let nonces = NonceCache::default();
             let access = resource.then(|| token("t")).flatten();
             let before = p.http.count();
-            let out = block_on(send(&p, &key, &nonces, &req, access, NOW)).unwrap();
+            let out = block_on(send_to(&p, &key, &nonces, &req, access, NOW)).unwrap();
             assert_eq!(out.response.status, 200, "{offset}");
             assert_eq!(p.http.count() - before, tries, "{offset}: requests");
             assert!(out.changed.is_some());
             // Learned: the next request is accepted the first time, even seconds later.
-            let out = block_on(send(&p, &key, &nonces, &req, access, NOW + 5)).unwrap();
+            let out = block_on(send_to(&p, &key, &nonces, &req, access, NOW + 5)).unwrap();
             assert_eq!(out.response.status, 200);
             assert_eq!(p.http.count() - before, tries + 1, "{offset}: learned");
             assert_eq!(out.changed, None);
@@ -369,7 +396,7 @@ mod tests {
         let mut req = HttpRequest::get(url);
         req.method = "POST".into();
         let before = p.http.count();
-        let out = block_on(send(&p, &key, &NonceCache::default(), &req, None, NOW)).unwrap();
+        let out = block_on(send_to(&p, &key, &NonceCache::default(), &req, None, NOW)).unwrap();
         assert_eq!(out.response.status, 400);
         assert_eq!(p.http.count() - before, 1 + clock::MAX_STEPS as usize);
     }
@@ -396,7 +423,7 @@ mod tests {
         let mut req = HttpRequest::get(url);
         req.method = "POST".into();
         let nonces = NonceCache::default();
-        let out = block_on(send(&p, &key, &nonces, &req, None, NOW)).unwrap();
+        let out = block_on(send_to(&p, &key, &nonces, &req, None, NOW)).unwrap();
         assert_eq!(out.response.status, 200);
         assert_eq!(p.http.count(), 2);
         assert_eq!(nonces.offset("https://as.example"), 3600);
@@ -410,7 +437,7 @@ mod tests {
                 &date(NOW + 3605),
             ),
         );
-        let out = block_on(send(&p, &key, &nonces, &req, None, NOW)).unwrap();
+        let out = block_on(send_to(&p, &key, &nonces, &req, None, NOW)).unwrap();
         assert_eq!(out.changed, None);
         assert_eq!(nonces.offset("https://as.example"), 3600);
         // What one server taught is the first guess for another.
@@ -444,7 +471,7 @@ mod tests {
         });
         let nonces = NonceCache::default();
         let call = |key: &DpopKey<_>| {
-            let out = block_on(send(
+            let out = block_on(send_to(
                 &p,
                 key,
                 &nonces,
@@ -475,7 +502,7 @@ mod tests {
             with_header(json(200, "{}"), "DPoP-Nonce", "fresh"),
         );
         let nonces = NonceCache::default();
-        block_on(send(
+        block_on(send_to(
             &p,
             &key,
             &nonces,

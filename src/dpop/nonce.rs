@@ -10,7 +10,6 @@
 
 use std::cell::RefCell;
 
-use crate::config::origin_of;
 use crate::platform::{Spawn, Store, Table};
 use crate::strmap::StrMap;
 
@@ -171,24 +170,20 @@ impl PersistedNonces {
         &self.cache
     }
 
-    /// Loads the persisted nonce of the URL's origin the first time this page talks to it.
-    pub async fn load(&self, store: &impl Store, url: &str) {
-        let Some(parsed) = crate::url::Url::parse(url) else {
-            return;
-        };
-        let origin = origin_of(&parsed);
+    /// Loads the persisted state of `origin` the first time this page talks to it.
+    pub async fn load(&self, store: &impl Store, origin: &str) {
         if self
             .loaded
             .borrow_mut()
-            .insert(origin.clone(), ())
+            .insert(origin.to_string(), ())
             .is_some()
-            || self.cache.contains(&origin)
+            || self.cache.contains(origin)
         {
             return;
         }
-        if let Ok(Some(entry)) = store.get(Table::Nonces, &origin).await {
+        if let Ok(Some(entry)) = store.get(Table::Nonces, origin).await {
             if let Ok(text) = std::str::from_utf8(&entry.data) {
-                self.cache.load(&origin, Server::decode(text));
+                self.cache.load(origin, Server::decode(text));
             }
         }
     }
@@ -299,7 +294,7 @@ mod tests {
         assert!(!first.cache().set_offset(origin, 600));
         first.save(&p, Some(origin));
         let next = PersistedNonces::default();
-        block_on(next.load(&p, "https://pds.example/xrpc/a.b.c"));
+        block_on(next.load(&p, origin));
         assert_eq!(next.cache().get(origin, "jkt-a").as_deref(), Some("n1"));
         assert_eq!(next.cache().get(origin, "jkt-b").as_deref(), Some("n2"));
         // A session the server has not handed a nonce yet starts with its latest.

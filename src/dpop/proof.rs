@@ -5,15 +5,7 @@
 use crate::dpop::DpopKey;
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::Keys;
-use crate::url::Url;
 use crate::util::{b64url, random_token, sha256};
-
-/// `htu`: the target URI without query and fragment (RFC 9449 §4.2).
-pub(crate) fn htu(url: &str) -> Result<String> {
-    let parsed = Url::parse(url)
-        .ok_or_else(|| Error::new(ErrorCode::InvalidResponse, format!("{url:?} is not a URL")))?;
-    Ok(parsed.without_query_and_fragment().into())
-}
 
 /// `ath`: base64url SHA-256 of the access token, binding the proof to it.
 pub(crate) fn ath(access_token: &str) -> String {
@@ -29,7 +21,7 @@ fn json_string(value: &str) -> String {
 /// The base64url claims of a proof.
 fn claims(
     method: &str,
-    url: &str,
+    htu: &str,
     now: i64,
     nonce: Option<&str>,
     ath: Option<&str>,
@@ -38,7 +30,7 @@ fn claims(
         r#"{{"jti":"{}","htm":{},"htu":{},"iat":{now}"#,
         random_token::<16>()?,
         json_string(method),
-        json_string(&htu(url)?),
+        json_string(htu),
     );
     if let Some(nonce) = nonce {
         claims.push_str(&format!(r#","nonce":{}"#, json_string(nonce)));
@@ -50,18 +42,19 @@ fn claims(
     Ok(b64url(claims.as_bytes()))
 }
 
-/// A signed proof for one request. `ath` is the precomputed hash of the access token the
-/// request carries, if any.
+/// A signed proof for one request to `htu`, the target URI without query and fragment (RFC
+/// 9449 §4.2; see `Target`). `ath` is the precomputed hash of the
+/// access token the request carries, if any.
 pub(crate) async fn create_proof<P: Keys>(
     platform: &P,
     key: &DpopKey<P::Key>,
     method: &str,
-    url: &str,
+    htu: &str,
     now: i64,
     nonce: Option<&str>,
     ath: Option<&str>,
 ) -> Result<String> {
-    let signing_input = format!("{}.{}", key.header, claims(method, url, now, nonce, ath)?);
+    let signing_input = format!("{}.{}", key.header, claims(method, htu, now, nonce, ath)?);
     let signature = platform.sign(&key.handle, signing_input.as_bytes()).await?;
     if signature.len() != 64 {
         return Err(Error::new(
@@ -118,7 +111,7 @@ mod tests {
             &p,
             &key,
             method,
-            url,
+            &crate::dpop::Target::of(url).unwrap().htu,
             now,
             nonce,
             ath.as_deref(),
