@@ -276,11 +276,6 @@ pub fn loopback_client_id(redirect_uri: &str, scope: &str) -> String {
     format!("http://localhost?{query}")
 }
 
-/// `scheme://host[:port]` of a URL, the key of the DPoP nonce cache.
-pub(crate) fn origin_of(url: &Url) -> String {
-    url.origin()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

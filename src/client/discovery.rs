@@ -2,7 +2,6 @@
 //! PDS is served by a given issuer: the proof that tokens from that issuer are the account's.
 
 use super::Client;
-use crate::config::origin_of;
 use crate::error::{err, ErrorCode, Result};
 use crate::identity::Identity;
 use crate::oauth::metadata::{fetch_auth_server, fetch_protected_resource};
@@ -12,7 +11,7 @@ use crate::platform::Platform;
 impl<P: Platform> Client<P> {
     /// The authorization server of a PDS, cached for 10 minutes.
     pub(super) async fn server_for_pds(&self, pds: &str) -> Result<AuthServerMetadata> {
-        let origin = origin_of(&self.cfg.check_url(pds)?);
+        let origin = self.cfg.check_url(pds)?.origin();
         let now = self.now();
         if let Some(meta) = self.servers.get(&origin, now) {
             return Ok(meta);

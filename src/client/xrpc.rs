@@ -301,7 +301,7 @@ impl<P: Platform> Client<P> {
             .filter(|u| {
                 req.path.starts_with('/')
                     && !req.path.starts_with("//")
-                    && crate::config::origin_of(u) == crate::config::origin_of(&base)
+                    && u.origin() == base.origin()
             })
             .ok_or_else(|| {
                 Error::new(

@@ -24,13 +24,12 @@ impl Target {
             Error::new(ErrorCode::InvalidResponse, format!("{url:?} is not a URL"))
         })?;
         Ok(Target {
-            origin: origin_of(&parsed),
+            origin: parsed.origin(),
             htu: parsed.without_query_and_fragment().into(),
         })
     }
 }
 
-use crate::config::origin_of;
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{Http, HttpRequest, HttpResponse, Keys};
 

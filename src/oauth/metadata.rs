@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{origin_of, ClientConfig};
+use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{Http, HttpRequest, HttpResponse};
 use crate::url::Url;
@@ -59,7 +59,7 @@ async fn fetch_well_known<T: serde::de::DeserializeOwned>(
     server: &str,
     name: &str,
 ) -> Result<(String, T)> {
-    let origin = origin_of(&cfg.check_url(server)?);
+    let origin = cfg.check_url(server)?.origin();
     let resp = http
         .send(
             HttpRequest::get(format!("{origin}/.well-known/{name}"))
@@ -142,7 +142,7 @@ pub(crate) fn validate_protected_resource(
             && u.query().is_none()
             && u.fragment().is_none()
             && u.path() == "/"
-            && issuer.trim_end_matches('/') == origin_of(&u)
+            && issuer.trim_end_matches('/') == u.origin()
     });
     if !bare {
         return Err(invalid(format!(
@@ -229,7 +229,7 @@ pub(crate) fn validate_auth_server(
         let url = cfg.check_url(endpoint)?;
         // Endpoints on another origin would let a compromised metadata document redirect
         // tokens; AT Protocol servers host them on the issuer.
-        if origin_of(&url) != origin {
+        if url.origin() != origin {
             return Err(invalid(format!(
                 "endpoint {endpoint} is not on the issuer's origin {origin}"
             )));
@@ -248,7 +248,7 @@ pub(crate) async fn discover_from_service(
     match fetch_protected_resource(http, cfg, service).await {
         Ok(issuer) => fetch_auth_server(http, cfg, &issuer).await,
         Err(e) if e.code == ErrorCode::InvalidMetadata => {
-            let origin = origin_of(&cfg.check_url(service)?);
+            let origin = cfg.check_url(service)?.origin();
             fetch_auth_server(http, cfg, &origin).await.map_err(|_| e)
         }
         Err(e) => Err(e),
