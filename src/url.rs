@@ -6,7 +6,7 @@
 //! serialization (`href`). Everything else (the parts, the origin, the query pairs, the few
 //! changes the protocol makes) is read off that serialization here, by the same code on both
 //! targets. `url/tests.rs` holds one table of URLs, hostile ones included, that is asserted
-//! natively and in Chromium and Firefox.
+//! natively and in Chromium, Firefox and WebKit.
 
 use std::ops::Range;
 
