@@ -83,6 +83,32 @@ for (const name of browsers()) {
       return (await call("handleCallback")).session;
     }
 
+    /** Runs `method` in the page and returns its answer with what the PDS sent back for each
+     *  request whose URL ends with `suffix`, read in the page (a wrapped `fetch`): a browser
+     *  asked for a response body after the fact may no longer have it. */
+    const answersTo = (suffix, method, ...args) =>
+      page.evaluate(
+        async ([suffix, m, a]) => {
+          const send = window.fetch;
+          const seen = [];
+          window.fetch = async (input, init) => {
+            const resp = await send(input, init);
+            const url = input instanceof Request ? input.url : String(input);
+            if (url.endsWith(suffix)) {
+              const headers = Object.fromEntries(resp.headers);
+              seen.push({ status: resp.status, headers, body: await resp.clone().json() });
+            }
+            return resp;
+          };
+          try {
+            return { result: await window.call(m, ...a), seen };
+          } finally {
+            window.fetch = send;
+          }
+        },
+        [suffix, method, args],
+      );
+
     const createIn = (did, collection) =>
       page.evaluate(
         ([did, collection]) =>
@@ -106,28 +132,26 @@ for (const name of browsers()) {
       const ok = await createIn(session.did, ALLOWED);
       assert.ok(ok.ok, JSON.stringify(ok));
 
-      // What the PDS itself answers, as the browser receives it (Chromium sees responses).
-      const pw = page.playwright;
-      const raw = pw?.page.waitForResponse((r) => r.url().endsWith("/xrpc/com.atproto.repo.createRecord"));
-      const refused = await createIn(session.did, OTHER);
+      // What the PDS itself answers: the body as the page receives it, the headers as Chromium
+      // received them (a page sees only the headers CORS exposes).
+      const raw = page.playwright?.page.waitForResponse((r) => r.url().endsWith("/xrpc/com.atproto.repo.createRecord"));
+      const { result: refused, seen } = await answersTo("/xrpc/com.atproto.repo.createRecord", "xrpc", session.did, {
+        nsid: "com.atproto.repo.createRecord",
+        body: { repo: session.did, collection: OTHER, record: { $type: OTHER, at: new Date().toISOString() } },
+      });
       assert.equal(refused.code, "insufficient_scope", JSON.stringify(refused));
       assert.equal(refused.missingScope, `repo:${OTHER}?action=create`);
       assert.equal(refused.status, 403);
       assert.equal(refused.serverError, "ScopeMissingError");
       assert.match(refused.message, new RegExp(`repo:${OTHER}\\?action=create`));
-      if (raw) {
-        const resp = await raw;
-        const body = await resp.json();
-        console.log(
-          `# the PDS answered ${resp.status()} ${JSON.stringify(body)}; WWW-Authenticate: ${resp.headers()["www-authenticate"] ?? "(none)"}`,
-        );
-        assert.equal(resp.status(), 403);
-        assert.deepEqual(body, {
-          error: "ScopeMissingError",
-          message: `Missing required scope "repo:${OTHER}?action=create"`,
-        });
-        assert.equal(resp.headers()["www-authenticate"], undefined);
-      }
+      assert.equal(seen.length, 1);
+      console.log(`# the PDS answered ${seen[0].status} ${JSON.stringify(seen[0].body)}`);
+      assert.equal(seen[0].status, 403);
+      assert.deepEqual(seen[0].body, {
+        error: "ScopeMissingError",
+        message: `Missing required scope "repo:${OTHER}?action=create"`,
+      });
+      if (raw) assert.equal((await raw).headers()["www-authenticate"], undefined, "no WWW-Authenticate");
     });
 
     test("signing in again with more scope replaces the session and revokes the old tokens", async (t) => {
@@ -141,9 +165,9 @@ for (const name of browsers()) {
       if (pw) {
         // First a refresh (it ends the access tokens issued before it), whose answer carries
         // the refresh token the narrow session holds from now on.
-        const refreshed = pw.page.waitForResponse((r) => r.url().endsWith("/oauth/token"));
-        await call("refresh", did);
-        oldRefreshToken = (await (await refreshed).json()).refresh_token;
+        const { result, seen } = await answersTo("/oauth/token", "refresh", did);
+        assert.ok(result.ok, JSON.stringify(result));
+        oldRefreshToken = seen.at(-1)?.body.refresh_token;
         assert.ok(oldRefreshToken);
         const pattern = `${pds.pds}/xrpc/com.atproto.server.getSession**`;
         await pw.page.route(pattern, async (route) => {

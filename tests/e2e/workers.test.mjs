@@ -155,30 +155,47 @@ for (const name of browsers()) {
         assert.equal(await workerTokenRequests(page, kind), 0, "the worker needed no refresh of its own");
       });
 
-      test(`the page and a ${kind} worker refreshing at the same moment make exactly one token request`, async () => {
+      test(`the page and a ${kind} worker refreshing at the same moment make exactly one token request`, async (t) => {
         // Both learn the server's current DPoP nonce first (as every round ends), so that a stale
         // nonce's use_dpop_nonce retry is not counted as a second refresh.
         await call(page, "xrpc", did, { nsid: "com.atproto.server.getSession" });
         await callWorker(page, kind, "xrpc", did, { nsid: "com.atproto.server.getSession" });
         await pageTokenRequests(page);
         await workerTokenRequests(page, kind);
-        for (let round = 0; round < 6; round++) {
+        // Timers in a busy browser (a service worker most of all) can fire later than the other
+        // side's whole refresh; such a round is sequential, and a refresh asked for after another
+        // one finished may rightly refresh again. So rounds run until six overlapped: each
+        // began before the other ended.
+        let overlapped = 0;
+        for (let round = 0; overlapped < 6; round++) {
+          assert.ok(round < 15, `only ${overlapped} of ${round} rounds started at the same moment`);
           // Both hold the same tokens before they start (each reads them now).
           await call(page, "restore", did);
           await callWorker(page, kind, "restore", did);
           const results = await page.evaluate(
             async ([kind, did]) => {
               const at = Date.now() + 150;
-              const here = new Promise((r) => setTimeout(r, at - Date.now())).then(() => window.call("refresh", did));
+              const here = new Promise((r) => setTimeout(r, at - Date.now())).then(async () => {
+                const t0 = Date.now();
+                return { ...(await window.call("refresh", did)), t0, t1: Date.now() };
+              });
               return Promise.all([here, window.inWorker(kind, "refresh", [did], at)]);
             },
             [kind, did],
           );
           for (const r of results) assert.ok(r.ok, `round ${round}: ${JSON.stringify(r)}`);
           const sent = (await pageTokenRequests(page)) + (await workerTokenRequests(page, kind));
-          assert.equal(sent, 1, `round ${round}: ${sent} token requests`);
-          // Both work with the rotated tokens.
-          assert.equal(results[0].value.expiresAt, results[1].value.expiresAt, `round ${round}`);
+          const [a, b] = results;
+          const at = `round ${round}: page ${a.t0}–${a.t1}, worker ${b.t0}–${b.t1}: ${sent} token requests`;
+          if (a.t0 < b.t1 && b.t0 < a.t1) {
+            overlapped++;
+            assert.equal(sent, 1, at);
+            // Both work with the rotated tokens.
+            assert.equal(a.value.expiresAt, b.value.expiresAt, at);
+          } else {
+            t.diagnostic(`sequential, not counted: ${at}`);
+            assert.ok(sent === 1 || sent === 2, at);
+          }
           await call(page, "xrpc", did, { nsid: "com.atproto.server.getSession" });
           await callWorker(page, kind, "xrpc", did, { nsid: "com.atproto.server.getSession" });
         }

@@ -5,7 +5,9 @@
 //
 // Message: `{ method, args, at? }` with a MessagePort to answer on; the answer is what the
 // page's `window.call` returns (`{ ok, value }` or `{ ok: false, code, message }`). `at` (a
-// `Date.now()` time) delays the call, so the page and the worker can start at the same moment.
+// `Date.now()` time) delays the call, so the page and the worker can start at the same moment;
+// the answer then also says when the call began and ended (`t0`, `t1`), since timers in a busy
+// browser fire late.
 // Besides the client's methods: `events` (what its onSessionEvent listener heard since the
 // last ask) and
 // `requests` (the URLs this worker fetched since the last ask, from Resource Timing: each
@@ -30,7 +32,11 @@ function requests() {
 async function run({ method, args = [], at }) {
   try {
     const { client, events } = await ready;
-    if (at) await new Promise((r) => setTimeout(r, at - Date.now()));
+    if (at) {
+      await new Promise((r) => setTimeout(r, at - Date.now()));
+      const t0 = Date.now();
+      return { ...(await callMethod(client, method, args)), t0, t1: Date.now() };
+    }
     if (method === "events") return { ok: true, value: events.splice(0) };
     if (method === "requests") return { ok: true, value: requests() };
     if (method === "kind") return { ok: true, value: self.registration ? "service" : "dedicated" };
