@@ -193,6 +193,19 @@ async fn unbuildable_request_is_invalid_input() {
     assert_eq!(e.code, ErrorCode::InvalidInput, "{e}");
 }
 
+/// The headers cross to JS as one string, a line per name and per value: a line break in a
+/// value must be refused, not turned into a second header.
+#[wasm_bindgen_test]
+async fn a_line_break_in_a_header_is_refused_not_split() {
+    for value in ["v\nx-forged\nyes", "v\n", "\n"] {
+        let e = FetchHttp::default()
+            .send(HttpRequest::get("data:text/plain,x").header("x-a", value))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput, "{value:?}: {e}");
+    }
+}
+
 /// Swaps the global `fetch` for one that records its Request and answers a 401 with the
 /// headers a DPoP server sends, the way a cross-origin server exposes them.
 #[wasm_bindgen_test]

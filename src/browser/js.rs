@@ -54,8 +54,6 @@ extern "C" {
     // The global timers rather than `Window`'s, so the same code runs in workers.
     #[wasm_bindgen(js_name = setTimeout)]
     pub(crate) fn set_timeout(handler: &js_sys::Function, ms: i32) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    pub(crate) fn clear_timeout(id: &JsValue);
     #[wasm_bindgen(js_name = setInterval)]
     pub(crate) fn set_interval(handler: &js_sys::Function, ms: i32) -> JsValue;
     #[wasm_bindgen(js_name = clearInterval)]

@@ -1,0 +1,92 @@
+// One HTTP request, start to finish, for src/browser/http.rs (which says why it is JS).
+// Resolves, never rejects, to { status, headers: "name\nvalue\n"…, body, redirected } or to
+// { failure: "invalid" | "network" | "timeout" | "too_large", detail }.
+
+const failed = (failure, detail) => ({ failure, detail });
+
+/** What JS threw or rejected with, as text (an Error, a DOMException, a string, anything). */
+const describe = (e) => (e && typeof e === "object" && "message" in e ? `${e.name}: ${e.message}` : String(e));
+
+// One deadline aborts the fetch and is raced against every step, so a fetch or stream that
+// ignores its signal cannot hang the caller. The body is a stream, refused past `max` bytes
+// (fetch decompresses, so Content-Length does not bound it). `body` is a view into Wasm memory:
+// copied first.
+export async function send(method, url, headers, hasBody, body, timeoutMs, max) {
+  const payload = hasBody ? body.slice() : undefined;
+  const controller = new AbortController();
+  let timer;
+  const deadline = new Promise((resolve) => {
+    timer = setTimeout(() => {
+      resolve(failed("timeout", "no answer in time"));
+      controller.abort();
+    }, timeoutMs);
+  });
+  // Resolves to the step's value, or throws the deadline's failure (or the step's, as `kind`).
+  const step = async (promise, kind) => {
+    let value;
+    try {
+      value = await Promise.race([promise.then((v) => ({ v })), deadline]);
+    } catch (e) {
+      throw controller.signal.aborted ? await deadline : failed(kind, describe(e));
+    }
+    if (value.failure) throw value;
+    return value.v;
+  };
+  let request;
+  try {
+    const list = new Headers();
+    const parts = headers.split("\n");
+    for (let i = 0; i + 1 < parts.length; i += 2) list.append(parts[i], parts[i + 1]);
+    request = new Request(url, { method, headers: list, body: payload, signal: controller.signal });
+  } catch (e) {
+    clearTimeout(timer);
+    return failed("invalid", describe(e));
+  }
+  let reader;
+  try {
+    const response = await step(new Promise((resolve) => resolve(fetch(request))), "network");
+    if (!(response instanceof Response)) {
+      return failed("network", "fetch resolved to something other than a Response");
+    }
+    const declared = Number(response.headers.get("content-length") ?? NaN);
+    if (declared > max) {
+      controller.abort();
+      return failed("too_large", "");
+    }
+    let out = new Uint8Array(0);
+    if (response.body) {
+      reader = response.body.getReader();
+      const chunks = [];
+      let size = 0;
+      for (;;) {
+        const { done, value } = await step(reader.read(), "network");
+        if (done) break;
+        if (!(value instanceof Uint8Array)) return failed("network", "a body chunk is not bytes");
+        size += value.length;
+        if (size > max) {
+          reader.cancel().catch(() => {});
+          controller.abort();
+          return failed("too_large", "");
+        }
+        chunks.push(value);
+      }
+      if (chunks.length === 1) out = chunks[0];
+      else if (chunks.length > 1) {
+        out = new Uint8Array(size);
+        let at = 0;
+        for (const c of chunks) {
+          out.set(c, at);
+          at += c.length;
+        }
+      }
+    }
+    let lines = "";
+    for (const [name, value] of response.headers) lines += `${name}\n${value}\n`;
+    return { status: response.status, headers: lines, body: out, redirected: response.redirected };
+  } catch (e) {
+    if (reader) reader.cancel().catch(() => {});
+    return e && e.failure ? e : failed("network", describe(e));
+  } finally {
+    clearTimeout(timer);
+  }
+}
