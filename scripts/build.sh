@@ -45,7 +45,7 @@ command -v wasm-bindgen >/dev/null 2>&1 || die "wasm-bindgen not found; run scri
 inputs_hash() {
   {
     find src -type f | LC_ALL=C sort | xargs sha256sum
-    sha256sum Cargo.toml Cargo.lock wasm-pack.toml scripts/build.sh scripts/pkg-json.mjs
+    sha256sum Cargo.toml Cargo.lock wasm-pack.toml scripts/build.sh scripts/pkg-json.mjs scripts/inline-snippets.mjs
     rustc -vV
     wasm-bindgen --version
     [ -x "$WASM_OPT" ] && "$WASM_OPT" --version
@@ -131,6 +131,8 @@ build_target() {
     say "wasm-opt $OPT_LEVEL: $(basename "$wasm") $before -> $after bytes"
   fi
 
+  # JS snippets (src/browser/http.js) into the glue: no module request of their own.
+  node scripts/inline-snippets.mjs "$out" || die "could not inline the JS snippets into $out/"
   # pkg/package.json: exports, types, files, sideEffects (see the script's header).
   node scripts/pkg-json.mjs "$out" || die "could not complete $out/package.json"
   say "$target -> $out/ ($((SECONDS - t0))s): $(cd "$out" && ls | tr '\n' ' ')"

@@ -9,8 +9,8 @@
 //   files       everything shipped: the glue, its types, the .wasm (and its .d.ts), README
 //   sideEffects false: evaluating the glue only defines things (a class, functions, a few
 //               module-level caches); the .wasm is fetched by init(), never at import. wasm-pack
-//               writes ["./snippets/*"] for inline JS snippets; there are none here, and if there
-//               ever are, they are kept as side effects.
+//               writes ["./snippets/*"] for JS snippets; scripts/inline-snippets.mjs moves ours
+//               into the glue first, and any left are kept as side effects.
 import fs from "node:fs";
 import path from "node:path";
 

@@ -8,7 +8,8 @@
 // sign-in and consent pages (untimed), callback -> session, 1st and 2nd listRecords, reload ->
 // restore -> listRecords. Requests per phase (CORS preflights included, and responses from the
 // HTTP cache) are counted with the Chrome DevTools Protocol. Then, in the last run's page: DPoP
-// cost per authenticated call with fetch stubbed. Prints one table (medians; ratio ours/official)
+// cost per authenticated call with fetch stubbed, and the part of it before the request leaves
+// (from the call to its fetch: proof signed, request built). Prints one table (medians; ratio ours/official)
 // and writes the same data as JSON.
 //
 // Environment:
@@ -465,6 +466,7 @@ function table(results) {
   }
   section(`DPoP cost per authenticated call, fetch stubbed (${DPOP_CALLS} sequential calls)`);
   row("ms per call", (r) => r.dpop?.msPerCall ?? null, { digits: 3 });
+  row("  of which until the request leaves (proof signed)", (r) => r.dpop?.msBeforeSend ?? null, { digits: 3 });
 
   const header = ["", ...cols.filter(has), "ours/official"];
   const lines = rows.map((r) =>
