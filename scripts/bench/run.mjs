@@ -395,6 +395,8 @@ function summarize(client, runs, size) {
   const load = {
     importMs: stat(runs.map((r) => r.load.importMs)),
     initMs: stat(runs.map((r) => r.load.initMs)),
+    downloadMs: stat(runs.map((r) => r.load.downloadMs ?? null)),
+    afterDownloadMs: stat(runs.map((r) => (r.load.downloadMs == null ? null : r.load.initMs - r.load.downloadMs))),
     constructMs: stat(runs.map((r) => r.load.constructMs)),
     totalMs: stat(runs.map((r) => r.load.importMs + (r.load.initMs ?? 0))),
   };
@@ -444,6 +446,8 @@ function table(results) {
   section("load (ms, first page load in a fresh context)");
   row("import (JS fetch + evaluate)", (r) => r.load.importMs, { digits: 1 });
   row("init() (.wasm fetch + compile + instantiate)", (r) => r.load.initMs, { digits: 1 });
+  row("  until the .wasm's last byte (compiling alongside)", (r) => r.load.downloadMs, { digits: 1 });
+  row("  after it (compile tail + instantiate)", (r) => r.load.afterDownloadMs, { digits: 1 });
   row("import + init", (r) => r.load.totalMs, { digits: 1 });
   const names = {
     signin: "sign-in (handle → authorization URL)",

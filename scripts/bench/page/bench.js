@@ -53,7 +53,11 @@ const adapters = {
           plcDirectoryUrl: cfg.plc,
           allowHttp: true,
         });
-        return { importMs: t1 - t0, initMs: t2 - t1, constructMs: performance.now() - t2 };
+        // Of init(): until the .wasm's last byte arrived (compilation streams alongside), and
+        // what was left after it (compile tail + instantiate), from Resource Timing.
+        const wasm = performance.getEntriesByType("resource").find((e) => e.name.endsWith("_bg.wasm"));
+        const downloadMs = wasm ? wasm.responseEnd - t1 : null;
+        return { importMs: t1 - t0, initMs: t2 - t1, downloadMs, constructMs: performance.now() - t2 };
       },
       startLogin: async (handle) => (await client.startLogin(handle)).url,
       callback: async () => (await client.handleCallback()).session.did,
