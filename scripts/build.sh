@@ -63,7 +63,9 @@ rm -f "$STAMP"
 
 # std rebuilt with panic=immediate-abort (wasm-pack.toml `std`): a panic is then the bare trap it
 # already was in the browser (panic = "abort", no hook: nothing is ever printed), without the
-# formatting, locations and messages std's panic machinery links in (about 20 KB gzip).
+# formatting, locations and messages std's panic machinery links in (about 20 KB gzip). The same
+# rebuild turns on std's `optimize_for_size` feature (smaller variants of sorting, formatting and
+# other core/alloc code; same behavior): 194,746 -> 191,401 B gzip, measured in the sixth session.
 # Needs the compiler's std source (Debian: rust-web-src; rustup: `rustup component add rust-src`)
 # and `-Zbuild-std`, i.e. RUSTC_BOOTSTRAP=1 (set for this cargo run only).
 BUILD_STD=0
@@ -101,7 +103,7 @@ build_target() {
   local cargo_args=() bootstrap="${RUSTC_BOOTSTRAP:-}"
   if [ "$BUILD_STD" = 1 ]; then
     flags+=("-Zunstable-options" "-Cpanic=immediate-abort")
-    cargo_args=(. -- -Zbuild-std=std,panic_abort)  # wasm-pack: [path] -- <cargo args>
+    cargo_args=(. -- -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size)  # wasm-pack: [path] -- <cargo args>
     bootstrap=1
   fi
   RUSTC_BOOTSTRAP="$bootstrap" CARGO_ENCODED_RUSTFLAGS="$(IFS=$'\x1f'; echo "${flags[*]}")" \
