@@ -115,8 +115,15 @@ impl ErrorCode {
 
 /// An error with a stable code, a human message, and, where a server said so, the server's own
 /// error name (OAuth `error` or XRPC `error`) and HTTP status.
+///
+/// One pointer wide: the fields live in a box, so every `Result` the crate passes around (and
+/// every `?`) moves a pointer, not the whole error. The fields are read through `Deref`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<ErrorFields>);
+
+/// The fields of an [`Error`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorFields {
     /// What went wrong, as a stable code.
     pub code: ErrorCode,
     /// For humans; never branch on it.
@@ -134,14 +141,14 @@ pub struct Error {
 impl Error {
     /// An error with a code and a message, nothing else.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(ErrorFields {
             code,
             message: message.into(),
             server_error: None,
             status: None,
             cause: None,
             missing_scope: None,
-        }
+        }))
     }
 
     /// Adds what the server said: its `error` name and the HTTP status.
@@ -161,6 +168,19 @@ impl Error {
     pub fn wrap(self, code: ErrorCode, context: &str) -> Error {
         let message = format!("{context}: {}", self.message);
         Error::new(code, message).with_cause(self)
+    }
+}
+
+impl std::ops::Deref for Error {
+    type Target = ErrorFields;
+    fn deref(&self) -> &ErrorFields {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorFields {
+        &mut self.0
     }
 }
 

@@ -357,7 +357,10 @@ mod tests {
         ]);
         let e = block_on(r.resolve_handle(&http, &all, "alice.example.com", 0)).unwrap_err();
         assert_eq!(e.code, ErrorCode::NetworkError, "{e}");
-        assert_eq!(e.cause.map(|c| c.code), Some(ErrorCode::NetworkError));
+        assert_eq!(
+            e.cause.as_ref().map(|c| c.code),
+            Some(ErrorCode::NetworkError)
+        );
         // One method answered "no such handle": that is an answer.
         http.on(
             "GET",

@@ -57,7 +57,12 @@ impl OAuthClient {
                 "new OAuthClient(config): config must be an object",
             )));
         }
-        let as_config = |e: Error| throw(Error::new(ErrorCode::InvalidConfig, e.message));
+        let as_config = |mut e: Error| {
+            throw(Error::new(
+                ErrorCode::InvalidConfig,
+                std::mem::take(&mut e.message),
+            ))
+        };
         check_keys(&config, ClientConfig::FIELDS, "config").map_err(as_config)?;
         let cfg = config_from_js(&config).map_err(as_config)?;
         // One channel per database and client: another app on the origin hears none of it.
