@@ -245,9 +245,7 @@ impl ClientConfig {
     /// Parses a server URL and applies the transport policy: https always, http only when the
     /// app opted in for local development.
     pub(crate) fn check_url(&self, url: &str) -> Result<Url> {
-        let parsed = Url::parse(url).ok_or_else(|| {
-            Error::new(ErrorCode::InvalidResponse, format!("{url:?} is not a URL"))
-        })?;
+        let parsed = Url::parse_given(url)?;
         match parsed.scheme() {
             "https" => Ok(parsed),
             "http" if self.allow_http => Ok(parsed),

@@ -72,6 +72,17 @@ impl Url {
         Url::split(serialize(input, None)?)
     }
 
+    /// Parses a URL that a server (or state stored from one) gave: not being one is the
+    /// server's fault, `InvalidResponse`.
+    pub fn parse_given(input: &str) -> crate::error::Result<Url> {
+        Url::parse(input).ok_or_else(|| {
+            crate::error::Error::new(
+                crate::error::ErrorCode::InvalidResponse,
+                format!("{input:?} is not a URL"),
+            )
+        })
+    }
+
     /// Resolves `input` (absolute, or relative to this URL) as a browser resolves a link.
     pub fn join(&self, input: &str) -> Option<Url> {
         Url::split(serialize(input, Some(&self.href))?)

@@ -87,13 +87,24 @@ impl<P: Platform> Client<P> {
         access: Option<BoundToken<'_>>,
     ) -> Result<HttpResponse> {
         let target = dpop::Target::of(&request.url)?;
+        self.dpop_send_to(key, request, &target, access).await
+    }
+
+    /// `dpop_send` for a caller that parsed the request's URL already: `target` is its.
+    async fn dpop_send_to(
+        &self,
+        key: &DpopKey<P::Key>,
+        request: &HttpRequest,
+        target: &dpop::Target,
+        access: Option<BoundToken<'_>>,
+    ) -> Result<HttpResponse> {
         self.nonces.load(&self.platform, &target.origin).await;
         let out = dpop::send(
             &self.platform,
             key,
             self.nonces.cache(),
             request,
-            &target,
+            target,
             access,
             self.now(),
         )

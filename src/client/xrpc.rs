@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 use super::session::Live;
 use super::Client;
-use crate::dpop::BoundToken;
+use crate::dpop::{self, BoundToken};
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::platform::{HttpRequest, HttpResponse, Platform};
 use crate::util::json_body;
@@ -273,7 +273,7 @@ impl<P: Platform> Client<P> {
             check_proxy(proxy)?;
         }
         let mut live = self.live(did).await?;
-        let request = self.pds_request(&live.session.pds, req)?;
+        let (request, target) = self.pds_request(&live.session.pds, req)?;
         if live
             .session
             .needs_refresh(self.now(), self.cfg.refresh_margin_secs)
@@ -282,19 +282,19 @@ impl<P: Platform> Client<P> {
                 .refresh_replacing(did, &live.session.access_token)
                 .await?;
         }
-        let mut resp = self.send_bound(&live, &request).await?;
+        let mut resp = self.send_bound(&live, &request, &target).await?;
         if resp.status == 401 && is_invalid_token(&resp) {
             live = self
                 .refresh_replacing(did, &live.session.access_token)
                 .await?;
-            resp = self.send_bound(&live, &request).await?;
+            resp = self.send_bound(&live, &request, &target).await?;
         }
         Ok(resp)
     }
 
     /// The HTTP request for `req`: its path resolved against the PDS, which it may not leave
-    /// (the access token goes with it).
-    fn pds_request(&self, pds: &str, req: &PdsRequest) -> Result<HttpRequest> {
+    /// (the access token goes with it), and its DPoP target, read off the URL parsed here.
+    fn pds_request(&self, pds: &str, req: &PdsRequest) -> Result<(HttpRequest, dpop::Target)> {
         let base = self.cfg.check_url(pds)?;
         let url = base
             .join(&req.path)
@@ -328,21 +328,29 @@ impl<P: Platform> Client<P> {
             })
             .cloned()
             .collect();
-        Ok(HttpRequest {
+        let target = dpop::Target::at(&url);
+        let request = HttpRequest {
             method,
             url: url.into_string(),
             headers,
             body: req.body.clone(),
             max_body: self.cfg.max_response_bytes as usize,
-        })
+        };
+        Ok((request, target))
     }
 
-    async fn send_bound(&self, live: &Live<P::Key>, request: &HttpRequest) -> Result<HttpResponse> {
+    async fn send_bound(
+        &self,
+        live: &Live<P::Key>,
+        request: &HttpRequest,
+        target: &dpop::Target,
+    ) -> Result<HttpResponse> {
         let access = BoundToken {
             token: live.session.access_token.expose(),
             ath: &live.ath,
         };
-        self.dpop_send(&live.key, request, Some(access)).await
+        self.dpop_send_to(&live.key, request, target, Some(access))
+            .await
     }
 
     /// Every record of the query, page after page, up to `max` records.

@@ -20,13 +20,15 @@ pub(crate) struct Target {
 
 impl Target {
     pub fn of(url: &str) -> Result<Target> {
-        let parsed = crate::url::Url::parse(url).ok_or_else(|| {
-            Error::new(ErrorCode::InvalidResponse, format!("{url:?} is not a URL"))
-        })?;
-        Ok(Target {
-            origin: parsed.origin(),
-            htu: parsed.without_query_and_fragment().into(),
-        })
+        Ok(Target::at(&crate::url::Url::parse_given(url)?))
+    }
+
+    /// The target of a URL already parsed (in the browser a parse is a `new URL()`).
+    pub fn at(url: &crate::url::Url) -> Target {
+        Target {
+            origin: url.origin(),
+            htu: url.without_query_and_fragment().into(),
+        }
     }
 }
 
