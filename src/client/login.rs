@@ -227,7 +227,7 @@ impl<P: Platform> Client<P> {
                 display: opts.display.as_deref(),
             },
         );
-        let request_uri = process_par_response(&self.dpop_send(&key, &request, None).await?)?;
+        let request_uri = process_par_response(&self.dpop_send(&key, &request, None, None).await?)?;
 
         let pending = PendingLogin {
             server: server.clone(),
@@ -337,7 +337,8 @@ impl<P: Platform> Client<P> {
             &pending.verifier,
             &pending.redirect_uri,
         );
-        let tokens = process_token_response(&self.dpop_send(&key, &request, None).await?, now)?;
+        let tokens =
+            process_token_response(&self.dpop_send(&key, &request, None, None).await?, now)?;
 
         // The account resolved at login already proved its PDS is served by this issuer; only
         // a login started from a server URL must resolve `sub` now.

@@ -79,25 +79,23 @@ impl<P: Platform> Client<P> {
     }
 
     /// Sends a DPoP-bound request with the origin's nonce (loaded from storage on first contact)
-    /// and persists a new nonce in the background.
+    /// and persists a new nonce in the background. `target` is the request URL's, when the
+    /// caller parsed that URL already (the XRPC path, on every call); else it is parsed here.
     async fn dpop_send(
         &self,
         key: &DpopKey<P::Key>,
         request: &HttpRequest,
+        target: Option<&dpop::Target>,
         access: Option<BoundToken<'_>>,
     ) -> Result<HttpResponse> {
-        let target = dpop::Target::of(&request.url)?;
-        self.dpop_send_to(key, request, &target, access).await
-    }
-
-    /// `dpop_send` for a caller that parsed the request's URL already: `target` is its.
-    async fn dpop_send_to(
-        &self,
-        key: &DpopKey<P::Key>,
-        request: &HttpRequest,
-        target: &dpop::Target,
-        access: Option<BoundToken<'_>>,
-    ) -> Result<HttpResponse> {
+        let parsed;
+        let target = match target {
+            Some(target) => target,
+            None => {
+                parsed = dpop::Target::of(&request.url)?;
+                &parsed
+            }
+        };
         self.nonces.load(&self.platform, &target.origin).await;
         let out = dpop::send(
             &self.platform,

@@ -44,7 +44,7 @@ impl<P: Platform> Client<P> {
     ) {
         if let Some(request) = revocation_request(server, client_id, token) {
             let _ = self
-                .dpop_send(key, &request, None)
+                .dpop_send(key, &request, None, None)
                 .await
                 .and_then(|resp| process_revocation_response(&resp));
         }

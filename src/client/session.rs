@@ -442,7 +442,7 @@ impl<P: Platform> Client<P> {
             self.write_session(&marked, &key).await?;
         }
         let request = refresh_request(&session.server, &self.cfg.client_id, &refresh_token);
-        let resp = self.dpop_send(&key, &request, None).await?;
+        let resp = self.dpop_send(&key, &request, None, None).await?;
         let session = Session {
             refresh_sent_at: None,
             ..session

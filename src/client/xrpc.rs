@@ -349,7 +349,7 @@ impl<P: Platform> Client<P> {
             token: live.session.access_token.expose(),
             ath: &live.ath,
         };
-        self.dpop_send_to(&live.key, request, target, Some(access))
+        self.dpop_send(&live.key, request, Some(target), Some(access))
             .await
     }
 
