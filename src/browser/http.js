@@ -2,7 +2,7 @@
 // Resolves, never rejects, to { status, headers: "name\nvalue\n"…, body, redirected } or to
 // { failure: "invalid" | "network" | "timeout" | "too_large", detail }.
 
-const failed = (failure, detail) => ({ failure, detail });
+const failed = (failure, detail = "") => ({ failure, detail });
 
 /** What JS threw or rejected with, as text (an Error, a DOMException, a string, anything). */
 const describe = (e) => (e && typeof e === "object" && "message" in e ? `${e.name}: ${e.message}` : String(e));
@@ -14,24 +14,20 @@ const describe = (e) => (e && typeof e === "object" && "message" in e ? `${e.nam
 export async function send(method, url, headers, hasBody, body, timeoutMs, max) {
   const payload = hasBody ? body.slice() : undefined;
   const controller = new AbortController();
+  const timedOut = failed("timeout");
   let timer;
-  const deadline = new Promise((resolve) => {
+  const deadline = new Promise((_, reject) => {
     timer = setTimeout(() => {
-      resolve(failed("timeout", "no answer in time"));
+      reject(timedOut);
       controller.abort();
     }, timeoutMs);
   });
-  // Resolves to the step's value, or throws the deadline's failure (or the step's, as `kind`).
-  const step = async (promise, kind) => {
-    let value;
-    try {
-      value = await Promise.race([promise.then((v) => ({ v })), deadline]);
-    } catch (e) {
-      throw controller.signal.aborted ? await deadline : failed(kind, describe(e));
-    }
-    if (value.failure) throw value;
-    return value.v;
-  };
+  deadline.catch(() => {}); // rejects while no step may be listening
+  // A step's value, or its failure as `kind` (the deadline's, once it has passed).
+  const step = (promise, kind) =>
+    Promise.race([promise, deadline]).catch((e) => {
+      throw e === timedOut || controller.signal.aborted ? timedOut : failed(kind, describe(e));
+    });
   let request;
   try {
     const list = new Headers();
@@ -51,7 +47,7 @@ export async function send(method, url, headers, hasBody, body, timeoutMs, max) 
     const declared = Number(response.headers.get("content-length") ?? NaN);
     if (declared > max) {
       controller.abort();
-      return failed("too_large", "");
+      return failed("too_large");
     }
     let out = new Uint8Array(0);
     if (response.body) {
@@ -66,7 +62,7 @@ export async function send(method, url, headers, hasBody, body, timeoutMs, max) 
         if (size > max) {
           reader.cancel().catch(() => {});
           controller.abort();
-          return failed("too_large", "");
+          return failed("too_large");
         }
         chunks.push(value);
       }
