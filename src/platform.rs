@@ -217,6 +217,27 @@ pub trait Keys: KeyType {
     async fn sign(&self, key: &Self::Key, message: &[u8]) -> Result<Vec<u8>>;
 }
 
+/// Sends a DPoP-bound request: signs the proof's input (`dpop::proof::signing_input`) with
+/// `key`, then sends `request` with the finished proof as its `DPoP` header.
+///
+/// One capability rather than `sign` and then `send`, so that a platform whose signing and
+/// sending are both host calls makes one call per request: in the browser, one call into JS and
+/// one promise instead of two, and no signature copied into Wasm and back (`browser/http.js`).
+/// The default does the two steps.
+pub trait SendWithProof: Http + Keys {
+    /// The response, as [`Http::send`] gives it; a failed signature is `CryptoError`.
+    async fn send_with_proof(
+        &self,
+        request: HttpRequest,
+        key: &Self::Key,
+        input: String,
+    ) -> Result<HttpResponse> {
+        let signature = self.sign(key, input.as_bytes()).await?;
+        let proof = crate::dpop::proof::finish(input, &signature)?;
+        self.send(request.header("DPoP", proof)).await
+    }
+}
+
 /// A stored value: bytes (encrypted at rest by the browser store) and, for records that own a
 /// DPoP key, the key handle itself, kept as it is (a `CryptoKey` stays non-extractable).
 #[derive(Clone, Debug)]
@@ -302,5 +323,8 @@ pub trait Spawn {
 
 /// Everything the client needs, in one bound. `Clone` must be cheap (handles, not data): a
 /// background task holds its own copy.
-pub trait Platform: Http + Clock + Keys + Store + Locks + Events + Spawn + Clone + 'static {}
-impl<T: Http + Clock + Keys + Store + Locks + Events + Spawn + Clone + 'static> Platform for T {}
+pub trait Platform:
+    SendWithProof + Clock + Store + Locks + Events + Spawn + Clone + 'static
+{
+}
+impl<T: SendWithProof + Clock + Store + Locks + Events + Spawn + Clone + 'static> Platform for T {}

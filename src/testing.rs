@@ -8,7 +8,7 @@ use std::rc::Rc;
 use crate::error::{err, ErrorCode, Result};
 use crate::platform::{
     Clock, Entry, Events, Http, HttpRequest, HttpResponse, KeyMaterial, KeyType, Keys, Locks,
-    SessionEvent, Store, Table,
+    SendWithProof, SessionEvent, Store, Table,
 };
 
 pub const ALICE_DID: &str = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
@@ -242,6 +242,8 @@ impl Keys for FakePlatform {
         Ok(signature.to_bytes().to_vec())
     }
 }
+
+impl SendWithProof for FakePlatform {}
 
 impl FakePlatform {
     /// The bytes stored under `id`.

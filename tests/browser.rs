@@ -941,6 +941,75 @@ async fn dpop_key_is_imported_sign_only_and_unexportable_and_signs_es256() {
     verifying.verify(message, &signature).unwrap();
 }
 
+/// `FetchHttp` signs a DPoP proof in the same call into JS that sends the request: the proof
+/// that leaves is the input, a dot and the key's ES256 signature over the input. A key that
+/// cannot sign is a `CryptoError`, and nothing is sent.
+#[wasm_bindgen_test]
+async fn fetch_signs_the_proof_on_the_way_out() {
+    use atproto_oauth_wasm::browser::SendSigned;
+    use p256::ecdsa::signature::Verifier;
+    let seen: Rc<RefCell<Vec<JsValue>>> = Rc::default();
+    let seen_in = seen.clone();
+    let fake = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |request: JsValue| {
+        seen_in.borrow_mut().push(request);
+        let response_ctor: Function = global("Response").unchecked_into();
+        let response = Reflect::construct(&response_ctor, &Array::of1(&"{}".into())).unwrap();
+        Promise::resolve(&response).into()
+    });
+    let p = platform(&fresh_name("signed"));
+    let (material, verifying) = key_material();
+    let key = p.import_key(material).await.unwrap();
+    let subtle: web_sys::SubtleCrypto = prop(&global("crypto"), "subtle").unchecked_into();
+    let hmac = Object::new();
+    Reflect::set(&hmac, &"name".into(), &"HMAC".into()).unwrap();
+    Reflect::set(&hmac, &"hash".into(), &"SHA-256".into()).unwrap();
+    let usages = Array::of1(&"sign".into());
+    let not_ecdsa: web_sys::CryptoKey = JsFuture::from(
+        subtle
+            .generate_key_with_object(&hmac, false, &usages)
+            .unwrap(),
+    )
+    .await
+    .unwrap()
+    .unchecked_into();
+    let request =
+        || HttpRequest::get("https://pds.example/xrpc/a.b.c?x=1").header("Authorization", "DPoP t");
+    let input = "eyJoZWFkZXIiOjF9.eyJjbGFpbXMiOjF9";
+
+    let original = global("fetch");
+    Reflect::set(&js_sys::global(), &"fetch".into(), fake.as_ref()).unwrap();
+    let http = FetchHttp::default();
+    let signed = http.send_signed(request(), &key, input.into()).await;
+    let refused = http.send_signed(request(), &not_ecdsa, input.into()).await;
+    Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
+
+    assert_eq!(signed.unwrap().status, 200);
+    let e = refused.unwrap_err();
+    assert_eq!(e.code, ErrorCode::CryptoError, "{e}");
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 1, "the refused proof sent nothing");
+    let headers: web_sys::Headers = prop(&seen[0], "headers").unchecked_into();
+    assert_eq!(
+        headers.get("authorization").unwrap().as_deref(),
+        Some("DPoP t")
+    );
+    let proof = headers.get("dpop").unwrap().unwrap();
+    let (signed_part, signature) = proof.rsplit_once('.').unwrap();
+    assert_eq!(signed_part, input);
+    assert!(
+        signature
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "base64url without padding: {signature}"
+    );
+    use base64::Engine;
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(signature)
+        .unwrap();
+    let signature = p256::ecdsa::Signature::from_slice(&signature).unwrap();
+    verifying.verify(input.as_bytes(), &signature).unwrap();
+}
+
 #[wasm_bindgen_test]
 async fn a_record_keeps_its_cryptokey_through_indexeddb() {
     use p256::ecdsa::signature::Verifier;

@@ -1,6 +1,6 @@
 // One HTTP request, start to finish, for src/browser/http.rs (which says why it is JS).
 // Resolves, never rejects, to { status, headers: "name\nvalue\n"…, body, redirected } or to
-// { failure: "invalid" | "network" | "timeout" | "too_large", detail }.
+// { failure: "invalid" | "network" | "timeout" | "too_large" | "crypto", detail }.
 
 const failed = (failure, detail = "") => ({ failure, detail });
 
@@ -10,9 +10,12 @@ const describe = (e) => (e && typeof e === "object" && "message" in e ? `${e.nam
 // One deadline aborts the fetch and is raced against every step, so a fetch or stream that
 // ignores its signal cannot hang the caller. The body is a stream, refused past `max` bytes
 // (fetch decompresses, so Content-Length does not bound it). `body` is a view into Wasm memory:
-// copied first.
-export async function send(method, url, headers, hasBody, body, timeoutMs, max) {
-  const payload = hasBody ? body.slice() : undefined;
+// copied first, before anything else runs.
+export function send(method, url, headers, hasBody, body, timeoutMs, max) {
+  return exchange(method, url, headers, hasBody ? body.slice() : undefined, timeoutMs, max);
+}
+
+async function exchange(method, url, headers, payload, timeoutMs, max) {
   const controller = new AbortController();
   const timedOut = failed("timeout");
   let timer;
@@ -85,4 +88,26 @@ export async function send(method, url, headers, hasBody, body, timeoutMs, max) 
   } finally {
     clearTimeout(timer);
   }
+}
+
+const ES256 = { name: "ECDSA", hash: "SHA-256" };
+const encoder = new TextEncoder();
+
+// `send`, with a DPoP proof finished here: `input` (the proof's header and claims, base64url)
+// signed with `key`, a non-extractable CryptoKey, and the signature appended as base64url.
+// WebCrypto's ECDSA output is the raw r || s that ES256 is.
+export async function sendSigned(key, input, method, url, headers, hasBody, body, timeoutMs, max) {
+  const payload = hasBody ? body.slice() : undefined;
+  let signature;
+  try {
+    signature = new Uint8Array(await crypto.subtle.sign(ES256, key, encoder.encode(input)));
+  } catch (e) {
+    return failed("crypto", describe(e));
+  }
+  if (signature.length !== 64) return failed("crypto", `ES256 signature of ${signature.length} bytes`);
+  const proof = btoa(String.fromCharCode(...signature))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+  return exchange(method, url, `${headers}DPoP\n${input}.${proof}\n`, payload, timeoutMs, max);
 }

@@ -13,6 +13,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use web_sys::CryptoKey;
+
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{Http, HttpRequest, HttpResponse};
 
@@ -20,6 +22,20 @@ use crate::platform::{Http, HttpRequest, HttpResponse};
 extern "C" {
     #[wasm_bindgen(js_name = send)]
     fn js_send(
+        method: &str,
+        url: &str,
+        headers: &str,
+        has_body: bool,
+        body: &[u8],
+        timeout_ms: u32,
+        max: u32,
+    ) -> Promise;
+
+    /// `send` with a DPoP proof signed on the way: `input` signed with `key`, sent as `DPoP`.
+    #[wasm_bindgen(js_name = sendSigned)]
+    fn js_send_signed(
+        key: &CryptoKey,
+        input: &str,
         method: &str,
         url: &str,
         headers: &str,
@@ -64,19 +80,12 @@ impl Default for FetchHttp {
     }
 }
 
-impl Http for FetchHttp {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
-        let HttpRequest {
-            method,
-            url,
-            headers,
-            body,
-            max_body,
-        } = &request;
+impl FetchHttp {
+    /// The headers as one string, a line per name and per value. A line break inside either
+    /// would forge another header (browsers refuse them in headers anyway).
+    fn header_lines(headers: &[(String, String)]) -> Result<String> {
         let mut lines = String::new();
         for (name, value) in headers {
-            // One string crosses to JS, a line per name and per value: a line break inside
-            // either would forge another header (browsers refuse them in headers anyway).
             if name.contains('\n') || value.contains('\n') {
                 return Err(Error::new(
                     ErrorCode::InvalidInput,
@@ -88,17 +97,49 @@ impl Http for FetchHttp {
             lines.push_str(value);
             lines.push('\n');
         }
-        let max = u32::try_from(*max_body).unwrap_or(u32::MAX);
-        let body_bytes = body.as_deref().unwrap_or_default();
-        let promise = js_send(
+        Ok(lines)
+    }
+
+    /// Sends `request` through `http.js`: `sendSigned` when a proof is to be signed on the way,
+    /// else `send`.
+    async fn exchange(
+        &self,
+        request: &HttpRequest,
+        proof: Option<(&CryptoKey, &str)>,
+    ) -> Result<HttpResponse> {
+        let HttpRequest {
             method,
             url,
-            &lines,
-            body.is_some(),
-            body_bytes,
-            self.timeout_ms,
-            max,
-        );
+            headers,
+            body,
+            max_body,
+        } = request;
+        let lines = Self::header_lines(headers)?;
+        let max = u32::try_from(*max_body).unwrap_or(u32::MAX);
+        let body_bytes = body.as_deref().unwrap_or_default();
+        let has_body = body.is_some();
+        let promise = match proof {
+            None => js_send(
+                method,
+                url,
+                &lines,
+                has_body,
+                body_bytes,
+                self.timeout_ms,
+                max,
+            ),
+            Some((key, input)) => js_send_signed(
+                key,
+                input,
+                method,
+                url,
+                &lines,
+                has_body,
+                body_bytes,
+                self.timeout_ms,
+                max,
+            ),
+        };
         // `send` never rejects; a rejection would be a bug in it, reported as a network error.
         let answer: Answer = JsFuture::from(promise)
             .await
@@ -119,6 +160,10 @@ impl Http for FetchHttp {
                     ErrorCode::ResponseTooLarge,
                     format!("{}: the response is larger than {max_body} bytes", what()),
                 ),
+                "crypto" => Error::new(
+                    ErrorCode::CryptoError,
+                    format!("signing a DPoP proof: {detail}"),
+                ),
                 _ => Error::new(ErrorCode::NetworkError, format!("{}: {detail}", what())),
             });
         }
@@ -134,5 +179,42 @@ impl Http for FetchHttp {
             body: answer.body(),
             redirected: answer.redirected(),
         })
+    }
+}
+
+impl Http for FetchHttp {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+        self.exchange(&request, None).await
+    }
+}
+
+/// An HTTP layer of the browser platform, which may sign a request's DPoP proof on its way out.
+/// `FetchHttp` does it in the same call into JS as the request; the default (a scripted server
+/// in tests) signs with WebCrypto first.
+// Single-threaded Wasm: no caller needs the future to be `Send` (as for the `platform` traits).
+#[allow(async_fn_in_trait)]
+pub trait SendSigned: Http {
+    /// `SendWithProof::send_with_proof`, with the browser's key type.
+    async fn send_signed(
+        &self,
+        request: HttpRequest,
+        key: &CryptoKey,
+        input: String,
+    ) -> Result<HttpResponse> {
+        let signature =
+            super::crypto::sign(&super::crypto::subtle()?, key, input.as_bytes()).await?;
+        let proof = crate::dpop::proof::finish(input, &signature)?;
+        self.send(request.header("DPoP", proof)).await
+    }
+}
+
+impl SendSigned for FetchHttp {
+    async fn send_signed(
+        &self,
+        request: HttpRequest,
+        key: &CryptoKey,
+        input: String,
+    ) -> Result<HttpResponse> {
+        self.exchange(&request, Some((key, &input))).await
     }
 }

@@ -6,11 +6,11 @@ use std::rc::Rc;
 
 use web_sys::CryptoKey;
 
-use super::{crypto, BroadcastEvents, BrowserClock, FetchHttp, IdbStore, WebLocks};
+use super::{crypto, BroadcastEvents, BrowserClock, FetchHttp, IdbStore, SendSigned, WebLocks};
 use crate::error::Result;
 use crate::platform::{
     Clock, Entry, Events, Http, HttpRequest, HttpResponse, KeyMaterial, KeyType, Keys, Locks,
-    SessionEvent, Spawn, Store, Table,
+    SendWithProof, SessionEvent, Spawn, Store, Table,
 };
 
 /// The browser platform. The IndexedDB store opens lazily on first use, so the constructor stays
@@ -101,6 +101,17 @@ impl<H: Http> Keys for BrowserPlatform<H> {
     }
     async fn sign(&self, key: &CryptoKey, message: &[u8]) -> Result<Vec<u8>> {
         crypto::sign(&crypto::subtle()?, key, message).await
+    }
+}
+
+impl<H: SendSigned> SendWithProof for BrowserPlatform<H> {
+    async fn send_with_proof(
+        &self,
+        request: HttpRequest,
+        key: &CryptoKey,
+        input: String,
+    ) -> Result<HttpResponse> {
+        self.http.send_signed(request, key, input).await
     }
 }
 

@@ -12,6 +12,9 @@ use crate::client::{Client, LoginOptions};
 use crate::error::ErrorCode;
 use crate::testing::{MockHttp, ALICE_DID};
 
+/// The scripted server signs the way every non-`fetch` layer does: WebCrypto, then `send`.
+impl crate::browser::SendSigned for MockHttp {}
+
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn unique_db() -> String {

@@ -8,7 +8,6 @@ pub(crate) mod proof;
 
 pub(crate) use key::{DpopKey, PublicJwk};
 pub(crate) use nonce::{NonceCache, PersistedNonces};
-pub(crate) use proof::create_proof;
 
 /// Where a DPoP request goes, read once per request: the origin (whose nonce and clock offset
 /// apply) and the proof's `htu`.
@@ -33,7 +32,7 @@ impl Target {
 }
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::platform::{Http, HttpRequest, HttpResponse, Keys};
+use crate::platform::{HttpRequest, HttpResponse, SendWithProof};
 
 /// An access token with its precomputed `ath`, for a request to a resource server.
 #[derive(Clone, Copy, Debug)]
@@ -71,7 +70,7 @@ pub(crate) struct DpopOutcome {
 /// while the server refuses the proof's `iat` (see [`clock`]). The request is borrowed: each
 /// attempt sends a copy with its own proof, and a caller that may send it again (after a
 /// refresh) needs no copy of its own.
-pub(crate) async fn send<P: Http + Keys>(
+pub(crate) async fn send<P: SendWithProof>(
     platform: &P,
     key: &DpopKey<P::Key>,
     nonces: &NonceCache,
@@ -87,21 +86,19 @@ pub(crate) async fn send<P: Http + Keys>(
     for _ in 0..clock::MAX_STEPS + 2 {
         let nonce = nonces.get(origin, &key.jkt);
         let offset = nonces.offset(origin);
-        let proof = create_proof(
-            platform,
+        let input = proof::signing_input(
             key,
             &request.method,
             &target.htu,
             now.saturating_add(offset),
             nonce.as_deref(),
             access.map(|a| a.ath),
-        )
-        .await?;
-        let mut req = request.clone().header("DPoP", proof);
+        )?;
+        let mut req = request.clone();
         if let Some(access) = access {
             req = req.header("Authorization", format!("DPoP {}", access.token));
         }
-        let response = platform.send(req).await?;
+        let response = platform.send_with_proof(req, &key.handle, input).await?;
         // AT Protocol OAuth: "Clients must reject responses missing a DPoP-Nonce header (case
         // insensitive), if the request included DPoP." The official server sends one on every
         // authorization-server response, and from the PDS wherever it checks the proof; XRPC
@@ -177,7 +174,7 @@ mod tests {
     }
 
     /// `send` to the request's own URL.
-    async fn send_to<P: Http + Keys>(
+    async fn send_to<P: SendWithProof>(
         platform: &P,
         key: &DpopKey<P::Key>,
         nonces: &NonceCache,

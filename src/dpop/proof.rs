@@ -4,7 +4,6 @@
 
 use crate::dpop::DpopKey;
 use crate::error::{Error, ErrorCode, Result};
-use crate::platform::Keys;
 use crate::util::{b64url, random_token, sha256};
 
 /// `ath`: base64url SHA-256 of the access token, binding the proof to it.
@@ -42,33 +41,44 @@ fn claims(
     Ok(b64url(claims.as_bytes()))
 }
 
-/// A signed proof for one request to `htu`, the target URI without query and fragment (RFC
-/// 9449 §4.2; see `Target`). `ath` is the precomputed hash of the
-/// access token the request carries, if any.
-pub(crate) async fn create_proof<P: Keys>(
-    platform: &P,
-    key: &DpopKey<P::Key>,
+/// The signing input of a proof for one request to `htu`, the target URI without query and
+/// fragment (RFC 9449 §4.2; see `Target`): the header and claims, base64url, joined by a dot.
+/// `ath` is the precomputed hash of the access token the request carries, if any. The platform
+/// signs it and [`finish`]es the proof (`SendWithProof`).
+pub(crate) fn signing_input<K>(
+    key: &DpopKey<K>,
     method: &str,
     htu: &str,
     now: i64,
     nonce: Option<&str>,
     ath: Option<&str>,
 ) -> Result<String> {
-    let signing_input = format!("{}.{}", key.header, claims(method, htu, now, nonce, ath)?);
-    let signature = platform.sign(&key.handle, signing_input.as_bytes()).await?;
+    Ok(format!(
+        "{}.{}",
+        key.header,
+        claims(method, htu, now, nonce, ath)?
+    ))
+}
+
+/// The proof: the signing input and its ES256 signature, which must be the raw 64-byte
+/// `r || s`.
+pub(crate) fn finish(mut input: String, signature: &[u8]) -> Result<String> {
     if signature.len() != 64 {
         return Err(Error::new(
             ErrorCode::CryptoError,
             format!("ES256 signature of {} bytes", signature.len()),
         ));
     }
-    Ok(format!("{signing_input}.{}", b64url(&signature)))
+    input.push('.');
+    input.push_str(&b64url(signature));
+    Ok(input)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dpop::key;
+    use crate::platform::Keys;
     use crate::testing::FakePlatform;
     use crate::util::b64url_decode;
     use futures::executor::block_on;
@@ -107,16 +117,17 @@ mod tests {
         let p = FakePlatform::default();
         let key = block_on(key::create(&p)).unwrap();
         let ath = token.map(ath);
-        block_on(create_proof(
-            &p,
+        let input = signing_input(
             &key,
             method,
             &crate::dpop::Target::of(url).unwrap().htu,
             now,
             nonce,
             ath.as_deref(),
-        ))
-        .unwrap()
+        )
+        .unwrap();
+        let signature = block_on(p.sign(&key.handle, input.as_bytes())).unwrap();
+        finish(input, &signature).unwrap()
     }
 
     #[test]
@@ -144,6 +155,18 @@ mod tests {
         // ath = base64url(sha256("tok"))
         assert_eq!(claims["ath"], "GnZ0607njffhrEOak8P6jjyUV4TU3sn9jjARc4svHWI");
         assert!(claims["jti"].as_str().unwrap().len() >= 22);
+    }
+
+    #[test]
+    fn a_signature_that_is_not_64_bytes_is_refused() {
+        for len in [0, 63, 65, 72] {
+            let e = finish("h.c".into(), &vec![1; len]).unwrap_err();
+            assert_eq!(e.code, ErrorCode::CryptoError, "{len}");
+        }
+        assert_eq!(
+            finish("h.c".into(), &[0; 64]).unwrap(),
+            format!("h.c.{}", "A".repeat(86))
+        );
     }
 
     #[test]
