@@ -45,7 +45,7 @@ command -v wasm-bindgen >/dev/null 2>&1 || die "wasm-bindgen not found; run scri
 inputs_hash() {
   {
     find src -type f | LC_ALL=C sort | xargs sha256sum
-    sha256sum Cargo.toml Cargo.lock wasm-pack.toml scripts/build.sh scripts/pkg-json.mjs scripts/inline-snippets.mjs
+    sha256sum Cargo.toml Cargo.lock wasm-pack.toml scripts/build.sh scripts/pkg-json.mjs scripts/inline-snippets.mjs scripts/minify-glue.mjs
     rustc -vV
     wasm-bindgen --version
     [ -x "$WASM_OPT" ] && "$WASM_OPT" --version
@@ -135,6 +135,8 @@ build_target() {
 
   # JS snippets (src/browser/http.js) into the glue: no module request of their own.
   node scripts/inline-snippets.mjs "$out" || die "could not inline the JS snippets into $out/"
+  # The glue without comments and white space (its documentation stays in the .d.ts).
+  node scripts/minify-glue.mjs "$out" || die "could not minify the JS glue in $out/"
   # pkg/package.json: exports, types, files, sideEffects (see the script's header).
   node scripts/pkg-json.mjs "$out" || die "could not complete $out/package.json"
   say "$target -> $out/ ($((SECONDS - t0))s): $(cd "$out" && ls | tr '\n' ' ')"

@@ -193,8 +193,8 @@ async fn unbuildable_request_is_invalid_input() {
     assert_eq!(e.code, ErrorCode::InvalidInput, "{e}");
 }
 
-/// The headers cross to JS as one string, a line per name and per value: a line break in a
-/// value must be refused, not turned into a second header.
+/// The request's method, URL and headers cross to JS as one string, a line per part: a line
+/// break in any of them must be refused, not turned into another header.
 #[wasm_bindgen_test]
 async fn a_line_break_in_a_header_is_refused_not_split() {
     for value in ["v\nx-forged\nyes", "v\n", "\n"] {
@@ -204,6 +204,17 @@ async fn a_line_break_in_a_header_is_refused_not_split() {
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput, "{value:?}: {e}");
     }
+    // The method and the URL cross in the same string.
+    let mut request = HttpRequest::get("data:text/plain,x\nx-forged\nyes");
+    let e = FetchHttp::default()
+        .send(request.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput, "{e}");
+    request.url = "data:text/plain,x".into();
+    request.method = "GET\nx".into();
+    let e = FetchHttp::default().send(request).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput, "{e}");
 }
 
 /// Swaps the global `fetch` for one that records its Request and answers a 401 with the

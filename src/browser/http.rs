@@ -20,25 +20,16 @@ use crate::platform::{Http, HttpRequest, HttpResponse};
 
 #[wasm_bindgen(module = "/src/browser/http.js")]
 extern "C" {
+    /// `head`: the method, the URL and the headers, a line each (see `head`).
     #[wasm_bindgen(js_name = send)]
-    fn js_send(
-        method: &str,
-        url: &str,
-        headers: &str,
-        has_body: bool,
-        body: &[u8],
-        timeout_ms: u32,
-        max: u32,
-    ) -> Promise;
+    fn js_send(head: &str, has_body: bool, body: &[u8], timeout_ms: u32, max: u32) -> Promise;
 
-    /// `send` with a DPoP proof signed on the way: `input` signed with `key`, sent as `DPoP`.
+    /// `send` with a DPoP proof signed on the way: `head` starts with the proof's signing
+    /// input, which is signed with `key` and sent as `DPoP`.
     #[wasm_bindgen(js_name = sendSigned)]
     fn js_send_signed(
         key: &CryptoKey,
-        input: &str,
-        method: &str,
-        url: &str,
-        headers: &str,
+        head: &str,
         has_body: bool,
         body: &[u8],
         timeout_ms: u32,
@@ -81,23 +72,35 @@ impl Default for FetchHttp {
 }
 
 impl FetchHttp {
-    /// The headers as one string, a line per name and per value. A line break inside either
-    /// would forge another header (browsers refuse them in headers anyway).
-    fn header_lines(headers: &[(String, String)]) -> Result<String> {
-        let mut lines = String::new();
-        for (name, value) in headers {
-            if name.contains('\n') || value.contains('\n') {
-                return Err(Error::new(
-                    ErrorCode::InvalidInput,
-                    format!("header {name}: a line break in a header"),
-                ));
+    /// The request line by line, one string to cross into JS: `first` (the proof's signing
+    /// input) if any, the method, the URL, then a line per header name and per value. A line
+    /// break inside any of them would forge another part (browsers refuse them in headers
+    /// anyway, and in a method or URL they would change what is sent).
+    fn head(first: Option<&str>, request: &HttpRequest) -> Result<String> {
+        let broken = |what: String| {
+            Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!("{what}: a line break"),
+            ))
+        };
+        let mut head = String::new();
+        for part in first.into_iter().chain([&*request.method, &*request.url]) {
+            if part.contains('\n') {
+                return broken("the request's method or URL".into());
             }
-            lines.push_str(name);
-            lines.push('\n');
-            lines.push_str(value);
-            lines.push('\n');
+            head.push_str(part);
+            head.push('\n');
         }
-        Ok(lines)
+        for (name, value) in &request.headers {
+            if name.contains('\n') || value.contains('\n') {
+                return broken(format!("header {name}"));
+            }
+            head.push_str(name);
+            head.push('\n');
+            head.push_str(value);
+            head.push('\n');
+        }
+        Ok(head)
     }
 
     /// Sends `request` through `http.js`: `sendSigned` when a proof is to be signed on the way,
@@ -110,35 +113,19 @@ impl FetchHttp {
         let HttpRequest {
             method,
             url,
-            headers,
             body,
             max_body,
+            ..
         } = request;
-        let lines = Self::header_lines(headers)?;
+        let head = Self::head(proof.map(|(_, input)| input), request)?;
         let max = u32::try_from(*max_body).unwrap_or(u32::MAX);
         let body_bytes = body.as_deref().unwrap_or_default();
         let has_body = body.is_some();
         let promise = match proof {
-            None => js_send(
-                method,
-                url,
-                &lines,
-                has_body,
-                body_bytes,
-                self.timeout_ms,
-                max,
-            ),
-            Some((key, input)) => js_send_signed(
-                key,
-                input,
-                method,
-                url,
-                &lines,
-                has_body,
-                body_bytes,
-                self.timeout_ms,
-                max,
-            ),
+            None => js_send(&head, has_body, body_bytes, self.timeout_ms, max),
+            Some((key, _)) => {
+                js_send_signed(key, &head, has_body, body_bytes, self.timeout_ms, max)
+            }
         };
         // `send` never rejects; a rejection would be a bug in it, reported as a network error.
         let answer: Answer = JsFuture::from(promise)

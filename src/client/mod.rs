@@ -18,6 +18,7 @@ mod xrpc;
 pub(crate) mod tests;
 
 use crate::strmap::StrMap;
+use crate::url::Url;
 use std::cell::RefCell;
 
 pub use login::{is_popup_state, CallbackResult, LoginOptions, LoginStart, Prompt};
@@ -47,6 +48,10 @@ pub struct Client<P: Platform> {
     live: RefCell<StrMap<Live<P::Key>>>,
     /// Sessions by DID whose refreshed tokens could not be stored: this tab holds the only copy.
     unsaved: RefCell<UnsavedOf<P>>,
+    /// The last PDS URL that requests went to, as the session names it and as checked and
+    /// parsed: a call to the same PDS parses only its own path (in the browser, one `new URL()`
+    /// per call instead of two).
+    pds_base: RefCell<Option<(String, Url)>>,
 }
 
 impl<P: Platform> Client<P> {
@@ -61,6 +66,7 @@ impl<P: Platform> Client<P> {
             nonces: PersistedNonces::default(),
             live: RefCell::default(),
             unsaved: RefCell::default(),
+            pds_base: RefCell::default(),
         })
     }
 

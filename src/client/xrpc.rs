@@ -295,7 +295,11 @@ impl<P: Platform> Client<P> {
     /// The HTTP request for `req`: its path resolved against the PDS, which it may not leave
     /// (the access token goes with it), and its DPoP target, read off the URL parsed here.
     fn pds_request(&self, pds: &str, req: &PdsRequest) -> Result<(HttpRequest, dpop::Target)> {
-        let base = self.cfg.check_url(pds)?;
+        let mut memo = self.pds_base.borrow_mut();
+        let base = match &*memo {
+            Some((given, base)) if given == pds => base,
+            _ => &memo.insert((pds.to_string(), self.cfg.check_url(pds)?)).1,
+        };
         let url = base
             .join(&req.path)
             .filter(|u| {
