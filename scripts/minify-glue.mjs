@@ -1,6 +1,6 @@
 // node scripts/minify-glue.mjs <out dir>: takes the comments and the white space out of the JS
-// glue of the "web" target, an ES module (after scripts/inline-snippets.mjs), and folds its syntax. Names stay as they are, so a
-// stack trace through the glue still reads `OAuthClient.startLogin` and `handleError`, and
+// glue of the "web" target, an ES module (after scripts/inline-snippets.mjs), and folds its
+// syntax. Names stay as they are, so a stack trace through the glue still reads `OAuthClient.startLogin` and `handleError`, and
 // `OAuthClient.name` is still "OAuthClient"; mangling them too would save another 0.8 KB gzip.
 //
 // Why: the glue carries every exported method's documentation as JSDoc, and wasm-bindgen's own
