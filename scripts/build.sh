@@ -102,7 +102,9 @@ build_target() {
   flags+=("--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src/=" "--remap-path-prefix=$ROOT/=")
   local cargo_args=() bootstrap="${RUSTC_BOOTSTRAP:-}"
   if [ "$BUILD_STD" = 1 ]; then
-    flags+=("-Zunstable-options" "-Cpanic=immediate-abort")
+    # A panic is a bare trap here, so its location (file, line, column) is never read: without
+    # them no source path or Location record is shipped.
+    flags+=("-Zunstable-options" "-Cpanic=immediate-abort" "-Zlocation-detail=none")
     cargo_args=(. -- -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size)  # wasm-pack: [path] -- <cargo args>
     bootstrap=1
   fi
