@@ -9,8 +9,10 @@
 // restore -> listRecords. Requests per phase (CORS preflights included, and responses from the
 // HTTP cache) are counted with the Chrome DevTools Protocol. Then, in the last run's page: DPoP
 // cost per authenticated call with fetch stubbed, and the part of it before the request leaves
-// (from the call to its fetch: proof signed, request built). Prints one table (medians; ratio ours/official)
-// and writes the same data as JSON.
+// (from the call to its fetch: proof signed, request built), taking turns in batches with the
+// "floor" (the least any WebCrypto DPoP client does per call, under the same stub; see
+// page/bench.js). Prints one table (medians; ratio ours/official) and writes the same data as
+// JSON.
 //
 // Environment:
 //   BENCH_RUNS=7             logins per client (medians over these)
