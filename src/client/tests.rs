@@ -1471,6 +1471,13 @@ fn an_account_that_moved_pds_keeps_its_session_with_the_new_pds() {
     let c = client(&f.platform);
     signed_in(&f, &c);
     let moved = "https://pds2.example";
+    let call = "/xrpc/com.atproto.server.getSession";
+    for pds in [PDS, moved] {
+        let url = format!("{pds}{call}");
+        f.platform.http.on("GET", &url, nonced(json(200, "{}")));
+    }
+    // A call first, so that the client has the old PDS's URL parsed and at hand.
+    block_on(c.fetch(ALICE_DID, &pds_get(call))).unwrap();
     f.platform.http.on(
         "GET",
         &format!("https://plc.directory/{ALICE_DID}"),
@@ -1481,6 +1488,13 @@ fn an_account_that_moved_pds_keeps_its_session_with_the_new_pds() {
     f.platform.now.set(f.platform.now() + 700);
     let info = block_on(c.refresh(ALICE_DID)).unwrap();
     assert_eq!(info.pds, moved);
+    block_on(c.fetch(ALICE_DID, &pds_get(call))).unwrap();
+    let to = |pds: &str| f.platform.http.requests_to(&format!("{pds}{call}")).len();
+    assert_eq!(
+        (to(PDS), to(moved)),
+        (1, 1),
+        "the next call goes to the new PDS"
+    );
     let page2 = client(&f.platform);
     assert_eq!(
         block_on(page2.restore(ALICE_DID)).unwrap().pds,
