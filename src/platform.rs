@@ -233,9 +233,20 @@ pub trait SendWithProof: Http + Keys {
         input: String,
     ) -> Result<HttpResponse> {
         let signature = self.sign(key, input.as_bytes()).await?;
-        let proof = crate::dpop::proof::finish(input, &signature)?;
-        self.send(request.header("DPoP", proof)).await
+        send_with_signature(self, request, input, &signature).await
     }
+}
+
+/// The second of `send_with_proof`'s two steps, for an HTTP layer that does not sign: the proof
+/// finished with `signature` (checked to be a raw ES256 one) and the request sent with it.
+pub(crate) async fn send_with_signature<H: Http + ?Sized>(
+    http: &H,
+    request: HttpRequest,
+    input: String,
+    signature: &[u8],
+) -> Result<HttpResponse> {
+    let proof = crate::dpop::proof::finish(input, signature)?;
+    http.send(request.header("DPoP", proof)).await
 }
 
 /// A stored value: bytes (encrypted at rest by the browser store) and, for records that own a

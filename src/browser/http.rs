@@ -190,8 +190,7 @@ pub trait SendSigned: Http {
     ) -> Result<HttpResponse> {
         let signature =
             super::crypto::sign(&super::crypto::subtle()?, key, input.as_bytes()).await?;
-        let proof = crate::dpop::proof::finish(input, &signature)?;
-        self.send(request.header("DPoP", proof)).await
+        crate::platform::send_with_signature(self, request, input, &signature).await
     }
 }
 
