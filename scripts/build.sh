@@ -103,8 +103,11 @@ build_target() {
   local cargo_args=() bootstrap="${RUSTC_BOOTSTRAP:-}"
   if [ "$BUILD_STD" = 1 ]; then
     # A panic is a bare trap here, so its location (file, line, column) is never read: without
-    # them no source path or Location record is shipped.
-    flags+=("-Zunstable-options" "-Cpanic=immediate-abort" "-Zlocation-detail=none")
+    # them no source path or Location record is shipped. `-Zfmt-debug=none`: `{:?}` prints
+    # nothing, so no Debug code (nor the float formatting behind it) ships; the crate's messages
+    # quote with util::Quoted (the lint stage refuses Debug formatting in shipped code). Only
+    # serde's "invalid type: string …" loses the string it would quote.
+    flags+=("-Zunstable-options" "-Cpanic=immediate-abort" "-Zlocation-detail=none" "-Zfmt-debug=none")
     cargo_args=(. -- -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size)  # wasm-pack: [path] -- <cargo args>
     bootstrap=1
   fi

@@ -78,6 +78,19 @@ if want lint; then
     cargo tree -e normal --target wasm32-unknown-unknown -i idna >&2 || true
     exit 1
   fi
+  # The shipped build prints nothing for `{:?}` (-Zfmt-debug=none, scripts/build.sh): messages
+  # quote with util::Quoted. Test code (tests.rs, testing.rs, fuzz.rs, a trailing
+  # `#[cfg(test)] mod tests`) may use Debug.
+  debug_uses="$(git ls-files 'src/*.rs' | grep -vE '(^|/)(tests|testing|fuzz)\.rs$' | xargs awk '
+    FNR == 1 { skip = 0 }
+    prev ~ /^#\[cfg\(test\)\]/ && /^(pub(\(crate\))? )?mod / { skip = 1 }
+    { prev = $0 }
+    !skip && /(\{[A-Za-z0-9_.]*:#?\?\}|dbg!)/ && !/^[[:space:]]*\/\/\// { print FILENAME ":" FNR ": " $0 }')"
+  if [ -n "$debug_uses" ]; then
+    echo "test: Debug formatting in shipped code prints nothing there (use util::Quoted):" >&2
+    echo "$debug_uses" >&2
+    exit 1
+  fi
   if [ -x node_modules/.bin/prettier ]; then
     node_modules/.bin/prettier --check . --log-level warn
   fi

@@ -22,11 +22,21 @@ pub enum HandleMethod {
 impl HandleMethod {
     /// The method as the config names it.
     pub fn parse(name: &str) -> Option<HandleMethod> {
-        match name {
-            "well-known" => Some(HandleMethod::WellKnown),
-            "dns" => Some(HandleMethod::Dns),
-            "xrpc" => Some(HandleMethod::Xrpc),
-            _ => None,
+        [
+            HandleMethod::WellKnown,
+            HandleMethod::Dns,
+            HandleMethod::Xrpc,
+        ]
+        .into_iter()
+        .find(|m| m.name() == name)
+    }
+
+    /// The method's name in the config (and in messages).
+    pub fn name(self) -> &'static str {
+        match self {
+            HandleMethod::WellKnown => "well-known",
+            HandleMethod::Dns => "dns",
+            HandleMethod::Xrpc => "xrpc",
         }
     }
 }

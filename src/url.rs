@@ -10,6 +10,8 @@
 
 use std::ops::Range;
 
+use crate::util::Quoted;
+
 /// A parsed absolute URL: its serialization and where its parts are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Url {
@@ -78,7 +80,7 @@ impl Url {
         Url::parse(input).ok_or_else(|| {
             crate::error::Error::new(
                 crate::error::ErrorCode::InvalidResponse,
-                format!("{input:?} is not a URL"),
+                format!("{input} is not a URL", input = Quoted(input)),
             )
         })
     }

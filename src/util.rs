@@ -49,6 +49,39 @@ pub(crate) fn random_token<const N: usize>() -> Result<String> {
     Ok(b64url(&random_bytes::<N>()?))
 }
 
+/// A string in double quotes for an error message, escaped so that hostile input cannot forge
+/// the message's shape: `"` and `\\` get a backslash; line breaks, other control characters and
+/// the invisible format characters that reorder or hide text (bidi overrides, zero-width
+/// marks) are written as `\\u{..}`.
+///
+/// Messages use this rather than `{:?}`: the shipped build is compiled with
+/// `-Zfmt-debug=none` (scripts/build.sh), where every `Debug` prints nothing; `npm test`'s lint
+/// stage refuses `Debug` formatting in the crate's non-test code.
+pub(crate) struct Quoted<'a>(pub &'a str);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        f.write_char('"')?;
+        for c in self.0.chars() {
+            match c {
+                '"' | '\\' => {
+                    f.write_char('\\')?;
+                    f.write_char(c)?;
+                }
+                c if c.is_control()
+                    || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+                        | '\u{2060}'..='\u{206f}' | '\u{feff}') =>
+                {
+                    write!(f, "\\u{{{:x}}}", c as u32)?
+                }
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_char('"')
+    }
+}
+
 /// `application/x-www-form-urlencoded` body from pairs.
 pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new())
@@ -63,4 +96,25 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str)
             format!("{what}: unreadable JSON ({e})"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Quoted;
+
+    #[test]
+    fn quoted_escapes_what_could_forge_or_hide_text() {
+        let q = |s: &str| Quoted(s).to_string();
+        assert_eq!(q("alice.bsky.social"), r#""alice.bsky.social""#);
+        assert_eq!(q(r#"a"b\c"#), r#""a\"b\\c""#);
+        // A line break cannot start a forged line; a tab or NUL is visible.
+        assert_eq!(q("a\nb\r\t\0"), r#""a\u{a}b\u{d}\u{9}\u{0}""#);
+        // Bidi overrides and zero-width characters are shown, not obeyed.
+        assert_eq!(
+            q("x\u{202e}y\u{200b}z\u{2066}\u{feff}"),
+            r#""x\u{202e}y\u{200b}z\u{2066}\u{feff}""#
+        );
+        // Other text, non-ASCII included, is as it is.
+        assert_eq!(q("héllo ünïcode 日本"), "\"héllo ünïcode 日本\"");
+    }
 }

@@ -22,7 +22,8 @@ pub(crate) fn message(value: &JsValue) -> String {
         (Some(n), Some(m)) => format!("{n}: {m}"),
         (None, Some(m)) => m,
         (Some(n), None) => n,
-        (None, None) => format!("{value:?}"),
+        // A thrown number, `null`, a plain object…: as `String(value)` shows it.
+        (None, None) => js_string(value).unwrap_or_else(|_| "an unprintable value".into()),
     }
 }
 
@@ -58,4 +59,7 @@ extern "C" {
     pub(crate) fn set_interval(handler: &js_sys::Function, ms: i32) -> JsValue;
     #[wasm_bindgen(js_name = clearInterval)]
     pub(crate) fn clear_interval(id: &JsValue);
+    // `String(value)`, which throws only for an object whose conversion throws.
+    #[wasm_bindgen(catch, js_name = String)]
+    fn js_string(value: &JsValue) -> Result<String, JsValue>;
 }

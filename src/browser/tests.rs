@@ -134,3 +134,23 @@ async fn a_replayed_callback_is_refused_across_tabs() {
     let loser = ra.err().or(rb.err()).map(|e| e.code);
     assert_eq!(loser, Some(ErrorCode::InvalidState));
 }
+
+/// What JS throws becomes a message without `Debug` (which prints nothing in the shipped build):
+/// an `Error` or `DOMException` by name and message, a string as it is, anything else as
+/// `String(value)` shows it.
+#[wasm_bindgen_test]
+fn a_thrown_value_becomes_a_readable_message() {
+    use crate::browser::js::message;
+    use wasm_bindgen::{JsCast, JsValue};
+    let error: JsValue = js_sys::TypeError::new("bad thing").into();
+    assert_eq!(message(&error), "TypeError: bad thing");
+    assert_eq!(message(&"plain".into()), "plain");
+    assert_eq!(message(&JsValue::from_f64(42.5)), "42.5");
+    assert_eq!(message(&JsValue::NULL), "null");
+    let named: js_sys::Object = js_sys::Object::new();
+    js_sys::Reflect::set(&named, &"name".into(), &"AbortError".into()).unwrap();
+    assert_eq!(message(&named), "AbortError");
+    // An object whose conversion throws still gives a message.
+    let hostile: js_sys::Object = js_sys::Object::create(JsValue::NULL.unchecked_ref());
+    assert_eq!(message(&hostile), "an unprintable value");
+}

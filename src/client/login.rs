@@ -22,7 +22,7 @@ use crate::session::{
     decode, encode, id_may_be_mine, pending_id, PendingLogin, Session, SessionInfo,
     PENDING_LIFETIME_SECS,
 };
-use crate::util::random_token;
+use crate::util::{random_token, Quoted};
 
 /// Options of `startLogin` (camelCase in JavaScript, read by `wasm::convert::login_options`).
 #[derive(Clone, Debug, Default)]
@@ -128,7 +128,7 @@ fn classify(input: &str) -> Result<LoginInput> {
             Some(url) => Ok(LoginInput::Service(url.into_string())),
             None => err(
                 ErrorCode::InvalidInput,
-                format!("{trimmed:?} is not an http(s) URL"),
+                format!("{trimmed} is not an http(s) URL", trimmed = Quoted(trimmed)),
             ),
         };
     }
@@ -155,7 +155,10 @@ impl<P: Platform> Client<P> {
             Some(other) => {
                 return err(
                     ErrorCode::InvalidInput,
-                    format!("display must be \"page\", \"popup\" or \"touch\", not {other:?}"),
+                    format!(
+                        "display must be \"page\", \"popup\" or \"touch\", not {other}",
+                        other = Quoted(other)
+                    ),
                 )
             }
         };

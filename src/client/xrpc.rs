@@ -10,7 +10,7 @@ use super::Client;
 use crate::dpop::{self, BoundToken};
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::platform::{HttpRequest, HttpResponse, Platform};
-use crate::util::json_body;
+use crate::util::{json_body, Quoted};
 
 /// One XRPC call, as the app describes it.
 #[derive(Clone, Debug)]
@@ -109,7 +109,10 @@ pub fn check_proxy(value: &str) -> Result<()> {
     } else {
         err(
             ErrorCode::InvalidInput,
-            format!("{value:?} is not a service reference like did:web:api.bsky.app#bsky_appview"),
+            format!(
+                "{value} is not a service reference like did:web:api.bsky.app#bsky_appview",
+                value = Quoted(value)
+            ),
         )
     }
 }
@@ -177,7 +180,10 @@ fn check_nsid(nsid: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        err(ErrorCode::InvalidInput, format!("{nsid:?} is not an NSID"))
+        err(
+            ErrorCode::InvalidInput,
+            format!("{nsid} is not an NSID", nsid = Quoted(nsid)),
+        )
     }
 }
 
@@ -311,8 +317,8 @@ impl<P: Platform> Client<P> {
                 Error::new(
                     ErrorCode::InvalidInput,
                     format!(
-                        "{:?} is not a path on the PDS (like /xrpc/<nsid>)",
-                        req.path
+                        "{} is not a path on the PDS (like /xrpc/<nsid>)",
+                        Quoted(&req.path)
                     ),
                 )
             })?;
@@ -320,7 +326,7 @@ impl<P: Platform> Client<P> {
         if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
             return err(
                 ErrorCode::InvalidInput,
-                format!("{:?} is not an HTTP method", req.method),
+                format!("{} is not an HTTP method", Quoted(&req.method)),
             );
         }
         // The session's own credentials are the only ones sent.

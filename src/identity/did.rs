@@ -1,6 +1,7 @@
 //! DID syntax and the two methods AT Protocol supports.
 
 use crate::error::{err, ErrorCode, Result};
+use crate::util::Quoted;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum DidMethod {
@@ -23,7 +24,10 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
         && !did.ends_with(':')
         && !did.ends_with('%');
     if !valid_syntax {
-        return err(ErrorCode::InvalidDid, format!("{did:?} is not a valid DID"));
+        return err(
+            ErrorCode::InvalidDid,
+            format!("{did} is not a valid DID", did = Quoted(did)),
+        );
     }
     let mut parts = did.splitn(3, ':');
     let (_, method, rest) = (
@@ -34,7 +38,7 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_lowercase()) {
         return err(
             ErrorCode::InvalidDid,
-            format!("{did:?} is not a valid DID: bad method"),
+            format!("{did} is not a valid DID: bad method", did = Quoted(did)),
         );
     }
     match method {
@@ -48,7 +52,7 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
             } else {
                 err(
                     ErrorCode::InvalidDid,
-                    format!("{did:?} is not a valid did:plc"),
+                    format!("{did} is not a valid did:plc", did = Quoted(did)),
                 )
             }
         }
@@ -56,14 +60,17 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
             if rest.contains(':') {
                 return err(
                     ErrorCode::UnsupportedDidMethod,
-                    format!("{did:?}: did:web with a path is not supported by AT Protocol"),
+                    format!(
+                        "{did}: did:web with a path is not supported by AT Protocol",
+                        did = Quoted(did)
+                    ),
                 );
             }
             let host = rest.replace("%3A", ":").replace("%3a", ":");
             if host.is_empty() || host.contains('%') {
                 return err(
                     ErrorCode::InvalidDid,
-                    format!("{did:?} is not a valid did:web"),
+                    format!("{did} is not a valid did:web", did = Quoted(did)),
                 );
             }
             // AT Protocol allows a port only on localhost (development).
@@ -71,7 +78,10 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
                 if !name.eq_ignore_ascii_case("localhost") {
                     return err(
                         ErrorCode::InvalidDid,
-                        format!("{did:?}: a did:web port is allowed only for localhost"),
+                        format!(
+                            "{did}: a did:web port is allowed only for localhost",
+                            did = Quoted(did)
+                        ),
                     );
                 }
             }

@@ -5,6 +5,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{err, ErrorCode, Result};
 use crate::identity::normalize_handle;
+use crate::util::Quoted;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -45,7 +46,7 @@ impl DidDocument {
         if doc.id != did {
             return err(
                 ErrorCode::DidResolutionFailed,
-                format!("DID document id {:?} is not {did}", doc.id),
+                format!("DID document id {} is not {did}", Quoted(&doc.id)),
             );
         }
         Ok(doc)
@@ -67,8 +68,9 @@ impl DidDocument {
                     return err(
                         ErrorCode::NoPds,
                         format!(
-                            "the #atproto_pds endpoint of {} is not an http(s) URL: {endpoint:?}",
-                            self.id
+                            "the #atproto_pds endpoint of {} is not an http(s) URL: {endpoint}",
+                            self.id,
+                            endpoint = Quoted(&endpoint)
                         ),
                     );
                 }

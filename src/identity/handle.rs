@@ -1,6 +1,7 @@
 //! Handle syntax (atproto.com/specs/handle), checked before any request is made.
 
 use crate::error::{err, ErrorCode, Result};
+use crate::util::Quoted;
 
 /// TLDs the spec forbids for handles. `.test` stays allowed: it is the development TLD the
 /// official PDS uses on loopback.
@@ -22,14 +23,20 @@ pub(crate) fn normalize_handle(input: &str) -> Result<String> {
     if handle.is_empty() || handle.len() > 253 {
         return err(
             ErrorCode::InvalidHandle,
-            format!("{input:?} is not a valid handle: bad length"),
+            format!(
+                "{input} is not a valid handle: bad length",
+                input = Quoted(input)
+            ),
         );
     }
     let labels: Vec<&str> = handle.split('.').collect();
     if labels.len() < 2 {
         return err(
             ErrorCode::InvalidHandle,
-            format!("{input:?} is not a valid handle: it needs a domain (like alice.bsky.social)"),
+            format!(
+                "{input} is not a valid handle: it needs a domain (like alice.bsky.social)",
+                input = Quoted(input)
+            ),
         );
     }
     for label in &labels {
@@ -44,7 +51,11 @@ pub(crate) fn normalize_handle(input: &str) -> Result<String> {
         if !ok {
             return err(
                 ErrorCode::InvalidHandle,
-                format!("{input:?} is not a valid handle: bad segment {label:?}"),
+                format!(
+                    "{input} is not a valid handle: bad segment {label}",
+                    input = Quoted(input),
+                    label = Quoted(label)
+                ),
             );
         }
     }
@@ -52,13 +63,19 @@ pub(crate) fn normalize_handle(input: &str) -> Result<String> {
     if tld.as_bytes()[0].is_ascii_digit() {
         return err(
             ErrorCode::InvalidHandle,
-            format!("{input:?} is not a valid handle: the top-level domain starts with a digit"),
+            format!(
+                "{input} is not a valid handle: the top-level domain starts with a digit",
+                input = Quoted(input)
+            ),
         );
     }
     if DISALLOWED_TLDS.contains(&tld) {
         return err(
             ErrorCode::InvalidHandle,
-            format!("{input:?} is not a valid handle: .{tld} is not allowed"),
+            format!(
+                "{input} is not a valid handle: .{tld} is not allowed",
+                input = Quoted(input)
+            ),
         );
     }
     Ok(handle)

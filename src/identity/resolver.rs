@@ -126,7 +126,7 @@ impl IdentityResolver {
                         return Ok(did);
                     }
                     Err(e) => {
-                        failures.push(format!("{method:?}: {}", e.message));
+                        failures.push(format!("{}: {}", method.name(), e.message));
                         all_unreachable &=
                             matches!(e.code, ErrorCode::NetworkError | ErrorCode::Timeout);
                         all_hung &= e.code == ErrorCode::Timeout;
@@ -301,7 +301,8 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.code, ErrorCode::HandleResolutionFailed);
         assert!(
-            e.message.contains("WellKnown") && e.message.contains("Xrpc"),
+            // Each method as the config names it.
+            e.message.contains("well-known: ") && e.message.contains("xrpc: "),
             "{}",
             e.message
         );

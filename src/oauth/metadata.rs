@@ -7,6 +7,7 @@ use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{Http, HttpRequest, HttpResponse};
 use crate::url::Url;
+use crate::util::Quoted;
 
 #[derive(Clone, Debug, Deserialize)]
 pub(crate) struct ProtectedResourceMetadata {
@@ -123,8 +124,8 @@ pub(crate) fn validate_protected_resource(
 ) -> Result<()> {
     if meta.resource.trim_end_matches('/') != origin {
         return Err(invalid(format!(
-            "protected-resource metadata names resource {:?}, fetched from {origin}",
-            meta.resource
+            "protected-resource metadata names resource {}, fetched from {origin}",
+            Quoted(&meta.resource)
         )));
     }
     if meta.authorization_servers.len() != 1 {
@@ -146,7 +147,8 @@ pub(crate) fn validate_protected_resource(
     });
     if !bare {
         return Err(invalid(format!(
-            "{origin} names {issuer:?} as its authorization server, which is not a bare origin"
+            "{origin} names {issuer} as its authorization server, which is not a bare origin",
+            issuer = Quoted(issuer)
         )));
     }
     Ok(())
@@ -171,8 +173,8 @@ pub(crate) fn validate_auth_server(
 ) -> Result<()> {
     if meta.issuer != origin {
         return Err(invalid(format!(
-            "issuer {:?} is not the origin the metadata came from ({origin})",
-            meta.issuer
+            "issuer {} is not the origin the metadata came from ({origin})",
+            Quoted(&meta.issuer)
         )));
     }
     let has = |list: &[String], want: &str| list.iter().any(|v| v == want);

@@ -17,6 +17,7 @@ use std::fmt::Write;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::identity::parse_did;
+use crate::util::Quoted;
 
 /// What a `repo:` permission allows on records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,7 +226,8 @@ pub(crate) fn static_scope(value: &str) -> Result<String> {
         Ok(value.into())
     } else {
         Err(invalid(format!(
-            "{value:?} is not atproto or a transition: scope (permissions are objects)"
+            "{value} is not atproto or a transition: scope (permissions are objects)",
+            value = Quoted(value)
         )))
     }
 }
@@ -319,14 +321,18 @@ pub(crate) fn permission_scope(fields: &Fields) -> Result<String> {
     };
     let Some((_, params)) = RESOURCES.iter().find(|(r, _)| *r == resource) else {
         return Err(invalid(format!(
-            "{resource:?} is not a permission resource"
+            "{resource} is not a permission resource",
+            resource = Quoted(resource)
         )));
     };
     if let Some((key, _)) = fields
         .iter()
         .find(|(k, _)| k != "resource" && !params.iter().any(|p| p.0 == k))
     {
-        return Err(invalid(format!("{resource}: unknown parameter {key:?}")));
+        return Err(invalid(format!(
+            "{resource}: unknown parameter {key}",
+            key = Quoted(key)
+        )));
     }
     let mut normalized = Vec::new();
     for &(name, multiple, required, kind, default) in params.iter() {
@@ -380,7 +386,10 @@ fn normalize(values: &[String], kind: Kind, what: &str) -> Result<Vec<String>> {
             Kind::OneOf(names) => names.contains(&v.as_str()),
         };
         if !ok {
-            return Err(invalid(format!("{what}: {v:?} is not allowed")));
+            return Err(invalid(format!(
+                "{what}: {v} is not allowed",
+                v = Quoted(v)
+            )));
         }
     }
     let mut values: Vec<String> = match kind {

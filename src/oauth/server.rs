@@ -10,7 +10,7 @@ use crate::identity::parse_did;
 use crate::oauth::AuthServerMetadata;
 use crate::platform::{HttpRequest, HttpResponse, DOCUMENT_LIMIT};
 use crate::secret::{AccessToken, PkceVerifier, RefreshToken};
-use crate::util::{form_encode, json_body};
+use crate::util::{form_encode, json_body, Quoted};
 
 /// A form POST to an authorization-server endpoint.
 fn form_post(url: &str, form: &[(&str, &str)]) -> HttpRequest {
@@ -186,14 +186,17 @@ pub(crate) fn process_token_response(resp: &HttpResponse, now: i64) -> Result<To
     if !body.token_type.eq_ignore_ascii_case("DPoP") {
         return err(
             ErrorCode::InvalidResponse,
-            format!("token_type is {:?}, not DPoP", body.token_type),
+            format!("token_type is {}, not DPoP", Quoted(&body.token_type)),
         );
     }
     let scope = body.scope.unwrap_or_default();
     if !scope.split(' ').any(|s| s == "atproto") {
         return err(
             ErrorCode::InvalidResponse,
-            format!("the granted scope {scope:?} lacks atproto"),
+            format!(
+                "the granted scope {scope} lacks atproto",
+                scope = Quoted(&scope)
+            ),
         );
     }
     let sub = body

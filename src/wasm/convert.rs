@@ -13,6 +13,7 @@ use crate::config::{ClientConfig, HandleMethod, ResponseMode};
 use crate::error::{Error, ErrorCode, Result};
 use crate::oauth::scope::{permission_scope, static_scope};
 use crate::platform::HttpResponse;
+use crate::util::Quoted;
 
 /// A Rust value as plain JavaScript data: serde_json's text, parsed by the engine. serde_json
 /// is linked anyway (stored records, server responses); serde_wasm_bindgen cost about 8 KB gzip
@@ -82,7 +83,8 @@ pub(super) fn config_from_js(obj: &JsValue) -> Result<ClientConfig> {
                 let name = m.as_string().unwrap_or_default();
                 HandleMethod::parse(&name).ok_or_else(|| {
                     invalid(format!(
-                        "config: handleResolution: {name:?} is not well-known, dns or xrpc"
+                        "config: handleResolution: {} is not well-known, dns or xrpc",
+                        Quoted(&name)
                     ))
                 })
             })
@@ -99,7 +101,8 @@ pub(super) fn config_from_js(obj: &JsValue) -> Result<ClientConfig> {
             "fragment" => ResponseMode::Fragment,
             _ => {
                 return Err(invalid(format!(
-                    "config: responseMode must be query or fragment, not {mode:?}"
+                    "config: responseMode must be query or fragment, not {}",
+                    Quoted(&mode)
                 )))
             }
         };
@@ -122,8 +125,9 @@ pub(super) fn login_options(options: &JsValue) -> Result<LoginOptions> {
         None => None,
         Some(p) => Some(Prompt::parse(&p).ok_or_else(|| {
             invalid(format!(
-                "prompt must be one of {}, not {p:?}",
-                Prompt::ALL.map(Prompt::as_str).join(", ")
+                "prompt must be one of {}, not {}",
+                Prompt::ALL.map(Prompt::as_str).join(", "),
+                Quoted(&p)
             ))
         })?),
     };
@@ -176,7 +180,8 @@ pub(super) fn check_keys(obj: &JsValue, allowed: &[&str], what: &str) -> Result<
         let key = key.as_string().unwrap_or_default();
         if !allowed.contains(&key.as_str()) {
             return Err(invalid(format!(
-                "{what}: unknown option {key:?} (known: {})",
+                "{what}: unknown option {} (known: {})",
+                Quoted(&key),
                 allowed.join(", ")
             )));
         }
@@ -258,8 +263,8 @@ pub(super) fn scope_values(values: &JsValue) -> Result<Vec<String>> {
                     (Some(k), Some(vals)) => fields.push((k, vals)),
                     (k, _) => {
                         return Err(invalid(format!(
-                            "buildScope: permission property {:?} must be a string or an array of strings",
-                            k.unwrap_or_default()
+                            "buildScope: permission property {} must be a string or an array of strings",
+                            Quoted(&k.unwrap_or_default())
                         )))
                     }
                 }
