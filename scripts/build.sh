@@ -45,7 +45,7 @@ command -v wasm-bindgen >/dev/null 2>&1 || die "wasm-bindgen not found; run scri
 inputs_hash() {
   {
     find src -type f | LC_ALL=C sort | xargs sha256sum
-    sha256sum Cargo.toml Cargo.lock wasm-pack.toml scripts/build.sh scripts/pkg-json.mjs scripts/inline-snippets.mjs scripts/minify-glue.mjs
+    sha256sum Cargo.toml Cargo.lock wasm-pack.toml scripts/build.sh scripts/pkg-json.mjs scripts/inline-snippets.mjs scripts/minify-glue.mjs scripts/short-names.mjs
     rustc -vV
     wasm-bindgen --version
     [ -x "$WASM_OPT" ] && "$WASM_OPT" --version
@@ -142,6 +142,8 @@ build_target() {
   node scripts/inline-snippets.mjs "$out" || die "could not inline the JS snippets into $out/"
   # The glue without comments and white space (its documentation stays in the .d.ts).
   node scripts/minify-glue.mjs "$out" || die "could not minify the JS glue in $out/"
+  # Short names for the imports and closure invokers, in the .wasm and the glue alike.
+  node scripts/short-names.mjs "$out" || die "could not shorten the import names in $out/"
   # pkg/package.json: exports, types, files, sideEffects (see the script's header).
   node scripts/pkg-json.mjs "$out" || die "could not complete $out/package.json"
   say "$target -> $out/ ($((SECONDS - t0))s): $(cd "$out" && ls | tr '\n' ' ')"
