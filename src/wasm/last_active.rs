@@ -1,10 +1,9 @@
 //! The "last active account": the DID that `restore()` without one picks up, as the official
 //! client's `init()` does. Set when an account signs in or is restored, cleared when it signs
-//! out or its session is gone. A DID is not secret, so it lives in localStorage (through
-//! gloo-storage), under a key per database and client id like everything else of a client.
-//! Workers have no localStorage: there `restore()` needs the DID.
-
-use gloo_storage::{LocalStorage, Storage};
+//! out or its session is gone. A DID is not secret, so it lives in localStorage, under a key
+//! per database and client id like everything else of a client, as a JSON string (the format
+//! gloo-storage wrote, which earlier versions used). Workers have no localStorage: there
+//! `restore()` needs the DID.
 
 use crate::error::{Error, ErrorCode, Result};
 
@@ -12,12 +11,10 @@ pub(super) struct LastActive {
     key: String,
 }
 
-/// Whether this context has a usable localStorage (not a worker, not blocked by the browser's
-/// settings). gloo-storage throws where there is none, so it is asked first.
-fn available() -> bool {
-    web_sys::window()
-        .and_then(|w| w.local_storage().ok().flatten())
-        .is_some()
+/// This context's localStorage, if it has a usable one (not a worker, not blocked by the
+/// browser's settings).
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
 }
 
 impl LastActive {
@@ -29,33 +26,35 @@ impl LastActive {
 
     /// The last active DID, if one was recorded.
     pub(super) fn get(&self) -> Result<Option<String>> {
-        if !available() {
-            return Err(Error::new(
+        let storage = storage().ok_or_else(|| {
+            Error::new(
                 ErrorCode::Unsupported,
                 "no localStorage here (a worker?): restore(did) needs the DID",
-            ));
-        }
-        Ok(self.stored())
+            )
+        })?;
+        Ok(self.stored(&storage))
     }
 
-    /// The recorded DID. Read as gloo-storage writes it (a JSON string), but parsed from bytes:
-    /// `LocalStorage::get` parses from a `&str`, which instantiates a second copy of
-    /// serde_json's parser next to the one every other document uses (2.2 KB of .wasm).
-    fn stored(&self) -> Option<String> {
-        let text = LocalStorage::raw().get_item(&self.key).ok()??;
+    /// The recorded DID. Parsed from bytes: from a `&str`, serde_json instantiates a second copy
+    /// of its parser next to the one every other document uses (2.2 KB of .wasm).
+    fn stored(&self, storage: &web_sys::Storage) -> Option<String> {
+        let text = storage.get_item(&self.key).ok()??;
         serde_json::from_slice(text.as_bytes()).ok()
     }
 
     pub(super) fn set(&self, did: &str) {
-        if available() {
-            let _ = LocalStorage::set(&self.key, did);
+        if let (Some(storage), Ok(json)) = (storage(), serde_json::to_string(did)) {
+            // Storage full or blocked: restore() then needs the DID, nothing is lost.
+            let _ = storage.set_item(&self.key, &json);
         }
     }
 
     /// Forgets `did` if it is the last active account.
     pub(super) fn clear(&self, did: &str) {
-        if available() && self.stored().as_deref() == Some(did) {
-            LocalStorage::delete(&self.key);
+        if let Some(storage) = storage() {
+            if self.stored(&storage).as_deref() == Some(did) {
+                let _ = storage.remove_item(&self.key);
+            }
         }
     }
 }

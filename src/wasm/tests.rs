@@ -499,16 +499,20 @@ fn every_config_field_lands_in_its_place() {
     }
 }
 
-/// The last active account is read back the way gloo-storage wrote it (a JSON string), though
-/// it is now parsed from bytes; anything else in its place is no account, not an error.
+/// The last active account is stored as gloo-storage stores it (a JSON string), which earlier
+/// versions wrote through gloo-storage: each side reads what the other wrote. Anything else in
+/// its place is no account, not an error.
 #[wasm_bindgen_test]
 fn last_active_reads_what_gloo_storage_wrote() {
     use gloo_storage::{LocalStorage, Storage};
     let active = super::last_active::LastActive::new("la-test", "client");
     let key = "la-test:last-active:client";
+    LocalStorage::set(key, "did:plc:written-by-gloo").unwrap();
+    assert_eq!(active.get().unwrap().as_deref(), Some("did:plc:written-by-gloo"));
     active.set("did:plc:abc");
     let raw = LocalStorage::raw().get_item(key).unwrap();
     assert_eq!(raw.as_deref(), Some(r#""did:plc:abc""#));
+    assert_eq!(LocalStorage::get::<String>(key).unwrap(), "did:plc:abc");
     assert_eq!(active.get().unwrap().as_deref(), Some("did:plc:abc"));
     active.clear("did:plc:other");
     assert_eq!(active.get().unwrap().as_deref(), Some("did:plc:abc"));
