@@ -48,6 +48,34 @@ pub fn did(data: &[u8]) {
     }
 }
 
+/// Any JSON text, read by the client's JSON reader (src/json.rs) and by serde_json: both accept
+/// or both refuse it, and a string reads the same with both.
+pub fn json(data: &[u8]) {
+    let ours = crate::json::Reader::new(data).and_then(|mut r| {
+        let raw = r.raw()?;
+        r.finish().map(|()| raw)
+    });
+    match serde_json::from_slice::<serde_json::Value>(data) {
+        // serde_json refuses a number beyond f64 while reading it; the client passes over
+        // numbers it does not read (and reads only integers, checked on their own).
+        Err(e) if e.to_string().starts_with("number out of range") => {}
+        theirs => assert_eq!(ours.is_ok(), theirs.is_ok(), "{ours:?} / {theirs:?}"),
+    }
+    if let Ok(raw) = ours {
+        // What `raw` passes through (records, to JavaScript) is the value's exact text.
+        assert_eq!(raw, std::str::from_utf8(data).unwrap().trim_matches([' ', '\t', '\n', '\r']));
+        if raw.starts_with('"') {
+            let mine = crate::json::Reader::new(raw.as_bytes()).and_then(|mut r| r.string());
+            let theirs: String = serde_json::from_str(raw).unwrap();
+            assert_eq!(mine.unwrap(), theirs);
+            // Written back, it reads the same.
+            let again = crate::json::Reader::new(crate::json::string(&theirs).as_bytes())
+                .and_then(|mut r| r.string());
+            assert_eq!(again.unwrap(), theirs);
+        }
+    }
+}
+
 /// A DID document as a PLC directory or a did:web host serves it.
 pub fn did_document(data: &[u8]) {
     let id = serde_json::from_slice::<serde_json::Value>(data)

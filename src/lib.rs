@@ -13,6 +13,7 @@ pub mod config;
 mod dpop;
 pub mod error;
 mod identity;
+mod json;
 mod oauth;
 pub mod platform;
 mod secret;

@@ -79,13 +79,13 @@ impl HttpResponse {
 
     /// The body as an OAuth or XRPC error, if it is one.
     pub fn error_body(&self) -> Option<ErrorBody> {
-        serde_json::from_slice(&self.body).ok()
+        crate::json::from_slice(&self.body).ok()
     }
 }
 
 /// The JSON error of an OAuth server (`error`, `error_description`) or of an XRPC server
 /// (`error`, `message`). One type for both: each derived deserializer costs bytes in the .wasm.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default)]
 pub struct ErrorBody {
     /// The error code.
     pub error: Option<String>,
@@ -93,6 +93,24 @@ pub struct ErrorBody {
     pub error_description: Option<String>,
     /// XRPC's human-readable text.
     pub message: Option<String>,
+}
+
+impl crate::json::FromJson for ErrorBody {
+    fn read(r: &mut crate::json::Reader<'_>) -> crate::json::JsonResult<Self> {
+        use crate::json::set;
+        let (mut error, mut description, mut message) = (None, None, None);
+        r.object(&mut |r, key| match key {
+            "error" => set(&mut error, key, r.opt_string()?),
+            "error_description" => set(&mut description, key, r.opt_string()?),
+            "message" => set(&mut message, key, r.opt_string()?),
+            _ => r.skip(),
+        })?;
+        Ok(ErrorBody {
+            error: error.flatten(),
+            error_description: description.flatten(),
+            message: message.flatten(),
+        })
+    }
 }
 
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {

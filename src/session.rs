@@ -4,11 +4,10 @@
 //! the DPoP private key: that is the platform's key stored beside the record (a non-extractable
 //! `CryptoKey` in the browser); the record keeps only its public JWK.
 
-use serde::{Deserialize, Serialize};
-
 use crate::dpop::PublicJwk;
 use crate::error::{Error, ErrorCode, Result};
 use crate::identity::Identity;
+use crate::json::{self, required, set, FromJson, JsonResult, Obj, Reader, ToJson};
 use crate::oauth::AuthServerMetadata;
 use crate::platform::{Store, Table};
 use crate::secret::{AccessToken, KeySecret, PkceVerifier, RefreshToken};
@@ -17,21 +16,62 @@ use crate::secret::{AccessToken, KeySecret, PkceVerifier, RefreshToken};
 pub(crate) const PENDING_LIFETIME_SECS: i64 = 600;
 
 /// A login between `startLogin` and `handleCallback`, stored under its `state`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 pub(crate) struct PendingLogin {
     pub server: AuthServerMetadata,
     pub verifier: PkceVerifier,
     /// The public half of the login's DPoP key.
-    #[serde(default)]
     pub dpop_jwk: Option<PublicJwk>,
     /// Version 0.1 kept the private scalar here. Read only to migrate; never written.
-    #[serde(default, skip_serializing)]
     pub dpop_key: Option<KeySecret>,
     /// The account resolved at login (absent when the user started from a server URL).
     pub identity: Option<Identity>,
     pub redirect_uri: String,
     pub app_state: Option<String>,
     pub expires_at: i64,
+}
+
+impl FromJson for PendingLogin {
+    fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
+        let (mut server, mut verifier, mut dpop_jwk, mut dpop_key) = (None, None, None, None);
+        let (mut identity, mut redirect_uri, mut app_state, mut expires_at) =
+            (None, None, None, None);
+        r.object(&mut |r, key| match key {
+            "server" => set(&mut server, key, AuthServerMetadata::read(r)?),
+            "verifier" => set(&mut verifier, key, PkceVerifier::new(r.string()?)),
+            "dpop_jwk" => set(&mut dpop_jwk, key, r.opt()?),
+            "dpop_key" => set(&mut dpop_key, key, r.opt_string()?.map(KeySecret::new)),
+            "identity" => set(&mut identity, key, r.opt()?),
+            "redirect_uri" => set(&mut redirect_uri, key, r.string()?),
+            "app_state" => set(&mut app_state, key, r.opt_string()?),
+            "expires_at" => set(&mut expires_at, key, r.integer()?),
+            _ => r.skip(),
+        })?;
+        Ok(PendingLogin {
+            server: required(server, "server")?,
+            verifier: required(verifier, "verifier")?,
+            dpop_jwk: dpop_jwk.flatten(),
+            dpop_key: dpop_key.flatten(),
+            identity: identity.flatten(),
+            redirect_uri: required(redirect_uri, "redirect_uri")?,
+            app_state: app_state.flatten(),
+            expires_at: required(expires_at, "expires_at")?,
+        })
+    }
+}
+
+/// The fields in the order version 0.1 wrote them (serde's, declaration order); the private
+/// scalar of version 0.1 is never written.
+impl ToJson for PendingLogin {
+    fn write(&self, o: &mut Obj<'_>) {
+        o.obj("server", &self.server);
+        o.str("verifier", self.verifier.expose());
+        o.opt_obj("dpop_jwk", self.dpop_jwk.as_ref());
+        o.opt_obj("identity", self.identity.as_ref());
+        o.str("redirect_uri", &self.redirect_uri);
+        o.opt_str("app_state", self.app_state.as_deref());
+        o.int("expires_at", self.expires_at);
+    }
 }
 
 /// Where a client's login attempt is stored: its `state` within the client's own namespace, so
@@ -64,7 +104,7 @@ fn record_of_another(record: &Session, client_id: &str) -> bool {
 }
 
 /// A signed-in session, stored under its DID.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Session {
     pub did: String,
     pub handle: Option<String>,
@@ -75,19 +115,88 @@ pub(crate) struct Session {
     pub refresh_token: Option<RefreshToken>,
     pub expires_at: Option<i64>,
     /// The public half of the session's DPoP key.
-    #[serde(default)]
     pub dpop_jwk: Option<PublicJwk>,
     /// Version 0.1 kept the private scalar here. Read only to migrate; never written.
-    #[serde(default, skip_serializing)]
     pub dpop_key: Option<KeySecret>,
     pub created_at: i64,
     pub updated_at: i64,
     /// The client that signed in (absent in version 0.1 records).
-    #[serde(default)]
     pub client_id: Option<String>,
-    /// When a refresh request was sent whose answer has not arrived (yet, or ever).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When a refresh request was sent whose answer has not arrived (yet, or ever). Written
+    /// only when set.
     pub refresh_sent_at: Option<i64>,
+}
+
+impl FromJson for Session {
+    fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
+        let (mut did, mut handle, mut pds, mut server) = (None, None, None, None);
+        let (mut scope, mut access_token, mut refresh_token, mut expires_at) =
+            (None, None, None, None);
+        let (mut dpop_jwk, mut dpop_key, mut created_at, mut updated_at) = (None, None, None, None);
+        let (mut client_id, mut refresh_sent_at) = (None, None);
+        r.object(&mut |r, key| match key {
+            "did" => set(&mut did, key, r.string()?),
+            "handle" => set(&mut handle, key, r.opt_string()?),
+            "pds" => set(&mut pds, key, r.string()?),
+            "server" => set(&mut server, key, AuthServerMetadata::read(r)?),
+            "scope" => set(&mut scope, key, r.string()?),
+            "access_token" => set(&mut access_token, key, AccessToken::new(r.string()?)),
+            "refresh_token" => set(
+                &mut refresh_token,
+                key,
+                r.opt_string()?.map(RefreshToken::new),
+            ),
+            "expires_at" => set(&mut expires_at, key, r.opt_integer()?),
+            "dpop_jwk" => set(&mut dpop_jwk, key, r.opt()?),
+            "dpop_key" => set(&mut dpop_key, key, r.opt_string()?.map(KeySecret::new)),
+            "created_at" => set(&mut created_at, key, r.integer()?),
+            "updated_at" => set(&mut updated_at, key, r.integer()?),
+            "client_id" => set(&mut client_id, key, r.opt_string()?),
+            "refresh_sent_at" => set(&mut refresh_sent_at, key, r.opt_integer()?),
+            _ => r.skip(),
+        })?;
+        Ok(Session {
+            did: required(did, "did")?,
+            handle: handle.flatten(),
+            pds: required(pds, "pds")?,
+            server: required(server, "server")?,
+            scope: required(scope, "scope")?,
+            access_token: required(access_token, "access_token")?,
+            refresh_token: refresh_token.flatten(),
+            expires_at: expires_at.flatten(),
+            dpop_jwk: dpop_jwk.flatten(),
+            dpop_key: dpop_key.flatten(),
+            created_at: required(created_at, "created_at")?,
+            updated_at: required(updated_at, "updated_at")?,
+            client_id: client_id.flatten(),
+            refresh_sent_at: refresh_sent_at.flatten(),
+        })
+    }
+}
+
+/// The fields in the order version 0.1 wrote them (serde's, declaration order); the private
+/// scalar of version 0.1 is never written.
+impl ToJson for Session {
+    fn write(&self, o: &mut Obj<'_>) {
+        o.str("did", &self.did);
+        o.opt_str("handle", self.handle.as_deref());
+        o.str("pds", &self.pds);
+        o.obj("server", &self.server);
+        o.str("scope", &self.scope);
+        o.str("access_token", self.access_token.expose());
+        o.opt_str(
+            "refresh_token",
+            self.refresh_token.as_ref().map(RefreshToken::expose),
+        );
+        o.opt_int("expires_at", self.expires_at);
+        o.opt_obj("dpop_jwk", self.dpop_jwk.as_ref());
+        o.int("created_at", self.created_at);
+        o.int("updated_at", self.updated_at);
+        o.opt_str("client_id", self.client_id.as_deref());
+        if let Some(at) = self.refresh_sent_at {
+            o.int("refresh_sent_at", at);
+        }
+    }
 }
 
 impl Session {
@@ -116,8 +225,7 @@ impl Session {
 }
 
 /// The public view of a session: no token, no key.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {
     /// The account's DID.
     pub did: String,
@@ -137,6 +245,19 @@ pub struct SessionInfo {
     pub expires_at: Option<i64>,
 }
 
+/// As JavaScript sees it (camelCase).
+impl ToJson for SessionInfo {
+    fn write(&self, o: &mut Obj<'_>) {
+        o.str("did", &self.did);
+        o.opt_str("handle", self.handle.as_deref());
+        o.str("pds", &self.pds);
+        o.str("issuer", &self.issuer);
+        o.str("scope", &self.scope);
+        o.strs("scopes", &self.scopes);
+        o.opt_int("expiresAt", self.expires_at);
+    }
+}
+
 /// The values of a space-separated scope, each once, in order.
 fn scope_values(scope: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -148,13 +269,12 @@ fn scope_values(scope: &str) -> Vec<String> {
     out
 }
 
-pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value)
-        .map_err(|e| Error::new(ErrorCode::StorageError, format!("cannot serialize: {e}")))
+pub(crate) fn encode<T: ToJson>(value: &T) -> Vec<u8> {
+    json::to_string(value).into_bytes()
 }
 
-pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| {
+pub(crate) fn decode<T: FromJson>(bytes: &[u8]) -> Result<T> {
+    json::from_slice(bytes).map_err(|e| {
         Error::new(
             ErrorCode::StorageError,
             format!("stored record is unreadable: {e}"),
@@ -206,4 +326,151 @@ pub(crate) async fn read_session<S: Store>(
         key: entry.key.take(),
         legacy: true,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Exactly what the previous version (serde_json and derived writers) stored, printed by it.
+    const SESSION_FULL: &str = r#"{"did":"did:plc:alice","handle":"alice.test","pds":"https://pds.example","server":{"issuer":"https://auth.example","authorization_endpoint":"https://auth.example/oauth/authorize","token_endpoint":"https://auth.example/oauth/token","pushed_authorization_request_endpoint":"https://auth.example/oauth/par","revocation_endpoint":"https://auth.example/oauth/revoke"},"scope":"atproto transition:generic","access_token":"at-\"1\"","refresh_token":"rt-1","expires_at":1700003600,"dpop_jwk":{"x":"xx","y":"yy"},"created_at":1700000000,"updated_at":1700000001,"client_id":"https://app.example/m.json","refresh_sent_at":1700000002}"#;
+    const SESSION_MIN: &str = r#"{"did":"did:plc:alice","handle":null,"pds":"https://pds.example","server":{"issuer":"https://auth.example","authorization_endpoint":"https://auth.example/oauth/authorize","token_endpoint":"https://auth.example/oauth/token","pushed_authorization_request_endpoint":"https://auth.example/oauth/par","revocation_endpoint":null},"scope":"atproto transition:generic","access_token":"at-\"1\"","refresh_token":null,"expires_at":null,"dpop_jwk":null,"created_at":1700000000,"updated_at":1700000001,"client_id":null}"#;
+    const PENDING_FULL: &str = r#"{"server":{"issuer":"https://auth.example","authorization_endpoint":"https://auth.example/oauth/authorize","token_endpoint":"https://auth.example/oauth/token","pushed_authorization_request_endpoint":"https://auth.example/oauth/par","revocation_endpoint":"https://auth.example/oauth/revoke"},"verifier":"verifier-1","dpop_jwk":{"x":"xx","y":"yy"},"identity":{"did":"did:plc:alice","handle":"alice.test","pds":"https://pds.example"},"redirect_uri":"https://app.example/cb","app_state":"sté\n","expires_at":1700000600}"#;
+    const PENDING_MIN: &str = r#"{"server":{"issuer":"https://auth.example","authorization_endpoint":"https://auth.example/oauth/authorize","token_endpoint":"https://auth.example/oauth/token","pushed_authorization_request_endpoint":"https://auth.example/oauth/par","revocation_endpoint":"https://auth.example/oauth/revoke"},"verifier":"verifier-1","dpop_jwk":null,"identity":null,"redirect_uri":"https://app.example/cb","app_state":null,"expires_at":1700000600}"#;
+    const INFO: &str = r#"{"did":"did:plc:alice","handle":"alice.test","pds":"https://pds.example","issuer":"https://auth.example","scope":"atproto transition:generic","scopes":["atproto","transition:generic"],"expiresAt":1700003600}"#;
+
+    fn server() -> AuthServerMetadata {
+        AuthServerMetadata {
+            issuer: "https://auth.example".into(),
+            authorization_endpoint: "https://auth.example/oauth/authorize".into(),
+            token_endpoint: "https://auth.example/oauth/token".into(),
+            pushed_authorization_request_endpoint: "https://auth.example/oauth/par".into(),
+            revocation_endpoint: Some("https://auth.example/oauth/revoke".into()),
+            ..AuthServerMetadata::default()
+        }
+    }
+
+    fn session() -> Session {
+        Session {
+            did: "did:plc:alice".into(),
+            handle: Some("alice.test".into()),
+            pds: "https://pds.example".into(),
+            server: server(),
+            scope: "atproto transition:generic".into(),
+            access_token: AccessToken::new("at-\"1\""),
+            refresh_token: Some(RefreshToken::new("rt-1")),
+            expires_at: Some(1700003600),
+            dpop_jwk: Some(PublicJwk {
+                x: "xx".into(),
+                y: "yy".into(),
+            }),
+            dpop_key: None,
+            created_at: 1700000000,
+            updated_at: 1700000001,
+            client_id: Some("https://app.example/m.json".into()),
+            refresh_sent_at: Some(1700000002),
+        }
+    }
+
+    fn pending() -> PendingLogin {
+        PendingLogin {
+            server: server(),
+            verifier: PkceVerifier::new("verifier-1"),
+            dpop_jwk: Some(PublicJwk {
+                x: "xx".into(),
+                y: "yy".into(),
+            }),
+            dpop_key: None,
+            identity: Some(Identity {
+                did: "did:plc:alice".into(),
+                handle: Some("alice.test".into()),
+                pds: "https://pds.example".into(),
+            }),
+            redirect_uri: "https://app.example/cb".into(),
+            app_state: Some("st\u{e9}\n".into()),
+            expires_at: 1700000600,
+        }
+    }
+
+    fn text(bytes: Vec<u8>) -> String {
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn records_are_written_byte_for_byte_as_before() {
+        let full = session();
+        assert_eq!(text(encode(&full)), SESSION_FULL);
+        let min = Session {
+            handle: None,
+            refresh_token: None,
+            expires_at: None,
+            dpop_jwk: None,
+            client_id: None,
+            refresh_sent_at: None,
+            server: AuthServerMetadata {
+                revocation_endpoint: None,
+                ..server()
+            },
+            ..session()
+        };
+        assert_eq!(text(encode(&min)), SESSION_MIN);
+        assert_eq!(text(encode(&pending())), PENDING_FULL);
+        let pending_min = PendingLogin {
+            dpop_jwk: None,
+            identity: None,
+            app_state: None,
+            ..pending()
+        };
+        assert_eq!(text(encode(&pending_min)), PENDING_MIN);
+        assert_eq!(json::to_string(&full.info()), INFO);
+    }
+
+    #[test]
+    fn records_stored_before_read_back() {
+        assert_eq!(
+            decode::<Session>(SESSION_FULL.as_bytes()).unwrap(),
+            session()
+        );
+        let min: Session = decode(SESSION_MIN.as_bytes()).unwrap();
+        assert_eq!(
+            (min.handle, min.refresh_token, min.client_id),
+            (None, None, None)
+        );
+        let p: PendingLogin = decode(PENDING_FULL.as_bytes()).unwrap();
+        assert_eq!(p.identity, pending().identity);
+        assert_eq!(p.app_state.as_deref(), Some("st\u{e9}\n"));
+        let p: PendingLogin = decode(PENDING_MIN.as_bytes()).unwrap();
+        assert_eq!((p.identity, p.dpop_jwk), (None, None));
+    }
+
+    /// A version 0.1 record: the private scalar inside, no client id, fields absent that later
+    /// versions write as null. It reads (to be migrated), and writing it back drops the scalar.
+    #[test]
+    fn a_version_0_1_record_reads_and_is_rewritten_without_the_scalar() {
+        let old = r#"{"did":"did:plc:alice","pds":"https://pds.example","server":{"issuer":"https://auth.example","authorization_endpoint":"https://auth.example/a","token_endpoint":"https://auth.example/t","pushed_authorization_request_endpoint":"https://auth.example/p"},"scope":"atproto","access_token":"at","created_at":1,"updated_at":2,"dpop_key":"c2NhbGFy"}"#;
+        let s: Session = decode(old.as_bytes()).unwrap();
+        assert_eq!(s.dpop_key.as_ref().map(KeySecret::expose), Some("c2NhbGFy"));
+        assert_eq!(
+            (s.client_id.clone(), s.dpop_jwk.clone(), s.expires_at),
+            (None, None, None)
+        );
+        let again = text(encode(&s));
+        assert!(
+            !again.contains("dpop_key") && !again.contains("c2NhbGFy"),
+            "{again}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_record_is_a_storage_error() {
+        for bad in [
+            SESSION_FULL[..SESSION_FULL.len() - 1].to_string(),
+            SESSION_FULL.replace(r#""did":"did:plc:alice","#, ""),
+            SESSION_FULL.replace("1700000000", "\"1700000000\""),
+            SESSION_FULL.replace(r#""scope""#, r#""did":"did:plc:other","scope""#),
+        ] {
+            let e = decode::<Session>(bad.as_bytes()).unwrap_err();
+            assert_eq!(e.code, ErrorCode::StorageError, "{bad}");
+        }
+    }
 }

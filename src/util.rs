@@ -89,8 +89,8 @@ pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
         .finish()
 }
 
-pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
+pub(crate) fn json_body<T: crate::json::FromJson>(body: &[u8], what: &str) -> Result<T> {
+    crate::json::from_slice(body).map_err(|e| {
         Error::new(
             ErrorCode::InvalidResponse,
             format!("{what}: unreadable JSON ({e})"),

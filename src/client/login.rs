@@ -246,7 +246,7 @@ impl<P: Platform> Client<P> {
             .put(
                 Table::Pending,
                 &pending_id(&state, &self.cfg.client_id),
-                &encode(&pending)?,
+                &encode(&pending),
                 Some(&key.handle),
             )
             .await?;

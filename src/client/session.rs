@@ -527,7 +527,7 @@ impl<P: Platform> Client<P> {
             .put(
                 Table::Sessions,
                 &session_id(&session.did, &self.cfg.client_id),
-                &encode(session)?,
+                &encode(session),
                 Some(&key.handle),
             )
             .await

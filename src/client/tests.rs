@@ -614,7 +614,7 @@ fn invalid_grant_adopts_a_rotation_from_another_tab_or_deletes() {
             let mut s: Session = decode(&other_tab.store.borrow()[&key].data).unwrap();
             s.refresh_token = Some(RefreshToken::new("rt-elsewhere"));
             s.access_token = AccessToken::new("at-elsewhere");
-            other_tab.store.borrow_mut().get_mut(&key).unwrap().data = encode(&s).unwrap();
+            other_tab.store.borrow_mut().get_mut(&key).unwrap().data = encode(&s);
             nonced(json(400, r#"{"error":"invalid_grant"}"#))
         });
     let info = block_on(tab_a.refresh(ALICE_DID)).unwrap();

@@ -2,13 +2,11 @@
 //! `invalid_token`): raw ones as the AT Protocol SDKs make them (`fetch`), XRPC calls with
 //! typed errors (`xrpc`), and `com.atproto.repo.listRecords` paging.
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
 use super::session::Live;
 use super::Client;
 use crate::dpop::{self, BoundToken};
 use crate::error::{err, Error, ErrorCode, Result};
+use crate::json::{set, FromJson, JsonResult, Reader};
 use crate::platform::{HttpRequest, HttpResponse, Platform};
 use crate::util::{json_body, Quoted};
 
@@ -162,12 +160,31 @@ impl RecordsQuery {
 }
 
 /// A page of `listRecords`; the records stay raw JSON, handed to the app as they came.
-#[derive(Deserialize)]
 struct RecordsPage {
-    #[serde(default)]
-    records: Vec<Box<RawValue>>,
-    #[serde(default)]
+    records: Vec<String>,
     cursor: Option<String>,
+}
+
+impl FromJson for RecordsPage {
+    fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
+        let (mut records, mut cursor) = (None, None);
+        r.object(&mut |r, key| match key {
+            "records" => {
+                let mut raw = Vec::new();
+                r.array(&mut |r| {
+                    raw.push(r.raw()?.to_string());
+                    Ok(())
+                })?;
+                set(&mut records, key, raw)
+            }
+            "cursor" => set(&mut cursor, key, r.opt_string()?),
+            _ => r.skip(),
+        })?;
+        Ok(RecordsPage {
+            records: records.unwrap_or_default(),
+            cursor: cursor.flatten(),
+        })
+    }
 }
 
 /// XRPC method names: reverse-DNS segments, so nothing can escape the `/xrpc/` path.
@@ -369,7 +386,7 @@ impl<P: Platform> Client<P> {
         did: &str,
         query: &RecordsQuery,
         max: usize,
-    ) -> Result<Vec<Box<RawValue>>> {
+    ) -> Result<Vec<String>> {
         let mut all = Vec::new();
         let mut cursor = query.cursor.clone();
         while all.len() < max {

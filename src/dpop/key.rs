@@ -6,19 +6,42 @@
 use std::rc::Rc;
 
 use p256::elliptic_curve::sec1::ToEncodedPoint;
-use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::json::{required, set, FromJson, JsonResult, Obj, Reader, ToJson};
 use crate::platform::{blank_scalar, KeyMaterial, Keys, Scalar};
 use crate::secret::KeySecret;
 use crate::util::{b64url, b64url_decode, fill_random, random_bytes, sha256};
 
 /// The public half of a DPoP key, as a JWK (`kty` EC, `crv` P-256).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct PublicJwk {
     pub x: String,
     pub y: String,
+}
+
+/// Stored as `{"x":…,"y":…}` (the curve is always P-256).
+impl FromJson for PublicJwk {
+    fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
+        let (mut x, mut y) = (None, None);
+        r.object(&mut |r, key| match key {
+            "x" => set(&mut x, key, r.string()?),
+            "y" => set(&mut y, key, r.string()?),
+            _ => r.skip(),
+        })?;
+        Ok(PublicJwk {
+            x: required(x, "x")?,
+            y: required(y, "y")?,
+        })
+    }
+}
+
+impl ToJson for PublicJwk {
+    fn write(&self, o: &mut Obj<'_>) {
+        o.str("x", &self.x);
+        o.str("y", &self.y);
+    }
 }
 
 impl PublicJwk {

@@ -11,12 +11,6 @@ pub(crate) fn ath(access_token: &str) -> String {
     b64url(&sha256(access_token.as_bytes()))
 }
 
-/// A JSON string literal (the nonce comes from a server and may hold anything).
-fn json_string(value: &str) -> String {
-    // Serializing a string cannot fail.
-    serde_json::to_string(value).unwrap_or_default()
-}
-
 /// The base64url claims of a proof.
 fn claims(
     method: &str,
@@ -28,11 +22,11 @@ fn claims(
     let mut claims = format!(
         r#"{{"jti":"{}","htm":{},"htu":{},"iat":{now}"#,
         random_token::<16>()?,
-        json_string(method),
-        json_string(htu),
+        crate::json::string(method),
+        crate::json::string(htu),
     );
     if let Some(nonce) = nonce {
-        claims.push_str(&format!(r#","nonce":{}"#, json_string(nonce)));
+        claims.push_str(&format!(r#","nonce":{}"#, crate::json::string(nonce)));
     }
     if let Some(ath) = ath {
         claims.push_str(&format!(r#","ath":"{ath}""#));

@@ -1,43 +1,70 @@
 //! The parts of a DID document AT Protocol uses: the handle claim and the PDS endpoint.
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
 use crate::error::{err, ErrorCode, Result};
 use crate::identity::normalize_handle;
+use crate::json::{self, required, set, FromJson, JsonResult, Reader};
 use crate::util::Quoted;
 
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug)]
 pub(crate) struct DidDocument {
     pub id: String,
-    #[serde(default)]
     pub also_known_as: Vec<String>,
-    #[serde(default)]
     pub service: Vec<Service>,
 }
 
 /// `type` and `serviceEndpoint` may be any JSON (the DID spec allows maps and sets); only
-/// strings count here. Kept raw rather than as `serde_json::Value`, whose parser and map
-/// cost the shipped .wasm several KB for these two fields.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// strings count here, so anything else is read as `None`.
+#[derive(Clone, Debug)]
 pub(crate) struct Service {
     pub id: String,
-    #[serde(rename = "type", default)]
-    pub kind: Option<Box<RawValue>>,
-    #[serde(default)]
-    pub service_endpoint: Option<Box<RawValue>>,
+    pub kind: Option<String>,
+    pub service_endpoint: Option<String>,
 }
 
-/// A raw JSON value's string, if it is a string.
-fn string_of(raw: &Option<Box<RawValue>>) -> Option<String> {
-    serde_json::from_slice(raw.as_ref()?.get().as_bytes()).ok()
+impl FromJson for DidDocument {
+    fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
+        let (mut id, mut also_known_as, mut service) = (None, None, None);
+        r.object(&mut |r, key| match key {
+            "id" => set(&mut id, key, r.string()?),
+            "alsoKnownAs" => set(&mut also_known_as, key, r.strings()?),
+            "service" => {
+                let mut services = Vec::new();
+                r.array(&mut |r| {
+                    services.push(Service::read(r)?);
+                    Ok(())
+                })?;
+                set(&mut service, key, services)
+            }
+            _ => r.skip(),
+        })?;
+        Ok(DidDocument {
+            id: required(id, "id")?,
+            also_known_as: also_known_as.unwrap_or_default(),
+            service: service.unwrap_or_default(),
+        })
+    }
+}
+
+impl FromJson for Service {
+    fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
+        let (mut id, mut kind, mut endpoint) = (None, None, None);
+        r.object(&mut |r, key| match key {
+            "id" => set(&mut id, key, r.string()?),
+            "type" => set(&mut kind, key, r.string_or_skip()?),
+            "serviceEndpoint" => set(&mut endpoint, key, r.string_or_skip()?),
+            _ => r.skip(),
+        })?;
+        Ok(Service {
+            id: required(id, "id")?,
+            kind: kind.flatten(),
+            service_endpoint: endpoint.flatten(),
+        })
+    }
 }
 
 impl DidDocument {
     pub fn parse(body: &[u8], did: &str) -> Result<DidDocument> {
-        let doc: DidDocument = serde_json::from_slice(body).map_err(|e| {
+        let doc: DidDocument = json::from_slice(body).map_err(|e| {
             crate::error::Error::new(
                 ErrorCode::DidResolutionFailed,
                 format!("DID document of {did} is malformed: {e}"),
@@ -59,8 +86,8 @@ impl DidDocument {
             .service
             .iter()
             .find(|s| s.id == "#atproto_pds" || s.id == absolute);
-        match service.map(|s| (string_of(&s.kind), string_of(&s.service_endpoint))) {
-            Some((Some(kind), Some(endpoint))) if kind == "AtprotoPersonalDataServer" => {
+        match service.map(|s| (s.kind.as_deref(), s.service_endpoint.as_deref())) {
+            Some((Some("AtprotoPersonalDataServer"), Some(endpoint))) => {
                 let scheme = endpoint
                     .split_once("://")
                     .map(|(s, _)| s.to_ascii_lowercase());
@@ -70,7 +97,7 @@ impl DidDocument {
                         format!(
                             "the #atproto_pds endpoint of {} is not an http(s) URL: {endpoint}",
                             self.id,
-                            endpoint = Quoted(&endpoint)
+                            endpoint = Quoted(endpoint)
                         ),
                     );
                 }

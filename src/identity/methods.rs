@@ -1,11 +1,10 @@
 //! Each way of resolving an identity as a pair: a function that builds the request and a pure
 //! `process_*` function that reads the answer. `resolver.rs` sends them and caches the results.
 
-use serde::Deserialize;
-
 use crate::config::ClientConfig;
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::identity::{parse_did, DidDocument, DidMethod};
+use crate::json::{required, set, FromJson, JsonResult, Reader};
 use crate::platform::{HttpRequest, HttpResponse};
 use crate::util::json_body;
 
@@ -51,17 +50,48 @@ pub(crate) fn doh_request(cfg: &ClientConfig, handle: &str) -> Result<HttpReques
     Ok(HttpRequest::get(url.as_str()).header("accept", "application/dns-json"))
 }
 
-#[derive(Deserialize)]
 struct DohAnswer {
-    #[serde(rename = "Answer", default)]
     answer: Vec<DohRecord>,
 }
 
-#[derive(Deserialize)]
 struct DohRecord {
-    #[serde(rename = "type")]
-    kind: u16,
+    kind: i64,
     data: String,
+}
+
+impl FromJson for DohAnswer {
+    fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
+        let mut answer = None;
+        r.object(&mut |r, key| match key {
+            "Answer" => {
+                let mut records = Vec::new();
+                r.array(&mut |r| {
+                    records.push(DohRecord::read(r)?);
+                    Ok(())
+                })?;
+                set(&mut answer, key, records)
+            }
+            _ => r.skip(),
+        })?;
+        Ok(DohAnswer {
+            answer: answer.unwrap_or_default(),
+        })
+    }
+}
+
+impl FromJson for DohRecord {
+    fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
+        let (mut kind, mut data) = (None, None);
+        r.object(&mut |r, key| match key {
+            "type" => set(&mut kind, key, r.integer()?),
+            "data" => set(&mut data, key, r.string()?),
+            _ => r.skip(),
+        })?;
+        Ok(DohRecord {
+            kind: required(kind, "type")?,
+            data: required(data, "data")?,
+        })
+    }
 }
 
 pub(crate) fn process_doh_response(resp: &HttpResponse) -> Result<String> {
@@ -110,9 +140,21 @@ pub(crate) fn resolve_handle_request(cfg: &ClientConfig, handle: &str) -> Result
     Ok(HttpRequest::get(url.as_str()))
 }
 
-#[derive(Deserialize)]
 struct ResolveHandleOutput {
     did: String,
+}
+
+impl FromJson for ResolveHandleOutput {
+    fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
+        let mut did = None;
+        r.object(&mut |r, key| match key {
+            "did" => set(&mut did, key, r.string()?),
+            _ => r.skip(),
+        })?;
+        Ok(ResolveHandleOutput {
+            did: required(did, "did")?,
+        })
+    }
 }
 
 pub(crate) fn process_resolve_handle_response(resp: &HttpResponse) -> Result<String> {

@@ -6,8 +6,6 @@ use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::task::Poll;
 
-use serde::{Deserialize, Serialize};
-
 use crate::cache::TtlCache;
 use crate::config::{ClientConfig, HandleMethod};
 use crate::error::{err, Error, ErrorCode, Result};
@@ -17,14 +15,40 @@ use crate::identity::methods::{
     resolve_handle_request, well_known_request,
 };
 use crate::identity::{normalize_handle, DidDocument};
+use crate::json::{required, set, FromJson, JsonResult, Obj, Reader, ToJson};
 use crate::platform::Http;
 
 /// A verified account: the DID, its handle when the bidirectional check passed, and its PDS.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Identity {
     pub did: String,
     pub handle: Option<String>,
     pub pds: String,
+}
+
+impl FromJson for Identity {
+    fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
+        let (mut did, mut handle, mut pds) = (None, None, None);
+        r.object(&mut |r, key| match key {
+            "did" => set(&mut did, key, r.string()?),
+            "handle" => set(&mut handle, key, r.opt_string()?),
+            "pds" => set(&mut pds, key, r.string()?),
+            _ => r.skip(),
+        })?;
+        Ok(Identity {
+            did: required(did, "did")?,
+            handle: handle.flatten(),
+            pds: required(pds, "pds")?,
+        })
+    }
+}
+
+impl ToJson for Identity {
+    fn write(&self, o: &mut Obj<'_>) {
+        o.str("did", &self.did);
+        o.opt_str("handle", self.handle.as_deref());
+        o.str("pds", &self.pds);
+    }
 }
 
 /// Resolves identities, remembering answers for the 10 minutes the spec allows.

@@ -1,52 +1,121 @@
 //! OAuth discovery: protected-resource metadata (RFC 9728) on the PDS, then authorization-server
 //! metadata (RFC 8414), each validated against the AT Protocol profile before use.
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
+use crate::json::{self, required, set, FromJson, JsonResult, Obj, Reader, ToJson};
 use crate::platform::{Http, HttpRequest, HttpResponse};
 use crate::url::Url;
 use crate::util::Quoted;
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug)]
 pub(crate) struct ProtectedResourceMetadata {
     pub resource: String,
-    #[serde(default)]
     pub authorization_servers: Vec<String>,
+}
+
+impl FromJson for ProtectedResourceMetadata {
+    fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
+        let (mut resource, mut servers) = (None, None);
+        r.object(&mut |r, key| match key {
+            "resource" => set(&mut resource, key, r.string()?),
+            "authorization_servers" => set(&mut servers, key, r.strings()?),
+            _ => r.skip(),
+        })?;
+        Ok(ProtectedResourceMetadata {
+            resource: required(resource, "resource")?,
+            authorization_servers: servers.unwrap_or_default(),
+        })
+    }
 }
 
 /// The fields of the authorization server's metadata the client uses. Stored with the pending
 /// login and the session so that the callback and refreshes need no rediscovery.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+/// Only the endpoints and the issuer are stored (`ToJson`); the rest is checked at discovery.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct AuthServerMetadata {
     pub issuer: String,
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub pushed_authorization_request_endpoint: String,
-    #[serde(default)]
     pub revocation_endpoint: Option<String>,
-    #[serde(default, skip_serializing)]
     pub require_pushed_authorization_requests: bool,
-    #[serde(default, skip_serializing)]
     pub code_challenge_methods_supported: Vec<String>,
-    #[serde(default, skip_serializing)]
     pub dpop_signing_alg_values_supported: Vec<String>,
-    #[serde(default, skip_serializing)]
     pub scopes_supported: Vec<String>,
-    #[serde(default, skip_serializing)]
     pub response_types_supported: Vec<String>,
-    #[serde(default, skip_serializing)]
     pub grant_types_supported: Vec<String>,
-    #[serde(default, skip_serializing)]
     pub authorization_response_iss_parameter_supported: bool,
-    #[serde(default, skip_serializing)]
     pub client_id_metadata_document_supported: bool,
-    #[serde(default, skip_serializing)]
     pub token_endpoint_auth_methods_supported: Vec<String>,
     /// OpenID Connect Prompt Create: a server that supports sign-up lists `create` here.
-    #[serde(default, skip_serializing)]
     pub prompt_values_supported: Vec<String>,
+}
+
+impl FromJson for AuthServerMetadata {
+    fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
+        let (mut issuer, mut authorization, mut token, mut par) = (None, None, None, None);
+        let (mut revocation, mut require_par, mut iss_parameter, mut metadata_document) =
+            (None, None, None, None);
+        let (mut challenge_methods, mut dpop_algs, mut scopes, mut response_types) =
+            (None, None, None, None);
+        let (mut grant_types, mut auth_methods, mut prompts) = (None, None, None);
+        r.object(&mut |r, key| match key {
+            "issuer" => set(&mut issuer, key, r.string()?),
+            "authorization_endpoint" => set(&mut authorization, key, r.string()?),
+            "token_endpoint" => set(&mut token, key, r.string()?),
+            "pushed_authorization_request_endpoint" => set(&mut par, key, r.string()?),
+            "revocation_endpoint" => set(&mut revocation, key, r.opt_string()?),
+            "require_pushed_authorization_requests" => set(&mut require_par, key, r.boolean()?),
+            "authorization_response_iss_parameter_supported" => {
+                set(&mut iss_parameter, key, r.boolean()?)
+            }
+            "client_id_metadata_document_supported" => {
+                set(&mut metadata_document, key, r.boolean()?)
+            }
+            "code_challenge_methods_supported" => set(&mut challenge_methods, key, r.strings()?),
+            "dpop_signing_alg_values_supported" => set(&mut dpop_algs, key, r.strings()?),
+            "scopes_supported" => set(&mut scopes, key, r.strings()?),
+            "response_types_supported" => set(&mut response_types, key, r.strings()?),
+            "grant_types_supported" => set(&mut grant_types, key, r.strings()?),
+            "token_endpoint_auth_methods_supported" => set(&mut auth_methods, key, r.strings()?),
+            "prompt_values_supported" => set(&mut prompts, key, r.strings()?),
+            _ => r.skip(),
+        })?;
+        Ok(AuthServerMetadata {
+            issuer: required(issuer, "issuer")?,
+            authorization_endpoint: required(authorization, "authorization_endpoint")?,
+            token_endpoint: required(token, "token_endpoint")?,
+            pushed_authorization_request_endpoint: required(
+                par,
+                "pushed_authorization_request_endpoint",
+            )?,
+            revocation_endpoint: revocation.flatten(),
+            require_pushed_authorization_requests: require_par.unwrap_or_default(),
+            code_challenge_methods_supported: challenge_methods.unwrap_or_default(),
+            dpop_signing_alg_values_supported: dpop_algs.unwrap_or_default(),
+            scopes_supported: scopes.unwrap_or_default(),
+            response_types_supported: response_types.unwrap_or_default(),
+            grant_types_supported: grant_types.unwrap_or_default(),
+            authorization_response_iss_parameter_supported: iss_parameter.unwrap_or_default(),
+            client_id_metadata_document_supported: metadata_document.unwrap_or_default(),
+            token_endpoint_auth_methods_supported: auth_methods.unwrap_or_default(),
+            prompt_values_supported: prompts.unwrap_or_default(),
+        })
+    }
+}
+
+impl ToJson for AuthServerMetadata {
+    fn write(&self, o: &mut Obj<'_>) {
+        o.str("issuer", &self.issuer);
+        o.str("authorization_endpoint", &self.authorization_endpoint);
+        o.str("token_endpoint", &self.token_endpoint);
+        o.str(
+            "pushed_authorization_request_endpoint",
+            &self.pushed_authorization_request_endpoint,
+        );
+        o.opt_str("revocation_endpoint", self.revocation_endpoint.as_deref());
+    }
 }
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -54,7 +123,7 @@ fn invalid(message: impl Into<String>) -> Error {
 }
 
 /// GETs `<origin>/.well-known/<name>` and parses it; returns the origin with the document.
-async fn fetch_well_known<T: serde::de::DeserializeOwned>(
+async fn fetch_well_known<T: FromJson>(
     http: &impl Http,
     cfg: &ClientConfig,
     server: &str,
@@ -72,7 +141,7 @@ async fn fetch_well_known<T: serde::de::DeserializeOwned>(
 }
 
 /// A metadata document from its response; its content is checked by the `validate_*` functions.
-pub(crate) fn process_metadata_response<T: serde::de::DeserializeOwned>(
+pub(crate) fn process_metadata_response<T: FromJson>(
     resp: &HttpResponse,
     origin: &str,
     name: &str,
@@ -98,7 +167,7 @@ pub(crate) fn process_metadata_response<T: serde::de::DeserializeOwned>(
             "{name} metadata of {origin} is not served as application/json"
         )));
     }
-    serde_json::from_slice(&resp.body)
+    json::from_slice(&resp.body)
         .map_err(|e| invalid(format!("{name} metadata of {origin} is malformed: {e}")))
 }
 
@@ -366,14 +435,14 @@ pub(crate) mod tests {
         for (field, value) in cases {
             let mut m = base.clone();
             m[field] = value;
-            let meta: AuthServerMetadata = serde_json::from_value(m).unwrap();
+            let meta: AuthServerMetadata = json::from_slice(m.to_string().as_bytes()).unwrap();
             let e = validate_auth_server(&meta, origin, &cfg()).unwrap_err();
             assert!(
                 matches!(e.code, ErrorCode::InvalidMetadata | ErrorCode::InsecureUrl),
                 "{field}: {e}"
             );
         }
-        let meta: AuthServerMetadata = serde_json::from_value(base).unwrap();
+        let meta: AuthServerMetadata = json::from_slice(base.to_string().as_bytes()).unwrap();
         validate_auth_server(&meta, origin, &cfg()).unwrap();
     }
 

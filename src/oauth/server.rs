@@ -3,10 +3,9 @@
 //! validates the response, so every check is a one-line test against a canned response. Sending
 //! (through DPoP, with nonces) is the caller's business.
 
-use serde::Deserialize;
-
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::identity::parse_did;
+use crate::json::{required, set, FromJson, JsonResult, Reader};
 use crate::oauth::AuthServerMetadata;
 use crate::platform::{HttpRequest, HttpResponse, DOCUMENT_LIMIT};
 use crate::secret::{AccessToken, PkceVerifier, RefreshToken};
@@ -87,11 +86,24 @@ pub(crate) fn par_request(server: &AuthServerMetadata, req: &AuthorizationReques
     form_post(&server.pushed_authorization_request_endpoint, &form)
 }
 
-#[derive(Deserialize)]
 struct ParBody {
     request_uri: String,
-    #[serde(default)]
     expires_in: Option<i64>,
+}
+
+impl FromJson for ParBody {
+    fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
+        let (mut request_uri, mut expires_in) = (None, None);
+        r.object(&mut |r, key| match key {
+            "request_uri" => set(&mut request_uri, key, r.string()?),
+            "expires_in" => set(&mut expires_in, key, r.opt_integer()?),
+            _ => r.skip(),
+        })?;
+        Ok(ParBody {
+            request_uri: required(request_uri, "request_uri")?,
+            expires_in: expires_in.flatten(),
+        })
+    }
 }
 
 /// The `request_uri` of a successful PAR response.
@@ -149,18 +161,37 @@ pub(crate) fn refresh_request(
     )
 }
 
-#[derive(Deserialize)]
 struct TokenBody {
     access_token: String,
     token_type: String,
-    #[serde(default)]
     expires_in: Option<i64>,
-    #[serde(default)]
     refresh_token: Option<String>,
-    #[serde(default)]
     scope: Option<String>,
-    #[serde(default)]
     sub: Option<String>,
+}
+
+impl FromJson for TokenBody {
+    fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
+        let (mut access_token, mut token_type, mut expires_in) = (None, None, None);
+        let (mut refresh_token, mut scope, mut sub) = (None, None, None);
+        r.object(&mut |r, key| match key {
+            "access_token" => set(&mut access_token, key, r.string()?),
+            "token_type" => set(&mut token_type, key, r.string()?),
+            "expires_in" => set(&mut expires_in, key, r.opt_integer()?),
+            "refresh_token" => set(&mut refresh_token, key, r.opt_string()?),
+            "scope" => set(&mut scope, key, r.opt_string()?),
+            "sub" => set(&mut sub, key, r.opt_string()?),
+            _ => r.skip(),
+        })?;
+        Ok(TokenBody {
+            access_token: required(access_token, "access_token")?,
+            token_type: required(token_type, "token_type")?,
+            expires_in: expires_in.flatten(),
+            refresh_token: refresh_token.flatten(),
+            scope: scope.flatten(),
+            sub: sub.flatten(),
+        })
+    }
 }
 
 /// Validated tokens: a DPoP token type, the `atproto` scope and a well-formed `sub` DID.

@@ -2,7 +2,6 @@
 //! from the app is checked here, so a wrong type is an `invalid_input` error, never a trap.
 
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
@@ -15,13 +14,11 @@ use crate::oauth::scope::{permission_scope, static_scope};
 use crate::platform::HttpResponse;
 use crate::util::Quoted;
 
-/// A Rust value as plain JavaScript data: serde_json's text, parsed by the engine. serde_json
-/// is linked anyway (stored records, server responses); serde_wasm_bindgen cost about 8 KB gzip
-/// more for the few values that cross here.
-pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue> {
-    let text = serde_json::to_string(value)
-        .map_err(|e| Error::new(ErrorCode::InvalidResponse, e.to_string()))?;
-    js_sys::JSON::parse(&text).map_err(|_| Error::new(ErrorCode::InvalidResponse, "not JSON"))
+/// JSON text (`crate::json`'s writer) as plain JavaScript data, parsed by the engine; the JSON
+/// writer is linked anyway (stored records), and serde_wasm_bindgen cost about 8 KB gzip more
+/// for the few values that cross here.
+pub(super) fn to_js(json: &str) -> Result<JsValue> {
+    js_sys::JSON::parse(json).map_err(|_| Error::new(ErrorCode::InvalidResponse, "not JSON"))
 }
 
 /// `new OAuthClient(config)`'s object, read property by property (`check_keys` refused any
@@ -493,9 +490,7 @@ pub(super) fn records_query(collection: String, options: &JsValue) -> Result<Rec
 }
 
 /// Raw JSON values as one JavaScript array, parsed by the engine's own JSON parser.
-pub(super) fn json_array(values: &[Box<serde_json::value::RawValue>]) -> Result<JsValue> {
-    let text = serde_json::to_string(values)
-        .map_err(|e| Error::new(ErrorCode::InvalidResponse, e.to_string()))?;
-    js_sys::JSON::parse(&text)
-        .map_err(|_| Error::new(ErrorCode::InvalidResponse, "records are not JSON"))
+pub(super) fn json_array<S: AsRef<str>>(values: &[S]) -> Result<JsValue> {
+    let raw: Vec<&str> = values.iter().map(AsRef::as_ref).collect();
+    to_js(&crate::json::array_of_raw(&raw))
 }

@@ -10,7 +10,6 @@ mod popup;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Object, Promise, Reflect};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -18,6 +17,7 @@ use crate::browser::{js_error, BroadcastEvents, BrowserPlatform};
 use crate::client::{check_proxy, Client};
 use crate::config::{loopback_client_id as build_loopback_client_id, ClientConfig};
 use crate::error::{Error, ErrorCode};
+use crate::json;
 use crate::platform::SessionEvent;
 use convert::{
     check_keys, config_from_js, current_url, json_array, max_records, opt_bool, opt_string,
@@ -160,17 +160,13 @@ impl OAuthClient {
                         .ok()
                         .and_then(|d| d.as_string())
                         .unwrap_or_default();
-                    #[derive(Serialize)]
-                    struct Done {
-                        url: String,
-                        session: crate::session::SessionInfo,
-                        state: Option<String>,
-                    }
-                    return to_js(&Done {
-                        url: start.url,
-                        session: inner.restore(&did).await?,
-                        state: convert::opt_string(&done, "state")?,
-                    });
+                    let session = inner.restore(&did).await?;
+                    let state = convert::opt_string(&done, "state")?;
+                    return to_js(&json::object(|o| {
+                        o.str("url", &start.url);
+                        o.obj("session", &session);
+                        o.opt_str("state", state.as_deref());
+                    }));
                 }
                 if let Some(window) = window {
                     window
@@ -178,11 +174,7 @@ impl OAuthClient {
                         .assign(&start.url)
                         .map_err(|_| Error::new(ErrorCode::Unsupported, "could not navigate"))?;
                 }
-                #[derive(Serialize)]
-                struct Out {
-                    url: String,
-                }
-                to_js(&Out { url: start.url })
+                to_js(&json::object(|o| o.str("url", &start.url)))
             }
             .await;
             if let (Err(_), Some(popup)) = (&out, &popup) {
@@ -219,19 +211,14 @@ impl OAuthClient {
                     }
                 }
             }
-            #[derive(Serialize)]
-            struct Out {
-                session: crate::session::SessionInfo,
-                state: Option<String>,
-            }
             if let Ok(result) = &result {
                 last_active.set(&result.session.did);
             }
             let out = result.and_then(|result| {
-                to_js(&Out {
-                    session: result.session,
-                    state: result.app_state,
-                })
+                to_js(&json::object(|o| {
+                    o.obj("session", &result.session);
+                    o.opt_str("state", result.app_state.as_deref());
+                }))
             });
             // This window is a sign-in popup: the window that opened it gets the result.
             if let Some(state) = inner.popup_state(&url) {
@@ -350,7 +337,7 @@ impl OAuthClient {
                 Err(e) => return Err(e),
             };
             last_active.set(&did);
-            let session = to_js(&info)?;
+            let session = to_js(&json::to_string(&info))?;
             let handler = fetch::handler(inner, did, proxy);
             let _ = Reflect::set(&session, &"fetchHandler".into(), &handler);
             Ok(session)
@@ -361,7 +348,15 @@ impl OAuthClient {
     #[wasm_bindgen(js_name = listSessions, unchecked_return_type = "Promise<SessionInfo[]>")]
     pub fn list_sessions(&self) -> Promise {
         let inner = self.inner.clone();
-        promise(async move { to_js(&inner.list_sessions().await?) })
+        promise(async move {
+            let infos: Vec<String> = inner
+                .list_sessions()
+                .await?
+                .iter()
+                .map(json::to_string)
+                .collect();
+            json_array(&infos)
+        })
     }
 
     /// This client's stored sessions that cannot be read, each with its error: what
@@ -390,7 +385,7 @@ impl OAuthClient {
         let inner = self.inner.clone();
         promise(async move {
             let did = string_arg(&did, "refresh(did)")?;
-            to_js(&inner.refresh(&did).await?)
+            to_js(&json::to_string(&inner.refresh(&did).await?))
         })
     }
 

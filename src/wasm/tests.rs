@@ -508,7 +508,10 @@ fn last_active_reads_what_gloo_storage_wrote() {
     let active = super::last_active::LastActive::new("la-test", "client");
     let key = "la-test:last-active:client";
     LocalStorage::set(key, "did:plc:written-by-gloo").unwrap();
-    assert_eq!(active.get().unwrap().as_deref(), Some("did:plc:written-by-gloo"));
+    assert_eq!(
+        active.get().unwrap().as_deref(),
+        Some("did:plc:written-by-gloo")
+    );
     active.set("did:plc:abc");
     let raw = LocalStorage::raw().get_item(key).unwrap();
     assert_eq!(raw.as_deref(), Some(r#""did:plc:abc""#));
