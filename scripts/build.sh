@@ -105,8 +105,7 @@ build_target() {
     # A panic is a bare trap here, so its location (file, line, column) is never read: without
     # them no source path or Location record is shipped. `-Zfmt-debug=none`: `{:?}` prints
     # nothing, so no Debug code (nor the float formatting behind it) ships; the crate's messages
-    # quote with util::Quoted (the lint stage refuses Debug formatting in shipped code). Only
-    # serde's "invalid type: string …" loses the string it would quote.
+    # quote with util::Quoted (the lint stage refuses Debug formatting in shipped code).
     flags+=("-Zunstable-options" "-Cpanic=immediate-abort" "-Zlocation-detail=none" "-Zfmt-debug=none")
     cargo_args=(. -- -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size)  # wasm-pack: [path] -- <cargo args>
     bootstrap=1
