@@ -63,7 +63,12 @@ pub fn json(data: &[u8]) {
     }
     if let Ok(raw) = ours {
         // What `raw` passes through (records, to JavaScript) is the value's exact text.
-        assert_eq!(raw, std::str::from_utf8(data).unwrap().trim_matches([' ', '\t', '\n', '\r']));
+        assert_eq!(
+            raw,
+            std::str::from_utf8(data)
+                .unwrap()
+                .trim_matches([' ', '\t', '\n', '\r'])
+        );
         if raw.starts_with('"') {
             let mine = crate::json::Reader::new(raw.as_bytes()).and_then(|mut r| r.string());
             let theirs: String = serde_json::from_str(raw).unwrap();
