@@ -330,14 +330,22 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// An array of strings.
-    pub fn strings(&mut self) -> JsonResult<Vec<String>> {
+    /// An array, each element read by `read`.
+    pub fn list<T>(
+        &mut self,
+        mut read: impl FnMut(&mut Self) -> JsonResult<T>,
+    ) -> JsonResult<Vec<T>> {
         let mut out = Vec::new();
         self.array(&mut |r| {
-            out.push(r.string()?);
+            out.push(read(r)?);
             Ok(())
         })?;
         Ok(out)
+    }
+
+    /// An array of strings.
+    pub fn strings(&mut self) -> JsonResult<Vec<String>> {
+        self.list(Self::string)
     }
 
     /// Any value, checked and passed over.
@@ -369,31 +377,31 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A string, or `None` for `null`.
-    pub fn opt_string(&mut self) -> JsonResult<Option<String>> {
+    /// What `read` reads, or `None` for `null`.
+    fn nullable<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> JsonResult<T>,
+    ) -> JsonResult<Option<T>> {
         if self.null() {
             Ok(None)
         } else {
-            self.string().map(Some)
+            read(self).map(Some)
         }
+    }
+
+    /// A string, or `None` for `null`.
+    pub fn opt_string(&mut self) -> JsonResult<Option<String>> {
+        self.nullable(Self::string)
     }
 
     /// An integer, or `None` for `null`.
     pub fn opt_integer(&mut self) -> JsonResult<Option<i64>> {
-        if self.null() {
-            Ok(None)
-        } else {
-            self.integer().map(Some)
-        }
+        self.nullable(Self::integer)
     }
 
     /// A `T`, or `None` for `null`.
     pub fn opt<T: FromJson>(&mut self) -> JsonResult<Option<T>> {
-        if self.null() {
-            Ok(None)
-        } else {
-            T::read(self).map(Some)
-        }
+        self.nullable(T::read)
     }
 }
 
@@ -528,20 +536,6 @@ impl<'a> Obj<'a> {
     pub fn obj<T: ToJson + ?Sized>(&mut self, key: &str, value: &T) {
         self.opt_obj(key, Some(value));
     }
-}
-
-/// JSON texts as one JSON array (for JavaScript, so only the browser build uses it).
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-pub(crate) fn array_of_raw(values: &[&str]) -> String {
-    let mut out = String::from("[");
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(v);
-    }
-    out.push(']');
-    out
 }
 
 #[cfg(test)]

@@ -50,9 +50,9 @@ pub(crate) fn random_token<const N: usize>() -> Result<String> {
 }
 
 /// A string in double quotes for an error message, escaped so that hostile input cannot forge
-/// the message's shape: `"` and `\\` get a backslash; line breaks, other control characters and
+/// the message's shape: `"` and `\` get a backslash; line breaks, other control characters and
 /// the invisible format characters that reorder or hide text (bidi overrides, zero-width
-/// marks) are written as `\\u{..}`.
+/// marks) are written as `\u{..}`.
 ///
 /// Messages use this rather than `{:?}`: the shipped build is compiled with
 /// `-Zfmt-debug=none` (scripts/build.sh), where every `Debug` prints nothing; `npm test`'s lint

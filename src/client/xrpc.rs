@@ -169,14 +169,7 @@ impl FromJson for RecordsPage {
     fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
         let (mut records, mut cursor) = (None, None);
         r.object(&mut |r, key| match key {
-            "records" => {
-                let mut raw = Vec::new();
-                r.array(&mut |r| {
-                    raw.push(r.raw()?.to_string());
-                    Ok(())
-                })?;
-                set(&mut records, key, raw)
-            }
+            "records" => set(&mut records, key, r.list(|r| r.raw().map(str::to_string))?),
             "cursor" => set(&mut cursor, key, r.opt_string()?),
             _ => r.skip(),
         })?;

@@ -15,6 +15,8 @@ pub(crate) enum DidMethod {
 
 /// Checks the generic DID syntax, then that the method is one atproto supports.
 pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
+    // How every message below names the input.
+    let quoted = Quoted(did);
     let valid_syntax = did.len() <= 2048
         && did.starts_with("did:")
         && did.split(':').count() >= 3
@@ -26,7 +28,7 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
     if !valid_syntax {
         return err(
             ErrorCode::InvalidDid,
-            format!("{did} is not a valid DID", did = Quoted(did)),
+            format!("{quoted} is not a valid DID"),
         );
     }
     let mut parts = did.splitn(3, ':');
@@ -38,7 +40,7 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_lowercase()) {
         return err(
             ErrorCode::InvalidDid,
-            format!("{did} is not a valid DID: bad method", did = Quoted(did)),
+            format!("{quoted} is not a valid DID: bad method"),
         );
     }
     match method {
@@ -52,7 +54,7 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
             } else {
                 err(
                     ErrorCode::InvalidDid,
-                    format!("{did} is not a valid did:plc", did = Quoted(did)),
+                    format!("{quoted} is not a valid did:plc"),
                 )
             }
         }
@@ -60,17 +62,14 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
             if rest.contains(':') {
                 return err(
                     ErrorCode::UnsupportedDidMethod,
-                    format!(
-                        "{did}: did:web with a path is not supported by AT Protocol",
-                        did = Quoted(did)
-                    ),
+                    format!("{quoted}: did:web with a path is not supported by AT Protocol"),
                 );
             }
             let host = rest.replace("%3A", ":").replace("%3a", ":");
             if host.is_empty() || host.contains('%') {
                 return err(
                     ErrorCode::InvalidDid,
-                    format!("{did} is not a valid did:web", did = Quoted(did)),
+                    format!("{quoted} is not a valid did:web"),
                 );
             }
             // AT Protocol allows a port only on localhost (development).
@@ -78,10 +77,7 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
                 if !name.eq_ignore_ascii_case("localhost") {
                     return err(
                         ErrorCode::InvalidDid,
-                        format!(
-                            "{did}: a did:web port is allowed only for localhost",
-                            did = Quoted(did)
-                        ),
+                        format!("{quoted}: a did:web port is allowed only for localhost"),
                     );
                 }
             }

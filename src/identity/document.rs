@@ -27,14 +27,7 @@ impl FromJson for DidDocument {
         r.object(&mut |r, key| match key {
             "id" => set(&mut id, key, r.string()?),
             "alsoKnownAs" => set(&mut also_known_as, key, r.strings()?),
-            "service" => {
-                let mut services = Vec::new();
-                r.array(&mut |r| {
-                    services.push(Service::read(r)?);
-                    Ok(())
-                })?;
-                set(&mut service, key, services)
-            }
+            "service" => set(&mut service, key, r.list(Service::read)?),
             _ => r.skip(),
         })?;
         Ok(DidDocument {

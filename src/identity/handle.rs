@@ -19,24 +19,20 @@ const DISALLOWED_TLDS: &[&str] = &[
 /// Validates a handle and returns its normalized (lower-case) form. Accepts a leading `@`,
 /// which users often type.
 pub(crate) fn normalize_handle(input: &str) -> Result<String> {
+    // How every message below names the input.
+    let quoted = Quoted(input);
     let handle = input.trim().trim_start_matches('@').to_ascii_lowercase();
     if handle.is_empty() || handle.len() > 253 {
         return err(
             ErrorCode::InvalidHandle,
-            format!(
-                "{input} is not a valid handle: bad length",
-                input = Quoted(input)
-            ),
+            format!("{quoted} is not a valid handle: bad length"),
         );
     }
     let labels: Vec<&str> = handle.split('.').collect();
     if labels.len() < 2 {
         return err(
             ErrorCode::InvalidHandle,
-            format!(
-                "{input} is not a valid handle: it needs a domain (like alice.bsky.social)",
-                input = Quoted(input)
-            ),
+            format!("{quoted} is not a valid handle: it needs a domain (like alice.bsky.social)"),
         );
     }
     for label in &labels {
@@ -52,8 +48,7 @@ pub(crate) fn normalize_handle(input: &str) -> Result<String> {
             return err(
                 ErrorCode::InvalidHandle,
                 format!(
-                    "{input} is not a valid handle: bad segment {label}",
-                    input = Quoted(input),
+                    "{quoted} is not a valid handle: bad segment {label}",
                     label = Quoted(label)
                 ),
             );
@@ -63,19 +58,13 @@ pub(crate) fn normalize_handle(input: &str) -> Result<String> {
     if tld.as_bytes()[0].is_ascii_digit() {
         return err(
             ErrorCode::InvalidHandle,
-            format!(
-                "{input} is not a valid handle: the top-level domain starts with a digit",
-                input = Quoted(input)
-            ),
+            format!("{quoted} is not a valid handle: the top-level domain starts with a digit"),
         );
     }
     if DISALLOWED_TLDS.contains(&tld) {
         return err(
             ErrorCode::InvalidHandle,
-            format!(
-                "{input} is not a valid handle: .{tld} is not allowed",
-                input = Quoted(input)
-            ),
+            format!("{quoted} is not a valid handle: .{tld} is not allowed"),
         );
     }
     Ok(handle)

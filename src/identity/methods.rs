@@ -63,14 +63,7 @@ impl FromJson for DohAnswer {
     fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
         let mut answer = None;
         r.object(&mut |r, key| match key {
-            "Answer" => {
-                let mut records = Vec::new();
-                r.array(&mut |r| {
-                    records.push(DohRecord::read(r)?);
-                    Ok(())
-                })?;
-                set(&mut answer, key, records)
-            }
+            "Answer" => set(&mut answer, key, r.list(DohRecord::read)?),
             _ => r.skip(),
         })?;
         Ok(DohAnswer {

@@ -489,8 +489,7 @@ pub(super) fn records_query(collection: String, options: &JsValue) -> Result<Rec
     })
 }
 
-/// Raw JSON values as one JavaScript array, parsed by the engine's own JSON parser.
-pub(super) fn json_array<S: AsRef<str>>(values: &[S]) -> Result<JsValue> {
-    let raw: Vec<&str> = values.iter().map(AsRef::as_ref).collect();
-    to_js(&crate::json::array_of_raw(&raw))
+/// JSON texts as one JavaScript array, parsed by the engine's own JSON parser.
+pub(super) fn json_array(values: &[String]) -> Result<JsValue> {
+    to_js(&format!("[{}]", values.join(",")))
 }
