@@ -40,10 +40,3 @@ pub mod browser;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
-
-// talc instead of std's dlmalloc in the browser: 1,554 B gzip smaller (measured), and faster by
-// its authors' WebAssembly benchmarks. The module is single-threaded (no atomics), which
-// talc's WebAssembly allocator requires.
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
-#[global_allocator]
-static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
