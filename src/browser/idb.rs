@@ -44,11 +44,8 @@ extern "C" {
     fn close(this: &Handle);
 
     /// What the functions above resolve to: their result, or a failure and its detail.
+    #[wasm_bindgen(extends = super::js::Outcome)]
     type Answer;
-    #[wasm_bindgen(method, getter)]
-    fn failure(this: &Answer) -> Option<String>;
-    #[wasm_bindgen(method, getter)]
-    fn detail(this: &Answer) -> String;
     #[wasm_bindgen(method, getter)]
     fn data(this: &Answer) -> Option<Vec<u8>>;
     #[wasm_bindgen(method, getter)]

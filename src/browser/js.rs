@@ -52,6 +52,14 @@ pub(crate) fn global_property(key: &str) -> Option<JsValue> {
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
+    /// What the JS modules (`http.js`, `store.js`) resolve to: on failure, a `failure` kind
+    /// and its `detail`; each module's answer type extends this one.
+    pub(crate) type Outcome;
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn failure(this: &Outcome) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn detail(this: &Outcome) -> String;
+
     // `String(value)`, which throws only for an object whose conversion throws.
     #[wasm_bindgen(catch, js_name = String)]
     fn js_string(value: &JsValue) -> Result<String, JsValue>;
