@@ -60,6 +60,14 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     pub(crate) fn detail(this: &Outcome) -> String;
 
+    // The global timers rather than `Window`'s, so the same code runs in workers.
+    #[wasm_bindgen(js_name = setTimeout)]
+    pub(crate) fn set_timeout(handler: &js_sys::Function, ms: i32) -> JsValue;
+    #[wasm_bindgen(js_name = setInterval)]
+    pub(crate) fn set_interval(handler: &js_sys::Function, ms: i32) -> JsValue;
+    #[wasm_bindgen(js_name = clearInterval)]
+    pub(crate) fn clear_interval(id: &JsValue);
+
     // `String(value)`, which throws only for an object whose conversion throws.
     #[wasm_bindgen(catch, js_name = String)]
     fn js_string(value: &JsValue) -> Result<String, JsValue>;
