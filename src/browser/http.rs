@@ -37,8 +37,11 @@ extern "C" {
     ) -> Promise;
 
     /// What `send` resolves to: an answer, or a failure and its detail.
-    #[wasm_bindgen(extends = super::js::Outcome)]
     type Answer;
+    #[wasm_bindgen(method, getter)]
+    fn failure(this: &Answer) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    fn detail(this: &Answer) -> String;
     #[wasm_bindgen(method, getter)]
     fn status(this: &Answer) -> u16;
     #[wasm_bindgen(method, getter)]
