@@ -137,7 +137,7 @@ build_target() {
     say "wasm-opt $OPT_LEVEL: $(basename "$wasm") $before -> $after bytes"
   fi
 
-  # JS snippets (src/browser/http.js) into the glue: no module request of their own.
+  # JS snippets (src/browser/glue.js) into the glue: no module request of their own.
   node scripts/inline-snippets.mjs "$out" || die "could not inline the JS snippets into $out/"
   # The glue without comments and white space (its documentation stays in the .d.ts).
   node scripts/minify-glue.mjs "$out" || die "could not minify the JS glue in $out/"

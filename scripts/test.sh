@@ -154,7 +154,12 @@ wasm_pack_test() {
   for v in "${DRIVER_VARS[@]}"; do
     [ "$v" = "$keep" ] || unset+=(-u "$v" -u "${v}_REMOTE")
   done
-  env "${unset[@]}" "${prefix[@]}" wasm-pack test --headless "$@" --mode no-install
+  # The runner gives a whole test binary 20 s by default, counted from the page's start; a
+  # service worker's registration, install and module fetches come first, and on a loaded
+  # 2-core machine the service-worker file ran out of it ("Failed to detect test as having been
+  # run", ninth session). Each test has its own deadlines; this only bounds the binary.
+  env "${unset[@]}" WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-120}" "${prefix[@]}" \
+    wasm-pack test --headless "$@" --mode no-install
 }
 #   browser_stage STAGE WASM_PACK_FLAG DRIVER_FLAG DRIVER_PATH DRIVER_VAR
 browser_stage() {

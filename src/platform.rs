@@ -240,7 +240,7 @@ pub trait Keys: KeyType {
 ///
 /// One capability rather than `sign` and then `send`, so that a platform whose signing and
 /// sending are both host calls makes one call per request: in the browser, one call into JS and
-/// one promise instead of two, and no signature copied into Wasm and back (`browser/http.js`).
+/// one promise instead of two, and no signature copied into Wasm and back (`browser/glue.js`).
 /// The default does the two steps.
 pub trait SendWithProof: Http + Keys {
     /// The response, as [`Http::send`] gives it; a failed signature is `CryptoError`.

@@ -1,7 +1,7 @@
 //! `Http` over the Fetch API. Uses the global `fetch`, so it works in windows and workers alike.
 //! Every request is bounded: a deadline aborts it after the timeout (covering the body too),
 //! and the body is read chunk by chunk and refused as soon as it passes the request's cap.
-//! The request itself runs in `http.js`, one call and one promise from Wasm. Every step of a
+//! The request itself runs in `glue.js`, one call and one promise from Wasm. Every step of a
 //! request is a JS object (AbortController, timer, Request, Headers, stream reader, chunks);
 //! driving them from Wasm cost a boundary crossing, a string conversion or a Wasm-side future
 //! per step. Moving them to JS took the benchmark's DPoP cost per call (fetch stubbed) from
@@ -18,7 +18,7 @@ use web_sys::CryptoKey;
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{Http, HttpRequest, HttpResponse};
 
-#[wasm_bindgen(module = "/src/browser/http.js")]
+#[wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
     /// `head`: the method, the URL and the headers, a line each (see `head`).
     #[wasm_bindgen(js_name = send)]
@@ -37,11 +37,8 @@ extern "C" {
     ) -> Promise;
 
     /// What `send` resolves to: an answer, or a failure and its detail.
+    #[wasm_bindgen(extends = super::js::Outcome)]
     type Answer;
-    #[wasm_bindgen(method, getter)]
-    fn failure(this: &Answer) -> Option<String>;
-    #[wasm_bindgen(method, getter)]
-    fn detail(this: &Answer) -> String;
     #[wasm_bindgen(method, getter)]
     fn status(this: &Answer) -> u16;
     #[wasm_bindgen(method, getter)]
@@ -103,7 +100,7 @@ impl FetchHttp {
         Ok(head)
     }
 
-    /// Sends `request` through `http.js`: `sendSigned` when a proof is to be signed on the way,
+    /// Sends `request` through `glue.js`: `sendSigned` when a proof is to be signed on the way,
     /// else `send`.
     async fn exchange(
         &self,

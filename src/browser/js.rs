@@ -52,13 +52,14 @@ pub(crate) fn global_property(key: &str) -> Option<JsValue> {
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
-    // The global timers rather than `Window`'s, so the same code runs in workers.
-    #[wasm_bindgen(js_name = setTimeout)]
-    pub(crate) fn set_timeout(handler: &js_sys::Function, ms: i32) -> JsValue;
-    #[wasm_bindgen(js_name = setInterval)]
-    pub(crate) fn set_interval(handler: &js_sys::Function, ms: i32) -> JsValue;
-    #[wasm_bindgen(js_name = clearInterval)]
-    pub(crate) fn clear_interval(id: &JsValue);
+    /// What the functions of `glue.js` resolve to: on failure, a `failure` kind
+    /// and its `detail`; each answer type extends this one.
+    pub(crate) type Outcome;
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn failure(this: &Outcome) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn detail(this: &Outcome) -> String;
+
     // `String(value)`, which throws only for an object whose conversion throws.
     #[wasm_bindgen(catch, js_name = String)]
     fn js_string(value: &JsValue) -> Result<String, JsValue>;

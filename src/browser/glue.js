@@ -1,0 +1,494 @@
+// The browser glue in JavaScript, one module (inlined into the package's glue at build time by
+// scripts/inline-snippets.mjs): each function here is called once per operation from Rust and
+// does the whole operation, so a request, a stored record, a lock or a sign-in popup costs one
+// crossing of the Wasm boundary instead of one per JS object, and none of this is in the .wasm.
+// One module, not one per concern: wasm-bindgen-test's service-worker runs failed to load the
+// test module at random with several snippet modules (see README, "Where the bytes are").
+// Every exported function resolves, never rejects: to its answer, or to { failure, detail }.
+
+const encoder = new TextEncoder();
+
+// ---- HTTP (src/browser/http.rs)
+// One HTTP request, start to finish, for src/browser/http.rs (which says why it is JS).
+// `head` is the request's method, URL and headers in one string (one string decoded out of Wasm
+// memory per request, not one per part): "METHOD\nURL\nname\nvalue\n…".
+// Resolves, never rejects, to { status, headers: "name\nvalue\n"…, body, redirected } or to
+// { failure: "invalid" | "network" | "timeout" | "too_large" | "crypto", detail }.
+
+const failed = (failure, detail = "") => ({ failure, detail });
+
+/** What JS threw or rejected with, as text (an Error, a DOMException, a string, anything). */
+const describe = (e) => (e && typeof e === "object" && "message" in e ? `${e.name}: ${e.message}` : String(e));
+
+// One deadline aborts the fetch and is raced against every step, so a fetch or stream that
+// ignores its signal cannot hang the caller. The body is a stream, refused past `max` bytes
+// (fetch decompresses, so Content-Length does not bound it). `body` is a view into Wasm memory:
+// copied first, before anything else runs.
+export function send(head, hasBody, body, timeoutMs, max) {
+  return exchange(head.split("\n"), 0, hasBody ? body.slice() : undefined, timeoutMs, max);
+}
+
+// `parts` from `at` on: method, URL, then a name and a value per header.
+async function exchange(parts, at, payload, timeoutMs, max) {
+  const controller = new AbortController();
+  const timedOut = failed("timeout");
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      reject(timedOut);
+      controller.abort();
+    }, timeoutMs);
+  });
+  deadline.catch(() => {}); // rejects while no step may be listening
+  let request;
+  try {
+    const list = new Headers();
+    for (let i = at + 2; i + 1 < parts.length; i += 2) list.append(parts[i], parts[i + 1]);
+    request = new Request(parts[at + 1], {
+      method: parts[at],
+      headers: list,
+      body: payload,
+      signal: controller.signal,
+    });
+  } catch (e) {
+    clearTimeout(timer);
+    return failed("invalid", describe(e));
+  }
+  let reader;
+  try {
+    // Every step races the deadline; whatever a step throws is classified once, below.
+    const response = await Promise.race([fetch(request), deadline]);
+    if (!(response instanceof Response)) {
+      return failed("network", "fetch resolved to something other than a Response");
+    }
+    const declared = Number(response.headers.get("content-length") ?? NaN);
+    if (declared > max) {
+      controller.abort();
+      return failed("too_large");
+    }
+    let out = new Uint8Array(0);
+    if (response.body) {
+      reader = response.body.getReader();
+      const chunks = [];
+      let size = 0;
+      for (;;) {
+        const { done, value } = await Promise.race([reader.read(), deadline]);
+        if (done) break;
+        if (!(value instanceof Uint8Array)) return failed("network", "a body chunk is not bytes");
+        size += value.length;
+        if (size > max) {
+          reader.cancel().catch(() => {});
+          controller.abort();
+          return failed("too_large");
+        }
+        chunks.push(value);
+      }
+      if (chunks.length === 1) out = chunks[0];
+      else if (chunks.length > 1) {
+        out = new Uint8Array(size);
+        let at = 0;
+        for (const c of chunks) {
+          out.set(c, at);
+          at += c.length;
+        }
+      }
+    }
+    let lines = "";
+    for (const [name, value] of response.headers) lines += `${name}\n${value}\n`;
+    return { status: response.status, headers: lines, body: out, redirected: response.redirected };
+  } catch (e) {
+    if (reader) reader.cancel().catch(() => {});
+    // The deadline's, once it has passed (an aborted fetch rejects with its own AbortError).
+    return e === timedOut || controller.signal.aborted ? timedOut : failed("network", describe(e));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const ES256 = { name: "ECDSA", hash: "SHA-256" };
+const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** Base64url without padding: for 64 bytes, a loop beats spreading them into btoa. */
+function b64url(bytes) {
+  let s = "";
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    s += B64URL[n >> 18] + B64URL[(n >> 12) & 63] + B64URL[(n >> 6) & 63] + B64URL[n & 63];
+  }
+  if (i + 1 === bytes.length) {
+    const n = bytes[i] << 16;
+    s += B64URL[n >> 18] + B64URL[(n >> 12) & 63];
+  } else if (i + 2 === bytes.length) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8);
+    s += B64URL[n >> 18] + B64URL[(n >> 12) & 63] + B64URL[(n >> 6) & 63];
+  }
+  return s;
+}
+
+// `send`, with a DPoP proof finished here. `head` starts with one more line: the proof's
+// signing input (its header and claims, base64url), which is signed with `key`, a
+// non-extractable CryptoKey; the proof (the input, a dot, the signature in base64url) goes out
+// as the `DPoP` header. WebCrypto's ECDSA output is the raw r || s that ES256 is.
+export async function sendSigned(key, head, hasBody, body, timeoutMs, max) {
+  const payload = hasBody ? body.slice() : undefined;
+  const parts = head.split("\n");
+  const input = parts[0];
+  let signature;
+  try {
+    signature = new Uint8Array(await crypto.subtle.sign(ES256, key, encoder.encode(input)));
+  } catch (e) {
+    return failed("crypto", describe(e));
+  }
+  if (signature.length !== 64) return failed("crypto", `ES256 signature of ${signature.length} bytes`);
+  parts[parts.length - 1] = "DPoP"; // the slot after the last header line's "\n"
+  parts.push(`${input}.${b64url(signature)}`);
+  return exchange(parts, 1, payload, timeoutMs, max);
+}
+
+// ---- IndexedDB, every value sealed with AES-GCM (src/browser/idb.rs)
+// IndexedDB, every value sealed with AES-GCM, for src/browser/idb.rs (which says why it is JS).
+// Each exported function resolves, never rejects: to its result, or to { failure, detail } with
+// failure "storage", "crypto" or "unsupported".
+//
+// IndexedDB requests are awaited as Promises settled by the request's own events: resuming after
+// one runs in a microtask, which keeps the transaction active. Awaiting WebCrypto does not, so
+// sealing and opening records happen outside transactions.
+
+const DB_VERSION = 1; // bump only together with an upgrade path in `upgrade`
+const TABLES = ["pending", "sessions", "nonces", "keys"];
+const KEY_ID = "storage-key";
+const IV_LEN = 12;
+const TAG_LEN = 16; // the GCM tag WebCrypto appends (128 bits, its default)
+const AES = { name: "AES-GCM", length: 256 };
+/** A failure, thrown inside these functions and resolved with at their edge. */
+const fail = (failure, context, e) => failed(failure, e === undefined ? context : `${context}: ${describe(e)}`);
+
+/** Runs `body`, resolving with its result or with the failure it threw (any other throw is "storage"). */
+async function answer(what, body) {
+  try {
+    return await body();
+  } catch (e) {
+    return e && typeof e === "object" && "failure" in e ? e : fail("storage", what, e);
+  }
+}
+
+/** The request `make` returns, settled: its result, or its error thrown as a "storage" failure. */
+function request(make, what) {
+  return new Promise((resolve, reject) => {
+    const req = make();
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(fail("storage", what, req.error));
+  }).catch((e) => {
+    throw "failure" in Object(e) ? e : fail("storage", what, e);
+  });
+}
+
+/** A transaction on one table, its outcome watched from the start so no `complete` is missed. */
+function transaction(db, table, mode) {
+  const what = `transaction on ${table}`;
+  let tx, store;
+  try {
+    tx = db.transaction(table, mode);
+    store = tx.objectStore(table);
+  } catch (e) {
+    throw fail("storage", what, e);
+  }
+  const done = new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(fail("storage", tx.error ? what : `${what} aborted`, tx.error ?? undefined));
+  });
+  done.catch(() => {}); // rejects while nobody may be listening yet
+  return { store, done };
+}
+
+/** Additional authenticated data: where the record lives, so a record copied elsewhere fails. */
+const aad = (table, id) => encoder.encode(`atproto-oauth-wasm/${table}/${id}`);
+
+/** Opens (creating on first use) the database `name` and loads its storage key, generating it
+ * on the first open anywhere in the origin. Resolves to the handle the other functions take;
+ * its `close()` closes the connection (running transactions still finish, so in-flight writes
+ * land). */
+export function storeOpen(name) {
+  return answer(`opening database ${name}`, async () => {
+    const subtle = globalThis.crypto?.subtle;
+    if (!subtle) {
+      throw fail(
+        "unsupported",
+        "WebCrypto (crypto.subtle) is not available; the page must be served over https or from localhost",
+      );
+    }
+    const factory = globalThis.indexedDB;
+    if (!factory) {
+      throw fail("unsupported", "IndexedDB is not available (private mode in some browsers, or a sandboxed frame)");
+    }
+    const db = await request(() => {
+      const req = factory.open(name, DB_VERSION);
+      req.onupgradeneeded = () => {
+        try {
+          for (const table of TABLES)
+            if (!req.result.objectStoreNames.contains(table)) req.result.createObjectStore(table);
+        } catch {
+          req.transaction?.abort(); // fails the open, which reports it
+        }
+      };
+      return req;
+    }, `opening database ${name}`);
+    // A newer version of this library in another tab may need to upgrade the schema; an open
+    // connection would block it forever, so give way. This store then fails with storage
+    // errors until the page reloads, which is what an upgrade needs anyway.
+    db.onversionchange = () => db.close();
+    try {
+      return { db, subtle, key: await storageKey(db, subtle), close: () => db.close() };
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  });
+}
+
+async function storageKey(db, subtle) {
+  const what = "reading the storage key";
+  const read = async (tx) => asKey(await request(() => tx.store.get(KEY_ID), what));
+  const existing = await read(transaction(db, "keys", "readonly"));
+  if (existing) return existing;
+  // Generating needs WebCrypto, which cannot run inside a transaction: generate first, then
+  // check again and add in one readwrite transaction. Those run one at a time on a store, across
+  // tabs too, so when two tabs race, the second finds the first one's key and uses it.
+  let fresh;
+  try {
+    fresh = await subtle.generateKey(AES, false, ["encrypt", "decrypt"]);
+  } catch (e) {
+    throw fail("crypto", "generating the storage key", e);
+  }
+  if (!(fresh instanceof CryptoKey)) throw fail("crypto", "generateKey did not return a CryptoKey");
+  const tx = transaction(db, "keys", "readwrite");
+  const found = await read(tx);
+  if (!found) await request(() => tx.store.add(fresh, KEY_ID), "storing the storage key");
+  await tx.done;
+  return found ?? fresh;
+}
+
+function asKey(stored) {
+  if (stored === undefined) return null;
+  if (!(stored instanceof CryptoKey)) throw fail("crypto", "the stored storage key is not a CryptoKey");
+  return stored;
+}
+
+/** Seals `data` (a view into Wasm memory, copied at once) and stores it, with the DPoP `key`
+ * (a CryptoKey, kept as itself: structured clone keeps it non-extractable) if there is one. */
+export function storePut(handle, table, id, data, key) {
+  const bytes = data.slice();
+  return answer("put", async () => {
+    let sealed;
+    try {
+      const iv = crypto.getRandomValues(new Uint8Array(IV_LEN));
+      const params = { name: "AES-GCM", iv, additionalData: aad(table, id) };
+      const ciphertext = new Uint8Array(await handle.subtle.encrypt(params, handle.key, bytes));
+      sealed = new Uint8Array(IV_LEN + ciphertext.length);
+      sealed.set(iv);
+      sealed.set(ciphertext, IV_LEN);
+    } catch (e) {
+      throw fail("crypto", "encrypting a record", e);
+    }
+    const tx = transaction(handle.db, table, "readwrite");
+    await request(() => tx.store.put(key ? { sealed, key } : { sealed }, id), "put");
+    await tx.done;
+    return {};
+  });
+}
+
+/** The record `id`, opened: { data, key? }, or {} when there is none. With `take`, it is also
+ * deleted in the same transaction, which commits before the record is opened: once it has,
+ * no other reader can have seen it. */
+export function storeGet(handle, table, id, take) {
+  const what = take ? "take" : "get";
+  return answer(what, async () => {
+    const tx = transaction(handle.db, table, take ? "readwrite" : "readonly");
+    const stored = await request(() => tx.store.get(id), what);
+    if (stored === undefined) return {};
+    if (take) {
+      await request(() => tx.store.delete(id), what);
+      await tx.done;
+    }
+    return unseal(handle, table, id, stored);
+  });
+}
+
+/** A stored value is { sealed: Uint8Array, key?: CryptoKey }, or (as version 0.1 wrote every
+ * record) the sealed bytes alone. */
+async function unseal(handle, table, id, stored) {
+  const notARecord = fail("storage", `${table}/${id}: stored value is not an encrypted record`);
+  let sealed = stored;
+  let key;
+  if (!(stored instanceof Uint8Array)) {
+    if (typeof stored !== "object" || stored === null) throw notARecord;
+    ({ sealed, key } = stored);
+    if ((key !== undefined && !(key instanceof CryptoKey)) || !(sealed instanceof Uint8Array)) throw notARecord;
+  }
+  if (sealed.length < IV_LEN + TAG_LEN) throw fail("crypto", "stored record is too short to be encrypted data");
+  try {
+    const params = { name: "AES-GCM", iv: sealed.subarray(0, IV_LEN), additionalData: aad(table, id) };
+    return { data: new Uint8Array(await handle.subtle.decrypt(params, handle.key, sealed.subarray(IV_LEN))), key };
+  } catch (e) {
+    throw fail("crypto", "decrypting a record", e);
+  }
+}
+
+/** Deletes the record `id` (nothing there is fine). */
+export function storeDelete(handle, table, id) {
+  return answer("delete", async () => {
+    const tx = transaction(handle.db, table, "readwrite");
+    await request(() => tx.store.delete(id), "delete");
+    await tx.done;
+    return {};
+  });
+}
+
+/** The ids of a table's records, as { keys }. */
+export function storeKeys(handle, table) {
+  return answer("keys", async () => {
+    const tx = transaction(handle.db, table, "readonly");
+    const keys = await request(() => tx.store.getAllKeys(), "keys");
+    if (!Array.isArray(keys)) throw fail("storage", "getAllKeys did not return an array");
+    return { keys: keys.filter((k) => typeof k === "string") };
+  });
+}
+
+// ---- Locks (src/browser/locks.rs)
+// Locks for src/browser/locks.rs (which says why they are JS): Web Locks (`navigator.locks`),
+// which exclude across every tab and worker of the origin, or an in-tab queue where they are
+// missing, which still serialises refreshes within the tab.
+
+/** In-tab locks: name -> the queue of waiters to hand the lock to, present while it is held. */
+const queues = new Map();
+
+/** Asks for the lock `name`, across tabs when `crossTab`. Returns at once { release, granted }.
+ * `granted` resolves, never rejects, to true, to false (with `ifAvailable`, the lock is held
+ * elsewhere) or to the text of a failure. `release()` gives the lock back; called before the
+ * lock is granted (the caller gave up waiting), it gives it back as soon as it is granted, so an
+ * abandoned request never strands the lock. */
+export function lockRequest(name, ifAvailable, crossTab) {
+  let release;
+  const released = new Promise((resolve) => (release = resolve));
+  const granted = new Promise((resolve) => {
+    if (!crossTab) {
+      const take = () => {
+        resolve(true);
+        released.then(() => {
+          const queue = queues.get(name);
+          const next = queue.shift();
+          if (next) next();
+          else queues.delete(name);
+        });
+      };
+      const queue = queues.get(name);
+      if (!queue) {
+        queues.set(name, []);
+        take();
+      } else if (ifAvailable) resolve(false);
+      else queue.push(take);
+      return;
+    }
+    try {
+      navigator.locks
+        .request(name, { ifAvailable }, (lock) => {
+          // null: not granted (`ifAvailable`, held elsewhere).
+          resolve(lock !== null);
+          return lock === null ? undefined : released;
+        })
+        // Settles after release, or early when the request fails (an opaque origin, a name
+        // the spec reserves): watched so a failed request is an error, not a hang.
+        .then(
+          () => resolve("request ended before the lock was granted"),
+          (e) => resolve(String(e)),
+        );
+    } catch (e) {
+      resolve(String(e));
+    }
+  });
+  return { release, granted };
+}
+
+// ---- The sign-in popup (src/wasm/popup.rs)
+// Sign-in in a popup window, for src/wasm/popup.rs (which says how it works, and why it is JS).
+
+const POLL_MS = 250; // how often the opener looks at the popup
+const CLOSE_GRACE_POLLS = 2; // after the popup is seen closed, how long a result may still arrive
+
+const text = (v) => (typeof v === "string" ? v : "");
+
+/** Sends `popup` to `url` and waits for the login with `state` to report on the BroadcastChannel
+ * `name`. Resolves, never rejects, to { result } or to an error's { code, message }. */
+export function popupRun(popup, name, state, url, timeoutMs) {
+  const closed = { code: "popup_closed", message: "the sign-in popup was closed" };
+  const isClosed = () => {
+    try {
+      return popup.closed;
+    } catch {
+      return true;
+    }
+  };
+  if (isClosed()) return Promise.resolve(closed);
+  let channel;
+  try {
+    channel = new BroadcastChannel(name);
+  } catch {
+    return Promise.resolve({ code: "unsupported", message: "no BroadcastChannel for the popup" });
+  }
+  return new Promise((resolve) => {
+    let timer;
+    const settle = (outcome) => {
+      clearInterval(timer);
+      channel.onmessage = null;
+      channel.close();
+      resolve(outcome);
+    };
+    channel.onmessage = ({ data }) => {
+      if (data?.state !== state) return;
+      settle(
+        data.ok === true
+          ? { result: data.result }
+          : { code: text(data.error?.code), message: text(data.error?.message) },
+      );
+    };
+    // Believe `closed` only once the popup was seen open on the authorization page (see popup.rs).
+    let seenOpenElsewhere = false;
+    let closedPolls = 0;
+    const started = Date.now(); // wall time: timers of a tab in the background run late
+    timer = setInterval(() => {
+      if (Date.now() - started >= timeoutMs) {
+        try {
+          popup.close();
+        } catch {}
+        return settle({ code: "timeout", message: `the sign-in popup did not finish within ${timeoutMs} ms` });
+      }
+      if (!isClosed()) {
+        try {
+          void popup.location.href;
+        } catch {
+          seenOpenElsewhere = true; // a cross-origin document makes the location unreadable
+        }
+        return;
+      }
+      if (seenOpenElsewhere && ++closedPolls > CLOSE_GRACE_POLLS) settle(closed);
+    }, POLL_MS);
+    try {
+      popup.location.href = url;
+    } catch {
+      settle(closed);
+    }
+  });
+}
+
+/** In the popup, after `handleCallback`: hands the result (`code` undefined) or the error to the
+ * opener on the BroadcastChannel `name`, and closes this window. The message is on its way once
+ * posted; the close waits a moment all the same. */
+export function popupReport(name, state, result, code, message) {
+  try {
+    new BroadcastChannel(name).postMessage(
+      code === undefined ? { state, ok: true, result } : { state, ok: false, error: { code, message } },
+    );
+  } catch {}
+  if (typeof window !== "undefined") setTimeout(() => window.close(), 200);
+}
