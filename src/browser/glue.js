@@ -492,3 +492,67 @@ export function popupReport(name, state, result, code, message) {
   } catch {}
   if (typeof window !== "undefined") setTimeout(() => window.close(), 200);
 }
+
+// ---- The session's fetchHandler (src/wasm/fetch.rs)
+
+/** The `init` an SDK hands `fetchHandler`, read the way fetch reads it: headers in any
+ * HeadersInit form, any BodyInit (string, bytes, Blob, ReadableStream, FormData,
+ * URLSearchParams). `new Response(body)` reads every BodyInit in every browser (a stream as a
+ * `Request` body does not work in Firefox) and names the content type fetch would send. The body
+ * is read whole: a retry after a refresh sends it again. Resolves, never rejects, to
+ * { method, headers: "name\nvalue\n"…, body? } or to { failure: "invalid", detail }. */
+export async function readInit(init) {
+  if (init === undefined || init === null) init = {};
+  else if (typeof init !== "object") return failed("invalid", "fetchHandler(init) must be an object");
+  const bad = (what, e) => failed("invalid", `fetchHandler: ${what}: ${describe(e)}`);
+  let method, headers, reader;
+  try {
+    method = init.method ?? "GET";
+    if (typeof method !== "string") return failed("invalid", "method must be a string");
+    headers = new Headers(init.headers ?? undefined);
+  } catch (e) {
+    return bad("headers", e);
+  }
+  let body;
+  try {
+    if (init.body !== undefined && init.body !== null) {
+      reader = new Response(init.body);
+      if (!headers.has("content-type")) {
+        const type = reader.headers.get("content-type");
+        if (type !== null) headers.set("content-type", type);
+      }
+    }
+  } catch (e) {
+    return bad("body", e);
+  }
+  if (reader) {
+    try {
+      body = new Uint8Array(await reader.arrayBuffer());
+    } catch (e) {
+      return bad("could not read the body", e);
+    }
+  }
+  let head = "";
+  for (const [name, value] of headers) head += `${name}\n${value}\n`; // names lower-cased
+  return { method, headers: head, body };
+}
+
+/** `fetchHandler`'s answer as a Response, whatever its status (SDKs read error answers
+ * themselves); `head` is "name\nvalue\n"…, `body` a view into Wasm memory (copied). Returns the
+ * Response, or { failure: "invalid", detail }. */
+export function makeResponse(status, head, body) {
+  try {
+    const headers = new Headers();
+    const parts = head.split("\n");
+    for (let i = 0; i + 1 < parts.length; i += 2) {
+      try {
+        headers.append(parts[i], parts[i + 1]);
+      } catch {}
+    }
+    // These statuses must not have a body (the constructor throws otherwise).
+    const empty = [101, 103, 204, 205, 304].includes(status);
+    return new Response(empty ? null : body.slice(), { status, headers });
+  } catch (e) {
+    return failed("invalid", `HTTP ${status}: ${describe(e)}`);
+  }
+}

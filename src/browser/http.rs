@@ -151,15 +151,9 @@ impl FetchHttp {
                 _ => Error::new(ErrorCode::NetworkError, format!("{}: {detail}", what())),
             });
         }
-        let text = answer.headers();
-        let mut parts = text.split('\n');
-        let mut headers = Vec::new();
-        while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
-            headers.push((name.to_string(), value.to_string()));
-        }
         Ok(HttpResponse {
             status: answer.status(),
-            headers,
+            headers: super::js::header_pairs(&answer.headers()),
             body: answer.body(),
             redirected: answer.redirected(),
         })

@@ -27,6 +27,16 @@ pub(crate) fn message(value: &JsValue) -> String {
     }
 }
 
+/// Headers as `glue.js` passes them: a line per name and per value.
+pub(crate) fn header_pairs(text: &str) -> Vec<(String, String)> {
+    let mut parts = text.split('\n');
+    let mut headers = Vec::new();
+    while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+        headers.push((name.to_string(), value.to_string()));
+    }
+    headers
+}
+
 pub(crate) fn error(code: ErrorCode, context: &str, value: &JsValue) -> Error {
     Error::new(code, format!("{context}: {}", message(value)))
 }
