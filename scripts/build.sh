@@ -139,10 +139,11 @@ build_target() {
 
   # JS snippets (src/browser/glue.js) into the glue: no module request of their own.
   node scripts/inline-snippets.mjs "$out" || die "could not inline the JS snippets into $out/"
-  # The glue without comments and white space (its documentation stays in the .d.ts).
-  node scripts/minify-glue.mjs "$out" || die "could not minify the JS glue in $out/"
-  # Short names for the imports and closure invokers, in the .wasm and the glue alike.
+  # Short names for the imports and closure invokers, in the .wasm and the glue alike. Before
+  # the minifier: its short local names would collide with the imports' `$…` names.
   node scripts/short-names.mjs "$out" || die "could not shorten the import names in $out/"
+  # The glue minified (its documentation stays in the .d.ts).
+  node scripts/minify-glue.mjs "$out" || die "could not minify the JS glue in $out/"
   # pkg/package.json: exports, types, files, sideEffects (see the script's header).
   node scripts/pkg-json.mjs "$out" || die "could not complete $out/package.json"
   say "$target -> $out/ ($((SECONDS - t0))s): $(cd "$out" && ls | tr '\n' ' ')"

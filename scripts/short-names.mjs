@@ -127,7 +127,7 @@ for (const [oldName, newName] of renames) {
       if (file === glueName && n === 0) die(`the glue never names export ${oldName}`);
     } else if (file === glueName) {
       // An import: its one appearance is its key in the imports object.
-      if (n !== 1 || !text.includes(`${oldName}:function`)) {
+      if (n !== 1 || !new RegExp(`${escape(oldName)}\\s*:\\s*function`).test(text)) {
         die(`import ${oldName} appears ${n} times in ${file}, not once as a key`);
       }
     } else if (n) {
@@ -138,8 +138,9 @@ for (const [oldName, newName] of renames) {
 }
 const glue = edited.get(glueName);
 const moduleKey = JSON.stringify(moduleName);
-if (glue.split(`${moduleKey}:`).length !== 2) die(`the glue does not name ${moduleKey} once as a key`);
-edited.set(glueName, glue.replace(`${moduleKey}:`, "a:"));
+const moduleKeyAt = new RegExp(`${escape(moduleKey)}\\s*:`, "g");
+if ((glue.match(moduleKeyAt) || []).length !== 1) die(`the glue does not name ${moduleKey} once as a key`);
+edited.set(glueName, glue.replace(moduleKeyAt, "a:"));
 
 // --- Write, then prove it loads and runs. ---
 const wasmOut = Buffer.concat([

@@ -908,7 +908,7 @@ fn js_error_is_a_real_error_with_code() {
 fn key_material() -> (KeyMaterial, p256::ecdsa::VerifyingKey) {
     use p256::elliptic_curve::sec1::ToEncodedPoint;
     let mut scalar = atproto_oauth_wasm::platform::blank_scalar();
-    getrandom::getrandom(scalar.as_mut_slice()).unwrap();
+    getrandom::fill(scalar.as_mut_slice()).unwrap();
     let secret = p256::SecretKey::from_slice(scalar.as_slice()).unwrap();
     let point = secret.public_key().to_encoded_point(false);
     let mut public = [0u8; 65];

@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::json::{required, set, FromJson, JsonResult, Obj, Reader, ToJson};
 use crate::platform::{blank_scalar, KeyMaterial, Keys, Scalar};
 use crate::secret::KeySecret;
-use crate::util::{b64url, b64url_decode, fill_random, random_bytes, sha256};
+use crate::util::{b64url, b64url_decode, fill_random, sha256};
 
 /// The public half of a DPoP key, as a JWK (`kty` EC, `crv` P-256).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,13 +107,13 @@ pub(crate) fn generate() -> Result<KeyMaterial> {
     // Rejection sampling: a random 32-byte string is a valid scalar with overwhelming
     // probability; the loop bound only guards against a broken RNG.
     for _ in 0..16 {
-        // Filled in place: a scalar returned by value would leave copies in stack frames.
+        // Filled in place: a scalar returned by value would leave copies in stack frames. In
+        // the browser getrandom's `wasm_js` backend has `crypto.getRandomValues` write straight
+        // into this box through a view of the Wasm memory: no JS buffer ever holds the scalar
+        // (getrandom 0.2's `js` feature staged it in one, so a second draw had to overwrite it).
         let mut scalar = blank_scalar();
         fill_random(scalar.as_mut_slice())?;
         if let Ok(material) = material(scalar) {
-            // In the browser, getrandom stages random bytes in a JS buffer that it keeps: draw
-            // once more so the scalar does not linger there.
-            random_bytes::<32>()?;
             return Ok(material);
         }
     }

@@ -373,7 +373,7 @@ async fn store_legacy_session(db: &str, did: &str, needles: &js_sys::Array) {
     // A 0.1 session: its scalar in the (encrypted) record. Every copy this test makes is
     // wiped before the client runs, and the scan below checks that first.
     let mut scalar = Zeroizing::new([0u8; 32]);
-    getrandom::getrandom(scalar.as_mut_slice()).unwrap();
+    getrandom::fill(scalar.as_mut_slice()).unwrap();
     let b64 = Zeroizing::new(crate::util::b64url(scalar.as_slice()));
     let mut reversed = Zeroizing::new(*scalar);
     reversed.reverse();

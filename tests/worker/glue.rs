@@ -64,7 +64,7 @@ async fn keys_and_encrypted_records_work() {
         Rc::new(BroadcastEvents::local_only()),
     );
     let mut scalar = atproto_oauth_wasm::platform::blank_scalar();
-    getrandom::getrandom(scalar.as_mut_slice()).unwrap();
+    getrandom::fill(scalar.as_mut_slice()).unwrap();
     let secret = p256::SecretKey::from_slice(scalar.as_slice()).unwrap();
     let mut public = [0u8; 65];
     public.copy_from_slice(secret.public_key().to_encoded_point(false).as_bytes());
