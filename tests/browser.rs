@@ -761,7 +761,7 @@ fn local_listeners_get_events() {
     let events = BroadcastEvents::new(&fresh_name("events"));
     assert!(events.is_broadcasting());
     let (listener, seen) = recorder();
-    events.add_listener(listener.clone());
+    let remove = events.add_listener(&listener);
     events.emit(SessionEvent::Updated {
         did: "did:plc:a".into(),
     });
@@ -781,7 +781,10 @@ fn local_listeners_get_events() {
         Some("signed_out")
     );
 
-    assert!(events.remove_listener(&listener));
+    let remove: Function = remove.unchecked_into();
+    remove.call0(&JsValue::UNDEFINED).unwrap();
+    // Idempotent: a second call is harmless.
+    remove.call0(&JsValue::UNDEFINED).unwrap();
     events.emit(SessionEvent::Updated {
         did: "did:plc:a".into(),
     });
@@ -794,9 +797,9 @@ fn a_throwing_listener_does_not_stop_the_others() {
     let thrower = Closure::<dyn FnMut(JsValue) -> Result<(), JsValue>>::new(|_| {
         Err(js_sys::Error::new("listener bug").into())
     });
-    events.add_listener(thrower.into_js_value().unchecked_into());
+    events.add_listener(&thrower.into_js_value().unchecked_into());
     let (listener, seen) = recorder();
-    events.add_listener(listener);
+    events.add_listener(&listener);
     events.emit(SessionEvent::Updated {
         did: "did:plc:a".into(),
     });
@@ -810,12 +813,12 @@ async fn other_instances_hear_events_as_remote_and_run_the_hook() {
     let there = BroadcastEvents::new(&channel);
     let (here_listener, here_seen) = recorder();
     let (there_listener, there_seen) = recorder();
-    here.add_listener(here_listener);
-    there.add_listener(there_listener);
-    let hooked: Rc<RefCell<Vec<SessionEvent>>> = Rc::default();
+    here.add_listener(&here_listener);
+    there.add_listener(&there_listener);
+    let hooked: Rc<RefCell<Vec<String>>> = Rc::default();
     let hook_sink = hooked.clone();
-    there.set_remote_hook(Box::new(move |e: &SessionEvent| {
-        hook_sink.borrow_mut().push(e.clone())
+    there.set_remote_hook(Box::new(move |did: String| {
+        hook_sink.borrow_mut().push(did)
     }));
 
     here.emit(SessionEvent::Deleted {
@@ -828,16 +831,23 @@ async fn other_instances_hear_events_as_remote_and_run_the_hook() {
     assert_eq!(str_prop(&got, "did").as_deref(), Some("did:plc:b"));
     assert_eq!(str_prop(&got, "reason").as_deref(), Some("refresh_failed"));
     assert_eq!(prop(&got, "remote"), JsValue::TRUE);
+    assert_eq!(*hooked.borrow(), vec!["did:plc:b".to_string()]);
+    // An unsaved session changed nothing in storage: the listeners hear it, the hook does not.
+    here.emit(SessionEvent::Unsaved {
+        did: "did:plc:b".into(),
+        reason: "QuotaExceededError".into(),
+    });
+    assert!(eventually(|| there_seen.borrow().len() == 2).await);
+    let got = there_seen.borrow()[1].clone();
+    assert_eq!(str_prop(&got, "type").as_deref(), Some("unsaved"));
     assert_eq!(
-        *hooked.borrow(),
-        vec![SessionEvent::Deleted {
-            did: "did:plc:b".into(),
-            reason: "refresh_failed".into()
-        }]
+        str_prop(&got, "reason").as_deref(),
+        Some("QuotaExceededError")
     );
-    // The sender hears its own event once, locally, and not back from the channel.
+    assert_eq!(hooked.borrow().len(), 1);
+    // The sender hears its own events once, locally, and not back from the channel.
     sleep(50).await;
-    assert_eq!(here_seen.borrow().len(), 1);
+    assert_eq!(here_seen.borrow().len(), 2);
     assert!(prop(&here_seen.borrow()[0], "remote").is_undefined());
 }
 
@@ -846,7 +856,7 @@ async fn malformed_channel_messages_are_ignored() {
     let channel = fresh_name("events");
     let events = BroadcastEvents::new(&channel);
     let (listener, seen) = recorder();
-    events.add_listener(listener);
+    events.add_listener(&listener);
     let raw = web_sys::BroadcastChannel::new(&channel).unwrap();
     raw.post_message(&"not an object".into()).unwrap();
     let bad = Object::new();

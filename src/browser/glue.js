@@ -556,3 +556,96 @@ export function makeResponse(status, head, body) {
     return failed("invalid", `HTTP ${status}: ${describe(e)}`);
   }
 }
+
+// ---- Session events (src/browser/broadcast.rs)
+// One client's session events: its listeners in this page, and a BroadcastChannel (where the
+// platform has one) to its instances in other tabs and workers. A message from elsewhere is
+// checked, handed to `hook` (Rust's: the client drops its copy of that session) when it says a
+// session was updated or deleted, and given to the listeners with `remote: true`.
+
+const EVENT_TYPES = ["updated", "deleted", "unsaved"];
+
+/** An event as it came off the channel, or undefined when it is not one. */
+function eventOf(data) {
+  if (typeof data !== "object" || data === null) return undefined;
+  const { type, did, reason } = data;
+  if (typeof did !== "string" || !EVENT_TYPES.includes(type)) return undefined;
+  return type === "updated" ? { type, did } : { type, did, reason: text(reason) };
+}
+
+/** `name` null: listeners in this page only. */
+export function eventsOpen(name) {
+  let listeners = [];
+  let hook = null;
+  // Every listener runs, whatever another one throws.
+  const notify = (event) => {
+    for (const listener of listeners.slice()) {
+      try {
+        listener(event);
+      } catch {}
+    }
+  };
+  let channel = null;
+  if (name !== null && typeof BroadcastChannel === "function") {
+    try {
+      channel = new BroadcastChannel(name);
+    } catch {}
+  }
+  if (channel) {
+    channel.onmessage = ({ data }) => {
+      const event = eventOf(data);
+      if (!event) return;
+      if (hook && event.type !== "unsaved") hook(event.did);
+      notify({ ...event, remote: true });
+    };
+  }
+  return {
+    broadcasting: channel !== null,
+    setHook(f) {
+      hook = f;
+    },
+    emit(type, did, reason) {
+      const event = reason === undefined ? { type, did } : { type, did, reason };
+      try {
+        channel?.postMessage(event);
+      } catch {}
+      notify(event);
+    },
+    /** Adds a listener; returns the function that removes it (idempotent). */
+    listen(listener) {
+      listeners.push(listener);
+      return () => {
+        listeners = listeners.filter((f) => f !== listener);
+      };
+    },
+    close() {
+      if (channel) {
+        channel.onmessage = null;
+        channel.close();
+      }
+    },
+  };
+}
+
+// ---- The last active account (src/wasm/last_active.rs)
+// The DID in localStorage under `key`, as a JSON string (the format earlier versions wrote).
+// `lastActive(key)` reads it (a string, or null when none or unreadable; undefined when there
+// is no localStorage: a worker); `lastActive(key, did, true)` stores it; `lastActive(key, did,
+// false)` removes it if it is that DID. Storage that is full or blocked only loses the pointer.
+export function lastActive(key, did, set) {
+  let storage;
+  try {
+    storage = globalThis.localStorage;
+  } catch {}
+  if (!storage) return undefined;
+  let stored = null;
+  try {
+    const value = JSON.parse(storage.getItem(key));
+    if (typeof value === "string") stored = value;
+  } catch {}
+  try {
+    if (set === true) storage.setItem(key, JSON.stringify(did));
+    else if (set === false && stored === did) storage.removeItem(key);
+  } catch {}
+  return stored;
+}

@@ -5,16 +5,21 @@
 //! gloo-storage wrote, which earlier versions used). Workers have no localStorage: there
 //! `restore()` needs the DID.
 
+use wasm_bindgen::prelude::*;
+
 use crate::error::{Error, ErrorCode, Result};
+
+#[wasm_bindgen(module = "/src/browser/glue.js")]
+extern "C" {
+    /// Reads the pointer (a string, null for none, undefined without localStorage), and with
+    /// `set` Some(true) stores `did`, with Some(false) removes it if it is `did`. (In JS: from
+    /// Rust each localStorage call and the JSON string took a conversion in the `.wasm`.)
+    #[wasm_bindgen(js_name = lastActive)]
+    fn last_active(key: &str, did: Option<&str>, set: Option<bool>) -> JsValue;
+}
 
 pub(super) struct LastActive {
     key: String,
-}
-
-/// This context's localStorage, if it has a usable one (not a worker, not blocked by the
-/// browser's settings).
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
 }
 
 impl LastActive {
@@ -24,38 +29,25 @@ impl LastActive {
         }
     }
 
-    /// The last active DID, if one was recorded.
+    /// The stored DID; none when nothing (or something unreadable) is stored.
     pub(super) fn get(&self) -> Result<Option<String>> {
-        let storage = storage().ok_or_else(|| {
-            Error::new(
+        let stored = last_active(&self.key, None, None);
+        if stored.is_undefined() {
+            return Err(Error::new(
                 ErrorCode::Unsupported,
                 "no localStorage here (a worker?): restore(did) needs the DID",
-            )
-        })?;
-        Ok(self.stored(&storage))
+            ));
+        }
+        Ok(stored.as_string())
     }
 
-    /// The recorded DID (a JSON string).
-    fn stored(&self, storage: &web_sys::Storage) -> Option<String> {
-        let text = storage.get_item(&self.key).ok()??;
-        let mut r = crate::json::Reader::new(text.as_bytes()).ok()?;
-        let did = r.string().ok()?;
-        r.finish().ok().map(|()| did)
-    }
-
+    /// Storage full or blocked: restore() then needs the DID, nothing is lost.
     pub(super) fn set(&self, did: &str) {
-        if let Some(storage) = storage() {
-            // Storage full or blocked: restore() then needs the DID, nothing is lost.
-            let _ = storage.set_item(&self.key, &crate::json::string(did));
-        }
+        last_active(&self.key, Some(did), Some(true));
     }
 
-    /// Forgets `did` if it is the last active account.
+    /// Forgets the pointer if it is `did` (another account may have signed in since).
     pub(super) fn clear(&self, did: &str) {
-        if let Some(storage) = storage() {
-            if self.stored(&storage).as_deref() == Some(did) {
-                let _ = storage.remove_item(&self.key);
-            }
-        }
+        last_active(&self.key, Some(did), Some(false));
     }
 }

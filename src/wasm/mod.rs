@@ -18,7 +18,6 @@ use crate::client::{check_proxy, Client};
 use crate::config::{loopback_client_id as build_loopback_client_id, ClientConfig};
 use crate::error::{Error, ErrorCode};
 use crate::json;
-use crate::platform::SessionEvent;
 use convert::{
     check_keys, config_from_js, current_url, json_array, max_records, opt_bool, opt_string,
     opt_string_arg, options_arg, promise, records_query, response_data, scope_values, string_arg,
@@ -72,18 +71,13 @@ impl OAuthClient {
         let events = Rc::new(BroadcastEvents::new(&channel));
         let platform = BrowserPlatform::new(&cfg.db_name, cfg.request_timeout_ms, events.clone());
         let inner = Rc::new(Client::new(cfg, platform).map_err(throw)?);
-        // Another tab changed a session: drop our in-memory copy so the next call re-reads it.
+        // Another tab updated or deleted a session: drop our in-memory copy so the next call
+        // re-reads it. (An `unsaved` event changes nothing in storage, and the refresh lock
+        // keeps this tab off the spent tokens: the hook does not hear it.)
         let weak: Weak<Client<BrowserPlatform>> = Rc::downgrade(&inner);
-        events.set_remote_hook(Box::new(move |event: &SessionEvent| {
+        events.set_remote_hook(Box::new(move |did: String| {
             if let Some(client) = weak.upgrade() {
-                match event {
-                    SessionEvent::Updated { did } | SessionEvent::Deleted { did, .. } => {
-                        client.forget(did)
-                    }
-                    // Nothing changed in storage; the refresh lock keeps this tab off the
-                    // spent tokens.
-                    SessionEvent::Unsaved { .. } => {}
-                }
+                client.forget(&did)
             }
         }));
         Ok(OAuthClient {
@@ -420,15 +414,7 @@ impl OAuthClient {
                 "onSessionEvent(listener): listener must be a function",
             ))
         })?;
-        self.events.add_listener(listener.clone());
-        let events = Rc::downgrade(&self.events);
-        // Idempotent (not `once`): calling the returned function twice is harmless.
-        Ok(Closure::<dyn FnMut()>::new(move || {
-            if let Some(events) = events.upgrade() {
-                events.remove_listener(&listener);
-            }
-        })
-        .into_js_value())
+        Ok(self.events.add_listener(&listener))
     }
 }
 
