@@ -2,7 +2,7 @@
 # scripts/build.sh — build the crate to WebAssembly with wasm-pack, then shrink it with wasm-opt.
 #
 # Settings come from wasm-pack.toml (read here; wasm-pack does not read that file):
-#   targets, out_dir, profile, wasm_opt, wasm_opt_features, wasm_opt_extra, std.
+#   targets, out_dir, profile, rustflags, wasm_opt, wasm_opt_features, wasm_opt_extra, std.
 # The "web" target goes to out_dir (pkg/): pkg/atproto_oauth_wasm.js, _bg.wasm, .d.ts, package.json.
 # Needs the tools from scripts/setup.sh (not run from here; `npm test` runs it first).
 set -euo pipefail
@@ -28,6 +28,7 @@ PROFILE="$(cfg profile release)"
 OPT_LEVEL="$(cfg wasm_opt -Oz)"
 OPT_FEATURES="$(cfg wasm_opt_features)"
 OPT_EXTRA="$(cfg wasm_opt_extra)"
+EXTRA_RUSTFLAGS="$(cfg rustflags)"
 STD_MODE="$(cfg std immediate-abort)"
 
 case "$PROFILE" in
@@ -49,7 +50,7 @@ inputs_hash() {
     rustc -vV
     wasm-bindgen --version
     [ -x "$WASM_OPT" ] && "$WASM_OPT" --version
-    echo "$TARGETS $OUT_DIR $PROFILE $OPT_LEVEL $OPT_FEATURES $OPT_EXTRA ${RUSTFLAGS:-} ${CARGO_ENCODED_RUSTFLAGS:-}"
+    echo "$TARGETS $OUT_DIR $PROFILE $EXTRA_RUSTFLAGS $OPT_LEVEL $OPT_FEATURES $OPT_EXTRA ${RUSTFLAGS:-} ${CARGO_ENCODED_RUSTFLAGS:-}"
   } 2>/dev/null | sha256sum | cut -d' ' -f1
 }
 STAMP="$OUT_DIR/.build-inputs"
@@ -100,6 +101,10 @@ build_target() {
     read -ra flags <<<"${RUSTFLAGS:-}"
   fi
   flags+=("--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src/=" "--remap-path-prefix=$ROOT/=")
+  # wasm-pack.toml `rustflags` (space-separated; for this build only, std included).
+  local extra=()
+  read -ra extra <<<"$EXTRA_RUSTFLAGS"
+  flags+=("${extra[@]}")
   local cargo_args=() bootstrap="${RUSTC_BOOTSTRAP:-}"
   if [ "$BUILD_STD" = 1 ]; then
     # A panic is a bare trap here, so its location (file, line, column) is never read: without
