@@ -146,6 +146,41 @@ export async function sendSigned(key, head, hasBody, body, timeoutMs, max) {
   return exchange(parts, 1, payload, timeoutMs, max);
 }
 
+// ---- The DPoP key (src/browser/crypto.rs)
+// Resolve, never reject: to { key } or { signature }, or to { failure: "crypto" | "unsupported",
+// detail }.
+
+const NO_SUBTLE =
+  "WebCrypto (crypto.subtle) is not available; the page must be served over https or from localhost";
+
+/** The DPoP key from its PKCS#8 bytes, as a non-extractable ECDSA P-256 key that can only
+ * sign. `der` is a view into Wasm memory: importKey copies the bytes before it returns (WebCrypto
+ * takes its copy in the synchronous part of the call), so the only other copy is the one Rust
+ * wipes as soon as this function returns its promise, and no JS buffer ever holds them. */
+export async function keyImport(der) {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return failed("unsupported", NO_SUBTLE);
+  let key;
+  try {
+    key = await subtle.importKey("pkcs8", der, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+  } catch (e) {
+    return failed("crypto", `importing the DPoP key: ${describe(e)}`);
+  }
+  return key instanceof CryptoKey ? { key } : failed("crypto", "importKey did not return a CryptoKey");
+}
+
+/** An ES256 signature (r || s) of `message` (a view into Wasm memory, copied first). */
+export async function keySign(key, message) {
+  const bytes = message.slice();
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return failed("unsupported", NO_SUBTLE);
+  try {
+    return { signature: new Uint8Array(await subtle.sign(ES256, key, bytes)) };
+  } catch (e) {
+    return failed("crypto", `signing a DPoP proof: ${describe(e)}`);
+  }
+}
+
 // ---- IndexedDB, every value sealed with AES-GCM (src/browser/idb.rs)
 // IndexedDB, every value sealed with AES-GCM, for src/browser/idb.rs (which says why it is JS).
 // Each exported function resolves, never rejects: to its result, or to { failure, detail } with
@@ -212,12 +247,7 @@ const aad = (table, id) => encoder.encode(`atproto-oauth-wasm/${table}/${id}`);
 export function storeOpen(name) {
   return answer(`opening database ${name}`, async () => {
     const subtle = globalThis.crypto?.subtle;
-    if (!subtle) {
-      throw fail(
-        "unsupported",
-        "WebCrypto (crypto.subtle) is not available; the page must be served over https or from localhost",
-      );
-    }
+    if (!subtle) throw fail("unsupported", NO_SUBTLE);
     const factory = globalThis.indexedDB;
     if (!factory) {
       throw fail("unsupported", "IndexedDB is not available (private mode in some browsers, or a sandboxed frame)");
@@ -363,6 +393,11 @@ export function storeKeys(handle, table) {
 /** In-tab locks: name -> the queue of waiters to hand the lock to, present while it is held. */
 const queues = new Map();
 
+/** Whether this global has Web Locks (windows and workers of secure contexts). */
+export function hasWebLocks() {
+  return typeof navigator === "object" && navigator !== null && typeof navigator.locks === "object" && navigator.locks !== null;
+}
+
 /** Asks for the lock `name`, across tabs when `crossTab`. Returns at once { release, granted }.
  * `granted` resolves, never rejects, to true, to false (with `ifAvailable`, the lock is held
  * elsewhere) or to the text of a failure. `release()` gives the lock back; called before the
@@ -417,6 +452,24 @@ const POLL_MS = 250; // how often the opener looks at the popup
 const CLOSE_GRACE_POLLS = 2; // after the popup is seen closed, how long a result may still arrive
 
 const text = (v) => (typeof v === "string" ? v : "");
+
+/** Opens an empty sign-in popup: the window, null when the browser blocked it, undefined where
+ * there is no window (a worker). Must run in the click handler's own turn. */
+export function popupOpen() {
+  if (typeof window !== "object" || window === null) return undefined;
+  try {
+    return window.open("about:blank", "_blank", "popup,width=600,height=720") ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Closes a popup this page opened (a login that failed before it could use it). */
+export function popupClose(popup) {
+  try {
+    popup.close();
+  } catch {}
+}
 
 /** Sends `popup` to `url` and waits for the login with `state` to report on the BroadcastChannel
  * `name`. Resolves, never rejects, to { result } or to an error's { code, message }. */
@@ -648,4 +701,32 @@ export function lastActive(key, did, set) {
     else if (set === false && stored === did) storage.removeItem(key);
   } catch {}
   return stored;
+}
+
+// ---- The page's address (src/wasm/page.rs)
+// Only a window has one to read or change; in a worker these answer undefined or false.
+
+const hasWindow = () => typeof window === "object" && window !== null;
+
+/** The page's URL, or undefined without a window. */
+export function pageUrl() {
+  return hasWindow() ? String(window.location.href) : undefined;
+}
+
+/** Navigates to `url`; false without a window or when the browser refused. */
+export function pageAssign(url) {
+  if (!hasWindow()) return false;
+  try {
+    window.location.assign(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Replaces the page's URL in place (no navigation, no history entry); best effort. */
+export function pageReplace(url) {
+  try {
+    if (hasWindow()) window.history.replaceState(null, "", url);
+  } catch {}
 }

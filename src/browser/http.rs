@@ -179,8 +179,7 @@ pub trait SendSigned: Http {
         key: &CryptoKey,
         input: String,
     ) -> Result<HttpResponse> {
-        let signature =
-            super::crypto::sign(&super::crypto::subtle()?, key, input.as_bytes()).await?;
+        let signature = super::crypto::sign(key, input.as_bytes()).await?;
         crate::platform::send_with_signature(self, request, input, &signature).await
     }
 }

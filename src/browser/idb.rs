@@ -11,11 +11,10 @@
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::CryptoKey;
 
 use super::js;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::Result;
 use crate::platform::{Entry, KeyType, Store, Table};
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
@@ -55,26 +54,6 @@ extern "C" {
 }
 
 /// Awaits one of `glue.js`'s answers, its failure as an `Error`.
-async fn settle(promise: Promise) -> Result<Answer> {
-    // The functions never reject; a rejection would be a bug in them.
-    let answer: Answer = JsFuture::from(promise)
-        .await
-        .map_err(|e| js::error(ErrorCode::StorageError, "IndexedDB", &e))?
-        .unchecked_into();
-    match answer.failure() {
-        None => Ok(answer),
-        Some(failure) => {
-            let code = match failure.as_str() {
-                "crypto" => ErrorCode::CryptoError,
-                "unsupported" => ErrorCode::Unsupported,
-                _ => ErrorCode::StorageError,
-            };
-            Err(Error::new(code, answer.detail()))
-        }
-    }
-}
-
-/// One open IndexedDB connection plus the storage key. Dropping it closes the connection.
 pub struct IdbStore {
     handle: Handle,
     name: String,
@@ -84,7 +63,9 @@ impl IdbStore {
     /// Opens (creating on first use) the database `db_name` and loads its storage key, generating
     /// it if this is the first open anywhere in the origin.
     pub async fn open(db_name: &str) -> Result<IdbStore> {
-        let handle = settle(js_open(db_name)).await?.unchecked_into();
+        let handle = js::settle::<Answer>(js_open(db_name))
+            .await?
+            .unchecked_into();
         Ok(IdbStore {
             handle,
             name: db_name.to_string(),
@@ -98,7 +79,7 @@ impl IdbStore {
 
     /// The record `key`, read (and with `take`, deleted in the same transaction).
     async fn read(&self, table: Table, key: &str, take: bool) -> Result<Option<Entry<CryptoKey>>> {
-        let answer = settle(js_get(&self.handle, table.name(), key, take)).await?;
+        let answer = js::settle::<Answer>(js_get(&self.handle, table.name(), key, take)).await?;
         Ok(answer.data().map(|data| Entry {
             data,
             key: answer.key(),
@@ -137,12 +118,12 @@ impl Store for IdbStore {
         value: &[u8],
         dpop: Option<&CryptoKey>,
     ) -> Result<()> {
-        settle(js_put(&self.handle, table.name(), key, value, dpop)).await?;
+        js::settle::<Answer>(js_put(&self.handle, table.name(), key, value, dpop)).await?;
         Ok(())
     }
 
     async fn delete(&self, table: Table, key: &str) -> Result<()> {
-        settle(js_delete(&self.handle, table.name(), key)).await?;
+        js::settle::<Answer>(js_delete(&self.handle, table.name(), key)).await?;
         Ok(())
     }
 
@@ -151,7 +132,7 @@ impl Store for IdbStore {
     }
 
     async fn keys(&self, table: Table) -> Result<Vec<String>> {
-        let answer = settle(js_keys(&self.handle, table.name())).await?;
+        let answer = js::settle::<Answer>(js_keys(&self.handle, table.name())).await?;
         Ok(answer.keys().iter().filter_map(|k| k.as_string()).collect())
     }
 }

@@ -37,6 +37,27 @@ pub(crate) fn header_pairs(text: &str) -> Vec<(String, String)> {
     headers
 }
 
+/// What a `glue.js` function resolved to, or its `{ failure, detail }` as an error: "crypto" is
+/// a `crypto_error`, "unsupported" `unsupported`, anything else a `storage_error`.
+pub(crate) async fn settle<T: JsCast>(promise: js_sys::Promise) -> Result<T, Error> {
+    // The functions never reject; a rejection would be a bug in them.
+    let answer: Outcome = wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map_err(|e| error(ErrorCode::StorageError, "glue.js", &e))?
+        .unchecked_into();
+    match answer.failure() {
+        None => Ok(answer.unchecked_into()),
+        Some(failure) => {
+            let code = match failure.as_str() {
+                "crypto" => ErrorCode::CryptoError,
+                "unsupported" => ErrorCode::Unsupported,
+                _ => ErrorCode::StorageError,
+            };
+            Err(Error::new(code, answer.detail()))
+        }
+    }
+}
+
 pub(crate) fn error(code: ErrorCode, context: &str, value: &JsValue) -> Error {
     Error::new(code, format!("{context}: {}", message(value)))
 }
@@ -48,16 +69,6 @@ fn property_string(value: &JsValue, key: &str) -> Option<String> {
     Reflect::get(value, &JsValue::from_str(key))
         .ok()
         .and_then(|v| v.as_string())
-}
-
-/// A property of the global object (`window` or a worker's `self`), if present and not null.
-pub(crate) fn global_property(key: &str) -> Option<JsValue> {
-    let value = Reflect::get(&js_sys::global(), &JsValue::from_str(key)).ok()?;
-    if value.is_undefined() || value.is_null() {
-        None
-    } else {
-        Some(value)
-    }
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen]

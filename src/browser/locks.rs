@@ -18,6 +18,10 @@ use crate::platform::Locks;
 extern "C" {
     #[wasm_bindgen(js_name = lockRequest)]
     fn js_request(name: &str, if_available: bool, cross_tab: bool) -> Request;
+    // `catch` (it never throws): an import with no conversion at all would be bound as a
+    // namespace import, which scripts/inline-snippets.mjs cannot inline.
+    #[wasm_bindgen(js_name = hasWebLocks, catch)]
+    fn has_web_locks() -> std::result::Result<bool, JsValue>;
 
     /// A lock request: `release` and `granted`.
     type Request;
@@ -35,10 +39,9 @@ pub struct WebLocks {
 impl WebLocks {
     /// Uses `navigator.locks` when present (windows and workers), the in-tab fallback otherwise.
     pub fn new() -> Self {
-        let cross_tab = super::js::global_property("navigator")
-            .and_then(|nav| js_sys::Reflect::get(&nav, &JsValue::from_str("locks")).ok())
-            .is_some_and(|locks| locks.is_object());
-        WebLocks { cross_tab }
+        WebLocks {
+            cross_tab: has_web_locks().unwrap_or(false),
+        }
     }
 
     /// Always the in-tab fallback, even where Web Locks exist.

@@ -97,10 +97,10 @@ impl<H> KeyType for BrowserPlatform<H> {
 
 impl<H: Http> Keys for BrowserPlatform<H> {
     async fn import_key(&self, material: KeyMaterial) -> Result<CryptoKey> {
-        crypto::import_signing_key(&crypto::subtle()?, material).await
+        crypto::import_signing_key(material).await
     }
     async fn sign(&self, key: &CryptoKey, message: &[u8]) -> Result<Vec<u8>> {
-        crypto::sign(&crypto::subtle()?, key, message).await
+        crypto::sign(key, message).await
     }
 }
 

@@ -446,17 +446,6 @@ pub(super) fn xrpc_result(resp: &HttpResponse) -> JsValue {
     out.into()
 }
 
-pub(super) fn current_url() -> Result<String> {
-    web_sys::window()
-        .and_then(|w| w.location().href().ok())
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::Unsupported,
-                "no window.location: pass the callback URL explicitly",
-            )
-        })
-}
-
 /// Runs a future as a JS Promise, turning our errors into `OAuthError`s.
 pub(super) fn promise<F>(fut: F) -> Promise
 where

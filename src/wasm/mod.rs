@@ -5,6 +5,7 @@
 mod convert;
 mod fetch;
 mod last_active;
+mod page;
 mod popup;
 
 use std::rc::{Rc, Weak};
@@ -19,9 +20,9 @@ use crate::config::{loopback_client_id as build_loopback_client_id, ClientConfig
 use crate::error::{Error, ErrorCode};
 use crate::json;
 use convert::{
-    check_keys, config_from_js, current_url, json_array, max_records, opt_bool, opt_string,
-    opt_string_arg, options_arg, promise, records_query, response_data, scope_values, string_arg,
-    to_js, xrpc_call_from_js, xrpc_result,
+    check_keys, config_from_js, json_array, max_records, opt_bool, opt_string, opt_string_arg,
+    options_arg, promise, records_query, response_data, scope_values, string_arg, to_js,
+    xrpc_call_from_js, xrpc_result,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -105,7 +106,7 @@ impl OAuthClient {
             o.is_object() && convert::get(o, "display").as_string().as_deref() == Some("popup")
         });
         let popup = if wants_popup {
-            match popup::open() {
+            match page::open_popup() {
                 Ok(window) => Some(window),
                 Err(e) => return promise(async move { Err(e) }),
             }
@@ -131,15 +132,13 @@ impl OAuthClient {
                 )?;
                 // Only a window can navigate. Checked before any request, so that in a worker
                 // the mistake is reported instead of a login silently started and never opened.
-                let window = match opt_bool(&options, "redirect")? {
-                    Some(true) => Some(web_sys::window().ok_or_else(|| {
-                        Error::new(
-                            ErrorCode::Unsupported,
-                            "redirect: true needs a window; a worker cannot navigate",
-                        )
-                    })?),
-                    _ => None,
-                };
+                let redirect = opt_bool(&options, "redirect")? == Some(true);
+                if redirect && !page::can_navigate() {
+                    return Err(Error::new(
+                        ErrorCode::Unsupported,
+                        "redirect: true needs a window; a worker cannot navigate",
+                    ));
+                }
                 let timeout = convert::opt_integer(&options, "popupTimeoutMs", 1, 3_600_000)?
                     .unwrap_or(300_000) as u32;
                 let opts = convert::login_options(&options)?;
@@ -162,17 +161,14 @@ impl OAuthClient {
                         o.opt_str("state", state.as_deref());
                     }));
                 }
-                if let Some(window) = window {
-                    window
-                        .location()
-                        .assign(&start.url)
-                        .map_err(|_| Error::new(ErrorCode::Unsupported, "could not navigate"))?;
+                if redirect {
+                    page::navigate(&start.url)?;
                 }
                 to_js(&json::object(|o| o.str("url", &start.url)))
             }
             .await;
             if let (Err(_), Some(popup)) = (&out, &popup) {
-                let _ = popup.close();
+                popup::close(popup);
             }
             out
         })
@@ -191,18 +187,16 @@ impl OAuthClient {
         let last_active = self.last_active.clone();
         promise(async move {
             let url = opt_string_arg(url, "handleCallback(url)")?;
-            let here = current_url().ok();
+            let here = page::current_url().ok();
             let url = match url.or_else(|| here.clone()) {
                 Some(u) => u,
-                None => current_url()?,
+                None => page::current_url()?,
             };
             let result = inner.handle_callback(&url).await;
             // The response is spent either way; it must not linger in the address bar or history.
             if here.as_deref() == Some(url.as_str()) {
                 if let Some(clean) = inner.without_callback_params(&url) {
-                    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-                        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&clean));
-                    }
+                    page::replace(&clean);
                 }
             }
             if let Ok(result) = &result {
@@ -229,7 +223,7 @@ impl OAuthClient {
         #[wasm_bindgen(unchecked_optional_param_type = "string")] url: Option<JsValue>,
     ) -> std::result::Result<bool, JsValue> {
         let url = opt_string_arg(url, "isCallback(url)").map_err(throw)?;
-        Ok(match url.or_else(|| current_url().ok()) {
+        Ok(match url.or_else(|| page::current_url().ok()) {
             Some(u) => self.inner.is_callback(&u),
             None => false,
         })

@@ -15,7 +15,6 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::Window;
 
 use crate::browser::js;
 use crate::error::{Error, ErrorCode, Result};
@@ -25,7 +24,9 @@ use crate::error::{Error, ErrorCode, Result};
 #[wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = popupRun)]
-    fn js_run(popup: &Window, channel: &str, state: &str, url: &str, timeout_ms: u32) -> Promise;
+    fn js_run(popup: &JsValue, channel: &str, state: &str, url: &str, timeout_ms: u32) -> Promise;
+    #[wasm_bindgen(js_name = popupClose)]
+    pub(super) fn close(popup: &JsValue);
     #[wasm_bindgen(js_name = popupReport)]
     fn js_report(channel: &str, state: &str, result: &JsValue, code: Option<&str>, message: &str);
 
@@ -44,26 +45,10 @@ pub(super) fn channel_name(db: &str, client_id: &str) -> String {
     format!("{db}:popup:{client_id}")
 }
 
-/// Opens an empty popup. Must run before the first `await` of the click handler.
-pub(super) fn open() -> Result<Window> {
-    let window = web_sys::window()
-        .ok_or_else(|| Error::new(ErrorCode::Unsupported, "a popup needs a window"))?;
-    window
-        .open_with_url_and_target_and_features("about:blank", "_blank", "popup,width=600,height=720")
-        .ok()
-        .flatten()
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::PopupBlocked,
-                "the browser blocked the sign-in popup: call startLogin directly in the click handler",
-            )
-        })
-}
-
 /// Sends the popup to `url` and waits for the result of the login with `state`: the
 /// `{ session, state }` the popup's `handleCallback` produced, or its error.
 pub(super) async fn run(
-    popup: &Window,
+    popup: &JsValue,
     channel: &str,
     state: &str,
     url: &str,
