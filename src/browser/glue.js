@@ -150,8 +150,7 @@ export async function sendSigned(key, head, hasBody, body, timeoutMs, max) {
 // Resolve, never reject: to { key } or { signature }, or to { failure: "crypto" | "unsupported",
 // detail }.
 
-const NO_SUBTLE =
-  "WebCrypto (crypto.subtle) is not available; the page must be served over https or from localhost";
+const NO_SUBTLE = "WebCrypto (crypto.subtle) is not available; the page must be served over https or from localhost";
 
 /** The DPoP key from its PKCS#8 bytes, as a non-extractable ECDSA P-256 key that can only
  * sign. `der` is a view into Wasm memory: importKey copies the bytes before it returns (WebCrypto
@@ -395,7 +394,12 @@ const queues = new Map();
 
 /** Whether this global has Web Locks (windows and workers of secure contexts). */
 export function hasWebLocks() {
-  return typeof navigator === "object" && navigator !== null && typeof navigator.locks === "object" && navigator.locks !== null;
+  return (
+    typeof navigator === "object" &&
+    navigator !== null &&
+    typeof navigator.locks === "object" &&
+    navigator.locks !== null
+  );
 }
 
 /** Asks for the lock `name`, across tabs when `crossTab`. Returns at once { release, granted }.
