@@ -127,8 +127,8 @@ build_target() {
     [ -x "$WASM_OPT" ] || die "wasm-opt not found at $WASM_OPT; run scripts/setup.sh (npm binaryen)"
     local before after
     before=$(stat -c %s "$wasm")
-    # shellcheck disable=SC2086  # word splitting of the flag lists is intended
-    "$WASM_OPT" "$OPT_LEVEL" $OPT_FEATURES $OPT_EXTRA "$wasm" -o "$wasm.opt" \
+    # shellcheck disable=SC2086  # word splitting of the flag lists (and of OPT_LEVEL's passes) is intended
+    "$WASM_OPT" $OPT_LEVEL $OPT_FEATURES $OPT_EXTRA "$wasm" -o "$wasm.opt" \
       || die "wasm-opt $OPT_LEVEL failed on $wasm"
     # validate with binaryen (same feature set) and with the JS engine itself
     # shellcheck disable=SC2086
