@@ -30,6 +30,7 @@ OPT_FEATURES="$(cfg wasm_opt_features)"
 OPT_EXTRA="$(cfg wasm_opt_extra)"
 EXTRA_RUSTFLAGS="$(cfg rustflags)"
 STD_MODE="$(cfg std immediate-abort)"
+ORDER_FUNCTIONS="$(cfg order_functions)"
 
 case "$PROFILE" in
   release) PROFILE_FLAG=--release ;;
@@ -46,11 +47,11 @@ command -v wasm-bindgen >/dev/null 2>&1 || die "wasm-bindgen not found; run scri
 inputs_hash() {
   {
     find src -type f | LC_ALL=C sort | xargs sha256sum
-    sha256sum Cargo.toml Cargo.lock wasm-pack.toml scripts/build.sh scripts/pkg-json.mjs scripts/inline-snippets.mjs scripts/minify-glue.mjs scripts/short-names.mjs
+    sha256sum Cargo.toml Cargo.lock wasm-pack.toml scripts/build.sh scripts/pkg-json.mjs scripts/inline-snippets.mjs scripts/minify-glue.mjs scripts/short-names.mjs scripts/order-functions.mjs
     rustc -vV
     wasm-bindgen --version
     [ -x "$WASM_OPT" ] && "$WASM_OPT" --version
-    echo "$TARGETS $OUT_DIR $PROFILE $EXTRA_RUSTFLAGS $OPT_LEVEL $OPT_FEATURES $OPT_EXTRA ${RUSTFLAGS:-} ${CARGO_ENCODED_RUSTFLAGS:-}"
+    echo "$TARGETS $OUT_DIR $PROFILE $EXTRA_RUSTFLAGS $OPT_LEVEL $OPT_FEATURES $OPT_EXTRA $ORDER_FUNCTIONS ${RUSTFLAGS:-} ${CARGO_ENCODED_RUSTFLAGS:-}"
   } 2>/dev/null | sha256sum | cut -d' ' -f1
 }
 STAMP="$OUT_DIR/.build-inputs"
@@ -130,6 +131,17 @@ build_target() {
     # shellcheck disable=SC2086  # word splitting of the flag lists (and of OPT_LEVEL's passes) is intended
     "$WASM_OPT" $OPT_LEVEL $OPT_FEATURES $OPT_EXTRA "$wasm" -o "$wasm.opt" \
       || die "wasm-opt $OPT_LEVEL failed on $wasm"
+    if [ "$ORDER_FUNCTIONS" = similar ]; then
+      # Functions in an order gzip compresses better (see the script's header): the script
+      # names them in that order, wasm-opt moves them (no other change: the optimization levels
+      # are only set so that the output is encoded as optimized as the input) and drops the names.
+      node scripts/order-functions.mjs "$wasm.opt" "$wasm.named" || die "could not order the functions of $wasm"
+      # shellcheck disable=SC2086
+      "$WASM_OPT" -ol 2 -s 2 $OPT_FEATURES --reorder-functions-by-name --strip-debug \
+        --generate-stack-ir --optimize-stack-ir "$wasm.named" -o "$wasm.opt" \
+        || die "wasm-opt --reorder-functions-by-name failed on $wasm"
+      rm -f "$wasm.named"
+    fi
     # validate with binaryen (same feature set) and with the JS engine itself
     # shellcheck disable=SC2086
     local vlog

@@ -1,0 +1,165 @@
+// scripts/order-functions.mjs — name a .wasm's functions in an order that gzip compresses better.
+//
+// Usage: node scripts/order-functions.mjs <in.wasm> <out.wasm>
+//
+// gzip finds repeats within the last 32 KB only, so the order of the functions in the code
+// section matters: two functions with the same shapes (drop glue of similar types, the readers
+// of two JSON documents, two async bodies awaiting the same calls) compress better side by side.
+// rustc's order follows the crates and modules. This script picks an order greedily: after the
+// functions placed so far, the next is the one that shares the most 6-byte sequences with the
+// last ~4 KB placed, relative to the square root of its own count (so that a large function
+// does not win on size alone). It does not move anything itself; it writes a `name` section
+// whose names sort in that order, and the build then runs `wasm-opt --reorder-functions-by-name
+// --strip-debug`, which moves the functions, renumbers every call and table entry, and drops
+// the names. The module's behavior does not change; the build validates the result as always.
+//
+// Measured in the twelfth session on the shipped build: -3.2 KB gzip (110,840 -> 107,608 for
+// the .wasm). Parameters tried there (gzip of the .wasm): sequence length 3: 108,410, 4:
+// 108,037, 5: 107,709, 6: 107,608, 7: 107,910, 8: 108,811; window 1 function: 108,621 (K=4),
+// 3 KB: 107,991, 6 KB: 107,729, 16 KB: 108,561 (K=4); the size exponent 0.4: 107,677, 0.65:
+// 108,428, 1: 109,305 (K=4); sorted by size alone: 110,448. Deterministic: ties go to the
+// lower index. About 3 s.
+import { readFileSync, writeFileSync } from "node:fs";
+
+const SEQ = 6; // bytes per compared sequence
+const WINDOW = 4000; // bytes of the last placed functions compared against
+const SIZE_EXP = 0.5; // a candidate's score: shared / (1 + own) ** SIZE_EXP
+
+const [input, output] = process.argv.slice(2);
+if (!input || !output) {
+  console.error("usage: node scripts/order-functions.mjs <in.wasm> <out.wasm>");
+  process.exit(2);
+}
+const bytes = readFileSync(input);
+
+function leb(at) {
+  let value = 0;
+  let shift = 0;
+  for (;;) {
+    const b = bytes[at++];
+    value += (b & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (b < 0x80) return [value, at];
+  }
+}
+function uleb(n) {
+  const out = [];
+  do {
+    let b = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+}
+function fail(message) {
+  console.error(`order-functions: ${message}`);
+  process.exit(1);
+}
+
+if (bytes.readUInt32LE(0) !== 0x6d736100) fail(`${input} is not a .wasm`);
+const sections = [];
+for (let at = 8; at < bytes.length;) {
+  const id = bytes[at];
+  const [size, start] = leb(at + 1);
+  sections.push({ id, start, end: start + size, raw: bytes.subarray(at, start + size) });
+  at = start + size;
+}
+
+// Function imports come first in the function index space.
+let imported = 0;
+const imports = sections.find((s) => s.id === 2);
+if (imports) {
+  let [count, at] = leb(imports.start);
+  const skipName = () => {
+    const [len, next] = leb(at);
+    at = next + len;
+  };
+  const skipLimits = () => {
+    const flags = bytes[at++];
+    [, at] = leb(at);
+    if (flags & 1) [, at] = leb(at);
+  };
+  while (count--) {
+    skipName();
+    skipName();
+    const kind = bytes[at++];
+    if (kind === 0) {
+      [, at] = leb(at);
+      imported++;
+    } else if (kind === 1) {
+      at++; // element type
+      skipLimits();
+    } else if (kind === 2) skipLimits();
+    else if (kind === 3)
+      at += 2; // value type, mutability
+    else if (kind === 4)
+      at += 2; // tag: attribute, type index (< 128 here)
+    else fail(`unknown import kind ${kind}`);
+  }
+}
+const code = sections.find((s) => s.id === 10);
+if (!code) fail("no code section");
+const bodies = [];
+{
+  let [count, at] = leb(code.start);
+  while (count--) {
+    const [size, start] = leb(at);
+    bodies.push(bytes.subarray(start, start + size));
+    at = start + size;
+  }
+}
+
+// Each body's set of 6-byte sequences, as exact integers (6 bytes < 2^53).
+const seqs = bodies.map((body) => {
+  const set = new Set();
+  for (let i = 0; i + SEQ <= body.length; i++) {
+    let v = 0;
+    for (let j = 0; j < SEQ; j++) v = v * 256 + body[i + j];
+    set.add(v);
+  }
+  return set;
+});
+
+const order = [0];
+const left = new Set(bodies.keys());
+left.delete(0);
+while (left.size) {
+  const context = new Set();
+  let bytesSeen = 0;
+  for (let i = order.length - 1; i >= 0 && bytesSeen < WINDOW; i--) {
+    for (const v of seqs[order[i]]) context.add(v);
+    bytesSeen += bodies[order[i]].length;
+  }
+  let best = -1;
+  let bestScore = -1;
+  for (const k of left) {
+    let shared = 0;
+    for (const v of seqs[k]) if (context.has(v)) shared++;
+    const score = shared / (1 + seqs[k].size) ** SIZE_EXP;
+    if (score > bestScore || (score === bestScore && k < best)) {
+      best = k;
+      bestScore = score;
+    }
+  }
+  order.push(best);
+  left.delete(best);
+}
+
+// The name section: subsection 1 (function names), each defined function named by its rank.
+const width = String(bodies.length).length;
+const entries = [...uleb(bodies.length)];
+const rank = new Array(bodies.length);
+order.forEach((f, r) => (rank[f] = r));
+for (let f = 0; f < bodies.length; f++) {
+  const name = Buffer.from("f" + String(rank[f]).padStart(width, "0"));
+  entries.push(...uleb(imported + f), ...uleb(name.length), ...name);
+}
+const payload = [4, ...Buffer.from("name"), 1, ...uleb(entries.length), ...entries];
+const parts = [bytes.subarray(0, 8)];
+for (const s of sections) {
+  const isName = s.id === 0 && bytes.subarray(s.start, s.start + 5).equals(Buffer.from([4, ...Buffer.from("name")]));
+  if (!isName) parts.push(s.raw);
+}
+parts.push(Buffer.from([0, ...uleb(payload.length), ...payload]));
+writeFileSync(output, Buffer.concat(parts));
