@@ -274,10 +274,7 @@ impl ClientConfig {
 /// The loopback client id for development (atproto.com/specs/oauth, "Localhost Client
 /// Development"): `http://localhost` carrying the redirect URI and scope as query parameters.
 pub fn loopback_client_id(redirect_uri: &str, scope: &str) -> String {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("scope", scope)
-        .finish()
+    let query = crate::form::encode(&[("redirect_uri", redirect_uri), ("scope", scope)])
         // Form encoding writes spaces as `+`; the spec's examples (and strict parsers) use %20.
         // A literal `+` was already escaped as %2B, so every `+` left is a space.
         .replace('+', "%20");

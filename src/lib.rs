@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 mod dpop;
 pub mod error;
+mod form;
 mod identity;
 mod json;
 mod oauth;

@@ -178,8 +178,8 @@ impl Url {
     }
 
     /// The query as `application/x-www-form-urlencoded` pairs, decoded.
-    pub fn query_pairs(&self) -> form_urlencoded::Parse<'_> {
-        form_urlencoded::parse(self.query().unwrap_or("").as_bytes())
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        crate::form::parse(self.query().unwrap_or(""))
     }
 
     /// The ASCII serialization of the URL's origin: `scheme://host[:port]` for http(s), ws(s)
@@ -251,10 +251,8 @@ impl Url {
     /// Appends `application/x-www-form-urlencoded` pairs to the query (creating it when there
     /// is none), keeping the fragment.
     pub fn append_query_pairs(&mut self, pairs: &[(&str, &str)]) {
-        let query =
-            form_urlencoded::Serializer::for_suffix(self.query().unwrap_or("").to_owned(), 0)
-                .extend_pairs(pairs)
-                .finish();
+        let mut query = self.query().unwrap_or("").to_owned();
+        crate::form::append(&mut query, pairs);
         self.replace_query(Some(&query));
     }
 
@@ -263,10 +261,7 @@ impl Url {
         if pairs.is_empty() {
             self.replace_query(None);
         } else {
-            let query = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(pairs)
-                .finish();
-            self.replace_query(Some(&query));
+            self.replace_query(Some(&crate::form::encode(pairs)));
         }
     }
 

@@ -126,13 +126,6 @@ impl std::fmt::Display for Quoted<'_> {
     }
 }
 
-/// `application/x-www-form-urlencoded` body from pairs.
-pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
-
 pub(crate) fn json_body<T: crate::json::FromJson>(body: &[u8], what: &str) -> Result<T> {
     crate::json::from_slice(body).map_err(|e| {
         Error::new(

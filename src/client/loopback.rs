@@ -58,6 +58,7 @@ fn loopback_redirect(client_id: &str) -> Option<String> {
         return None;
     }
     url.query_pairs()
+        .into_iter()
         .find(|(k, _)| k == "redirect_uri")
-        .map(|(_, v)| v.into_owned())
+        .map(|(_, v)| v)
 }

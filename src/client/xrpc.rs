@@ -37,11 +37,7 @@ impl XrpcRequest {
         let mut path = format!("/xrpc/{}", self.nsid);
         if !self.params.is_empty() {
             path.push('?');
-            path.push_str(
-                &form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(&self.params)
-                    .finish(),
-            );
+            path.push_str(&crate::form::encode(&self.params));
         }
         let mut headers = self.headers.clone();
         if let Some(ct) = &self.content_type {

@@ -25,8 +25,8 @@ pub(crate) fn parse_callback(url: &str, mode: ResponseMode) -> Result<CallbackPa
         ResponseMode::Fragment => parsed.fragment().unwrap_or(""),
     };
     let mut out = CallbackParams::default();
-    for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
-        let slot = match key.as_ref() {
+    for (key, value) in crate::form::parse(raw) {
+        let slot = match key.as_str() {
             "state" => &mut out.state,
             "code" => &mut out.code,
             "iss" => &mut out.iss,
@@ -41,7 +41,7 @@ pub(crate) fn parse_callback(url: &str, mode: ResponseMode) -> Result<CallbackPa
                 format!("the callback repeats the {key} parameter"),
             ));
         }
-        *slot = Some(value.into_owned());
+        *slot = Some(value);
     }
     Ok(out)
 }
@@ -59,16 +59,13 @@ pub(crate) fn strip_callback_params(url: &str, mode: ResponseMode) -> Option<Str
     let mut parsed = Url::parse(url)?;
     match mode {
         ResponseMode::Query => {
-            let kept: Vec<(String, String)> = parsed
-                .query_pairs()
-                .filter(|(k, _)| {
-                    !matches!(
-                        k.as_ref(),
-                        "state" | "code" | "iss" | "error" | "error_description" | "error_uri"
-                    )
-                })
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
+            let mut kept = parsed.query_pairs();
+            kept.retain(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "state" | "code" | "iss" | "error" | "error_description" | "error_uri"
+                )
+            });
             parsed.set_query_pairs(&kept);
         }
         ResponseMode::Fragment => return Some(parsed.without_fragment().into()),

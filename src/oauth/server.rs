@@ -4,12 +4,13 @@
 //! (through DPoP, with nonces) is the caller's business.
 
 use crate::error::{err, Error, ErrorCode, Result};
+use crate::form::encode as form_encode;
 use crate::identity::parse_did;
 use crate::json::{required, set, FromJson, JsonResult, Reader};
 use crate::oauth::AuthServerMetadata;
 use crate::platform::{HttpRequest, HttpResponse, DOCUMENT_LIMIT};
 use crate::secret::{AccessToken, PkceVerifier, RefreshToken};
-use crate::util::{form_encode, json_body, Quoted};
+use crate::util::{json_body, Quoted};
 
 /// A form POST to an authorization-server endpoint.
 fn form_post(url: &str, form: &[(&str, &str)]) -> HttpRequest {

@@ -205,7 +205,13 @@ fn changed(input: &str, change: &str) -> String {
         "set-path" => u.set_path("/xrpc/com.atproto.identity.resolveHandle"),
         "htu" => return u.without_query_and_fragment().into(),
         "no-fragment" => return u.without_fragment().into(),
-        "pairs" => return u.query_pairs().map(|(k, v)| format!("{k}={v};")).collect(),
+        "pairs" => {
+            return u
+                .query_pairs()
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v};"))
+                .collect()
+        }
         _ => unreachable!("unknown change {change}"),
     }
     describe(Some(u))
