@@ -59,6 +59,34 @@ pub(crate) fn b64url_decode(text: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Where `needle` first occurs in `haystack`. std's `&str` patterns (`contains("…")`,
+/// `split_once("…")`, `replace`) link its two-way searcher, about 1.6 KB of the .wasm, for
+/// the few short headers and identifiers this client searches; a byte-window scan is enough.
+/// A match of valid UTF-8 in valid UTF-8 starts and ends on character boundaries.
+pub(crate) fn find(haystack: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    (0..=h.len().checked_sub(n.len())?).find(|&i| h[i..].starts_with(n))
+}
+
+/// Whether `needle` occurs in `haystack` (see [`find`]).
+pub(crate) fn contains(haystack: &str, needle: &str) -> bool {
+    find(haystack, needle).is_some()
+}
+
+/// `haystack` with every `from` replaced by `to`, left to right (as `str::replace`; `from` is
+/// never empty here, and an empty one replaces nothing).
+pub(crate) fn replace(haystack: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(haystack.len());
+    let mut rest = haystack;
+    while let Some(i) = find(rest, from).filter(|_| !from.is_empty()) {
+        out.push_str(&rest[..i]);
+        out.push_str(to);
+        rest = &rest[i + from.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
@@ -137,9 +165,37 @@ pub(crate) fn json_body<T: crate::json::FromJson>(body: &[u8], what: &str) -> Re
 
 #[cfg(test)]
 mod tests {
-    use super::{b64url, b64url_decode, Quoted};
+    use super::{b64url, b64url_decode, contains, find, replace, Quoted};
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
+
+    /// Every string of up to 4 pieces from a small set (ASCII, a two-byte and a four-byte
+    /// character, a repeated prefix) as haystack and as needle: the same answers as std's.
+    #[test]
+    fn search_and_replace_as_std() {
+        let pieces = ["a", "b", "%3A", "é", "😀", "aab", ""];
+        let mut strings = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = strings
+                .iter()
+                .flat_map(|s| pieces.iter().map(move |p| format!("{s}{p}")))
+                .collect();
+            strings.extend(longer);
+        }
+        strings.sort();
+        strings.dedup();
+        let needles: Vec<&String> = strings.iter().filter(|s| s.len() <= 6).collect();
+        for h in &strings {
+            for n in &needles {
+                assert_eq!(find(h, n), h.find(n.as_str()), "{h:?} {n:?}");
+                assert_eq!(contains(h, n), h.contains(n.as_str()), "{h:?} {n:?}");
+                if !n.is_empty() {
+                    assert_eq!(replace(h, n, ":"), h.replace(n.as_str(), ":"), "{h:?} {n:?}");
+                }
+            }
+        }
+        assert_eq!(replace("x", "", ":"), "x");
+    }
 
     #[test]
     fn base64url_encodes_as_the_base64_crate() {

@@ -22,6 +22,7 @@ use crate::session::{
     decode, encode, id_may_be_mine, pending_id, PendingLogin, Session, SessionInfo,
     PENDING_LIFETIME_SECS,
 };
+use crate::util;
 use crate::util::{random_token, Quoted};
 
 /// Options of `startLogin` (camelCase in JavaScript, read by `wasm::convert::login_options`).
@@ -123,7 +124,7 @@ fn classify(input: &str) -> Result<LoginInput> {
         parse_did(trimmed)?;
         return Ok(LoginInput::Did(trimmed.to_string()));
     }
-    if trimmed.contains("://") {
+    if util::contains(trimmed, "://") {
         return match parse_service_url(trimmed) {
             Some(url) => Ok(LoginInput::Service(url.into_string())),
             None => err(

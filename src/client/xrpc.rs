@@ -8,7 +8,7 @@ use crate::dpop::{self, BoundToken};
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::json::{set, FromJson, JsonResult, Reader};
 use crate::platform::{HttpRequest, HttpResponse, Platform};
-use crate::util::{json_body, Quoted};
+use crate::util::{self, json_body, Quoted};
 
 /// One XRPC call, as the app describes it.
 #[derive(Clone, Debug)]
@@ -195,7 +195,7 @@ fn check_nsid(nsid: &str) -> Result<()> {
 
 pub(crate) fn is_invalid_token(resp: &HttpResponse) -> bool {
     resp.header("www-authenticate")
-        .is_some_and(|h| h.contains("invalid_token"))
+        .is_some_and(|h| util::contains(h, "invalid_token"))
 }
 
 fn xrpc_error(resp: &HttpResponse, nsid: &str) -> Error {
@@ -243,12 +243,12 @@ fn insufficient_scope(
 ) -> Option<Option<String>> {
     let challenge = resp
         .header("www-authenticate")
-        .filter(|h| h.contains("\"insufficient_scope\""));
+        .filter(|h| util::contains(h, "\"insufficient_scope\""));
     if resp.status != 403 || (error != Some("ScopeMissingError") && challenge.is_none()) {
         return None;
     }
     let quoted = |text: &str, after: &str| {
-        let (_, rest) = text.split_once(after)?;
+        let rest = &text[util::find(text, after)? + after.len()..];
         rest.split('"')
             .next()
             .filter(|s| !s.is_empty())

@@ -9,6 +9,7 @@
 //!   doubling its step until the answer turns, then halving the gap, a request per step.
 
 use crate::platform::HttpResponse;
+use crate::util::{self, contains};
 
 /// Which way a server found a proof's `iat` off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +91,7 @@ pub(crate) fn iat_refused(resp: &HttpResponse) -> Option<Skew> {
     let body = resp.error_body();
     let challenge = resp
         .header("www-authenticate")
-        .filter(|h| h.contains("invalid_dpop_proof"));
+        .filter(|h| util::contains(h, "invalid_dpop_proof"));
     let body = body.filter(|b| b.error.as_deref() == Some("invalid_dpop_proof"));
     challenge.and_then(skew_in).or_else(|| {
         let body = body?;
@@ -104,12 +105,12 @@ pub(crate) fn iat_refused(resp: &HttpResponse) -> Option<Skew> {
 /// server uses): `"iat" claim timestamp check failed (too far in the past)` or `(it should be in
 /// the past)`.
 fn skew_in(text: &str) -> Option<Skew> {
-    if !text.contains("iat") {
+    if !contains(text, "iat") {
         return None;
     }
-    if text.contains("too far in the past") || text.contains("too old") {
+    if contains(text, "too far in the past") || contains(text, "too old") {
         Some(Skew::TooOld)
-    } else if text.contains("should be in the past") || text.contains("in the future") {
+    } else if contains(text, "should be in the past") || contains(text, "in the future") {
         Some(Skew::InFuture)
     } else {
         None

@@ -33,6 +33,7 @@ impl Target {
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{HttpRequest, HttpResponse, SendWithProof};
+use crate::util;
 
 /// An access token with its precomputed `ath`, for a request to a resource server.
 #[derive(Clone, Copy, Debug)]
@@ -50,7 +51,8 @@ pub(crate) fn is_use_dpop_nonce(resp: &HttpResponse) -> bool {
             .error_body()
             .is_some_and(|b| b.error.as_deref() == Some("use_dpop_nonce")),
         401 => resp.header("www-authenticate").is_some_and(|h| {
-            h.trim_start().to_ascii_lowercase().starts_with("dpop") && h.contains("use_dpop_nonce")
+            h.trim_start().to_ascii_lowercase().starts_with("dpop")
+                && util::contains(h, "use_dpop_nonce")
         }),
         _ => false,
     }

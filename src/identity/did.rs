@@ -1,7 +1,7 @@
 //! DID syntax and the two methods AT Protocol supports.
 
 use crate::error::{err, ErrorCode, Result};
-use crate::util::Quoted;
+use crate::util::{self, Quoted};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum DidMethod {
@@ -65,7 +65,7 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
                     format!("{quoted}: did:web with a path is not supported by AT Protocol"),
                 );
             }
-            let host = rest.replace("%3A", ":").replace("%3a", ":");
+            let host = util::replace(&util::replace(rest, "%3A", ":"), "%3a", ":");
             if host.is_empty() || host.contains('%') {
                 return err(
                     ErrorCode::InvalidDid,

@@ -3,7 +3,7 @@
 use crate::error::{err, ErrorCode, Result};
 use crate::identity::normalize_handle;
 use crate::json::{self, required, set, FromJson, JsonResult, Reader};
-use crate::util::Quoted;
+use crate::util::{self, Quoted};
 
 #[derive(Clone, Debug)]
 pub(crate) struct DidDocument {
@@ -81,9 +81,8 @@ impl DidDocument {
             .find(|s| s.id == "#atproto_pds" || s.id == absolute);
         match service.map(|s| (s.kind.as_deref(), s.service_endpoint.as_deref())) {
             Some((Some("AtprotoPersonalDataServer"), Some(endpoint))) => {
-                let scheme = endpoint
-                    .split_once("://")
-                    .map(|(s, _)| s.to_ascii_lowercase());
+                let scheme =
+                    util::find(endpoint, "://").map(|i| endpoint[..i].to_ascii_lowercase());
                 if !matches!(scheme.as_deref(), Some("https" | "http")) {
                     return err(
                         ErrorCode::NoPds,

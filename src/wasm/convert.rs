@@ -420,7 +420,7 @@ pub(super) fn xrpc_call_from_js(call: &JsValue) -> Result<XrpcRequest> {
 pub(super) fn response_data(resp: &HttpResponse) -> JsValue {
     let is_json = resp
         .header("content-type")
-        .is_some_and(|ct| ct.contains("json"));
+        .is_some_and(|ct| crate::util::contains(ct, "json"));
     if is_json {
         if let Ok(text) = std::str::from_utf8(&resp.body) {
             if let Ok(value) = js_sys::JSON::parse(text) {
