@@ -148,8 +148,7 @@ impl<'a> Reader<'a> {
         if text.contains(['.', 'e', 'E']) {
             return Err(expected("an integer", start));
         }
-        text.parse()
-            .map_err(|_| expected("an integer in range", start))
+        crate::util::parse_int(text).ok_or_else(|| expected("an integer in range", start))
     }
 
     /// A number's text, checked against the grammar.

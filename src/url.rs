@@ -160,7 +160,7 @@ impl Url {
     /// The port, when it is not the scheme's default.
     pub fn port(&self) -> Option<u16> {
         let range = self.authority.as_ref()?.port.clone()?;
-        self.href[range].parse().ok()
+        crate::util::parse_int(&self.href[range]).and_then(|p| u16::try_from(p).ok())
     }
 
     pub fn path(&self) -> &str {

@@ -17,6 +17,7 @@ use crate::session::{
     decode_own_session, encode, id_may_be_mine, read_session, session_id, split_session_id,
     Session, SessionInfo, Stored,
 };
+use crate::util;
 
 /// A session in memory: the record, its key (header precomputed) and its access token's `ath`,
 /// so the per-request path touches no storage, hashes nothing but the proof, and copies no
@@ -243,10 +244,10 @@ impl<P: Platform> Client<P> {
                 }
             }
         }
-        out.sort_by(|a, b| a.did.cmp(&b.did));
+        util::sort_by_key(&mut out, |s| s.did.as_str());
         // A version 0.1 record beside its migrated copy (a crash between the two writes).
         out.dedup_by(|a, b| a.did == b.did);
-        unreadable.sort_by(|a, b| a.0.cmp(&b.0));
+        util::sort_by_key(&mut unreadable, |u| u.0.as_str());
         Ok((out, unreadable))
     }
 

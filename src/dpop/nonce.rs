@@ -76,7 +76,7 @@ impl Server {
     fn decode(text: &str) -> Server {
         let mut lines = text.split('\n');
         let latest = lines.next().filter(|n| !n.is_empty()).map(String::from);
-        let offset = lines.next().and_then(|o| o.parse().ok());
+        let offset = lines.next().and_then(crate::util::parse_int);
         let sessions = lines
             .filter_map(|l| l.split_once(' '))
             .filter(|(s, n)| !s.is_empty() && !n.is_empty())
