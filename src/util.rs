@@ -126,6 +126,19 @@ pub(crate) fn sort_by_key<T, K: Ord + ?Sized>(items: &mut [T], key: impl Fn(&T) 
     }
 }
 
+/// The items with `sep` between them, as `[S]::join`, whose generic copy loop is 0.4 to 0.9 KB
+/// of the .wasm for each element type; this is a few dozen bytes.
+pub(crate) fn join<S: AsRef<str>>(items: &[S], sep: &str) -> String {
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(item.as_ref());
+    }
+    out
+}
+
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
@@ -204,7 +217,9 @@ pub(crate) fn json_body<T: crate::json::FromJson>(body: &[u8], what: &str) -> Re
 
 #[cfg(test)]
 mod tests {
-    use super::{b64url, b64url_decode, contains, find, parse_int, replace, sort_by_key, Quoted};
+    use super::{
+        b64url, b64url_decode, contains, find, join, parse_int, replace, sort_by_key, Quoted,
+    };
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
 
@@ -250,6 +265,18 @@ mod tests {
                 let mut std = items;
                 std.sort_by(|a, b| a.0.cmp(&b.0));
                 assert_eq!(ours, std);
+            }
+        }
+    }
+
+    #[test]
+    fn joins_as_std() {
+        let items = ["", "a", "é b", ""];
+        for n in 0..=items.len() {
+            for sep in ["", ", ", ";"] {
+                assert_eq!(join(&items[..n], sep), items[..n].join(sep));
+                let owned: Vec<String> = items[..n].iter().map(|s| s.to_string()).collect();
+                assert_eq!(join(&owned, sep), owned.join(sep));
             }
         }
     }

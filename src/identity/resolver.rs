@@ -170,7 +170,10 @@ impl IdentityResolver {
         };
         let e = Error::new(
             code,
-            format!("could not resolve {handle} ({})", failures.join("; ")),
+            format!(
+                "could not resolve {handle} ({})",
+                crate::util::join(&failures, "; ")
+            ),
         );
         Err(match last {
             Some(cause) => e.with_cause(cause),

@@ -210,7 +210,7 @@ pub(crate) fn join_unique(scopes: Vec<String>) -> String {
             out.push(scope);
         }
     }
-    out.join(" ")
+    crate::util::join(&out, " ")
 }
 
 /// A scope value without parameters: `atproto` or a `transition:` scope.

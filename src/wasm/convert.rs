@@ -123,7 +123,7 @@ pub(super) fn login_options(options: &JsValue) -> Result<LoginOptions> {
         Some(p) => Some(Prompt::parse(&p).ok_or_else(|| {
             invalid(format!(
                 "prompt must be one of {}, not {}",
-                Prompt::ALL.map(Prompt::as_str).join(", "),
+                crate::util::join(&Prompt::ALL.map(Prompt::as_str), ", "),
                 Quoted(&p)
             ))
         })?),
@@ -179,7 +179,7 @@ pub(super) fn check_keys(obj: &JsValue, allowed: &[&str], what: &str) -> Result<
             return Err(invalid(format!(
                 "{what}: unknown option {} (known: {})",
                 Quoted(&key),
-                allowed.join(", ")
+                crate::util::join(allowed, ", ")
             )));
         }
     }
@@ -480,5 +480,5 @@ pub(super) fn records_query(collection: String, options: &JsValue) -> Result<Rec
 
 /// JSON texts as one JavaScript array, parsed by the engine's own JSON parser.
 pub(super) fn json_array(values: &[String]) -> Result<JsValue> {
-    to_js(&format!("[{}]", values.join(",")))
+    to_js(&format!("[{}]", crate::util::join(values, ",")))
 }
