@@ -26,27 +26,9 @@ pub(super) fn to_js(json: &str) -> Result<JsValue> {
 /// must be of the field's type. A `null`, a `NaN`, a `Date` or a function is refused, never
 /// dropped or changed. (By hand: JSON.stringify and the derived reader were 2.5 KB gzip more.)
 pub(super) fn config_from_js(obj: &JsValue) -> Result<ClientConfig> {
-    let present = |key: &str| Some(get(obj, key)).filter(|v| !v.is_undefined());
-    let string = |key: &str| -> Result<Option<String>> {
-        present(key)
-            .map(|v| {
-                v.as_string()
-                    .ok_or_else(|| invalid(format!("config: {key} must be a string")))
-            })
-            .transpose()
-    };
-    // A whole number JavaScript holds exactly (at most 2^53).
-    let integer = |key: &str| -> Result<Option<i64>> {
-        present(key)
-            .map(|v| {
-                v.as_f64()
-                    .filter(|n| n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_992.0)
-                    .map(|n| n as i64)
-                    .ok_or_else(|| invalid(format!("config: {key} must be a whole number")))
-            })
-            .transpose()
-    };
-    let unsigned = |key: &str| -> Result<Option<u32>> {
+    let string = |key| config_string(obj, key);
+    let integer = |key| config_integer(obj, key);
+    let unsigned = |key| -> Result<Option<u32>> {
         integer(key)?
             .map(|n| {
                 u32::try_from(n)
@@ -54,8 +36,8 @@ pub(super) fn config_from_js(obj: &JsValue) -> Result<ClientConfig> {
             })
             .transpose()
     };
-    let required =
-        |key: &str| string(key)?.ok_or_else(|| invalid(format!("config: {key} is required")));
+    let required = |key| string(key)?.ok_or_else(|| invalid(format!("config: {key} is required")));
+    let present = |key| config_value(obj, key);
     let mut cfg = ClientConfig::new(&required("clientId")?, &required("redirectUri")?);
     let strings = [
         ("scope", &mut cfg.scope),
@@ -114,6 +96,32 @@ pub(super) fn config_from_js(obj: &JsValue) -> Result<ClientConfig> {
         cfg.max_response_bytes = n;
     }
     Ok(cfg)
+}
+
+/// A config property, `None` when it is `undefined`.
+fn config_value(obj: &JsValue, key: &str) -> Option<JsValue> {
+    Some(get(obj, key)).filter(|v| !v.is_undefined())
+}
+
+fn config_string(obj: &JsValue, key: &str) -> Result<Option<String>> {
+    config_value(obj, key)
+        .map(|v| {
+            v.as_string()
+                .ok_or_else(|| invalid(format!("config: {key} must be a string")))
+        })
+        .transpose()
+}
+
+/// A whole number JavaScript holds exactly (at most 2^53).
+fn config_integer(obj: &JsValue, key: &str) -> Result<Option<i64>> {
+    config_value(obj, key)
+        .map(|v| {
+            v.as_f64()
+                .filter(|n| n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_992.0)
+                .map(|n| n as i64)
+                .ok_or_else(|| invalid(format!("config: {key} must be a whole number")))
+        })
+        .transpose()
 }
 
 /// `startLogin`'s options for the client (the glue reads its own: `redirect`, `popupTimeoutMs`).
