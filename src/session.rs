@@ -7,7 +7,7 @@
 use crate::dpop::PublicJwk;
 use crate::error::{Error, ErrorCode, Result};
 use crate::identity::Identity;
-use crate::json::{self, required, set, FromJson, JsonResult, Obj, Reader, ToJson};
+use crate::json::{self, set, FromJson, JsonResult, Obj, Reader, ToJson};
 use crate::oauth::AuthServerMetadata;
 use crate::platform::{Store, Table};
 use crate::secret::{AccessToken, KeySecret, PkceVerifier, RefreshToken};
@@ -47,15 +47,21 @@ impl FromJson for PendingLogin {
             "expires_at" => set(&mut expires_at, key, r.integer()?),
             _ => r.skip(),
         })?;
+        json::require(&[
+            ("server", server.is_some()),
+            ("verifier", verifier.is_some()),
+            ("redirect_uri", redirect_uri.is_some()),
+            ("expires_at", expires_at.is_some()),
+        ])?;
         Ok(PendingLogin {
-            server: required(server, "server")?,
-            verifier: required(verifier, "verifier")?,
+            server: server.unwrap(),
+            verifier: verifier.unwrap(),
             dpop_jwk: dpop_jwk.flatten(),
             dpop_key: dpop_key.flatten(),
             identity: identity.flatten(),
-            redirect_uri: required(redirect_uri, "redirect_uri")?,
+            redirect_uri: redirect_uri.unwrap(),
             app_state: app_state.flatten(),
-            expires_at: required(expires_at, "expires_at")?,
+            expires_at: expires_at.unwrap(),
         })
     }
 }
@@ -155,19 +161,28 @@ impl FromJson for Session {
             "refresh_sent_at" => set(&mut refresh_sent_at, key, r.opt_integer()?),
             _ => r.skip(),
         })?;
+        json::require(&[
+            ("did", did.is_some()),
+            ("pds", pds.is_some()),
+            ("server", server.is_some()),
+            ("scope", scope.is_some()),
+            ("access_token", access_token.is_some()),
+            ("created_at", created_at.is_some()),
+            ("updated_at", updated_at.is_some()),
+        ])?;
         Ok(Session {
-            did: required(did, "did")?,
+            did: did.unwrap(),
             handle: handle.flatten(),
-            pds: required(pds, "pds")?,
-            server: required(server, "server")?,
-            scope: required(scope, "scope")?,
-            access_token: required(access_token, "access_token")?,
+            pds: pds.unwrap(),
+            server: server.unwrap(),
+            scope: scope.unwrap(),
+            access_token: access_token.unwrap(),
             refresh_token: refresh_token.flatten(),
             expires_at: expires_at.flatten(),
             dpop_jwk: dpop_jwk.flatten(),
             dpop_key: dpop_key.flatten(),
-            created_at: required(created_at, "created_at")?,
-            updated_at: required(updated_at, "updated_at")?,
+            created_at: created_at.unwrap(),
+            updated_at: updated_at.unwrap(),
             client_id: client_id.flatten(),
             refresh_sent_at: refresh_sent_at.flatten(),
         })
@@ -472,5 +487,72 @@ mod tests {
             let e = decode::<Session>(bad.as_bytes()).unwrap_err();
             assert_eq!(e.code, ErrorCode::StorageError, "{bad}");
         }
+    }
+
+    /// Each field left out in turn, the nested server metadata's too: a required one is
+    /// refused by name (`json::require` checks them all before any is taken), an optional one
+    /// reads; with two left out, the first in the record's order is named.
+    #[test]
+    fn each_required_field_is_named_when_missing() {
+        fn check<T: FromJson>(full: &str, nested: &str, required: &[&str]) {
+            let full: serde_json::Value = serde_json::from_str(full).unwrap();
+            let mut refused = Vec::new();
+            let top = full.as_object().unwrap();
+            let paths = top.keys().map(|k| vec![k.clone()]).chain(
+                full[nested]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(|k| vec![nested.to_string(), k.clone()]),
+            );
+            for path in paths {
+                let mut v = full.clone();
+                let field = path.last().unwrap();
+                let parent = path[..path.len() - 1].iter().fold(&mut v, |v, k| &mut v[k]);
+                parent.as_object_mut().unwrap().remove(field);
+                if let Err(e) = decode::<T>(v.to_string().as_bytes()) {
+                    assert!(
+                        e.message.ends_with(&format!("missing field `{field}`")),
+                        "{field}: {}",
+                        e.message
+                    );
+                    refused.push(field.clone());
+                }
+            }
+            refused.sort();
+            let mut expected: Vec<String> = required.iter().map(|s| s.to_string()).collect();
+            expected.sort();
+            assert_eq!(refused, expected);
+            for pair in required.windows(2) {
+                let mut v = full.clone();
+                for field in pair {
+                    v.as_object_mut().unwrap().remove(*field);
+                }
+                if pair.iter().all(|f| top.contains_key(*f)) {
+                    let Err(e) = decode::<T>(v.to_string().as_bytes()) else {
+                        panic!("{pair:?} left out, and the record read");
+                    };
+                    assert!(e.message.ends_with(&format!("missing field `{}`", pair[0])));
+                }
+            }
+        }
+        let server = [
+            "issuer",
+            "authorization_endpoint",
+            "token_endpoint",
+            "pushed_authorization_request_endpoint",
+        ];
+        let session = [
+            "did",
+            "pds",
+            "server",
+            "scope",
+            "access_token",
+            "created_at",
+            "updated_at",
+        ];
+        check::<Session>(SESSION_FULL, "server", &[&session[..], &server].concat());
+        let pending = ["server", "verifier", "redirect_uri", "expires_at"];
+        check::<PendingLogin>(PENDING_FULL, "server", &[&pending[..], &server].concat());
     }
 }

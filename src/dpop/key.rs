@@ -9,7 +9,7 @@ use p256::elliptic_curve::sec1::ToEncodedPoint;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::json::{required, set, FromJson, JsonResult, Obj, Reader, ToJson};
+use crate::json::{set, FromJson, JsonResult, Obj, Reader, ToJson};
 use crate::platform::{blank_scalar, KeyMaterial, Keys, Scalar};
 use crate::secret::KeySecret;
 use crate::util::{b64url, b64url_decode, fill_random, sha256};
@@ -30,9 +30,10 @@ impl FromJson for PublicJwk {
             "y" => set(&mut y, key, r.string()?),
             _ => r.skip(),
         })?;
+        crate::json::require(&[("x", x.is_some()), ("y", y.is_some())])?;
         Ok(PublicJwk {
-            x: required(x, "x")?,
-            y: required(y, "y")?,
+            x: x.unwrap(),
+            y: y.unwrap(),
         })
     }
 }

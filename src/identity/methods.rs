@@ -80,9 +80,10 @@ impl FromJson for DohRecord {
             "data" => set(&mut data, key, r.string()?),
             _ => r.skip(),
         })?;
+        crate::json::require(&[("type", kind.is_some()), ("data", data.is_some())])?;
         Ok(DohRecord {
-            kind: required(kind, "type")?,
-            data: required(data, "data")?,
+            kind: kind.unwrap(),
+            data: data.unwrap(),
         })
     }
 }

@@ -15,7 +15,7 @@ use crate::identity::methods::{
     resolve_handle_request, well_known_request,
 };
 use crate::identity::{normalize_handle, DidDocument};
-use crate::json::{required, set, FromJson, JsonResult, Obj, Reader, ToJson};
+use crate::json::{set, FromJson, JsonResult, Obj, Reader, ToJson};
 use crate::platform::Http;
 
 /// A verified account: the DID, its handle when the bidirectional check passed, and its PDS.
@@ -35,10 +35,11 @@ impl FromJson for Identity {
             "pds" => set(&mut pds, key, r.string()?),
             _ => r.skip(),
         })?;
+        crate::json::require(&[("did", did.is_some()), ("pds", pds.is_some())])?;
         Ok(Identity {
-            did: required(did, "did")?,
+            did: did.unwrap(),
             handle: handle.flatten(),
-            pds: required(pds, "pds")?,
+            pds: pds.unwrap(),
         })
     }
 }

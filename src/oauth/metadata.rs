@@ -82,14 +82,17 @@ impl FromJson for AuthServerMetadata {
             "prompt_values_supported" => set(&mut prompts, key, r.strings()?),
             _ => r.skip(),
         })?;
+        crate::json::require(&[
+            ("issuer", issuer.is_some()),
+            ("authorization_endpoint", authorization.is_some()),
+            ("token_endpoint", token.is_some()),
+            ("pushed_authorization_request_endpoint", par.is_some()),
+        ])?;
         Ok(AuthServerMetadata {
-            issuer: required(issuer, "issuer")?,
-            authorization_endpoint: required(authorization, "authorization_endpoint")?,
-            token_endpoint: required(token, "token_endpoint")?,
-            pushed_authorization_request_endpoint: required(
-                par,
-                "pushed_authorization_request_endpoint",
-            )?,
+            issuer: issuer.unwrap(),
+            authorization_endpoint: authorization.unwrap(),
+            token_endpoint: token.unwrap(),
+            pushed_authorization_request_endpoint: par.unwrap(),
             revocation_endpoint: revocation.flatten(),
             require_pushed_authorization_requests: require_par.unwrap_or_default(),
             code_challenge_methods_supported: challenge_methods.unwrap_or_default(),

@@ -184,9 +184,13 @@ impl FromJson for TokenBody {
             "sub" => set(&mut sub, key, r.opt_string()?),
             _ => r.skip(),
         })?;
+        crate::json::require(&[
+            ("access_token", access_token.is_some()),
+            ("token_type", token_type.is_some()),
+        ])?;
         Ok(TokenBody {
-            access_token: required(access_token, "access_token")?,
-            token_type: required(token_type, "token_type")?,
+            access_token: access_token.unwrap(),
+            token_type: token_type.unwrap(),
             expires_in: expires_in.flatten(),
             refresh_token: refresh_token.flatten(),
             scope: scope.flatten(),
