@@ -91,6 +91,18 @@ if want lint; then
     echo "$debug_uses" >&2
     exit 1
   fi
+  # Shipped code builds text with `msg!` (src/lib.rs), never core::fmt: one `format!` or
+  # `write!` links its machinery back into the .wasm.
+  fmt_uses="$(git ls-files 'src/*.rs' | grep -vE '(^|/)(tests|testing|fuzz)\.rs$' | xargs awk '
+    FNR == 1 { skip = 0 }
+    prev ~ /^#\[cfg\(test\)\]/ && /^(pub(\(crate\))? )?mod / { skip = 1 }
+    { prev = $0 }
+    !skip && /(format!|format_args!|write!|writeln!)/ && !/^[[:space:]]*\/\// { print FILENAME ":" FNR ": " $0 }')"
+  if [ -n "$fmt_uses" ]; then
+    echo "test: core::fmt in shipped code (build text with msg!, util::int, util::quoted):" >&2
+    echo "$fmt_uses" >&2
+    exit 1
+  fi
   if [ -x node_modules/.bin/prettier ]; then
     node_modules/.bin/prettier --check . --log-level warn
   fi

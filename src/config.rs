@@ -221,14 +221,16 @@ impl ClientConfig {
             ("plcDirectoryUrl", &self.plc_directory_url),
             ("dohUrl", &self.doh_url),
         ] {
-            self.check_url(value).map_err(|e| {
-                Error::new(ErrorCode::InvalidConfig, format!("{name}: {}", e.message))
-            })?;
+            self.check_url(value)
+                .map_err(|e| Error::new(ErrorCode::InvalidConfig, msg!(name, ": ", e.message)))?;
         }
         if !(0..=MAX_REFRESH_MARGIN_SECS).contains(&self.refresh_margin_secs) {
             return err(
                 ErrorCode::InvalidConfig,
-                format!("refreshMarginSecs must be from 0 to {MAX_REFRESH_MARGIN_SECS}"),
+                msg!(
+                    "refreshMarginSecs must be from 0 to ",
+                    crate::util::int(MAX_REFRESH_MARGIN_SECS)
+                ),
             );
         }
         if !(1..=600_000).contains(&self.request_timeout_ms) {
@@ -261,11 +263,14 @@ impl ClientConfig {
             "http" if self.allow_http => Ok(parsed),
             "http" => err(
                 ErrorCode::InsecureUrl,
-                format!("{url} is not https (set allowHttp: true for local development only)"),
+                msg!(
+                    url,
+                    " is not https (set allowHttp: true for local development only)"
+                ),
             ),
             other => err(
                 ErrorCode::InvalidResponse,
-                format!("{url}: unsupported scheme {other}"),
+                msg!(url, ": unsupported scheme ", other),
             ),
         }
     }
@@ -278,7 +283,7 @@ pub fn loopback_client_id(redirect_uri: &str, scope: &str) -> String {
         // Form encoding writes spaces as `+`; the spec's examples (and strict parsers) use %20.
         // A literal `+` was already escaped as %2B, so every `+` left is a space.
         .replace('+', "%20");
-    format!("http://localhost?{query}")
+    msg!("http://localhost?", query)
 }
 
 #[cfg(test)]

@@ -166,7 +166,7 @@ impl Error {
 
     /// A new error of `code` that wraps `self`, keeping its message in front of the context.
     pub fn wrap(self, code: ErrorCode, context: &str) -> Error {
-        let message = format!("{context}: {}", self.message);
+        let message = msg!(context, ": ", self.message);
         Error::new(code, message).with_cause(self)
     }
 }
@@ -186,7 +186,7 @@ impl std::ops::DerefMut for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code.as_str(), self.message)
+        f.write_str(&msg!(self.code.as_str(), ": ", self.message))
     }
 }
 

@@ -14,15 +14,13 @@
 //! (serde_json's limit), so hostile input cannot exhaust the stack. A field named twice in an
 //! object is refused when the reader knows the field, as serde's derived readers do.
 
-use std::fmt::Write as _;
-
 /// Why a JSON text was refused: a short reason, with the byte offset for syntax errors.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct JsonError(pub String);
 
-impl std::fmt::Display for JsonError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+impl AsRef<str> for JsonError {
+    fn as_ref(&self) -> &str {
+        &self.0
     }
 }
 
@@ -70,14 +68,23 @@ pub(crate) struct Reader<'a> {
 }
 
 fn expected(what: &str, pos: usize) -> JsonError {
-    JsonError(format!("expected {what} at byte {pos}"))
+    JsonError(msg!(
+        "expected ",
+        what,
+        " at byte ",
+        crate::util::int(pos as i64)
+    ))
 }
 
 impl<'a> Reader<'a> {
     /// A reader over `bytes`, which must be UTF-8.
     pub fn new(bytes: &'a [u8]) -> JsonResult<Self> {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| JsonError(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            JsonError(msg!(
+                "invalid UTF-8 at byte ",
+                crate::util::int(e.valid_up_to() as i64)
+            ))
+        })?;
         Ok(Reader {
             text,
             pos: 0,
@@ -272,9 +279,11 @@ impl<'a> Reader<'a> {
     fn nest(&mut self) -> JsonResult<()> {
         self.depth += 1;
         if self.depth >= MAX_DEPTH {
-            return Err(JsonError(format!(
-                "nested {MAX_DEPTH} levels deep at byte {}",
-                self.pos
+            return Err(JsonError(msg!(
+                "nested ",
+                crate::util::int(MAX_DEPTH as i64),
+                " levels deep at byte ",
+                crate::util::int(self.pos as i64)
             )));
         }
         Ok(())
@@ -407,7 +416,7 @@ impl<'a> Reader<'a> {
 /// Stores a field's value, refusing a second one for the same field.
 pub(crate) fn set<T>(slot: &mut Option<T>, key: &str, value: T) -> JsonResult<()> {
     if slot.is_some() {
-        return Err(JsonError(format!("duplicate field `{key}`")));
+        return Err(JsonError(msg!("duplicate field `", key, "`")));
     }
     *slot = Some(value);
     Ok(())
@@ -419,14 +428,14 @@ pub(crate) fn set<T>(slot: &mut Option<T>, key: &str, value: T) -> JsonResult<()
 /// session.
 pub(crate) fn require(present: &[(&str, bool)]) -> JsonResult<()> {
     match present.iter().find(|(_, p)| !p) {
-        Some((key, _)) => Err(JsonError(format!("missing field `{key}`"))),
+        Some((key, _)) => Err(JsonError(msg!("missing field `", key, "`"))),
         None => Ok(()),
     }
 }
 
 /// A field that must have been present.
 pub(crate) fn required<T>(slot: Option<T>, key: &str) -> JsonResult<T> {
-    slot.ok_or_else(|| JsonError(format!("missing field `{key}`")))
+    slot.ok_or_else(|| JsonError(msg!("missing field `", key, "`")))
 }
 
 /// `value` as a JSON string literal.
@@ -453,7 +462,8 @@ fn push_string(out: &mut String, value: &str) {
         };
         out.push_str(&value[start..i]);
         if escape.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
+            out.push_str("\\u");
+            crate::util::push_hex(out, b as u32, 4, false);
         } else {
             out.push_str(escape);
         }
@@ -503,7 +513,7 @@ impl<'a> Obj<'a> {
     }
 
     pub fn int(&mut self, key: &str, value: i64) {
-        let _ = write!(self.key(key), "{value}");
+        self.key(key).push_str(&crate::util::int(value));
     }
 
     /// An integer, or `null`.

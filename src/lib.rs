@@ -7,6 +7,18 @@
 //! drive [`client::Client`] over any [`platform::Platform`].
 #![deny(missing_docs)]
 
+/// Text from pieces, each a `&str` or a `String` (`util::int` for a number, `util::quoted` for
+/// input in a message): what shipped code uses instead of `format!`, so that nothing in the
+/// .wasm calls core::fmt (`Arguments`, `Formatter`, padding, the `Display` impls). -185 B gzip
+/// in all, measured in the thirteenth session: each call's table of pieces costs about what
+/// `format_args!`'s did, and the message text stays. `npm test`'s lint stage refuses
+/// `format!`, `write!` and `format_args!` in shipped code.
+macro_rules! msg {
+    ($($piece:expr),+ $(,)?) => {
+        $crate::util::concat(&[$(::core::convert::AsRef::<str>::as_ref(&$piece)),+])
+    };
+}
+
 mod cache;
 pub mod client;
 pub mod config;

@@ -83,14 +83,14 @@ impl ToJson for PendingLogin {
 /// Where a client's login attempt is stored: its `state` within the client's own namespace, so
 /// another app on the origin can never take it.
 pub(crate) fn pending_id(state: &str, client_id: &str) -> String {
-    format!("{state}|{client_id}")
+    msg!(state, "|", client_id)
 }
 
 /// Where a client's session of `did` is stored. Sessions belong to the client id that created
 /// them: another client (another app on the same origin, sharing the database) has its own
 /// records and never lists, refreshes or deletes these.
 pub(crate) fn session_id(did: &str, client_id: &str) -> String {
-    format!("{did}|{client_id}")
+    msg!(did, "|", client_id)
 }
 
 /// The DID and client id of a session's storage id (`None` for a version 0.1 id, the DID alone).
@@ -292,7 +292,7 @@ pub(crate) fn decode<T: FromJson>(bytes: &[u8]) -> Result<T> {
     json::from_slice(bytes).map_err(|e| {
         Error::new(
             ErrorCode::StorageError,
-            format!("stored record is unreadable: {e}"),
+            msg!("stored record is unreadable: ", e),
         )
     })
 }

@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use crate::util::Quoted;
+use crate::util;
 
 /// A parsed absolute URL: its serialization and where its parts are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,7 +80,7 @@ impl Url {
         Url::parse(input).ok_or_else(|| {
             crate::error::Error::new(
                 crate::error::ErrorCode::InvalidResponse,
-                format!("{input} is not a URL", input = Quoted(input)),
+                msg!(util::quoted(input), " is not a URL"),
             )
         })
     }
@@ -191,7 +191,7 @@ impl Url {
                 let host = self.authority.as_ref().map_or(0..0, |a| {
                     a.host.start..a.port.as_ref().map_or(a.host.end, |p| p.end)
                 });
-                format!("{}://{}", self.scheme(), &self.href[host])
+                msg!(self.scheme(), "://", &self.href[host])
             }
             "blob" => Url::parse(self.path())
                 .filter(|inner| matches!(inner.scheme(), "http" | "https"))
@@ -269,9 +269,9 @@ impl Url {
     /// percent-encoding (a constant of this crate), keeping query and fragment.
     pub fn set_path(&mut self, path: &str) {
         debug_assert!(path.starts_with('/') && !path.contains(['?', '#', '%', '\\']));
-        let href = format!(
-            "{}{path}{}",
+        let href = msg!(
             &self.href[..self.path.start],
+            path,
             &self.href[self.path.end..]
         );
         *self = Url::split(href).unwrap_or_else(|| self.clone());

@@ -161,16 +161,56 @@ pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
         let why = "crypto.getRandomValues is unavailable or failed";
         #[cfg(not(target_arch = "wasm32"))]
         let why = _e.to_string();
-        Error::new(
-            ErrorCode::CryptoError,
-            format!("no secure randomness: {why}"),
-        )
+        Error::new(ErrorCode::CryptoError, msg!("no secure randomness: ", why))
     })
 }
 
 /// A random URL-safe token carrying `N` bytes of entropy.
 pub(crate) fn random_token<const N: usize>() -> Result<String> {
     Ok(b64url(&random_bytes::<N>()?))
+}
+
+/// Text from pieces, as `msg!` builds it (see there).
+pub(crate) fn concat(pieces: &[&str]) -> String {
+    let mut out = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+    for piece in pieces {
+        out.push_str(piece);
+    }
+    out
+}
+
+/// A number in decimal, as `i64`'s `Display` writes it (without core::fmt; see `msg!`).
+pub(crate) fn int(n: i64) -> String {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut out = String::with_capacity(21);
+    if n < 0 {
+        out.push('-');
+    }
+    digits[i..].iter().for_each(|&d| out.push(d as char));
+    out
+}
+
+/// Appends `n` in hexadecimal, at least `width` digits (leading zeros), upper or lower case.
+pub(crate) fn push_hex(out: &mut String, n: u32, width: usize, upper: bool) {
+    let alphabet: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
+    let len = (1..8).find(|&d| n >> (4 * d) == 0).unwrap_or(8).max(width);
+    for d in (0..len).rev() {
+        out.push(alphabet[(n >> (4 * d) & 15) as usize] as char);
+    }
 }
 
 /// A string in double quotes for an error message, escaped so that hostile input cannot forge
@@ -181,36 +221,35 @@ pub(crate) fn random_token<const N: usize>() -> Result<String> {
 /// Messages use this rather than `{:?}`: the shipped build is compiled with
 /// `-Zfmt-debug=none` (scripts/build.sh), where every `Debug` prints nothing; `npm test`'s lint
 /// stage refuses `Debug` formatting in the crate's non-test code.
-pub(crate) struct Quoted<'a>(pub &'a str);
-
-impl std::fmt::Display for Quoted<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use std::fmt::Write;
-        f.write_char('"')?;
-        for c in self.0.chars() {
-            match c {
-                '"' | '\\' => {
-                    f.write_char('\\')?;
-                    f.write_char(c)?;
-                }
-                c if c.is_control()
-                    || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
-                        | '\u{2060}'..='\u{206f}' | '\u{feff}') =>
-                {
-                    write!(f, "\\u{{{:x}}}", c as u32)?
-                }
-                c => f.write_char(c)?,
+pub(crate) fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
             }
+            c if c.is_control()
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+                    | '\u{2060}'..='\u{206f}' | '\u{feff}') =>
+            {
+                out.push_str("\\u{");
+                push_hex(&mut out, c as u32, 1, false);
+                out.push('}');
+            }
+            c => out.push(c),
         }
-        f.write_char('"')
     }
+    out.push('"');
+    out
 }
 
 pub(crate) fn json_body<T: crate::json::FromJson>(body: &[u8], what: &str) -> Result<T> {
     crate::json::from_slice(body).map_err(|e| {
         Error::new(
             ErrorCode::InvalidResponse,
-            format!("{what}: unreadable JSON ({e})"),
+            msg!(what, ": unreadable JSON (", e, ")"),
         )
     })
 }
@@ -218,7 +257,8 @@ pub(crate) fn json_body<T: crate::json::FromJson>(body: &[u8], what: &str) -> Re
 #[cfg(test)]
 mod tests {
     use super::{
-        b64url, b64url_decode, contains, find, join, parse_int, replace, sort_by_key, Quoted,
+        b64url, b64url_decode, concat, contains, find, int, join, parse_int, push_hex, quoted,
+        replace, sort_by_key,
     };
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
@@ -279,6 +319,38 @@ mod tests {
                 assert_eq!(join(&owned, sep), owned.join(sep));
             }
         }
+    }
+
+    /// `msg!`'s pieces against core::fmt, which they replace: integers at the edges and
+    /// around each power of ten, hexadecimal at every width used, and a message.
+    #[test]
+    fn text_pieces_as_core_fmt() {
+        let mut samples = vec![i64::MIN, i64::MIN + 1, i64::MAX, 0, -1];
+        for p in 0..19 {
+            let t = 10i64.pow(p);
+            samples.extend([t - 1, t, t + 1, -t + 1, -t, -t - 1]);
+        }
+        for n in samples {
+            assert_eq!(int(n), n.to_string());
+        }
+        for n in (0..=0x2100u32).chain([0xfeff, 0x10ffff, u32::MAX]) {
+            for (width, upper) in [(1, false), (2, true), (4, false)] {
+                let mut ours = String::from("x");
+                push_hex(&mut ours, n, width, upper);
+                let std = if upper {
+                    format!("x{n:0width$X}")
+                } else {
+                    format!("x{n:0width$x}")
+                };
+                assert_eq!(ours, std);
+            }
+        }
+        let (did, status) = ("did:plc:a", 404u16);
+        assert_eq!(
+            msg!("the DID document of ", did, ": HTTP ", int(status.into())),
+            format!("the DID document of {did}: HTTP {status}")
+        );
+        assert_eq!(concat(&[]), "");
     }
 
     /// Every string of up to 4 pieces from a small set (ASCII, a two-byte and a four-byte
@@ -383,7 +455,7 @@ mod tests {
 
     #[test]
     fn quoted_escapes_what_could_forge_or_hide_text() {
-        let q = |s: &str| Quoted(s).to_string();
+        let q = quoted;
         assert_eq!(q("alice.bsky.social"), r#""alice.bsky.social""#);
         assert_eq!(q(r#"a"b\c"#), r#""a\"b\\c""#);
         // A line break cannot start a forged line; a tab or NUL is visible.

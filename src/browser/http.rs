@@ -77,7 +77,7 @@ impl FetchHttp {
         let broken = |what: String| {
             Err(Error::new(
                 ErrorCode::InvalidInput,
-                format!("{what}: a line break"),
+                msg!(what, ": a line break"),
             ))
         };
         let mut head = String::new();
@@ -90,7 +90,7 @@ impl FetchHttp {
         }
         for (name, value) in &request.headers {
             if name.contains('\n') || value.contains('\n') {
-                return broken(format!("header {name}"));
+                return broken(msg!("header ", name));
             }
             head.push_str(name);
             head.push('\n');
@@ -129,26 +129,29 @@ impl FetchHttp {
             .await
             .map_err(|e| super::js::error(ErrorCode::NetworkError, "fetch", &e))?
             .unchecked_into();
-        let what = || format!("{method} {url}");
+        let what = || msg!(method, " ", url);
         if let Some(failure) = answer.failure() {
             let detail = answer.detail();
             return Err(match failure.as_str() {
                 "invalid" => Error::new(
                     ErrorCode::InvalidInput,
-                    format!("request to {url}: {detail}"),
+                    msg!("request to ", url, ": ", detail),
                 ),
-                "timeout" => {
-                    Error::new(ErrorCode::Timeout, format!("{}: no answer in time", what()))
-                }
+                "timeout" => Error::new(ErrorCode::Timeout, msg!(what(), ": no answer in time")),
                 "too_large" => Error::new(
                     ErrorCode::ResponseTooLarge,
-                    format!("{}: the response is larger than {max_body} bytes", what()),
+                    msg!(
+                        what(),
+                        ": the response is larger than ",
+                        crate::util::int(*max_body as i64),
+                        " bytes"
+                    ),
                 ),
                 "crypto" => Error::new(
                     ErrorCode::CryptoError,
-                    format!("signing a DPoP proof: {detail}"),
+                    msg!("signing a DPoP proof: ", detail),
                 ),
-                _ => Error::new(ErrorCode::NetworkError, format!("{}: {detail}", what())),
+                _ => Error::new(ErrorCode::NetworkError, msg!(what(), ": ", detail)),
             });
         }
         Ok(HttpResponse {

@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorCode};
 /// `DOMException`, a string, or anything else).
 pub(crate) fn message(value: &JsValue) -> String {
     if let Some(e) = value.dyn_ref::<js_sys::Error>() {
-        return format!("{}: {}", String::from(e.name()), String::from(e.message()));
+        return msg!(String::from(e.name()), ": ", String::from(e.message()));
     }
     if let Some(s) = value.as_string() {
         return s;
@@ -19,7 +19,7 @@ pub(crate) fn message(value: &JsValue) -> String {
     let name = property_string(value, "name");
     let msg = property_string(value, "message");
     match (name, msg) {
-        (Some(n), Some(m)) => format!("{n}: {m}"),
+        (Some(n), Some(m)) => msg!(n, ": ", m),
         (None, Some(m)) => m,
         (Some(n), None) => n,
         // A thrown number, `null`, a plain object…: as `String(value)` shows it.
@@ -59,7 +59,7 @@ pub(crate) async fn settle<T: JsCast>(promise: js_sys::Promise) -> Result<T, Err
 }
 
 pub(crate) fn error(code: ErrorCode, context: &str, value: &JsValue) -> Error {
-    Error::new(code, format!("{context}: {}", message(value)))
+    Error::new(code, msg!(context, ": ", message(value)))
 }
 
 fn property_string(value: &JsValue, key: &str) -> Option<String> {

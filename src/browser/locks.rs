@@ -72,7 +72,7 @@ impl WebLocks {
             Some(false) => Ok(None),
             None => Err(Error::new(
                 ErrorCode::LockFailed,
-                format!("lock {name}: {}", granted.as_string().unwrap_or_default()),
+                msg!("lock ", name, ": ", granted.as_string().unwrap_or_default()),
             )),
         }
     }
@@ -98,7 +98,7 @@ impl Locks for WebLocks {
     async fn lock(&self, name: &str) -> Result<LockGuard> {
         self.request(name, false)
             .await?
-            .ok_or_else(|| Error::new(ErrorCode::LockFailed, format!("lock {name}: not granted")))
+            .ok_or_else(|| Error::new(ErrorCode::LockFailed, msg!("lock ", name, ": not granted")))
     }
 
     async fn try_lock(&self, name: &str) -> Result<Option<LockGuard>> {

@@ -32,7 +32,7 @@ impl<P: Platform> Client<P> {
         if meta.issuer != issuer {
             return err(
                 ErrorCode::SubjectMismatch,
-                format!("{did} is served by {}, not by {issuer}", meta.issuer),
+                msg!(did, " is served by ", meta.issuer, ", not by ", issuer),
             );
         }
         Ok(identity)

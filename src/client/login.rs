@@ -22,8 +22,7 @@ use crate::session::{
     decode, encode, id_may_be_mine, pending_id, PendingLogin, Session, SessionInfo,
     PENDING_LIFETIME_SECS,
 };
-use crate::util;
-use crate::util::{random_token, Quoted};
+use crate::util::{self, random_token};
 
 /// Options of `startLogin` (camelCase in JavaScript, read by `wasm::convert::login_options`).
 #[derive(Clone, Debug, Default)]
@@ -129,7 +128,7 @@ fn classify(input: &str) -> Result<LoginInput> {
             Some(url) => Ok(LoginInput::Service(url.into_string())),
             None => err(
                 ErrorCode::InvalidInput,
-                format!("{trimmed} is not an http(s) URL", trimmed = Quoted(trimmed)),
+                msg!(util::quoted(trimmed), " is not an http(s) URL"),
             ),
         };
     }
@@ -156,9 +155,9 @@ impl<P: Platform> Client<P> {
             Some(other) => {
                 return err(
                     ErrorCode::InvalidInput,
-                    format!(
-                        "display must be \"page\", \"popup\" or \"touch\", not {other}",
-                        other = Quoted(other)
+                    msg!(
+                        "display must be \"page\", \"popup\" or \"touch\", not ",
+                        util::quoted(other)
                     ),
                 )
             }
@@ -194,9 +193,9 @@ impl<P: Platform> Client<P> {
         {
             return err(
                 ErrorCode::Unsupported,
-                format!(
-                    "{} does not offer sign-up (no \"create\" in its prompt_values_supported)",
-                    server.issuer
+                msg!(
+                    server.issuer,
+                    " does not offer sign-up (no \"create\" in its prompt_values_supported)"
                 ),
             );
         }
@@ -204,7 +203,7 @@ impl<P: Platform> Client<P> {
         let pkce = pkce::generate()?;
         let state = random_token::<32>()?;
         let state = if popup {
-            format!("{POPUP_STATE_PREFIX}{state}")
+            msg!(POPUP_STATE_PREFIX, state)
         } else {
             state
         };
@@ -350,9 +349,11 @@ impl<P: Platform> Client<P> {
             Some(id) if id.did == tokens.sub => Ok(id),
             Some(id) => err(
                 ErrorCode::SubjectMismatch,
-                format!(
-                    "signed in as {}, but the login was for {}",
-                    tokens.sub, id.did
+                msg!(
+                    "signed in as ",
+                    tokens.sub,
+                    ", but the login was for ",
+                    id.did
                 ),
             ),
             None => {

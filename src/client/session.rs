@@ -41,13 +41,13 @@ impl<K> Clone for Live<K> {
 
 /// The lock that serializes every write of one client's session of `did`, across tabs.
 pub(super) fn lock_name(client_id: &str, did: &str) -> String {
-    format!("atproto-oauth:session:{}", session_id(did, client_id))
+    msg!("atproto-oauth:session:", session_id(did, client_id))
 }
 
 /// The lock a tab holds while it has the only copy of a session's current tokens (a refresh
 /// succeeded, storing its answer failed). The browser releases it when that tab goes away.
 fn unsaved_lock_name(client_id: &str, did: &str) -> String {
-    format!("atproto-oauth:unsaved:{}", session_id(did, client_id))
+    msg!("atproto-oauth:unsaved:", session_id(did, client_id))
 }
 
 /// The unsaved sessions of a platform's client. Rare and few: a list, not a map (a map of its
@@ -181,7 +181,7 @@ impl<P: Platform> Client<P> {
         if let Some(live) = self.live.borrow().get(did) {
             return Ok(live.clone());
         }
-        let not_found = || Error::new(ErrorCode::SessionNotFound, format!("no session for {did}"));
+        let not_found = || Error::new(ErrorCode::SessionNotFound, msg!("no session for ", did));
         let client_id = &self.cfg.client_id;
         let stored = read_session(&self.platform, client_id, did)
             .await?
@@ -282,9 +282,10 @@ impl<P: Platform> Client<P> {
         });
         self.platform.emit(SessionEvent::Unsaved {
             did,
-            reason: format!(
-                "the refreshed tokens could not be stored ({}): this tab keeps them and retries",
-                cause.message
+            reason: msg!(
+                "the refreshed tokens could not be stored (",
+                cause.message,
+                "): this tab keeps them and retries"
             ),
         });
         live
@@ -374,7 +375,7 @@ impl<P: Platform> Client<P> {
                     self.live.borrow_mut().remove(did);
                     return err(
                         ErrorCode::SessionNotFound,
-                        format!("the session of {did} was deleted"),
+                        msg!("the session of ", did, " was deleted"),
                     );
                 };
                 let restored = self.stored_key(&stored).await?;
@@ -424,8 +425,10 @@ impl<P: Platform> Client<P> {
             if free.is_none() {
                 return err(
                     ErrorCode::StorageError,
-                    format!(
-                        "another tab holds the current tokens of {did}, not stored yet: the \
+                    msg!(
+                        "another tab holds the current tokens of ",
+                        did,
+                        ", not stored yet: the \
                          stored ones are spent (presenting them would end the session). Retry \
                          later"
                     ),
@@ -458,7 +461,7 @@ impl<P: Platform> Client<P> {
                     .await?;
                 err(
                     ErrorCode::SubjectMismatch,
-                    format!("refresh for {did} returned tokens for {}", tokens.sub),
+                    msg!("refresh for ", did, " returned tokens for ", tokens.sub),
                 )
             }
             Ok(tokens) => {
@@ -506,7 +509,15 @@ impl<P: Platform> Client<P> {
                 let (server_error, status) = (e.server_error.clone(), e.status);
                 Err(Error::new(
                     ErrorCode::SessionExpired,
-                    format!("the session of {did} ended: {reason} ({})", e.message),
+                    msg!(
+                        "the session of ",
+                        did,
+                        " ended: ",
+                        reason,
+                        " (",
+                        e.message,
+                        ")"
+                    ),
                 )
                 .with_server_error(server_error, status)
                 .with_cause(e))

@@ -8,7 +8,7 @@ use crate::dpop::{self, BoundToken};
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::json::{set, FromJson, JsonResult, Reader};
 use crate::platform::{HttpRequest, HttpResponse, Platform};
-use crate::util::{self, json_body, Quoted};
+use crate::util::{self, json_body};
 
 /// One XRPC call, as the app describes it.
 #[derive(Clone, Debug)]
@@ -34,7 +34,7 @@ impl XrpcRequest {
     /// The request as it goes to the PDS: `/xrpc/<nsid>?<params>`.
     fn to_pds_request(&self) -> Result<PdsRequest> {
         check_nsid(&self.nsid)?;
-        let mut path = format!("/xrpc/{}", self.nsid);
+        let mut path = msg!("/xrpc/", self.nsid);
         if !self.params.is_empty() {
             path.push('?');
             path.push_str(&crate::form::encode(&self.params));
@@ -103,9 +103,9 @@ pub fn check_proxy(value: &str) -> Result<()> {
     } else {
         err(
             ErrorCode::InvalidInput,
-            format!(
-                "{value} is not a service reference like did:web:api.bsky.app#bsky_appview",
-                value = Quoted(value)
+            msg!(
+                util::quoted(value),
+                " is not a service reference like did:web:api.bsky.app#bsky_appview"
             ),
         )
     }
@@ -135,13 +135,16 @@ impl RecordsQuery {
             ("collection".to_string(), self.collection.clone()),
         ];
         if let Some(limit) = self.limit {
-            params.push(("limit".into(), limit.to_string()));
+            params.push(("limit".into(), util::int(limit)));
         }
         if let Some(cursor) = cursor.or(self.cursor.as_deref()) {
             params.push(("cursor".into(), cursor.to_string()));
         }
         if let Some(reverse) = self.reverse {
-            params.push(("reverse".into(), reverse.to_string()));
+            params.push((
+                "reverse".into(),
+                String::from(if reverse { "true" } else { "false" }),
+            ));
         }
         XrpcRequest {
             method: "GET".into(),
@@ -188,7 +191,7 @@ fn check_nsid(nsid: &str) -> Result<()> {
     } else {
         err(
             ErrorCode::InvalidInput,
-            format!("{nsid} is not an NSID", nsid = Quoted(nsid)),
+            msg!(util::quoted(nsid), " is not an NSID"),
         )
     }
 }
@@ -201,31 +204,32 @@ pub(crate) fn is_invalid_token(resp: &HttpResponse) -> bool {
 fn xrpc_error(resp: &HttpResponse, nsid: &str) -> Error {
     let body = resp.error_body().unwrap_or_default();
     let (error, message) = (body.error, body.message);
-    let said = format!(
-        "HTTP {}{}{}",
-        resp.status,
-        error
-            .as_deref()
-            .map(|e| format!(": {e}"))
-            .unwrap_or_default(),
+    let said = msg!(
+        "HTTP ",
+        util::int(resp.status.into()),
+        error.as_deref().map(|e| msg!(": ", e)).unwrap_or_default(),
         message
             .as_deref()
-            .map(|m| format!(" ({m})"))
+            .map(|m| msg!(" (", m, ")"))
             .unwrap_or_default()
     );
     let mut e = match insufficient_scope(resp, error.as_deref(), message.as_deref()) {
         Some(missing) => {
             let mut e = Error::new(
                 ErrorCode::InsufficientScope,
-                format!(
-                    "{nsid} needs {}, which the session was not granted ({said})",
-                    missing.as_deref().unwrap_or("a scope")
+                msg!(
+                    nsid,
+                    " needs ",
+                    missing.as_deref().unwrap_or("a scope"),
+                    ", which the session was not granted (",
+                    said,
+                    ")"
                 ),
             );
             e.missing_scope = missing;
             e
         }
-        None => Error::new(ErrorCode::XrpcError, format!("{nsid} failed with {said}")),
+        None => Error::new(ErrorCode::XrpcError, msg!(nsid, " failed with ", said)),
     };
     e.server_error = error;
     e.status = Some(resp.status);
@@ -322,9 +326,9 @@ impl<P: Platform> Client<P> {
             .ok_or_else(|| {
                 Error::new(
                     ErrorCode::InvalidInput,
-                    format!(
-                        "{} is not a path on the PDS (like /xrpc/<nsid>)",
-                        Quoted(&req.path)
+                    msg!(
+                        util::quoted(&req.path),
+                        " is not a path on the PDS (like /xrpc/<nsid>)"
                     ),
                 )
             })?;
@@ -332,7 +336,7 @@ impl<P: Platform> Client<P> {
         if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
             return err(
                 ErrorCode::InvalidInput,
-                format!("{} is not an HTTP method", Quoted(&req.method)),
+                msg!(util::quoted(&req.method), " is not an HTTP method"),
             );
         }
         // The session's own credentials are the only ones sent.

@@ -55,9 +55,12 @@ impl PublicJwk {
 
     /// The JWK with its members in the order RFC 7638 hashes them.
     fn canonical_json(&self) -> String {
-        format!(
-            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
-            self.x, self.y
+        msg!(
+            r#"{"crv":"P-256","kty":"EC","x":""#,
+            self.x,
+            r#"","y":""#,
+            self.y,
+            r#""}"#
         )
     }
 
@@ -68,9 +71,10 @@ impl PublicJwk {
 
     /// The base64url JOSE header every proof with this key carries.
     fn protected_header(&self) -> String {
-        let header = format!(
-            r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{}}}"#,
-            self.canonical_json()
+        let header = msg!(
+            r#"{"typ":"dpop+jwt","alg":"ES256","jwk":"#,
+            self.canonical_json(),
+            r#"}"#
         );
         b64url(header.as_bytes())
     }
@@ -163,7 +167,7 @@ impl<K> DpopKey<K> {
 
 impl<K> std::fmt::Debug for DpopKey<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DpopKey({})", self.jkt)
+        f.write_str(&msg!("DpopKey(", self.jkt, ")"))
     }
 }
 

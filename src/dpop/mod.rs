@@ -98,7 +98,7 @@ pub(crate) async fn send<P: SendWithProof>(
         )?;
         let mut req = request.clone();
         if let Some(access) = access {
-            req = req.header("Authorization", format!("DPoP {}", access.token));
+            req = req.header("Authorization", msg!("DPoP ", access.token));
         }
         let response = platform.send_with_proof(req, &key.handle, input).await?;
         // AT Protocol OAuth: "Clients must reject responses missing a DPoP-Nonce header (case
@@ -113,9 +113,11 @@ pub(crate) async fn send<P: SendWithProof>(
         if fresh.is_none() && required {
             return Err(Error::new(
                 ErrorCode::InvalidResponse,
-                format!(
-                    "{} answered HTTP {} without a DPoP-Nonce header",
-                    origin, response.status
+                msg!(
+                    origin,
+                    " answered HTTP ",
+                    util::int(response.status.into()),
+                    " without a DPoP-Nonce header"
                 ),
             )
             .with_server_error(None, Some(response.status)));

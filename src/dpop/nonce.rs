@@ -62,7 +62,7 @@ impl Server {
         let mut out = self.latest.clone().unwrap_or_default();
         out.push('\n');
         if let Some(offset) = self.offset {
-            out.push_str(&offset.to_string());
+            out.push_str(&crate::util::int(offset));
         }
         for (session, nonce) in &self.sessions {
             out.push('\n');

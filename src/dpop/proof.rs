@@ -4,7 +4,7 @@
 
 use crate::dpop::DpopKey;
 use crate::error::{Error, ErrorCode, Result};
-use crate::util::{b64url, random_token, sha256};
+use crate::util::{self, b64url, random_token, sha256};
 
 /// `ath`: base64url SHA-256 of the access token, binding the proof to it.
 pub(crate) fn ath(access_token: &str) -> String {
@@ -19,17 +19,21 @@ fn claims(
     nonce: Option<&str>,
     ath: Option<&str>,
 ) -> Result<String> {
-    let mut claims = format!(
-        r#"{{"jti":"{}","htm":{},"htu":{},"iat":{now}"#,
+    let mut claims = msg!(
+        r#"{"jti":""#,
         random_token::<16>()?,
+        r#"","htm":"#,
         crate::json::string(method),
+        r#","htu":"#,
         crate::json::string(htu),
+        r#","iat":"#,
+        util::int(now)
     );
     if let Some(nonce) = nonce {
-        claims.push_str(&format!(r#","nonce":{}"#, crate::json::string(nonce)));
+        claims.push_str(&msg!(r#","nonce":"#, crate::json::string(nonce)));
     }
     if let Some(ath) = ath {
-        claims.push_str(&format!(r#","ath":"{ath}""#));
+        claims.push_str(&msg!(r#","ath":""#, ath, r#"""#));
     }
     claims.push('}');
     Ok(b64url(claims.as_bytes()))
@@ -47,11 +51,7 @@ pub(crate) fn signing_input<K>(
     nonce: Option<&str>,
     ath: Option<&str>,
 ) -> Result<String> {
-    Ok(format!(
-        "{}.{}",
-        key.header,
-        claims(method, htu, now, nonce, ath)?
-    ))
+    Ok(msg!(key.header, ".", claims(method, htu, now, nonce, ath)?))
 }
 
 /// The proof: the signing input and its ES256 signature, which must be the raw 64-byte
@@ -60,7 +60,11 @@ pub(crate) fn finish(mut input: String, signature: &[u8]) -> Result<String> {
     if signature.len() != 64 {
         return Err(Error::new(
             ErrorCode::CryptoError,
-            format!("ES256 signature of {} bytes", signature.len()),
+            msg!(
+                "ES256 signature of ",
+                util::int(signature.len() as i64),
+                " bytes"
+            ),
         ));
     }
     input.push('.');

@@ -1,7 +1,7 @@
 //! DID syntax and the two methods AT Protocol supports.
 
 use crate::error::{err, ErrorCode, Result};
-use crate::util::{self, Quoted};
+use crate::util;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum DidMethod {
@@ -16,7 +16,7 @@ pub(crate) enum DidMethod {
 /// Checks the generic DID syntax, then that the method is one atproto supports.
 pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
     // How every message below names the input.
-    let quoted = Quoted(did);
+    let quoted = util::quoted(did);
     let valid_syntax = did.len() <= 2048
         && did.starts_with("did:")
         && did.split(':').count() >= 3
@@ -26,10 +26,7 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
         && !did.ends_with(':')
         && !did.ends_with('%');
     if !valid_syntax {
-        return err(
-            ErrorCode::InvalidDid,
-            format!("{quoted} is not a valid DID"),
-        );
+        return err(ErrorCode::InvalidDid, msg!(quoted, " is not a valid DID"));
     }
     let mut parts = did.splitn(3, ':');
     let (_, method, rest) = (
@@ -40,7 +37,7 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_lowercase()) {
         return err(
             ErrorCode::InvalidDid,
-            format!("{quoted} is not a valid DID: bad method"),
+            msg!(quoted, " is not a valid DID: bad method"),
         );
     }
     match method {
@@ -54,7 +51,7 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
             } else {
                 err(
                     ErrorCode::InvalidDid,
-                    format!("{quoted} is not a valid did:plc"),
+                    msg!(quoted, " is not a valid did:plc"),
                 )
             }
         }
@@ -62,14 +59,17 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
             if rest.contains(':') {
                 return err(
                     ErrorCode::UnsupportedDidMethod,
-                    format!("{quoted}: did:web with a path is not supported by AT Protocol"),
+                    msg!(
+                        quoted,
+                        ": did:web with a path is not supported by AT Protocol"
+                    ),
                 );
             }
             let host = util::replace(&util::replace(rest, "%3A", ":"), "%3a", ":");
             if host.is_empty() || host.contains('%') {
                 return err(
                     ErrorCode::InvalidDid,
-                    format!("{quoted} is not a valid did:web"),
+                    msg!(quoted, " is not a valid did:web"),
                 );
             }
             // AT Protocol allows a port only on localhost (development).
@@ -77,7 +77,7 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
                 if !name.eq_ignore_ascii_case("localhost") {
                     return err(
                         ErrorCode::InvalidDid,
-                        format!("{quoted}: a did:web port is allowed only for localhost"),
+                        msg!(quoted, ": a did:web port is allowed only for localhost"),
                     );
                 }
             }
@@ -87,7 +87,11 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
         }
         other => err(
             ErrorCode::UnsupportedDidMethod,
-            format!("did:{other} is not supported (only did:plc and did:web)"),
+            msg!(
+                "did:",
+                other,
+                " is not supported (only did:plc and did:web)"
+            ),
         ),
     }
 }

@@ -3,7 +3,7 @@
 use crate::error::{err, ErrorCode, Result};
 use crate::identity::normalize_handle;
 use crate::json::{self, required, set, FromJson, JsonResult, Reader};
-use crate::util::{self, Quoted};
+use crate::util;
 
 #[derive(Clone, Debug)]
 pub(crate) struct DidDocument {
@@ -60,13 +60,13 @@ impl DidDocument {
         let doc: DidDocument = json::from_slice(body).map_err(|e| {
             crate::error::Error::new(
                 ErrorCode::DidResolutionFailed,
-                format!("DID document of {did} is malformed: {e}"),
+                msg!("DID document of ", did, " is malformed: ", e),
             )
         })?;
         if doc.id != did {
             return err(
                 ErrorCode::DidResolutionFailed,
-                format!("DID document id {} is not {did}", Quoted(&doc.id)),
+                msg!("DID document id ", util::quoted(&doc.id), " is not ", did),
             );
         }
         Ok(doc)
@@ -74,7 +74,7 @@ impl DidDocument {
 
     /// The `#atproto_pds` service endpoint (id may be relative or absolute).
     pub fn pds_endpoint(&self) -> Result<String> {
-        let absolute = format!("{}#atproto_pds", self.id);
+        let absolute = msg!(self.id, "#atproto_pds");
         let service = self
             .service
             .iter()
@@ -86,10 +86,11 @@ impl DidDocument {
                 if !matches!(scheme.as_deref(), Some("https" | "http")) {
                     return err(
                         ErrorCode::NoPds,
-                        format!(
-                            "the #atproto_pds endpoint of {} is not an http(s) URL: {endpoint}",
+                        msg!(
+                            "the #atproto_pds endpoint of ",
                             self.id,
-                            endpoint = Quoted(endpoint)
+                            " is not an http(s) URL: ",
+                            util::quoted(endpoint)
                         ),
                     );
                 }
@@ -97,7 +98,7 @@ impl DidDocument {
             }
             _ => err(
                 ErrorCode::NoPds,
-                format!("{} has no #atproto_pds service", self.id),
+                msg!(self.id, " has no #atproto_pds service"),
             ),
         }
     }

@@ -1,7 +1,7 @@
 //! Handle syntax (atproto.com/specs/handle), checked before any request is made.
 
 use crate::error::{err, ErrorCode, Result};
-use crate::util::Quoted;
+use crate::util;
 
 /// TLDs the spec forbids for handles. `.test` stays allowed: it is the development TLD the
 /// official PDS uses on loopback.
@@ -20,19 +20,22 @@ const DISALLOWED_TLDS: &[&str] = &[
 /// which users often type.
 pub(crate) fn normalize_handle(input: &str) -> Result<String> {
     // How every message below names the input.
-    let quoted = Quoted(input);
+    let quoted = util::quoted(input);
     let handle = input.trim().trim_start_matches('@').to_ascii_lowercase();
     if handle.is_empty() || handle.len() > 253 {
         return err(
             ErrorCode::InvalidHandle,
-            format!("{quoted} is not a valid handle: bad length"),
+            msg!(quoted, " is not a valid handle: bad length"),
         );
     }
     let labels: Vec<&str> = handle.split('.').collect();
     if labels.len() < 2 {
         return err(
             ErrorCode::InvalidHandle,
-            format!("{quoted} is not a valid handle: it needs a domain (like alice.bsky.social)"),
+            msg!(
+                quoted,
+                " is not a valid handle: it needs a domain (like alice.bsky.social)"
+            ),
         );
     }
     for label in &labels {
@@ -47,9 +50,10 @@ pub(crate) fn normalize_handle(input: &str) -> Result<String> {
         if !ok {
             return err(
                 ErrorCode::InvalidHandle,
-                format!(
-                    "{quoted} is not a valid handle: bad segment {label}",
-                    label = Quoted(label)
+                msg!(
+                    quoted,
+                    " is not a valid handle: bad segment ",
+                    util::quoted(label)
                 ),
             );
         }
@@ -58,13 +62,16 @@ pub(crate) fn normalize_handle(input: &str) -> Result<String> {
     if tld.as_bytes()[0].is_ascii_digit() {
         return err(
             ErrorCode::InvalidHandle,
-            format!("{quoted} is not a valid handle: the top-level domain starts with a digit"),
+            msg!(
+                quoted,
+                " is not a valid handle: the top-level domain starts with a digit"
+            ),
         );
     }
     if DISALLOWED_TLDS.contains(&tld) {
         return err(
             ErrorCode::InvalidHandle,
-            format!("{quoted} is not a valid handle: .{tld} is not allowed"),
+            msg!(quoted, " is not a valid handle: .", tld, " is not allowed"),
         );
     }
     Ok(handle)

@@ -6,7 +6,7 @@ use crate::error::{err, Error, ErrorCode, Result};
 use crate::identity::{parse_did, DidDocument, DidMethod};
 use crate::json::{required, set, FromJson, JsonResult, Reader};
 use crate::platform::{HttpRequest, HttpResponse};
-use crate::util::json_body;
+use crate::util::{self, json_body};
 
 fn did_from_text(text: &str) -> Result<String> {
     let did = text.trim();
@@ -17,14 +17,14 @@ fn did_from_text(text: &str) -> Result<String> {
 fn resolution_failed(what: &str, resp: &HttpResponse) -> Result<String> {
     err(
         ErrorCode::HandleResolutionFailed,
-        format!("{what} answered HTTP {}", resp.status),
+        msg!(what, " answered HTTP ", util::int(resp.status.into())),
     )
 }
 
 // ---- handle → DID: HTTPS well-known -----------------------------------------------------------
 
 pub(crate) fn well_known_request(handle: &str) -> HttpRequest {
-    HttpRequest::get(format!("https://{handle}/.well-known/atproto-did"))
+    HttpRequest::get(msg!("https://", handle, "/.well-known/atproto-did"))
 }
 
 pub(crate) fn process_well_known_response(resp: &HttpResponse) -> Result<String> {
@@ -46,7 +46,7 @@ pub(crate) fn process_well_known_response(resp: &HttpResponse) -> Result<String>
 
 pub(crate) fn doh_request(cfg: &ClientConfig, handle: &str) -> Result<HttpRequest> {
     let mut url = cfg.check_url(&cfg.doh_url)?;
-    url.append_query_pairs(&[("name", &format!("_atproto.{handle}")), ("type", "TXT")]);
+    url.append_query_pairs(&[("name", &msg!("_atproto.", handle)), ("type", "TXT")]);
     Ok(HttpRequest::get(url.as_str()).header("accept", "application/dns-json"))
 }
 
@@ -169,7 +169,7 @@ fn is_local_host(host: &str) -> bool {
 /// The request for a DID's document: the PLC directory, or the did:web host's well-known file.
 pub(crate) fn did_document_request(cfg: &ClientConfig, did: &str) -> Result<HttpRequest> {
     let url = match parse_did(did)? {
-        DidMethod::Plc => format!("{}/{}", cfg.plc_directory_url.trim_end_matches('/'), did),
+        DidMethod::Plc => msg!(cfg.plc_directory_url.trim_end_matches('/'), "/", did),
         DidMethod::Web { host } => {
             // A did:web on a development host is only reachable over http.
             let scheme = if cfg.allow_http && is_local_host(&host) {
@@ -177,7 +177,7 @@ pub(crate) fn did_document_request(cfg: &ClientConfig, did: &str) -> Result<Http
             } else {
                 "https"
             };
-            format!("{scheme}://{host}/.well-known/did.json")
+            msg!(scheme, "://", host, "/.well-known/did.json")
         }
     };
     cfg.check_url(&url)?;
@@ -188,7 +188,12 @@ pub(crate) fn process_did_document_response(resp: &HttpResponse, did: &str) -> R
     if !resp.is_success() {
         return err(
             ErrorCode::DidResolutionFailed,
-            format!("the DID document of {did}: HTTP {}", resp.status),
+            msg!(
+                "the DID document of ",
+                did,
+                ": HTTP ",
+                util::int(resp.status.into())
+            ),
         );
     }
     DidDocument::parse(&resp.body, did)
@@ -198,7 +203,7 @@ pub(crate) fn process_did_document_response(resp: &HttpResponse, did: &str) -> R
 pub(crate) fn did_fetch_failed(did: &str, e: Error) -> Error {
     e.wrap(
         ErrorCode::DidResolutionFailed,
-        &format!("fetching the DID document of {did}"),
+        &msg!("fetching the DID document of ", did),
     )
 }
 

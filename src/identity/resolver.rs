@@ -151,7 +151,7 @@ impl IdentityResolver {
                         return Ok(did);
                     }
                     Err(e) => {
-                        failures.push(format!("{}: {}", method.name(), e.message));
+                        failures.push(msg!(method.name(), ": ", e.message));
                         all_unreachable &=
                             matches!(e.code, ErrorCode::NetworkError | ErrorCode::Timeout);
                         all_hung &= e.code == ErrorCode::Timeout;
@@ -171,9 +171,12 @@ impl IdentityResolver {
         };
         let e = Error::new(
             code,
-            format!(
-                "could not resolve {handle} ({})",
-                crate::util::join(&failures, "; ")
+            msg!(
+                "could not resolve ",
+                handle,
+                " (",
+                crate::util::join(&failures, "; "),
+                ")"
             ),
         );
         Err(match last {
@@ -216,7 +219,7 @@ impl IdentityResolver {
         if !doc.claims_handle(&handle) {
             return err(
                 ErrorCode::HandleMismatch,
-                format!("{did} does not claim the handle {handle}"),
+                msg!(did, " does not claim the handle ", handle),
             );
         }
         let pds = doc.pds_endpoint()?;

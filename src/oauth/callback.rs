@@ -38,7 +38,7 @@ pub(crate) fn parse_callback(url: &str, mode: ResponseMode) -> Result<CallbackPa
         if slot.is_some() {
             return Err(Error::new(
                 ErrorCode::InvalidState,
-                format!("the callback repeats the {key} parameter"),
+                msg!("the callback repeats the ", key, " parameter"),
             ));
         }
         *slot = Some(value);
@@ -122,8 +122,10 @@ pub(crate) fn validate_callback<L: LoginAttempt>(
         Some(iss) => {
             return err(
                 ErrorCode::IssuerMismatch,
-                format!(
-                    "the callback comes from {iss}, the login went to {}",
+                msg!(
+                    "the callback comes from ",
+                    iss,
+                    ", the login went to ",
                     expected.issuer
                 ),
             )
@@ -139,7 +141,7 @@ pub(crate) fn validate_callback<L: LoginAttempt>(
         let detail = params
             .error_description
             .as_deref()
-            .map(|d| format!(": {d}"))
+            .map(|d| msg!(": ", d))
             .unwrap_or_default();
         let code = if error == "access_denied" {
             ErrorCode::AccessDenied
@@ -147,7 +149,7 @@ pub(crate) fn validate_callback<L: LoginAttempt>(
             ErrorCode::AuthorizationError
         };
         return Err(
-            Error::new(code, format!("authorization failed: {error}{detail}"))
+            Error::new(code, msg!("authorization failed: ", error, detail))
                 .with_server_error(Some(error.clone()), None),
         );
     }

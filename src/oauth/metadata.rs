@@ -6,7 +6,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::json::{self, required, set, FromJson, JsonResult, Obj, Reader, ToJson};
 use crate::platform::{Http, HttpRequest, HttpResponse};
 use crate::url::Url;
-use crate::util::Quoted;
+use crate::util;
 
 #[derive(Clone, Debug)]
 pub(crate) struct ProtectedResourceMetadata {
@@ -135,7 +135,7 @@ async fn fetch_well_known<T: FromJson>(
     let origin = cfg.check_url(server)?.origin();
     let resp = http
         .send(
-            HttpRequest::get(format!("{origin}/.well-known/{name}"))
+            HttpRequest::get(msg!(origin, "/.well-known/", name))
                 .header("accept", "application/json"),
         )
         .await?;
@@ -151,14 +151,21 @@ pub(crate) fn process_metadata_response<T: FromJson>(
 ) -> Result<T> {
     // RFC 8414 §3.2 / RFC 9728 §3.2: a 200 answer with a JSON document, from the URL asked.
     if resp.status != 200 {
-        return Err(invalid(format!(
-            "{origin} has no {name} metadata (HTTP {})",
-            resp.status
+        return Err(invalid(msg!(
+            origin,
+            " has no ",
+            name,
+            " metadata (HTTP ",
+            util::int(resp.status.into()),
+            ")"
         )));
     }
     if resp.redirected {
-        return Err(invalid(format!(
-            "{name} metadata of {origin} was reached through a redirect"
+        return Err(invalid(msg!(
+            name,
+            " metadata of ",
+            origin,
+            " was reached through a redirect"
         )));
     }
     let json = resp
@@ -166,12 +173,15 @@ pub(crate) fn process_metadata_response<T: FromJson>(
         .and_then(|ct| ct.split(';').next())
         .is_some_and(|ct| ct.trim().eq_ignore_ascii_case("application/json"));
     if !json {
-        return Err(invalid(format!(
-            "{name} metadata of {origin} is not served as application/json"
+        return Err(invalid(msg!(
+            name,
+            " metadata of ",
+            origin,
+            " is not served as application/json"
         )));
     }
     json::from_slice(&resp.body)
-        .map_err(|e| invalid(format!("{name} metadata of {origin} is malformed: {e}")))
+        .map_err(|e| invalid(msg!(name, " metadata of ", origin, " is malformed: ", e)))
 }
 
 /// `<pds>/.well-known/oauth-protected-resource` → the one authorization server's issuer.
@@ -195,15 +205,19 @@ pub(crate) fn validate_protected_resource(
     origin: &str,
 ) -> Result<()> {
     if meta.resource.trim_end_matches('/') != origin {
-        return Err(invalid(format!(
-            "protected-resource metadata names resource {}, fetched from {origin}",
-            Quoted(&meta.resource)
+        return Err(invalid(msg!(
+            "protected-resource metadata names resource ",
+            util::quoted(&meta.resource),
+            ", fetched from ",
+            origin
         )));
     }
     if meta.authorization_servers.len() != 1 {
-        return Err(invalid(format!(
-            "a PDS must name exactly one authorization server, {origin} names {}",
-            meta.authorization_servers.len()
+        return Err(invalid(msg!(
+            "a PDS must name exactly one authorization server, ",
+            origin,
+            " names ",
+            util::int(meta.authorization_servers.len() as i64)
         )));
     }
     let issuer = &meta.authorization_servers[0];
@@ -218,9 +232,11 @@ pub(crate) fn validate_protected_resource(
             && issuer.trim_end_matches('/') == u.origin()
     });
     if !bare {
-        return Err(invalid(format!(
-            "{origin} names {issuer} as its authorization server, which is not a bare origin",
-            issuer = Quoted(issuer)
+        return Err(invalid(msg!(
+            origin,
+            " names ",
+            util::quoted(issuer),
+            " as its authorization server, which is not a bare origin"
         )));
     }
     Ok(())
@@ -244,9 +260,12 @@ pub(crate) fn validate_auth_server(
     cfg: &ClientConfig,
 ) -> Result<()> {
     if meta.issuer != origin {
-        return Err(invalid(format!(
-            "issuer {} is not the origin the metadata came from ({origin})",
-            Quoted(&meta.issuer)
+        return Err(invalid(msg!(
+            "issuer ",
+            util::quoted(&meta.issuer),
+            " is not the origin the metadata came from (",
+            origin,
+            ")"
         )));
     }
     let has = |list: &[String], want: &str| list.iter().any(|v| v == want);
@@ -286,11 +305,12 @@ pub(crate) fn validate_auth_server(
         ),
     ];
     if let Some((_, what)) = checks.iter().find(|(ok, _)| !ok) {
-        return Err(invalid(format!("{origin} does not support {what}")));
+        return Err(invalid(msg!(origin, " does not support ", what)));
     }
     if !meta.require_pushed_authorization_requests {
-        return Err(invalid(format!(
-            "{origin} does not require pushed authorization requests, as AT Protocol servers must"
+        return Err(invalid(msg!(
+            origin,
+            " does not require pushed authorization requests, as AT Protocol servers must"
         )));
     }
     let mut endpoints = vec![
@@ -304,8 +324,11 @@ pub(crate) fn validate_auth_server(
         // Endpoints on another origin would let a compromised metadata document redirect
         // tokens; AT Protocol servers host them on the issuer.
         if url.origin() != origin {
-            return Err(invalid(format!(
-                "endpoint {endpoint} is not on the issuer's origin {origin}"
+            return Err(invalid(msg!(
+                "endpoint ",
+                endpoint,
+                " is not on the issuer's origin ",
+                origin
             )));
         }
     }
@@ -342,14 +365,24 @@ pub(crate) mod tests {
     use futures::executor::block_on;
 
     pub fn as_metadata(origin: &str) -> String {
-        format!(
-            r#"{{"issuer":"{origin}","authorization_endpoint":"{origin}/oauth/authorize","token_endpoint":"{origin}/oauth/token",
-            "pushed_authorization_request_endpoint":"{origin}/oauth/par","revocation_endpoint":"{origin}/oauth/revoke",
+        msg!(
+            r#"{"issuer":""#,
+            origin,
+            r#"","authorization_endpoint":""#,
+            origin,
+            r#"/oauth/authorize","token_endpoint":""#,
+            origin,
+            r#"/oauth/token",
+            "pushed_authorization_request_endpoint":""#,
+            origin,
+            r#"/oauth/par","revocation_endpoint":""#,
+            origin,
+            r#"/oauth/revoke",
             "require_pushed_authorization_requests":true,"code_challenge_methods_supported":["S256"],
             "dpop_signing_alg_values_supported":["RS256","ES256"],"scopes_supported":["atproto","transition:generic"],
             "response_types_supported":["code"],"grant_types_supported":["authorization_code","refresh_token"],
             "token_endpoint_auth_methods_supported":["none","private_key_jwt"],"authorization_response_iss_parameter_supported":true,
-            "client_id_metadata_document_supported":true,"response_modes_supported":["query","fragment","form_post"]}}"#
+            "client_id_metadata_document_supported":true,"response_modes_supported":["query","fragment","form_post"]}"#
         )
     }
 
@@ -363,15 +396,21 @@ pub(crate) mod tests {
     pub fn serve(http: &MockHttp, pds: &str, issuer: &str) {
         http.on(
             "GET",
-            &format!("{pds}/.well-known/oauth-protected-resource"),
+            &msg!(pds, "/.well-known/oauth-protected-resource"),
             json(
                 200,
-                &format!(r#"{{"resource":"{pds}","authorization_servers":["{issuer}"]}}"#),
+                &msg!(
+                    r#"{"resource":""#,
+                    pds,
+                    r#"","authorization_servers":[""#,
+                    issuer,
+                    r#""]}"#
+                ),
             ),
         );
         http.on(
             "GET",
-            &format!("{issuer}/.well-known/oauth-authorization-server"),
+            &msg!(issuer, "/.well-known/oauth-authorization-server"),
             json(200, &as_metadata(issuer)),
         );
     }

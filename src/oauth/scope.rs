@@ -13,11 +13,9 @@
 //! given as its properties, which is what JavaScript passes; the typed [`Permission`] of the
 //! Rust API is turned into the same properties.
 
-use std::fmt::Write;
-
 use crate::error::{Error, ErrorCode, Result};
 use crate::identity::parse_did;
-use crate::util::Quoted;
+use crate::util;
 
 /// What a `repo:` permission allows on records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,9 +223,9 @@ pub(crate) fn static_scope(value: &str) -> Result<String> {
     {
         Ok(value.into())
     } else {
-        Err(invalid(format!(
-            "{value} is not atproto or a transition: scope (permissions are objects)",
-            value = Quoted(value)
+        Err(invalid(msg!(
+            util::quoted(value),
+            " is not atproto or a transition: scope (permissions are objects)"
         )))
     }
 }
@@ -320,29 +318,30 @@ pub(crate) fn permission_scope(fields: &Fields) -> Result<String> {
         _ => return Err(invalid("a permission needs one resource")),
     };
     let Some((_, params)) = RESOURCES.iter().find(|(r, _)| *r == resource) else {
-        return Err(invalid(format!(
-            "{resource} is not a permission resource",
-            resource = Quoted(resource)
+        return Err(invalid(msg!(
+            util::quoted(resource),
+            " is not a permission resource"
         )));
     };
     if let Some((key, _)) = fields
         .iter()
         .find(|(k, _)| k != "resource" && !params.iter().any(|p| p.0 == k))
     {
-        return Err(invalid(format!(
-            "{resource}: unknown parameter {key}",
-            key = Quoted(key)
+        return Err(invalid(msg!(
+            resource,
+            ": unknown parameter ",
+            util::quoted(key)
         )));
     }
     let mut normalized = Vec::new();
     for &(name, multiple, required, kind, default) in params.iter() {
-        let what = format!("{resource} {name}");
+        let what = msg!(resource, " ", name);
         let values = match get(name) {
             Some(v) if v.is_empty() || (!multiple && v.len() > 1) => {
-                return Err(invalid(format!("{what}: one value expected")))
+                return Err(invalid(msg!(what, ": one value expected")))
             }
             Some(v) => normalize(v, kind, &what)?,
-            None if required => return Err(invalid(format!("{what} is required"))),
+            None if required => return Err(invalid(msg!(what, " is required"))),
             None => continue,
         };
         if !values.iter().eq(default.iter()) {
@@ -386,9 +385,11 @@ fn normalize(values: &[String], kind: Kind, what: &str) -> Result<Vec<String>> {
             Kind::OneOf(names) => names.contains(&v.as_str()),
         };
         if !ok {
-            return Err(invalid(format!(
-                "{what}: {v} is not allowed",
-                v = Quoted(v)
+            return Err(invalid(msg!(
+                what,
+                ": ",
+                util::quoted(v),
+                " is not allowed"
             )));
         }
     }
@@ -428,7 +429,8 @@ fn encode(out: &mut String, value: &str, also_safe: &[u8]) {
         if b.is_ascii_alphanumeric() || b"-_.*:/+,@%".contains(&b) || also_safe.contains(&b) {
             out.push(b as char);
         } else {
-            let _ = write!(out, "%{b:02X}");
+            out.push('%');
+            crate::util::push_hex(out, b as u32, 2, true);
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::json::{required, set, FromJson, JsonResult, Reader};
 use crate::oauth::AuthServerMetadata;
 use crate::platform::{HttpRequest, HttpResponse, DOCUMENT_LIMIT};
 use crate::secret::{AccessToken, PkceVerifier, RefreshToken};
-use crate::util::{json_body, Quoted};
+use crate::util::{self, json_body};
 
 /// A form POST to an authorization-server endpoint.
 fn form_post(url: &str, form: &[(&str, &str)]) -> HttpRequest {
@@ -37,15 +37,19 @@ pub(crate) fn oauth_error(resp: &HttpResponse, code: ErrorCode, what: &str) -> E
     {
         Some((error, description)) => Error::new(
             code,
-            format!(
-                "{what} refused: {}{}",
+            msg!(
+                what,
+                " refused: ",
                 error,
-                description.map(|d| format!(" ({d})")).unwrap_or_default()
+                description.map(|d| msg!(" (", d, ")")).unwrap_or_default()
             ),
         )
         .with_server_error(Some(error), Some(resp.status)),
-        None => Error::new(code, format!("{what} failed with HTTP {}", resp.status))
-            .with_server_error(None, Some(resp.status)),
+        None => Error::new(
+            code,
+            msg!(what, " failed with HTTP ", util::int(resp.status.into())),
+        )
+        .with_server_error(None, Some(resp.status)),
     }
 }
 
@@ -222,17 +226,18 @@ pub(crate) fn process_token_response(resp: &HttpResponse, now: i64) -> Result<To
     if !body.token_type.eq_ignore_ascii_case("DPoP") {
         return err(
             ErrorCode::InvalidResponse,
-            format!("token_type is {}, not DPoP", Quoted(&body.token_type)),
+            msg!(
+                "token_type is ",
+                util::quoted(&body.token_type),
+                ", not DPoP"
+            ),
         );
     }
     let scope = body.scope.unwrap_or_default();
     if !scope.split(' ').any(|s| s == "atproto") {
         return err(
             ErrorCode::InvalidResponse,
-            format!(
-                "the granted scope {scope} lacks atproto",
-                scope = Quoted(&scope)
-            ),
+            msg!("the granted scope ", util::quoted(&scope), " lacks atproto"),
         );
     }
     let sub = body

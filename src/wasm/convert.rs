@@ -12,7 +12,7 @@ use crate::config::{ClientConfig, HandleMethod, ResponseMode};
 use crate::error::{Error, ErrorCode, Result};
 use crate::oauth::scope::{permission_scope, static_scope};
 use crate::platform::HttpResponse;
-use crate::util::Quoted;
+use crate::util;
 
 /// JSON text (`crate::json`'s writer) as plain JavaScript data, parsed by the engine; the JSON
 /// writer is linked anyway (stored records), and serde_wasm_bindgen cost about 8 KB gzip more
@@ -32,11 +32,11 @@ pub(super) fn config_from_js(obj: &JsValue) -> Result<ClientConfig> {
         integer(key)?
             .map(|n| {
                 u32::try_from(n)
-                    .map_err(|_| invalid(format!("config: {key} must be from 0 to 4294967295")))
+                    .map_err(|_| invalid(msg!("config: ", key, " must be from 0 to 4294967295")))
             })
             .transpose()
     };
-    let required = |key| string(key)?.ok_or_else(|| invalid(format!("config: {key} is required")));
+    let required = |key| string(key)?.ok_or_else(|| invalid(msg!("config: ", key, " is required")));
     let present = |key| config_value(obj, key);
     let mut cfg = ClientConfig::new(&required("clientId")?, &required("redirectUri")?);
     let strings = [
@@ -61,9 +61,10 @@ pub(super) fn config_from_js(obj: &JsValue) -> Result<ClientConfig> {
             .map(|m| {
                 let name = m.as_string().unwrap_or_default();
                 HandleMethod::parse(&name).ok_or_else(|| {
-                    invalid(format!(
-                        "config: handleResolution: {} is not well-known, dns or xrpc",
-                        Quoted(&name)
+                    invalid(msg!(
+                        "config: handleResolution: ",
+                        util::quoted(&name),
+                        " is not well-known, dns or xrpc"
                     ))
                 })
             })
@@ -79,9 +80,9 @@ pub(super) fn config_from_js(obj: &JsValue) -> Result<ClientConfig> {
             "query" => ResponseMode::Query,
             "fragment" => ResponseMode::Fragment,
             _ => {
-                return Err(invalid(format!(
-                    "config: responseMode must be query or fragment, not {}",
-                    Quoted(&mode)
+                return Err(invalid(msg!(
+                    "config: responseMode must be query or fragment, not ",
+                    util::quoted(&mode)
                 )))
             }
         };
@@ -107,7 +108,7 @@ fn config_string(obj: &JsValue, key: &str) -> Result<Option<String>> {
     config_value(obj, key)
         .map(|v| {
             v.as_string()
-                .ok_or_else(|| invalid(format!("config: {key} must be a string")))
+                .ok_or_else(|| invalid(msg!("config: ", key, " must be a string")))
         })
         .transpose()
 }
@@ -119,7 +120,7 @@ fn config_integer(obj: &JsValue, key: &str) -> Result<Option<i64>> {
             v.as_f64()
                 .filter(|n| n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_992.0)
                 .map(|n| n as i64)
-                .ok_or_else(|| invalid(format!("config: {key} must be a whole number")))
+                .ok_or_else(|| invalid(msg!("config: ", key, " must be a whole number")))
         })
         .transpose()
 }
@@ -129,10 +130,11 @@ pub(super) fn login_options(options: &JsValue) -> Result<LoginOptions> {
     let prompt = match opt_string(options, "prompt")? {
         None => None,
         Some(p) => Some(Prompt::parse(&p).ok_or_else(|| {
-            invalid(format!(
-                "prompt must be one of {}, not {}",
+            invalid(msg!(
+                "prompt must be one of ",
                 crate::util::join(&Prompt::ALL.map(Prompt::as_str), ", "),
-                Quoted(&p)
+                ", not ",
+                util::quoted(&p)
             ))
         })?),
     };
@@ -153,7 +155,7 @@ fn invalid(message: impl Into<String>) -> Error {
 pub(super) fn string_arg(value: &JsValue, what: &str) -> Result<String> {
     value
         .as_string()
-        .ok_or_else(|| invalid(format!("{what} must be a string")))
+        .ok_or_else(|| invalid(msg!(what, " must be a string")))
 }
 
 /// An optional string argument (`undefined` or `null` for none).
@@ -169,7 +171,7 @@ pub(super) fn options_arg(value: Option<JsValue>, what: &str) -> Result<JsValue>
     match value {
         Some(v) if v.is_object() && !v.is_function() => Ok(v),
         Some(v) if !v.is_undefined() && !v.is_null() => {
-            Err(invalid(format!("{what} must be an object")))
+            Err(invalid(msg!(what, " must be an object")))
         }
         _ => Ok(Object::new().into()),
     }
@@ -184,10 +186,13 @@ pub(super) fn check_keys(obj: &JsValue, allowed: &[&str], what: &str) -> Result<
     for key in Object::keys(obj.unchecked_ref::<Object>()).iter() {
         let key = key.as_string().unwrap_or_default();
         if !allowed.contains(&key.as_str()) {
-            return Err(invalid(format!(
-                "{what}: unknown option {} (known: {})",
-                Quoted(&key),
-                crate::util::join(allowed, ", ")
+            return Err(invalid(msg!(
+                what,
+                ": unknown option ",
+                util::quoted(&key),
+                " (known: ",
+                crate::util::join(allowed, ", "),
+                ")"
             )));
         }
     }
@@ -202,7 +207,7 @@ pub(super) fn opt_bool(obj: &JsValue, key: &str) -> Result<Option<bool>> {
     }
     v.as_bool()
         .map(Some)
-        .ok_or_else(|| invalid(format!("{key} must be a boolean")))
+        .ok_or_else(|| invalid(msg!(key, " must be a boolean")))
 }
 
 /// An optional integer property within `min..=max`.
@@ -214,8 +219,12 @@ pub(super) fn opt_integer(obj: &JsValue, key: &str, min: i64, max: i64) -> Resul
     match v.as_f64() {
         // `as` is exact here: the value is an integer inside an i64 range.
         Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= max as f64 => Ok(Some(n as i64)),
-        _ => Err(invalid(format!(
-            "{key} must be an integer from {min} to {max}"
+        _ => Err(invalid(msg!(
+            key,
+            " must be an integer from ",
+            util::int(min),
+            " to ",
+            util::int(max)
         ))),
     }
 }
@@ -267,9 +276,10 @@ pub(super) fn scope_values(values: &JsValue) -> Result<Vec<String>> {
                 match (key, strings(&value)) {
                     (Some(k), Some(vals)) => fields.push((k, vals)),
                     (k, _) => {
-                        return Err(invalid(format!(
-                            "buildScope: permission property {} must be a string or an array of strings",
-                            Quoted(&k.unwrap_or_default())
+                        return Err(invalid(msg!(
+                            "buildScope: permission property ",
+                            util::quoted(&k.unwrap_or_default()),
+                            " must be a string or an array of strings"
                         )))
                     }
                 }
@@ -290,7 +300,7 @@ pub(super) fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>> {
     }
     v.as_string()
         .map(Some)
-        .ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("{key} must be a string")))
+        .ok_or_else(|| Error::new(ErrorCode::InvalidInput, msg!(key, " must be a string")))
 }
 
 /// A query parameter value: strings, numbers and booleans, or arrays of them (repeated keys).
@@ -320,11 +330,11 @@ pub(super) fn push_param(
             .map(String::from)
             .unwrap_or_default()
     } else if let Some(b) = value.as_bool() {
-        b.to_string()
+        String::from(if b { "true" } else { "false" })
     } else {
         return Err(Error::new(
             ErrorCode::InvalidInput,
-            format!("param {key} must be a string, number or boolean"),
+            msg!("param ", key, " must be a string, number or boolean"),
         ));
     };
     out.push((key.to_string(), text));
@@ -337,7 +347,7 @@ pub(super) fn string_map(obj: &JsValue, what: &str) -> Result<Vec<(String, Strin
         return Ok(out);
     }
     if !obj.is_object() || obj.is_function() || Array::is_array(obj) {
-        return Err(invalid(format!("{what} must be an object")));
+        return Err(invalid(msg!(what, " must be an object")));
     }
     for entry in Object::entries(obj.unchecked_ref::<Object>()).iter() {
         let pair: Array = entry.unchecked_into();
@@ -488,5 +498,5 @@ pub(super) fn records_query(collection: String, options: &JsValue) -> Result<Rec
 
 /// JSON texts as one JavaScript array, parsed by the engine's own JSON parser.
 pub(super) fn json_array(values: &[String]) -> Result<JsValue> {
-    to_js(&format!("[{}]", crate::util::join(values, ",")))
+    to_js(&msg!("[", crate::util::join(values, ","), "]"))
 }

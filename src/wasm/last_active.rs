@@ -25,7 +25,7 @@ pub(super) struct LastActive {
 impl LastActive {
     pub(super) fn new(db: &str, client_id: &str) -> Self {
         LastActive {
-            key: format!("{db}:last-active:{client_id}"),
+            key: msg!(db, ":last-active:", client_id),
         }
     }
 

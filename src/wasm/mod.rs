@@ -66,7 +66,7 @@ impl OAuthClient {
         check_keys(&config, ClientConfig::FIELDS, "config").map_err(as_config)?;
         let cfg = config_from_js(&config).map_err(as_config)?;
         // One channel per database and client: another app on the origin hears none of it.
-        let channel = format!("{}:events:{}", cfg.db_name, cfg.client_id);
+        let channel = msg!(cfg.db_name, ":events:", cfg.client_id);
         let popup_channel = popup::channel_name(&cfg.db_name, &cfg.client_id).into();
         let last_active = Rc::new(last_active::LastActive::new(&cfg.db_name, &cfg.client_id));
         let events = Rc::new(BroadcastEvents::new(&channel));

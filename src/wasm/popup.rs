@@ -42,7 +42,7 @@ extern "C" {
 
 /// The channel a client's popups report on: per database and client id, like session events.
 pub(super) fn channel_name(db: &str, client_id: &str) -> String {
-    format!("{db}:popup:{client_id}")
+    msg!(db, ":popup:", client_id)
 }
 
 /// Sends the popup to `url` and waits for the result of the login with `state`: the
