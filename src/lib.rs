@@ -25,6 +25,8 @@ pub mod config;
 mod dpop;
 pub mod error;
 mod form;
+#[cfg(any(test, all(target_arch = "wasm32", not(target_feature = "atomics"))))]
+mod heap;
 mod identity;
 mod json;
 mod oauth;
