@@ -1167,3 +1167,38 @@ async fn an_oversized_body_is_refused_while_it_is_read() {
     .unwrap_err();
     assert_eq!(e.code, ErrorCode::ResponseTooLarge, "{e}");
 }
+
+/// The allocator (src/heap.rs) uses freed blocks again: 300 rounds of allocations of many sizes,
+/// each dropped before the next, leave the memory as large as the first round left it (a bump
+/// allocator that never frees grows it by about 1 MB a round).
+#[wasm_bindgen_test]
+fn freed_memory_is_used_again() {
+    let memory_bytes = || {
+        wasm_bindgen::memory()
+            .unchecked_into::<js_sys::WebAssembly::Memory>()
+            .buffer()
+            .unchecked_into::<js_sys::ArrayBuffer>()
+            .byte_length()
+    };
+    let round = |n: usize| {
+        let mut blocks: Vec<Vec<u8>> = (0..200)
+            .map(|i| vec![(i + n) as u8; (i * 97 + n) % 5000 + 1])
+            .collect();
+        blocks.push(vec![1; 300_000]);
+        let mut text = String::new();
+        for i in 0..20_000 {
+            text.push(char::from(b'a' + (i % 26) as u8));
+        }
+        blocks.iter().map(Vec::len).sum::<usize>() + text.len()
+    };
+    round(0);
+    let after_first = memory_bytes();
+    for n in 1..=300 {
+        round(n);
+    }
+    assert!(
+        memory_bytes() <= after_first + 65536,
+        "the memory grew from {after_first} to {} bytes",
+        memory_bytes()
+    );
+}
