@@ -319,28 +319,27 @@ pub(crate) async fn read_session<S: Store>(
     client_id: &str,
     did: &str,
 ) -> Result<Option<Stored<Session, S::Key>>> {
-    if let Some(mut entry) = store
-        .get(Table::Sessions, &session_id(did, client_id))
-        .await?
-    {
+    // The client's own record first, then the legacy one; one await for both reads.
+    for legacy in [false, true] {
+        let id = if legacy {
+            did.to_string()
+        } else {
+            session_id(did, client_id)
+        };
+        let Some(mut entry) = store.get(Table::Sessions, &id).await? else {
+            continue;
+        };
+        let record: Session = decode(&entry.data)?;
+        if legacy && record_of_another(&record, client_id) {
+            return Ok(None);
+        }
         return Ok(Some(Stored {
-            record: decode(&entry.data)?,
+            record,
             key: entry.key.take(),
-            legacy: false,
+            legacy,
         }));
     }
-    let Some(mut entry) = store.get(Table::Sessions, did).await? else {
-        return Ok(None);
-    };
-    let record: Session = decode(&entry.data)?;
-    if record_of_another(&record, client_id) {
-        return Ok(None);
-    }
-    Ok(Some(Stored {
-        record,
-        key: entry.key.take(),
-        legacy: true,
-    }))
+    Ok(None)
 }
 
 #[cfg(test)]

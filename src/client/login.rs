@@ -163,27 +163,31 @@ impl<P: Platform> Client<P> {
             }
         };
         let now = self.now();
-        let (identity, server) = match input {
+        let (identity, service) = match input {
             LoginInput::Handle(handle) => {
                 let id = self
                     .resolver
                     .resolve_from_handle(&self.platform, &self.cfg, &handle, now)
                     .await?;
-                let meta = self.server_for_pds(&id.pds).await?;
-                (Some(id), meta)
+                (Some(id), None)
             }
             LoginInput::Did(did) => {
                 let id = self
                     .resolver
                     .resolve_from_did(&self.platform, &self.cfg, &did, now)
                     .await?;
-                let meta = self.server_for_pds(&id.pds).await?;
-                (Some(id), meta)
+                (Some(id), None)
             }
-            LoginInput::Service(url) => (
-                None,
-                discover_from_service(&self.platform, &self.cfg, &url).await?,
-            ),
+            LoginInput::Service(url) => (None, Some(url)),
+        };
+        // One await for the server of both account forms (each await is a copy of the
+        // awaited state machine).
+        let server = match (&identity, service) {
+            (Some(id), _) => self.server_for_pds(&id.pds).await?,
+            (None, url) => {
+                let url = url.unwrap_or_default();
+                discover_from_service(&self.platform, &self.cfg, &url).await?
+            }
         };
 
         // OpenID Connect Prompt Create: a server that does not list `create` would show its

@@ -65,14 +65,18 @@ async fn resolve_by<H: Http>(
     method: HandleMethod,
     handle: &str,
 ) -> Result<String> {
+    // One request and one await for the three methods: each `send` awaited in its own arm put
+    // a copy of the request's state machine in each (-212 B gzip, thirteenth session).
+    let request = match method {
+        HandleMethod::WellKnown => well_known_request(handle),
+        HandleMethod::Dns => doh_request(cfg, handle)?,
+        HandleMethod::Xrpc => resolve_handle_request(cfg, handle)?,
+    };
+    let resp = http.send(request).await?;
     match method {
-        HandleMethod::WellKnown => {
-            process_well_known_response(&http.send(well_known_request(handle)).await?)
-        }
-        HandleMethod::Dns => process_doh_response(&http.send(doh_request(cfg, handle)?).await?),
-        HandleMethod::Xrpc => {
-            process_resolve_handle_response(&http.send(resolve_handle_request(cfg, handle)?).await?)
-        }
+        HandleMethod::WellKnown => process_well_known_response(&resp),
+        HandleMethod::Dns => process_doh_response(&resp),
+        HandleMethod::Xrpc => process_resolve_handle_response(&resp),
     }
 }
 
