@@ -79,7 +79,7 @@ if want lint; then
     exit 1
   fi
   # The shipped build prints nothing for `{:?}` (-Zfmt-debug=none, scripts/build.sh): messages
-  # quote with util::Quoted. Test code (tests.rs, testing.rs, fuzz.rs, a trailing
+  # quote with util::quoted. Test code (tests.rs, testing.rs, fuzz.rs, a trailing
   # `#[cfg(test)] mod tests`) may use Debug.
   debug_uses="$(git ls-files 'src/*.rs' | grep -vE '(^|/)(tests|testing|fuzz)\.rs$' | xargs awk '
     FNR == 1 { skip = 0 }
@@ -87,7 +87,7 @@ if want lint; then
     { prev = $0 }
     !skip && /(\{[A-Za-z0-9_.]*:#?\?\}|dbg!)/ && !/^[[:space:]]*\/\/\// { print FILENAME ":" FNR ": " $0 }')"
   if [ -n "$debug_uses" ]; then
-    echo "test: Debug formatting in shipped code prints nothing there (use util::Quoted):" >&2
+    echo "test: Debug formatting in shipped code prints nothing there (use util::quoted):" >&2
     echo "$debug_uses" >&2
     exit 1
   fi
