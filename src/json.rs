@@ -416,10 +416,15 @@ impl<'a> Reader<'a> {
 /// Stores a field's value, refusing a second one for the same field.
 pub(crate) fn set<T>(slot: &mut Option<T>, key: &str, value: T) -> JsonResult<()> {
     if slot.is_some() {
-        return Err(JsonError(msg!("duplicate field `", key, "`")));
+        return Err(duplicate(key));
     }
     *slot = Some(value);
     Ok(())
+}
+
+/// A field that appeared twice.
+pub(crate) fn duplicate(key: &str) -> JsonError {
+    JsonError(msg!("duplicate field `", key, "`"))
 }
 
 /// Refuses a record with a required field missing, naming the first. Checked once for all the

@@ -11,7 +11,7 @@ use crate::oauth::callback::{
     callback_state, has_callback_params, parse_callback, strip_callback_params, validate_callback,
     ExpectedCallback, LoginAttempt,
 };
-use crate::oauth::metadata::{discover_from_service, parse_service_url};
+use crate::oauth::metadata::{discover_from_service, parse_service_url, PROMPT_CREATE};
 use crate::oauth::pkce;
 use crate::oauth::server::{
     code_grant_request, par_request, process_par_response, process_token_response,
@@ -192,9 +192,7 @@ impl<P: Platform> Client<P> {
 
         // OpenID Connect Prompt Create: a server that does not list `create` would show its
         // sign-in page instead, or refuse; say so before anything is pushed.
-        if opts.prompt == Some(Prompt::Create)
-            && !server.prompt_values_supported.iter().any(|p| p == "create")
-        {
+        if opts.prompt == Some(Prompt::Create) && server.supports & PROMPT_CREATE == 0 {
             return err(
                 ErrorCode::Unsupported,
                 msg!(

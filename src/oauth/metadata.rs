@@ -39,48 +39,90 @@ pub(crate) struct AuthServerMetadata {
     pub token_endpoint: String,
     pub pushed_authorization_request_endpoint: String,
     pub revocation_endpoint: Option<String>,
-    pub require_pushed_authorization_requests: bool,
-    pub code_challenge_methods_supported: Vec<String>,
-    pub dpop_signing_alg_values_supported: Vec<String>,
-    pub scopes_supported: Vec<String>,
-    pub response_types_supported: Vec<String>,
-    pub grant_types_supported: Vec<String>,
-    pub authorization_response_iss_parameter_supported: bool,
-    pub client_id_metadata_document_supported: bool,
-    pub token_endpoint_auth_methods_supported: Vec<String>,
-    /// OpenID Connect Prompt Create: a server that supports sign-up lists `create` here.
-    pub prompt_values_supported: Vec<String>,
+    /// Which of `SUPPORT` the metadata says, a bit each (bit i for `SUPPORT[i]`). Read off the
+    /// lists and flags when the document is read, rather than keeping seven lists of strings
+    /// in every copy of a session (-927 B gzip, thirteenth session); a stored server has none
+    /// (it was checked at discovery).
+    pub supports: u16,
 }
+
+/// The metadata's lists and flags the client checks: the field, and the value it must list
+/// (`""`: a boolean field that must be `true`), each with what the error calls it.
+const SUPPORT: [(&str, &str, &str); 11] = [
+    ("code_challenge_methods_supported", "S256", "PKCE S256"),
+    ("dpop_signing_alg_values_supported", "ES256", "DPoP ES256"),
+    ("scopes_supported", "atproto", "the atproto scope"),
+    ("response_types_supported", "code", "response type code"),
+    (
+        "grant_types_supported",
+        "authorization_code",
+        "the authorization_code grant",
+    ),
+    (
+        "grant_types_supported",
+        "refresh_token",
+        "the refresh_token grant",
+    ),
+    (
+        "token_endpoint_auth_methods_supported",
+        "none",
+        "public clients (auth method none)",
+    ),
+    (
+        "authorization_response_iss_parameter_supported",
+        "",
+        "the iss response parameter",
+    ),
+    (
+        "client_id_metadata_document_supported",
+        "",
+        "client metadata documents",
+    ),
+    // Checked apart, with their own messages.
+    ("require_pushed_authorization_requests", "", ""),
+    ("prompt_values_supported", "create", ""),
+];
+/// `supports` bits the discovery requires, each named in `SUPPORT`.
+const REQUIRED_SUPPORT: usize = 9;
+const REQUIRES_PAR: u16 = 1 << 9;
+/// OpenID Connect Prompt Create: a server that supports sign-up lists `create`.
+pub(crate) const PROMPT_CREATE: u16 = 1 << 10;
 
 impl FromJson for AuthServerMetadata {
     fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
         let (mut issuer, mut authorization, mut token, mut par) = (None, None, None, None);
-        let (mut revocation, mut require_par, mut iss_parameter, mut metadata_document) =
-            (None, None, None, None);
-        let (mut challenge_methods, mut dpop_algs, mut scopes, mut response_types) =
-            (None, None, None, None);
-        let (mut grant_types, mut auth_methods, mut prompts) = (None, None, None);
+        let mut revocation = None;
+        let (mut supports, mut seen) = (0u16, 0u16);
         r.object(&mut |r, key| match key {
             "issuer" => set(&mut issuer, key, r.string()?),
             "authorization_endpoint" => set(&mut authorization, key, r.string()?),
             "token_endpoint" => set(&mut token, key, r.string()?),
             "pushed_authorization_request_endpoint" => set(&mut par, key, r.string()?),
             "revocation_endpoint" => set(&mut revocation, key, r.opt_string()?),
-            "require_pushed_authorization_requests" => set(&mut require_par, key, r.boolean()?),
-            "authorization_response_iss_parameter_supported" => {
-                set(&mut iss_parameter, key, r.boolean()?)
+            _ => {
+                let Some(first) = SUPPORT.iter().position(|s| s.0 == key) else {
+                    return r.skip();
+                };
+                if seen & 1 << first != 0 {
+                    return Err(crate::json::duplicate(key));
+                }
+                seen |= 1 << first;
+                // A boolean field counts as listing "" when it is true.
+                let listed = if SUPPORT[first].1.is_empty() {
+                    match r.boolean()? {
+                        true => vec![String::new()],
+                        false => Vec::new(),
+                    }
+                } else {
+                    r.strings()?
+                };
+                for (i, (field, value, _)) in SUPPORT.iter().enumerate() {
+                    if *field == key && listed.iter().any(|v| v == value) {
+                        supports |= 1 << i;
+                    }
+                }
+                Ok(())
             }
-            "client_id_metadata_document_supported" => {
-                set(&mut metadata_document, key, r.boolean()?)
-            }
-            "code_challenge_methods_supported" => set(&mut challenge_methods, key, r.strings()?),
-            "dpop_signing_alg_values_supported" => set(&mut dpop_algs, key, r.strings()?),
-            "scopes_supported" => set(&mut scopes, key, r.strings()?),
-            "response_types_supported" => set(&mut response_types, key, r.strings()?),
-            "grant_types_supported" => set(&mut grant_types, key, r.strings()?),
-            "token_endpoint_auth_methods_supported" => set(&mut auth_methods, key, r.strings()?),
-            "prompt_values_supported" => set(&mut prompts, key, r.strings()?),
-            _ => r.skip(),
         })?;
         crate::json::require(&[
             ("issuer", issuer.is_some()),
@@ -94,16 +136,7 @@ impl FromJson for AuthServerMetadata {
             token_endpoint: token.unwrap(),
             pushed_authorization_request_endpoint: par.unwrap(),
             revocation_endpoint: revocation.flatten(),
-            require_pushed_authorization_requests: require_par.unwrap_or_default(),
-            code_challenge_methods_supported: challenge_methods.unwrap_or_default(),
-            dpop_signing_alg_values_supported: dpop_algs.unwrap_or_default(),
-            scopes_supported: scopes.unwrap_or_default(),
-            response_types_supported: response_types.unwrap_or_default(),
-            grant_types_supported: grant_types.unwrap_or_default(),
-            authorization_response_iss_parameter_supported: iss_parameter.unwrap_or_default(),
-            client_id_metadata_document_supported: metadata_document.unwrap_or_default(),
-            token_endpoint_auth_methods_supported: auth_methods.unwrap_or_default(),
-            prompt_values_supported: prompts.unwrap_or_default(),
+            supports,
         })
     }
 }
@@ -268,46 +301,11 @@ pub(crate) fn validate_auth_server(
             ")"
         )));
     }
-    let has = |list: &[String], want: &str| list.iter().any(|v| v == want);
-    let checks: [(bool, &str); 9] = [
-        (
-            has(&meta.code_challenge_methods_supported, "S256"),
-            "PKCE S256",
-        ),
-        (
-            has(&meta.dpop_signing_alg_values_supported, "ES256"),
-            "DPoP ES256",
-        ),
-        (has(&meta.scopes_supported, "atproto"), "the atproto scope"),
-        (
-            has(&meta.response_types_supported, "code"),
-            "response type code",
-        ),
-        (
-            has(&meta.grant_types_supported, "authorization_code"),
-            "the authorization_code grant",
-        ),
-        (
-            has(&meta.grant_types_supported, "refresh_token"),
-            "the refresh_token grant",
-        ),
-        (
-            has(&meta.token_endpoint_auth_methods_supported, "none"),
-            "public clients (auth method none)",
-        ),
-        (
-            meta.authorization_response_iss_parameter_supported,
-            "the iss response parameter",
-        ),
-        (
-            meta.client_id_metadata_document_supported,
-            "client metadata documents",
-        ),
-    ];
-    if let Some((_, what)) = checks.iter().find(|(ok, _)| !ok) {
-        return Err(invalid(msg!(origin, " does not support ", what)));
+    let missing = (0..REQUIRED_SUPPORT).find(|i| meta.supports & 1 << i == 0);
+    if let Some(i) = missing {
+        return Err(invalid(msg!(origin, " does not support ", SUPPORT[i].2)));
     }
-    if !meta.require_pushed_authorization_requests {
+    if meta.supports & REQUIRES_PAR == 0 {
         return Err(invalid(msg!(
             origin,
             " does not require pushed authorization requests, as AT Protocol servers must"
@@ -486,6 +484,126 @@ pub(crate) mod tests {
         }
         let meta: AuthServerMetadata = json::from_slice(base.to_string().as_bytes()).unwrap();
         validate_auth_server(&meta, origin, &cfg()).unwrap();
+    }
+
+    /// Each capability the profile needs, taken away in turn (the field left out, its value
+    /// replaced, listed under another field, or `false`), is refused by name, in the order the
+    /// checks run; a field given twice is refused; `create` is read off `prompt_values_supported`.
+    #[test]
+    fn each_missing_capability_is_named() {
+        let origin = "https://auth.example";
+        let base: serde_json::Value = serde_json::from_str(&as_metadata(origin)).unwrap();
+        let read = |m: &serde_json::Value| -> AuthServerMetadata {
+            json::from_slice(m.to_string().as_bytes()).unwrap()
+        };
+        let refusal = |m: &serde_json::Value| {
+            validate_auth_server(&read(m), origin, &cfg())
+                .unwrap_err()
+                .message
+                .clone()
+        };
+        let needs = [
+            ("code_challenge_methods_supported", "S256", "PKCE S256"),
+            ("dpop_signing_alg_values_supported", "ES256", "DPoP ES256"),
+            ("scopes_supported", "atproto", "the atproto scope"),
+            ("response_types_supported", "code", "response type code"),
+            (
+                "grant_types_supported",
+                "authorization_code",
+                "the authorization_code grant",
+            ),
+            (
+                "grant_types_supported",
+                "refresh_token",
+                "the refresh_token grant",
+            ),
+            (
+                "token_endpoint_auth_methods_supported",
+                "none",
+                "public clients (auth method none)",
+            ),
+        ];
+        for (field, value, what) in needs {
+            let expected = format!("{origin} does not support {what}");
+            let mut without = base.clone();
+            let list = without[field].as_array_mut().unwrap();
+            list.retain(|v| v != value);
+            list.push("other".into());
+            assert_eq!(refusal(&without), expected, "{field}");
+            // The value under another list counts for nothing.
+            let mut elsewhere = without.clone();
+            let other = if field == "scopes_supported" {
+                "response_types_supported"
+            } else {
+                "scopes_supported"
+            };
+            elsewhere[other].as_array_mut().unwrap().push(value.into());
+            assert_eq!(refusal(&elsewhere), expected, "{field} under {other}");
+        }
+        let mut no_grants = base.clone();
+        no_grants
+            .as_object_mut()
+            .unwrap()
+            .remove("grant_types_supported");
+        assert_eq!(
+            refusal(&no_grants),
+            format!("{origin} does not support the authorization_code grant")
+        );
+        for (field, what) in [
+            (
+                "authorization_response_iss_parameter_supported",
+                "the iss response parameter",
+            ),
+            (
+                "client_id_metadata_document_supported",
+                "client metadata documents",
+            ),
+        ] {
+            for absent in [false, true] {
+                let mut m = base.clone();
+                if absent {
+                    m.as_object_mut().unwrap().remove(field);
+                } else {
+                    m[field] = false.into();
+                }
+                assert_eq!(refusal(&m), format!("{origin} does not support {what}"));
+            }
+        }
+        let mut par = base.clone();
+        par["require_pushed_authorization_requests"] = false.into();
+        assert_eq!(
+            refusal(&par),
+            format!(
+                "{origin} does not require pushed authorization requests, as AT Protocol \
+                 servers must"
+            )
+        );
+        // Two missing: the first check's name.
+        let mut two = base.clone();
+        two["scopes_supported"] = serde_json::json!([]);
+        two["code_challenge_methods_supported"] = serde_json::json!([]);
+        assert!(refusal(&two).ends_with("PKCE S256"));
+
+        let text = base.to_string();
+        for field in ["scopes_supported", "client_id_metadata_document_supported"] {
+            let twice = text.replacen('{', &format!("{{\"{field}\":{},", base[field]), 1);
+            let e = json::from_slice::<AuthServerMetadata>(twice.as_bytes()).unwrap_err();
+            assert_eq!(e.0, format!("duplicate field `{field}`"));
+        }
+        let wrong_type = text.replacen('{', "{\"scopes_supported\":true,", 1);
+        assert!(json::from_slice::<AuthServerMetadata>(wrong_type.as_bytes()).is_err());
+
+        assert_eq!(read(&base).supports & PROMPT_CREATE, 0);
+        let mut create = base.clone();
+        create["prompt_values_supported"] = serde_json::json!(["login", "create"]);
+        assert_ne!(read(&create).supports & PROMPT_CREATE, 0);
+        let mut misplaced = base.clone();
+        misplaced["scopes_supported"]
+            .as_array_mut()
+            .unwrap()
+            .push("create".into());
+        assert_eq!(read(&misplaced).supports & PROMPT_CREATE, 0);
+        validate_auth_server(&read(&create), origin, &cfg()).unwrap();
     }
 
     #[test]
