@@ -3,8 +3,6 @@
 //! browser imports it as a non-extractable, sign-only `CryptoKey`) and every copy here is wiped.
 //! What this crate keeps is the public JWK and the base64url protected header of every proof.
 
-use std::rc::Rc;
-
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -147,15 +145,15 @@ pub(crate) struct DpopKey<K> {
     pub handle: K,
     pub jwk: PublicJwk,
     /// The base64url protected header, the first part of every proof.
-    pub header: Rc<str>,
+    pub header: String,
     /// The key's thumbprint: which session a server nonce was handed to.
-    pub jkt: Rc<str>,
+    pub jkt: String,
 }
 
 impl<K> DpopKey<K> {
     pub fn new(handle: K, jwk: PublicJwk) -> Self {
-        let header = jwk.protected_header().into();
-        let jkt = jwk.thumbprint().into();
+        let header = jwk.protected_header();
+        let jkt = jwk.thumbprint();
         DpopKey {
             handle,
             jwk,

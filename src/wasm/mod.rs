@@ -34,7 +34,7 @@ pub struct OAuthClient {
     inner: Rc<Client<BrowserPlatform>>,
     events: Rc<BroadcastEvents>,
     /// Where this client's sign-in popups report their result.
-    popup_channel: Rc<str>,
+    popup_channel: String,
     /// The account `restore()` without a DID picks up.
     last_active: Rc<last_active::LastActive>,
 }
@@ -67,7 +67,7 @@ impl OAuthClient {
         let cfg = config_from_js(&config).map_err(as_config)?;
         // One channel per database and client: another app on the origin hears none of it.
         let channel = msg!(cfg.db_name, ":events:", cfg.client_id);
-        let popup_channel = popup::channel_name(&cfg.db_name, &cfg.client_id).into();
+        let popup_channel = popup::channel_name(&cfg.db_name, &cfg.client_id);
         let last_active = Rc::new(last_active::LastActive::new(&cfg.db_name, &cfg.client_id));
         let events = Rc::new(BroadcastEvents::new(&channel));
         let platform = BrowserPlatform::new(&cfg.db_name, cfg.request_timeout_ms, events.clone());
