@@ -39,7 +39,7 @@ fn decode(text: &str) -> String {
             b => b,
         });
     }
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    String::from_utf8(out).unwrap_or_else(|e| crate::util::utf8_lossy(e.as_bytes()))
 }
 
 fn hex(b: &u8) -> Option<u8> {

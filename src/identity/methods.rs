@@ -31,7 +31,7 @@ pub(crate) fn process_well_known_response(resp: &HttpResponse) -> Result<String>
     if !resp.is_success() {
         return resolution_failed("the well-known endpoint", resp);
     }
-    let text = String::from_utf8_lossy(&resp.body);
+    let text = util::utf8_lossy(&resp.body);
     // The spec allows only the DID; a body of HTML means a catch-all page, not an answer.
     if text.trim().lines().count() != 1 {
         return err(
