@@ -13,6 +13,21 @@ use crate::platform::{
 
 pub const ALICE_DID: &str = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
 
+/// Every string of up to `max` of `pieces`, for checking a rewritten function against its
+/// earlier form on all the inputs its rules tell apart.
+pub fn strings_of(pieces: &[&str], max: usize) -> Vec<String> {
+    let mut all = vec![String::new()];
+    let mut last = all.clone();
+    for _ in 0..max {
+        last = last
+            .iter()
+            .flat_map(|s| pieces.iter().map(move |p| format!("{s}{p}")))
+            .collect();
+        all.extend(last.iter().cloned());
+    }
+    all
+}
+
 /// Alice's DID document: handle alice.example.com, PDS at `pds`.
 pub fn alice_doc(pds: &str) -> String {
     format!(

@@ -216,11 +216,10 @@ impl Url {
         if host == "[::1]" {
             return true;
         }
-        let labels: Vec<&str> = host.split('.').collect();
-        labels.len() == 4
-            && labels[0] == "127"
-            && labels
-                .iter()
+        host.split('.').count() == 4
+            && host.starts_with("127.")
+            && host
+                .split('.')
                 .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
     }
 

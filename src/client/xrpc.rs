@@ -181,10 +181,9 @@ impl FromJson for RecordsPage {
 
 /// XRPC method names: reverse-DNS segments, so nothing can escape the `/xrpc/` path.
 fn check_nsid(nsid: &str) -> Result<()> {
-    let segments: Vec<&str> = nsid.split('.').collect();
-    let ok = segments.len() >= 3
-        && segments
-            .iter()
+    let ok = nsid.split('.').count() >= 3
+        && nsid
+            .split('.')
             .all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
     if ok {
         Ok(())
@@ -398,5 +397,26 @@ impl<P: Platform> Client<P> {
             }
         }
         Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_nsid;
+
+    /// `check_nsid` against its earlier form (the segments collected into a vector first), on
+    /// every string of up to 7 pieces of a set that makes each of its rules matter.
+    #[test]
+    fn xrpc_method_names_as_before() {
+        fn before(nsid: &str) -> bool {
+            let segments: Vec<&str> = nsid.split('.').collect();
+            segments.len() >= 3
+                && segments.iter().all(|s| {
+                    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                })
+        }
+        for s in crate::testing::strings_of(&["a", "1", "-", ".", "/"], 7) {
+            assert_eq!(check_nsid(&s).is_ok(), before(&s), "{s}");
+        }
     }
 }

@@ -307,3 +307,28 @@ fn the_parts_are_the_url_crates() {
         super::assert_same_as_url_crate(&theirs, &ours);
     }
 }
+
+/// `host_is_loopback_ip` against its earlier form (the labels collected into a vector first),
+/// on every host of up to 5 pieces of a set that makes each of its rules matter.
+#[test]
+#[cfg(not(target_arch = "wasm32"))]
+fn loopback_hosts_as_before() {
+    fn before(host: &str) -> bool {
+        let labels: Vec<&str> = host.split('.').collect();
+        labels.len() == 4
+            && labels[0] == "127"
+            && labels
+                .iter()
+                .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+    }
+    for host in crate::testing::strings_of(&["127", "1", ".", "0", "a"], 5) {
+        let Some(url) = Url::parse(&format!("http://{host}/")) else {
+            continue;
+        };
+        let Some(parsed) = url.host_str() else {
+            continue;
+        };
+        let expected = parsed == "[::1]" || before(parsed);
+        assert_eq!(url.host_is_loopback_ip(), expected, "{host} -> {parsed}");
+    }
+}
