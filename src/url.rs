@@ -298,7 +298,9 @@ impl Authority {
     /// `[username[:password]@]host[:port]` in `href[start..stop]`.
     fn split(href: &str, start: usize, stop: usize) -> Authority {
         let text = &href[start..stop];
-        let (username, password, host_start) = match text.rfind('@') {
+        // By bytes, as every search for an ASCII character here: `rfind` links a reverse char
+        // searcher.
+        let (username, password, host_start) = match text.bytes().rposition(|b| b == b'@') {
             Some(at) => {
                 let info = &text[..at];
                 match info.find(':') {

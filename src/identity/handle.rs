@@ -58,7 +58,10 @@ pub(crate) fn normalize_handle(input: &str) -> Result<String> {
         }
     }
     // Not empty: every label was checked above.
-    let tld = handle.rsplit('.').next().unwrap_or_default();
+    let tld = &handle[handle
+        .bytes()
+        .rposition(|b| b == b'.')
+        .map_or(0, |dot| dot + 1)..];
     if tld.starts_with(|c: char| c.is_ascii_digit()) {
         return err(
             ErrorCode::InvalidHandle,

@@ -440,9 +440,10 @@ fn encode(out: &mut String, value: &str, also_safe: &[u8]) {
 /// first does not start with a digit, and the name is letters and digits, not starting with
 /// a digit.
 fn is_nsid(nsid: &str) -> bool {
-    let Some((domain, name)) = nsid.rsplit_once('.') else {
+    let Some(dot) = nsid.bytes().rposition(|b| b == b'.') else {
         return false;
     };
+    let (domain, name) = (&nsid[..dot], &nsid[dot + 1..]);
     let domain_ok = domain.split('.').enumerate().all(|(i, s)| {
         (1..=63).contains(&s.len())
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
