@@ -88,19 +88,8 @@ fn push_encoded(out: &mut String, text: &str) {
 mod tests {
     use super::{encode, parse};
 
-    /// Strings made of the pieces that matter to the format, every combination up to a length.
-    fn samples(pieces: &[&str], max: usize) -> Vec<String> {
-        let mut out = vec![String::new()];
-        let mut last = vec![String::new()];
-        for _ in 0..max {
-            last = last
-                .iter()
-                .flat_map(|s| pieces.iter().map(move |p| format!("{s}{p}")))
-                .collect();
-            out.extend(last.iter().cloned());
-        }
-        out
-    }
+    // Strings made of the pieces that matter to the format, every combination up to a length.
+    use crate::testing::strings_of as samples;
 
     #[test]
     fn parses_as_the_form_urlencoded_crate() {

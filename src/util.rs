@@ -424,14 +424,7 @@ mod tests {
     #[test]
     fn search_and_replace_as_std() {
         let pieces = ["a", "b", "%3A", "é", "😀", "aab", ""];
-        let mut strings = vec![String::new()];
-        for _ in 0..4 {
-            let longer: Vec<String> = strings
-                .iter()
-                .flat_map(|s| pieces.iter().map(move |p| format!("{s}{p}")))
-                .collect();
-            strings.extend(longer);
-        }
+        let mut strings = crate::testing::strings_of(&pieces, 4);
         strings.sort();
         strings.dedup();
         let needles: Vec<&String> = strings.iter().filter(|s| s.len() <= 6).collect();
