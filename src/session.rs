@@ -47,21 +47,21 @@ impl FromJson for PendingLogin {
             "expires_at" => set(&mut expires_at, key, r.integer()?),
             _ => r.skip(),
         })?;
-        json::require(&[
-            ("server", server.is_some()),
-            ("verifier", verifier.is_some()),
-            ("redirect_uri", redirect_uri.is_some()),
-            ("expires_at", expires_at.is_some()),
-        ])?;
+        let (server, verifier, redirect_uri, expires_at) = crate::json::present!(
+            server: "server",
+            verifier: "verifier",
+            redirect_uri: "redirect_uri",
+            expires_at: "expires_at",
+        );
         Ok(PendingLogin {
-            server: server.unwrap(),
-            verifier: verifier.unwrap(),
+            server,
+            verifier,
             dpop_jwk: dpop_jwk.flatten(),
             dpop_key: dpop_key.flatten(),
             identity: identity.flatten(),
-            redirect_uri: redirect_uri.unwrap(),
+            redirect_uri,
             app_state: app_state.flatten(),
-            expires_at: expires_at.unwrap(),
+            expires_at,
         })
     }
 }
@@ -161,28 +161,28 @@ impl FromJson for Session {
             "refresh_sent_at" => set(&mut refresh_sent_at, key, r.opt_integer()?),
             _ => r.skip(),
         })?;
-        json::require(&[
-            ("did", did.is_some()),
-            ("pds", pds.is_some()),
-            ("server", server.is_some()),
-            ("scope", scope.is_some()),
-            ("access_token", access_token.is_some()),
-            ("created_at", created_at.is_some()),
-            ("updated_at", updated_at.is_some()),
-        ])?;
+        let (did, pds, server, scope, access_token, created_at, updated_at) = crate::json::present!(
+            did: "did",
+            pds: "pds",
+            server: "server",
+            scope: "scope",
+            access_token: "access_token",
+            created_at: "created_at",
+            updated_at: "updated_at",
+        );
         Ok(Session {
-            did: did.unwrap(),
+            did,
             handle: handle.flatten(),
-            pds: pds.unwrap(),
-            server: server.unwrap(),
-            scope: scope.unwrap(),
-            access_token: access_token.unwrap(),
+            pds,
+            server,
+            scope,
+            access_token,
             refresh_token: refresh_token.flatten(),
             expires_at: expires_at.flatten(),
             dpop_jwk: dpop_jwk.flatten(),
             dpop_key: dpop_key.flatten(),
-            created_at: created_at.unwrap(),
-            updated_at: updated_at.unwrap(),
+            created_at,
+            updated_at,
             client_id: client_id.flatten(),
             refresh_sent_at: refresh_sent_at.flatten(),
         })

@@ -28,11 +28,8 @@ impl FromJson for PublicJwk {
             "y" => set(&mut y, key, r.string()?),
             _ => r.skip(),
         })?;
-        crate::json::require(&[("x", x.is_some()), ("y", y.is_some())])?;
-        Ok(PublicJwk {
-            x: x.unwrap(),
-            y: y.unwrap(),
-        })
+        let (x, y) = crate::json::present!(x: "x", y: "y");
+        Ok(PublicJwk { x, y })
     }
 }
 

@@ -80,11 +80,8 @@ impl FromJson for DohRecord {
             "data" => set(&mut data, key, r.string()?),
             _ => r.skip(),
         })?;
-        crate::json::require(&[("type", kind.is_some()), ("data", data.is_some())])?;
-        Ok(DohRecord {
-            kind: kind.unwrap(),
-            data: data.unwrap(),
-        })
+        let (kind, data) = crate::json::present!(kind: "type", data: "data");
+        Ok(DohRecord { kind, data })
     }
 }
 

@@ -35,11 +35,11 @@ impl FromJson for Identity {
             "pds" => set(&mut pds, key, r.string()?),
             _ => r.skip(),
         })?;
-        crate::json::require(&[("did", did.is_some()), ("pds", pds.is_some())])?;
+        let (did, pds) = crate::json::present!(did: "did", pds: "pds");
         Ok(Identity {
-            did: did.unwrap(),
+            did,
             handle: handle.flatten(),
-            pds: pds.unwrap(),
+            pds,
         })
     }
 }

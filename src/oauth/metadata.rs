@@ -124,17 +124,17 @@ impl FromJson for AuthServerMetadata {
                 Ok(())
             }
         })?;
-        crate::json::require(&[
-            ("issuer", issuer.is_some()),
-            ("authorization_endpoint", authorization.is_some()),
-            ("token_endpoint", token.is_some()),
-            ("pushed_authorization_request_endpoint", par.is_some()),
-        ])?;
+        let (issuer, authorization, token, par) = crate::json::present!(
+            issuer: "issuer",
+            authorization: "authorization_endpoint",
+            token: "token_endpoint",
+            par: "pushed_authorization_request_endpoint",
+        );
         Ok(AuthServerMetadata {
-            issuer: issuer.unwrap(),
-            authorization_endpoint: authorization.unwrap(),
-            token_endpoint: token.unwrap(),
-            pushed_authorization_request_endpoint: par.unwrap(),
+            issuer,
+            authorization_endpoint: authorization,
+            token_endpoint: token,
+            pushed_authorization_request_endpoint: par,
             revocation_endpoint: revocation.flatten(),
             supports,
         })

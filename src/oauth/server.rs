@@ -188,13 +188,11 @@ impl FromJson for TokenBody {
             "sub" => set(&mut sub, key, r.opt_string()?),
             _ => r.skip(),
         })?;
-        crate::json::require(&[
-            ("access_token", access_token.is_some()),
-            ("token_type", token_type.is_some()),
-        ])?;
+        let (access_token, token_type) =
+            crate::json::present!(access_token: "access_token", token_type: "token_type");
         Ok(TokenBody {
-            access_token: access_token.unwrap(),
-            token_type: token_type.unwrap(),
+            access_token,
+            token_type,
             expires_in: expires_in.flatten(),
             refresh_token: refresh_token.flatten(),
             scope: scope.flatten(),
