@@ -245,48 +245,57 @@ pub(super) fn scope_values(values: &JsValue) -> Result<Vec<String>> {
     let Some(values) = values.dyn_ref::<Array>() else {
         return Err(invalid("buildScope(values) must be an array"));
     };
-    let strings = |v: &JsValue| -> Option<Vec<String>> {
-        match v.as_string() {
-            Some(s) => Some(vec![s]),
-            None => Array::is_array(v)
-                .then(|| {
-                    v.unchecked_ref::<Array>()
-                        .iter()
-                        .map(|x| x.as_string())
-                        .collect()
-                })
-                .flatten(),
+    // Plain loops: the iterator adapters (`collect` into `Result`/`Option`) were a
+    // monomorphized copy each.
+    let mut out = Vec::new();
+    for v in values.iter() {
+        if let Some(s) = v.as_string() {
+            out.push(static_scope(&s)?);
+            continue;
         }
-    };
-    values
-        .iter()
-        .map(|v| {
-            if let Some(s) = v.as_string() {
-                return static_scope(&s);
-            }
-            if !v.is_object() {
-                return Err(invalid(
-                    "buildScope: each value is a string or a permission object",
-                ));
-            }
-            let mut fields = Vec::new();
-            for entry in Object::entries(v.unchecked_ref::<Object>()).iter() {
-                let key = Reflect::get_u32(&entry, 0).ok().and_then(|k| k.as_string());
-                let value = Reflect::get_u32(&entry, 1).unwrap_or_default();
-                match (key, strings(&value)) {
-                    (Some(k), Some(vals)) => fields.push((k, vals)),
-                    (k, _) => {
-                        return Err(invalid(msg!(
-                            "buildScope: permission property ",
-                            util::quoted(&k.unwrap_or_default()),
-                            " must be a string or an array of strings"
-                        )))
-                    }
+        if !v.is_object() {
+            return Err(invalid(
+                "buildScope: each value is a string or a permission object",
+            ));
+        }
+        let mut fields = Vec::new();
+        for entry in Object::entries(v.unchecked_ref::<Object>()).iter() {
+            let key = Reflect::get_u32(&entry, 0).ok().and_then(|k| k.as_string());
+            let value = Reflect::get_u32(&entry, 1).unwrap_or_default();
+            let mut strings = Vec::new();
+            let ok = match value.as_string() {
+                Some(s) => {
+                    strings.push(s);
+                    true
+                }
+                None => {
+                    Array::is_array(&value)
+                        && value
+                            .unchecked_ref::<Array>()
+                            .iter()
+                            .all(|x| match x.as_string() {
+                                Some(s) => {
+                                    strings.push(s);
+                                    true
+                                }
+                                None => false,
+                            })
+                }
+            };
+            match key {
+                Some(k) if ok => fields.push((k, strings)),
+                k => {
+                    return Err(invalid(msg!(
+                        "buildScope: permission property ",
+                        util::quoted(&k.unwrap_or_default()),
+                        " must be a string or an array of strings"
+                    )))
                 }
             }
-            permission_scope(&fields)
-        })
-        .collect()
+        }
+        out.push(permission_scope(&fields)?);
+    }
+    Ok(out)
 }
 
 pub(super) fn get(obj: &JsValue, key: &str) -> JsValue {

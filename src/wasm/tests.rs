@@ -262,6 +262,8 @@ fn build_scope_reads_javascript_values() {
         r#"[{"resource":"repo","collection":"app.bsky.feed.post","acton":"create"}]"#,
         "[null]",
         "[7]",
+        r#"[{"resource":"repo","collection":["app.bsky.feed.post",7]}]"#,
+        r#"[{"resource":"repo","collection":{"0":"app.bsky.feed.post"}}]"#,
     ] {
         let e = build_scope(js_sys::JSON::parse(bad).unwrap()).unwrap_err();
         assert_eq!(code(&e), "invalid_input", "{bad}");
