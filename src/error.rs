@@ -105,11 +105,12 @@ error_codes! {
 impl ErrorCode {
     /// The code of a code string (`internal_error` for one this version does not know).
     pub fn from_code(code: &str) -> ErrorCode {
-        ErrorCode::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_str() == code)
-            .unwrap_or(ErrorCode::Internal)
+        for &c in ErrorCode::ALL {
+            if c.as_str() == code {
+                return c;
+            }
+        }
+        ErrorCode::Internal
     }
 }
 

@@ -10,14 +10,14 @@
 /// its first `=` (no `=`: the value is empty), `+` read as a space, then percent-decoded (a
 /// `%` not followed by two hex digits stays as it is), and invalid UTF-8 replaced by U+FFFD.
 pub(crate) fn parse(input: &str) -> Vec<(String, String)> {
-    input
-        .split('&')
-        .filter(|piece| !piece.is_empty())
-        .map(|piece| {
+    let mut pairs = Vec::new();
+    for piece in input.split('&') {
+        if !piece.is_empty() {
             let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-            (decode(name), decode(value))
-        })
-        .collect()
+            pairs.push((decode(name), decode(value)));
+        }
+    }
+    pairs
 }
 
 fn decode(text: &str) -> String {

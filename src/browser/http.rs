@@ -81,7 +81,8 @@ impl FetchHttp {
             ))
         };
         let mut head = String::new();
-        for part in first.into_iter().chain([&*request.method, &*request.url]) {
+        for part in [first, Some(&request.method), Some(&request.url)] {
+            let Some(part) = part else { continue };
             if part.contains('\n') {
                 return broken("the request's method or URL".into());
             }

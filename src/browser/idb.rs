@@ -133,6 +133,12 @@ impl Store for IdbStore {
 
     async fn keys(&self, table: Table) -> Result<Vec<String>> {
         let answer = js::settle::<Answer>(js_keys(&self.handle, table.name())).await?;
-        Ok(answer.keys().iter().filter_map(|k| k.as_string()).collect())
+        let mut keys = Vec::new();
+        for key in answer.keys().iter() {
+            if let Some(key) = key.as_string() {
+                keys.push(key);
+            }
+        }
+        Ok(keys)
     }
 }

@@ -57,8 +57,10 @@ fn loopback_redirect(client_id: &str) -> Option<String> {
     if url.scheme() != "http" || url.host_str() != Some("localhost") {
         return None;
     }
-    url.query_pairs()
-        .into_iter()
-        .find(|(k, _)| k == "redirect_uri")
-        .map(|(_, v)| v)
+    for (k, v) in url.query_pairs() {
+        if k == "redirect_uri" {
+            return Some(v);
+        }
+    }
+    None
 }

@@ -339,14 +339,12 @@ impl<P: Platform> Client<P> {
             );
         }
         // The session's own credentials are the only ones sent.
-        let headers = req
-            .headers
-            .iter()
-            .filter(|(k, _)| {
-                !k.eq_ignore_ascii_case("authorization") && !k.eq_ignore_ascii_case("dpop")
-            })
-            .cloned()
-            .collect();
+        let mut headers = Vec::new();
+        for (k, v) in &req.headers {
+            if !k.eq_ignore_ascii_case("authorization") && !k.eq_ignore_ascii_case("dpop") {
+                headers.push((k.clone(), v.clone()));
+            }
+        }
         let target = dpop::Target::at(&url);
         let request = HttpRequest {
             method,
@@ -385,10 +383,10 @@ impl<P: Platform> Client<P> {
             let resp = self
                 .xrpc(did, &query.request(did, cursor.as_deref()))
                 .await?;
-            let page: RecordsPage = json_body(&resp.body, "listRecords")?;
+            let mut page: RecordsPage = json_body(&resp.body, "listRecords")?;
             let got = page.records.len();
-            let room = max - all.len();
-            all.extend(page.records.into_iter().take(room));
+            page.records.truncate(max - all.len());
+            all.append(&mut page.records);
             // A server that hands back the cursor it was given would page forever.
             let stuck = page.cursor.is_some() && page.cursor == cursor;
             cursor = page.cursor;

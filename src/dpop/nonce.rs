@@ -77,12 +77,18 @@ impl Server {
         let mut lines = text.split('\n');
         let latest = lines.next().filter(|n| !n.is_empty()).map(String::from);
         let offset = lines.next().and_then(crate::util::parse_int);
-        let sessions = lines
-            .filter_map(|l| l.split_once(' '))
-            .filter(|(s, n)| !s.is_empty() && !n.is_empty())
-            .take(SESSIONS_KEPT)
-            .map(|(s, n)| (s.to_string(), n.to_string()))
-            .collect();
+        let mut sessions = Vec::new();
+        for line in lines {
+            match line.split_once(' ') {
+                Some((s, n)) if !s.is_empty() && !n.is_empty() => {
+                    if sessions.len() == SESSIONS_KEPT {
+                        break;
+                    }
+                    sessions.push((s.to_string(), n.to_string()));
+                }
+                _ => {}
+            }
+        }
         Server {
             latest,
             offset,

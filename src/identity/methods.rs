@@ -90,21 +90,27 @@ pub(crate) fn process_doh_response(resp: &HttpResponse) -> Result<String> {
         return resolution_failed("DNS-over-HTTPS", resp);
     }
     let answer: DohAnswer = json_body(&resp.body, "DNS-over-HTTPS")?;
-    let dids: Vec<String> = answer
-        .answer
-        .iter()
-        .filter(|r| r.kind == 16)
-        .map(|r| txt_value(&r.data))
-        .filter_map(|v| v.strip_prefix("did=").map(str::to_string))
-        .collect();
     // More than one did= record is ambiguous, and the spec says to treat it as a failure.
-    match dids.as_slice() {
-        [one] => did_from_text(one),
-        [] => err(ErrorCode::HandleResolutionFailed, "no _atproto TXT record"),
-        _ => err(
-            ErrorCode::HandleResolutionFailed,
-            "several _atproto TXT records",
-        ),
+    let mut found = None;
+    for record in &answer.answer {
+        if record.kind != 16 {
+            continue;
+        }
+        let value = txt_value(&record.data);
+        if !value.starts_with("did=") {
+            continue;
+        }
+        if found.is_some() {
+            return err(
+                ErrorCode::HandleResolutionFailed,
+                "several _atproto TXT records",
+            );
+        }
+        found = Some(value);
+    }
+    match found {
+        Some(value) => did_from_text(&value[4..]),
+        None => err(ErrorCode::HandleResolutionFailed, "no _atproto TXT record"),
     }
 }
 
@@ -114,12 +120,14 @@ fn txt_value(data: &str) -> String {
     if !trimmed.starts_with('"') {
         return trimmed.to_string();
     }
-    trimmed
-        .split('"')
-        .enumerate()
-        .filter(|(i, _)| i % 2 == 1)
-        .map(|(_, s)| s)
-        .collect()
+    // The text between each pair of quotes.
+    let mut out = String::new();
+    for (i, part) in trimmed.split('"').enumerate() {
+        if i % 2 == 1 {
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 // ---- handle → DID: com.atproto.identity.resolveHandle -----------------------------------------

@@ -55,20 +55,19 @@ pub(super) fn config_from_js(obj: &JsValue) -> Result<ClientConfig> {
         if !Array::is_array(&v) {
             return Err(invalid("config: handleResolution must be an array"));
         }
-        cfg.handle_resolution = v
-            .unchecked_ref::<Array>()
-            .iter()
-            .map(|m| {
-                let name = m.as_string().unwrap_or_default();
-                HandleMethod::parse(&name).ok_or_else(|| {
-                    invalid(msg!(
-                        "config: handleResolution: ",
-                        util::quoted(&name),
-                        " is not well-known, dns or xrpc"
-                    ))
-                })
-            })
-            .collect::<Result<_>>()?;
+        let mut methods = Vec::new();
+        for m in v.unchecked_ref::<Array>().iter() {
+            let name = m.as_string().unwrap_or_default();
+            let Some(method) = HandleMethod::parse(&name) else {
+                return Err(invalid(msg!(
+                    "config: handleResolution: ",
+                    util::quoted(&name),
+                    " is not well-known, dns or xrpc"
+                )));
+            };
+            methods.push(method);
+        }
+        cfg.handle_resolution = methods;
     }
     if let Some(v) = present("allowHttp") {
         cfg.allow_http = v

@@ -337,12 +337,10 @@ impl OAuthClient {
     pub fn list_sessions(&self) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            let infos: Vec<String> = inner
-                .list_sessions()
-                .await?
-                .iter()
-                .map(json::to_string)
-                .collect();
+            let mut infos = Vec::new();
+            for info in inner.list_sessions().await? {
+                infos.push(json::to_string(&info));
+            }
             json_array(&infos)
         })
     }
