@@ -340,13 +340,18 @@ pub(crate) async fn discover_from_service(
     cfg: &ClientConfig,
     service: &str,
 ) -> Result<AuthServerMetadata> {
-    match fetch_protected_resource(http, cfg, service).await {
-        Ok(issuer) => fetch_auth_server(http, cfg, &issuer).await,
-        Err(e) if e.code == ErrorCode::InvalidMetadata => {
-            let origin = cfg.check_url(service)?.origin();
-            fetch_auth_server(http, cfg, &origin).await.map_err(|_| e)
-        }
-        Err(e) => Err(e),
+    // Without usable resource metadata the service may be the authorization server itself; if
+    // it is not either, the metadata's error is the one reported. (One await of
+    // `fetch_auth_server` for both: each await is a copy of its state machine's handling.)
+    let (issuer, fallback) = match fetch_protected_resource(http, cfg, service).await {
+        Ok(issuer) => (issuer, None),
+        Err(e) if e.code == ErrorCode::InvalidMetadata => (cfg.check_url(service)?.origin(), Some(e)),
+        Err(e) => return Err(e),
+    };
+    let meta = fetch_auth_server(http, cfg, &issuer).await;
+    match fallback {
+        Some(e) => meta.map_err(|_| e),
+        None => meta,
     }
 }
 
