@@ -1202,3 +1202,61 @@ fn freed_memory_is_used_again() {
         memory_bytes()
     );
 }
+
+/// `IdbStore::new` opens nothing; the first operation opens the database once for every later
+/// one; an open that failed is tried again by the next operation instead of failing for good.
+#[wasm_bindgen_test]
+async fn the_store_opens_on_first_use_once_and_retries_a_failed_open() {
+    let factory = global("indexedDB");
+    let real_open: Function = prop(&factory, "open").unchecked_into();
+    let opens = Rc::new(RefCell::new(0u32));
+    let counted = {
+        let (opens, real_open, factory) = (opens.clone(), real_open.clone(), factory.clone());
+        Closure::<dyn FnMut(JsValue, JsValue) -> JsValue>::new(move |name: JsValue, v: JsValue| {
+            *opens.borrow_mut() += 1;
+            real_open.call2(&factory, &name, &v).unwrap()
+        })
+    };
+    Reflect::set(&factory, &"open".into(), counted.as_ref()).unwrap();
+
+    let name = fresh_name("lazy");
+    let store = IdbStore::new(&name);
+    sleep(50).await;
+    assert_eq!(*opens.borrow(), 0, "constructed: nothing opened");
+
+    // No IndexedDB for the first operation: it fails, and so opens nothing.
+    // (`indexedDB` is an accessor of the global object itself, or of its prototype: replaced by
+    // a property holding `undefined`, then put back as it was.)
+    let global_this: Object = js_sys::global();
+    let own = Object::get_own_property_descriptor(&global_this, &"indexedDB".into());
+    let hidden = Object::new();
+    Reflect::set(&hidden, &"value".into(), &JsValue::UNDEFINED).unwrap();
+    Reflect::set(&hidden, &"configurable".into(), &true.into()).unwrap();
+    Object::define_property(&global_this, &"indexedDB".into(), &hidden);
+    assert!(global("indexedDB").is_undefined());
+    let e = store.get_bytes(Table::Sessions, "k").await.unwrap_err();
+    if own.is_undefined() {
+        Reflect::delete_property(&global_this, &"indexedDB".into()).unwrap();
+    } else {
+        Object::define_property(&global_this, &"indexedDB".into(), own.unchecked_ref());
+    }
+    assert!(!global("indexedDB").is_undefined());
+    assert_eq!(e.code, ErrorCode::Unsupported, "{e}");
+    assert_eq!(*opens.borrow(), 0);
+
+    // IndexedDB is back: the next operations open it once between them.
+    store
+        .put(Table::Sessions, "k", b"value", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_bytes(Table::Sessions, "k").await.unwrap(),
+        Some(b"value".to_vec())
+    );
+    assert_eq!(
+        store.keys(Table::Sessions).await.unwrap(),
+        vec!["k".to_string()]
+    );
+    assert_eq!(*opens.borrow(), 1, "one open for every operation");
+    Reflect::set(&factory, &"open".into(), &real_open).unwrap();
+}

@@ -239,11 +239,40 @@ function transaction(db, table, mode) {
 /** Additional authenticated data: where the record lives, so a record copied elsewhere fails. */
 const aad = (table, id) => encoder.encode(`atproto-oauth-wasm/${table}/${id}`);
 
+/** The store of the database `name`, which the other functions take. Nothing is opened until
+ * one of them needs it (so a client's constructor stays synchronous and a page that restores no
+ * session does no storage work); a failed open is tried again by the next one. `close()` closes
+ * the connection once it is open (running transactions still finish, so in-flight writes land). */
+export function storeHandle(name) {
+  let opening = null;
+  return {
+    open: () =>
+      (opening ??= openStore(name).then((h) => {
+        if ("failure" in h) {
+          opening = null;
+          throw h;
+        }
+        return h;
+      })),
+    close: () =>
+      opening?.then(
+        (h) => h.db.close(),
+        () => {},
+      ),
+  };
+}
+
+/** Opens the store now: {} once it is open (tests open stores side by side this way). */
+export function storeReady(handle) {
+  return answer("opening the database", async () => {
+    await handle.open();
+    return {};
+  });
+}
+
 /** Opens (creating on first use) the database `name` and loads its storage key, generating it
- * on the first open anywhere in the origin. Resolves to the handle the other functions take;
- * its `close()` closes the connection (running transactions still finish, so in-flight writes
- * land). */
-export function storeOpen(name) {
+ * on the first open anywhere in the origin: { db, subtle, key }, or a failure. */
+function openStore(name) {
   return answer(`opening database ${name}`, async () => {
     const subtle = globalThis.crypto?.subtle;
     if (!subtle) throw fail("unsupported", NO_SUBTLE);
@@ -268,7 +297,7 @@ export function storeOpen(name) {
     // errors until the page reloads, which is what an upgrade needs anyway.
     db.onversionchange = () => db.close();
     try {
-      return { db, subtle, key: await storageKey(db, subtle), close: () => db.close() };
+      return { db, subtle, key: await storageKey(db, subtle) };
     } catch (e) {
       db.close();
       throw e;
@@ -306,9 +335,10 @@ function asKey(stored) {
 
 /** Seals `data` (a view into Wasm memory, copied at once) and stores it, with the DPoP `key`
  * (a CryptoKey, kept as itself: structured clone keeps it non-extractable) if there is one. */
-export function storePut(handle, table, id, data, key) {
+export function storePut(store, table, id, data, key) {
   const bytes = data.slice();
   return answer("put", async () => {
+    const handle = await store.open();
     let sealed;
     try {
       const iv = crypto.getRandomValues(new Uint8Array(IV_LEN));
@@ -330,9 +360,10 @@ export function storePut(handle, table, id, data, key) {
 /** The record `id`, opened: { data, key? }, or {} when there is none. With `take`, it is also
  * deleted in the same transaction, which commits before the record is opened: once it has,
  * no other reader can have seen it. */
-export function storeGet(handle, table, id, take) {
+export function storeGet(store, table, id, take) {
   const what = take ? "take" : "get";
   return answer(what, async () => {
+    const handle = await store.open();
     const tx = transaction(handle.db, table, take ? "readwrite" : "readonly");
     const stored = await request(() => tx.store.get(id), what);
     if (stored === undefined) return {};
@@ -365,9 +396,9 @@ async function unseal(handle, table, id, stored) {
 }
 
 /** Deletes the record `id` (nothing there is fine). */
-export function storeDelete(handle, table, id) {
+export function storeDelete(store, table, id) {
   return answer("delete", async () => {
-    const tx = transaction(handle.db, table, "readwrite");
+    const tx = transaction((await store.open()).db, table, "readwrite");
     await request(() => tx.store.delete(id), "delete");
     await tx.done;
     return {};
@@ -375,9 +406,9 @@ export function storeDelete(handle, table, id) {
 }
 
 /** The ids of a table's records, as { keys }. */
-export function storeKeys(handle, table) {
+export function storeKeys(store, table) {
   return answer("keys", async () => {
-    const tx = transaction(handle.db, table, "readonly");
+    const tx = transaction((await store.open()).db, table, "readonly");
     const keys = await request(() => tx.store.getAllKeys(), "keys");
     if (!Array.isArray(keys)) throw fail("storage", "getAllKeys did not return an array");
     return { keys: keys.filter((k) => typeof k === "string") };

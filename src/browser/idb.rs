@@ -8,9 +8,10 @@
 //! function per operation is 3.7 KB smaller (gzip, the whole package, measured in the ninth
 //! session; see the README's "Where the bytes are").
 
+use std::future::Future;
+
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use web_sys::CryptoKey;
 
 use super::js;
@@ -19,13 +20,15 @@ use crate::platform::{Entry, KeyType, Store, Table};
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = storeOpen)]
-    fn js_open(name: &str) -> Promise;
+    #[wasm_bindgen(js_name = storeHandle)]
+    fn js_handle(name: &str) -> Handle;
+    #[wasm_bindgen(js_name = storeReady)]
+    fn js_ready(handle: &Handle) -> Promise;
     #[wasm_bindgen(js_name = storeGet)]
     fn js_get(handle: &Handle, table: &str, id: &str, take: bool) -> Promise;
     #[wasm_bindgen(js_name = storePut)]
     fn js_put(
-        handle: &JsValue,
+        handle: &Handle,
         table: &str,
         id: &str,
         data: &[u8],
@@ -36,9 +39,9 @@ extern "C" {
     #[wasm_bindgen(js_name = storeKeys)]
     fn js_keys(handle: &Handle, table: &str) -> Promise;
 
-    /// An open store: the connection, `crypto.subtle` and the storage key.
+    /// A store, opened (the connection, `crypto.subtle` and the storage key) on first use.
     type Handle;
-    /// Closes the connection.
+    /// Closes the connection, once it is open.
     #[wasm_bindgen(method)]
     fn close(this: &Handle);
 
@@ -60,16 +63,21 @@ pub struct IdbStore {
 }
 
 impl IdbStore {
-    /// Opens (creating on first use) the database `db_name` and loads its storage key, generating
-    /// it if this is the first open anywhere in the origin.
-    pub async fn open(db_name: &str) -> Result<IdbStore> {
-        let handle = js::settle::<Answer>(js_open(db_name))
-            .await?
-            .unchecked_into();
-        Ok(IdbStore {
-            handle,
+    /// The store of the database `db_name`. Nothing is opened yet: the first operation opens
+    /// the database (creating it on first use) and loads its storage key, generating it if this
+    /// is the first open anywhere in the origin. A failed open is tried again by the next one.
+    pub fn new(db_name: &str) -> IdbStore {
+        IdbStore {
+            handle: js_handle(db_name),
             name: db_name.to_string(),
-        })
+        }
+    }
+
+    /// The store of `db_name`, opened now.
+    pub async fn open(db_name: &str) -> Result<IdbStore> {
+        let store = IdbStore::new(db_name);
+        js::settle::<Answer>(js_ready(&store.handle)).await?;
+        Ok(store)
     }
 
     /// The database's name.
@@ -107,8 +115,12 @@ impl KeyType for IdbStore {
 }
 
 impl Store for IdbStore {
-    async fn get(&self, table: Table, key: &str) -> Result<Option<Entry<CryptoKey>>> {
-        self.read(table, key, false).await
+    fn get(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Entry<CryptoKey>>>> {
+        self.read(table, key, false)
     }
 
     async fn put(
@@ -127,8 +139,12 @@ impl Store for IdbStore {
         Ok(())
     }
 
-    async fn take(&self, table: Table, key: &str) -> Result<Option<Entry<CryptoKey>>> {
-        self.read(table, key, true).await
+    fn take(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Entry<CryptoKey>>>> {
+        self.read(table, key, true)
     }
 
     async fn keys(&self, table: Table) -> Result<Vec<String>> {

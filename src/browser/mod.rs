@@ -19,7 +19,7 @@ pub use self::clock::BrowserClock;
 pub use self::http::{FetchHttp, SendSigned};
 pub use self::idb::IdbStore;
 pub use self::locks::{LockGuard, WebLocks};
-pub use self::platform::{BrowserPlatform, LazyStore};
+pub use self::platform::BrowserPlatform;
 
 use crate::error::Error;
 

@@ -1,7 +1,7 @@
 //! The browser platform: the `Platform` traits assembled from the browser pieces (fetch,
 //! IndexedDB + WebCrypto, Web Locks, BroadcastChannel, `Date.now`, `spawn_local`).
 
-use std::cell::OnceCell;
+use std::future::Future;
 use std::rc::Rc;
 
 use web_sys::CryptoKey;
@@ -13,7 +13,7 @@ use crate::platform::{
     SendWithProof, SessionEvent, Spawn, Store, Table,
 };
 
-/// The browser platform. The IndexedDB store opens lazily on first use, so the constructor stays
+/// The browser platform. The IndexedDB store opens on first use, so the constructor stays
 /// synchronous and restoring a session costs no work until it is asked for.
 ///
 /// Generic over the HTTP layer only so that in-browser tests can drive the real storage, locks
@@ -21,8 +21,8 @@ use crate::platform::{
 pub struct BrowserPlatform<H = FetchHttp> {
     /// HTTP (fetch, or a scripted server in tests).
     pub http: Rc<H>,
-    /// IndexedDB, encrypted at rest.
-    pub store: Rc<LazyStore>,
+    /// IndexedDB, encrypted at rest (opened on first use).
+    pub store: Rc<IdbStore>,
     /// Web Locks, or the in-tab fallback.
     pub locks: Rc<WebLocks>,
     /// Events for this tab's listeners and, through BroadcastChannel, the other tabs.
@@ -41,47 +41,25 @@ impl<H> Clone for BrowserPlatform<H> {
     }
 }
 
-/// The IndexedDB store, opened on first use.
-pub struct LazyStore {
-    db_name: String,
-    store: OnceCell<IdbStore>,
-}
-
-impl LazyStore {
-    /// A store for the database `db_name`; nothing is opened yet.
-    pub fn new(db_name: &str) -> Self {
-        LazyStore {
-            db_name: db_name.to_string(),
-            store: OnceCell::new(),
-        }
-    }
-
-    async fn get(&self) -> Result<&IdbStore> {
-        if let Some(store) = self.store.get() {
-            return Ok(store);
-        }
-        let opened = IdbStore::open(&self.db_name).await?;
-        // Two first uses may race to open; the loser's handle is simply dropped.
-        Ok(self.store.get_or_init(|| opened))
-    }
-}
-
 impl BrowserPlatform {
     /// The platform of one `OAuthClient`: fetch (requests bounded by `timeout_ms`), the
     /// database `db_name`, Web Locks, and the events channel `events`.
     pub fn new(db_name: &str, timeout_ms: u32, events: Rc<BroadcastEvents>) -> Self {
         BrowserPlatform {
             http: Rc::new(FetchHttp::new(timeout_ms)),
-            store: Rc::new(LazyStore::new(db_name)),
+            store: Rc::new(IdbStore::new(db_name)),
             locks: Rc::new(WebLocks::new()),
             events,
         }
     }
 }
 
+// The methods that only forward return the inner future itself (`fn … -> impl Future`, not
+// `async fn`): an `async fn` wrapper is one more state machine, with its own poll and drop code,
+// for each of them.
 impl<H: Http> Http for BrowserPlatform<H> {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
-        self.http.send(request).await
+    fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse>> {
+        self.http.send(request)
     }
 }
 
@@ -96,56 +74,64 @@ impl<H> KeyType for BrowserPlatform<H> {
 }
 
 impl<H: Http> Keys for BrowserPlatform<H> {
-    async fn import_key(&self, material: KeyMaterial) -> Result<CryptoKey> {
-        crypto::import_signing_key(material).await
+    fn import_key(&self, material: KeyMaterial) -> impl Future<Output = Result<CryptoKey>> {
+        crypto::import_signing_key(material)
     }
-    async fn sign(&self, key: &CryptoKey, message: &[u8]) -> Result<Vec<u8>> {
-        crypto::sign(key, message).await
+    fn sign(&self, key: &CryptoKey, message: &[u8]) -> impl Future<Output = Result<Vec<u8>>> {
+        crypto::sign(key, message)
     }
 }
 
 impl<H: SendSigned> SendWithProof for BrowserPlatform<H> {
-    async fn send_with_proof(
+    fn send_with_proof(
         &self,
         request: HttpRequest,
         key: &CryptoKey,
         input: String,
-    ) -> Result<HttpResponse> {
-        self.http.send_signed(request, key, input).await
+    ) -> impl Future<Output = Result<HttpResponse>> {
+        self.http.send_signed(request, key, input)
     }
 }
 
 impl<H: Http> Store for BrowserPlatform<H> {
-    async fn get(&self, table: Table, key: &str) -> Result<Option<Entry<CryptoKey>>> {
-        self.store.get().await?.get(table, key).await
+    fn get(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Entry<CryptoKey>>>> {
+        self.store.get(table, key)
     }
-    async fn put(
+    fn put(
         &self,
         table: Table,
         key: &str,
         value: &[u8],
         dpop: Option<&CryptoKey>,
-    ) -> Result<()> {
-        self.store.get().await?.put(table, key, value, dpop).await
+    ) -> impl Future<Output = Result<()>> {
+        self.store.put(table, key, value, dpop)
     }
-    async fn delete(&self, table: Table, key: &str) -> Result<()> {
-        self.store.get().await?.delete(table, key).await
+    fn delete(&self, table: Table, key: &str) -> impl Future<Output = Result<()>> {
+        self.store.delete(table, key)
     }
-    async fn take(&self, table: Table, key: &str) -> Result<Option<Entry<CryptoKey>>> {
-        self.store.get().await?.take(table, key).await
+    fn take(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Entry<CryptoKey>>>> {
+        self.store.take(table, key)
     }
-    async fn keys(&self, table: Table) -> Result<Vec<String>> {
-        self.store.get().await?.keys(table).await
+    fn keys(&self, table: Table) -> impl Future<Output = Result<Vec<String>>> {
+        self.store.keys(table)
     }
 }
 
 impl<H: Http> Locks for BrowserPlatform<H> {
     type Guard = <WebLocks as Locks>::Guard;
-    async fn lock(&self, name: &str) -> Result<Self::Guard> {
-        self.locks.lock(name).await
+    fn lock(&self, name: &str) -> impl Future<Output = Result<Self::Guard>> {
+        self.locks.lock(name)
     }
-    async fn try_lock(&self, name: &str) -> Result<Option<Self::Guard>> {
-        self.locks.try_lock(name).await
+    fn try_lock(&self, name: &str) -> impl Future<Output = Result<Option<Self::Guard>>> {
+        self.locks.try_lock(name)
     }
 }
 

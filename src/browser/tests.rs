@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use wasm_bindgen_test::*;
 
-use crate::browser::{BroadcastEvents, BrowserPlatform, LazyStore, WebLocks};
+use crate::browser::{BroadcastEvents, BrowserPlatform, IdbStore, WebLocks};
 use crate::client::tests::{callback_url, config, fixture, list_request, Fixture};
 use crate::client::{Client, LoginOptions};
 use crate::error::ErrorCode;
@@ -29,7 +29,7 @@ fn unique_db() -> String {
 fn tab(f: &Fixture, db: &str, locks: WebLocks) -> Client<BrowserPlatform<MockHttp>> {
     let platform = BrowserPlatform {
         http: f.platform.http.clone(),
-        store: Rc::new(LazyStore::new(db)),
+        store: Rc::new(IdbStore::new(db)),
         locks: Rc::new(locks),
         events: Rc::new(BroadcastEvents::new(&format!("{db}:events"))),
     };

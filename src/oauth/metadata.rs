@@ -345,7 +345,9 @@ pub(crate) async fn discover_from_service(
     // `fetch_auth_server` for both: each await is a copy of its state machine's handling.)
     let (issuer, fallback) = match fetch_protected_resource(http, cfg, service).await {
         Ok(issuer) => (issuer, None),
-        Err(e) if e.code == ErrorCode::InvalidMetadata => (cfg.check_url(service)?.origin(), Some(e)),
+        Err(e) if e.code == ErrorCode::InvalidMetadata => {
+            (cfg.check_url(service)?.origin(), Some(e))
+        }
         Err(e) => return Err(e),
     };
     let meta = fetch_auth_server(http, cfg, &issuer).await;
