@@ -8,6 +8,8 @@
 //! 1.78x atcute's to 1.05-1.38x in the runs since (ratios within one run), and the package
 //! 808 B gzip lighter.
 
+use std::future::Future;
+
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -103,19 +105,22 @@ impl FetchHttp {
 
     /// Sends `request` through `glue.js`: `sendSigned` when a proof is to be signed on the way,
     /// else `send`.
+    ///
+    /// It owns its arguments, so that `send` and `send_signed` return its future as it is
+    /// (a wrapping `async fn` would be one more state machine).
     async fn exchange(
         &self,
-        request: &HttpRequest,
-        proof: Option<(&CryptoKey, &str)>,
+        request: HttpRequest,
+        proof: Option<(&CryptoKey, String)>,
     ) -> Result<HttpResponse> {
+        let head = Self::head(proof.as_ref().map(|(_, input)| input.as_str()), &request)?;
         let HttpRequest {
             method,
             url,
             body,
             max_body,
             ..
-        } = request;
-        let head = Self::head(proof.map(|(_, input)| input), request)?;
+        } = &request;
         let max = u32::try_from(*max_body).unwrap_or(u32::MAX);
         let body_bytes = body.as_deref().unwrap_or_default();
         let has_body = body.is_some();
@@ -165,8 +170,8 @@ impl FetchHttp {
 }
 
 impl Http for FetchHttp {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
-        self.exchange(&request, None).await
+    fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse>> {
+        self.exchange(request, None)
     }
 }
 
@@ -189,12 +194,12 @@ pub trait SendSigned: Http {
 }
 
 impl SendSigned for FetchHttp {
-    async fn send_signed(
+    fn send_signed(
         &self,
         request: HttpRequest,
         key: &CryptoKey,
         input: String,
-    ) -> Result<HttpResponse> {
-        self.exchange(&request, Some((key, &input))).await
+    ) -> impl Future<Output = Result<HttpResponse>> {
+        self.exchange(request, Some((key, input)))
     }
 }

@@ -7,6 +7,8 @@
 //! future each (and the in-tab queue a channel per waiter). Here one call returns the release
 //! function at once and a promise of the grant.
 
+use std::future::Future;
+
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -101,8 +103,8 @@ impl Locks for WebLocks {
             .ok_or_else(|| Error::new(ErrorCode::LockFailed, msg!("lock ", name, ": not granted")))
     }
 
-    async fn try_lock(&self, name: &str) -> Result<Option<LockGuard>> {
-        self.request(name, true).await
+    fn try_lock(&self, name: &str) -> impl Future<Output = Result<Option<LockGuard>>> {
+        self.request(name, true)
     }
 }
 
