@@ -3,6 +3,7 @@
 //! are built on those two. A session stored by version 0.1 (its DPoP scalar inside the record)
 //! is migrated on first use, under the session's lock.
 
+use std::future::Future;
 use std::rc::Rc;
 
 use super::Client;
@@ -164,14 +165,17 @@ impl<P: Platform> Client<P> {
 
     /// The key of a stored session: the platform key stored with it, or the legacy scalar
     /// imported (the caller holds the session's lock and rewrites the record).
-    async fn stored_key(&self, stored: &Stored<Session, P::Key>) -> Result<Restored<P::Key>> {
+    /// (`key::restore`'s future itself: an `async fn` around it would be one more state machine.)
+    fn stored_key<'a>(
+        &'a self,
+        stored: &'a Stored<Session, P::Key>,
+    ) -> impl Future<Output = Result<Restored<P::Key>>> + 'a {
         key::restore(
             &self.platform,
             stored.key.clone(),
             stored.record.dpop_jwk.as_ref(),
             stored.record.dpop_key.as_ref(),
         )
-        .await
     }
 
     /// The session in memory, or loaded from storage once. No network.

@@ -2,6 +2,8 @@
 //! `invalid_token`): raw ones as the AT Protocol SDKs make them (`fetch`), XRPC calls with
 //! typed errors (`xrpc`), and `com.atproto.repo.listRecords` paging.
 
+use std::future::Future;
+
 use super::session::Live;
 use super::Client;
 use crate::dpop::{self, BoundToken};
@@ -356,18 +358,18 @@ impl<P: Platform> Client<P> {
         Ok((request, target))
     }
 
-    async fn send_bound(
-        &self,
-        live: &Live<P::Key>,
-        request: &HttpRequest,
-        target: &dpop::Target,
-    ) -> Result<HttpResponse> {
+    /// (`dpop_send`'s future itself: an `async fn` around it would be one more state machine.)
+    fn send_bound<'a>(
+        &'a self,
+        live: &'a Live<P::Key>,
+        request: &'a HttpRequest,
+        target: &'a dpop::Target,
+    ) -> impl Future<Output = Result<HttpResponse>> + 'a {
         let access = BoundToken {
             token: live.session.access_token.expose(),
             ath: &live.ath,
         };
         self.dpop_send(&live.key, request, Some(target), Some(access))
-            .await
     }
 
     /// Every record of the query, page after page, up to `max` records.

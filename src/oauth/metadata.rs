@@ -159,12 +159,14 @@ fn invalid(message: impl Into<String>) -> Error {
 }
 
 /// GETs `<origin>/.well-known/<name>` and parses it; returns the origin with the document.
-async fn fetch_well_known<T: FromJson>(
+/// The origin asked and its answer. Not generic over the document: one future for both kinds,
+/// each of which is read by its caller.
+async fn fetch_well_known(
     http: &impl Http,
     cfg: &ClientConfig,
     server: &str,
     name: &str,
-) -> Result<(String, T)> {
+) -> Result<(String, HttpResponse)> {
     let origin = cfg.check_url(server)?.origin();
     let resp = http
         .send(
@@ -172,8 +174,7 @@ async fn fetch_well_known<T: FromJson>(
                 .header("accept", "application/json"),
         )
         .await?;
-    let doc = process_metadata_response(&resp, &origin, name)?;
-    Ok((origin, doc))
+    Ok((origin, resp))
 }
 
 /// A metadata document from its response; its content is checked by the `validate_*` functions.
@@ -223,8 +224,9 @@ pub(crate) async fn fetch_protected_resource(
     cfg: &ClientConfig,
     pds: &str,
 ) -> Result<String> {
-    let (origin, meta): (String, ProtectedResourceMetadata) =
-        fetch_well_known(http, cfg, pds, "oauth-protected-resource").await?;
+    const NAME: &str = "oauth-protected-resource";
+    let (origin, resp) = fetch_well_known(http, cfg, pds, NAME).await?;
+    let meta: ProtectedResourceMetadata = process_metadata_response(&resp, &origin, NAME)?;
     validate_protected_resource(&meta, &origin)?;
     let issuer = meta.authorization_servers[0]
         .trim_end_matches('/')
@@ -281,8 +283,9 @@ pub(crate) async fn fetch_auth_server(
     cfg: &ClientConfig,
     issuer: &str,
 ) -> Result<AuthServerMetadata> {
-    let (origin, meta): (String, AuthServerMetadata) =
-        fetch_well_known(http, cfg, issuer, "oauth-authorization-server").await?;
+    const NAME: &str = "oauth-authorization-server";
+    let (origin, resp) = fetch_well_known(http, cfg, issuer, NAME).await?;
+    let meta: AuthServerMetadata = process_metadata_response(&resp, &origin, NAME)?;
     validate_auth_server(&meta, &origin, cfg)?;
     Ok(meta)
 }
