@@ -188,25 +188,25 @@ impl<P: Platform> Client<P> {
         }
         let not_found = || Error::new(ErrorCode::SessionNotFound, msg!("no session for ", did));
         let client_id = &self.cfg.client_id;
-        let stored = read_session(&self.platform, client_id, did)
-            .await?
-            .ok_or_else(not_found)?;
-        if stored.key.is_some() && !stored.legacy {
-            let key = self.stored_key(&stored).await?.key;
-            return Ok(self.make_live(stored.record, Rc::new(key)));
-        }
-        // Stored by version 0.1: migrate under the lock, from a fresh read, so a refresh in
-        // another tab is neither lost nor overwritten.
-        let _guard = self.platform.lock(&lock_name(client_id, did)).await?;
-        let stored = read_session(&self.platform, client_id, did)
-            .await?
-            .ok_or_else(not_found)?;
-        let restored = self.stored_key(&stored).await?;
-        let key = Rc::new(restored.key);
-        if restored.migrated || stored.legacy {
-            self.store_session(stored.record, key, stored.legacy).await
-        } else {
-            Ok(self.make_live(stored.record, key))
+        // Stored by version 0.1: migrate under the lock, from a fresh read (the loop's second
+        // pass), so a refresh in another tab is neither lost nor overwritten. (One await of
+        // each call for both passes: each await is code.)
+        let mut guard = None;
+        loop {
+            let stored = read_session(&self.platform, client_id, did)
+                .await?
+                .ok_or_else(not_found)?;
+            if (stored.key.is_none() || stored.legacy) && guard.is_none() {
+                guard = Some(self.platform.lock(&lock_name(client_id, did)).await?);
+                continue;
+            }
+            let restored = self.stored_key(&stored).await?;
+            let key = Rc::new(restored.key);
+            return if restored.migrated || stored.legacy {
+                self.store_session(stored.record, key, stored.legacy).await
+            } else {
+                Ok(self.make_live(stored.record, key))
+            };
         }
     }
 
