@@ -398,143 +398,153 @@ impl<P: Platform> Client<P> {
                 Ok(self.make_live(session, key))
             };
         }
-        let Some(refresh_token) = session.refresh_token.clone() else {
-            self.delete_session(did, "expired without a refresh token")
-                .await?;
-            return err(
-                ErrorCode::SessionExpired,
-                "the session expired and has no refresh token",
-            );
-        };
-        // Where the account lives now: an account that moved to another PDS of the same issuer,
-        // or changed handle, keeps its session with the new values.
-        let identity = match self.verify_issuer_for(did, &session.server.issuer).await {
-            Ok(identity) => identity,
-            Err(e) if e.code == ErrorCode::SubjectMismatch => {
-                self.delete_session(did, "the account moved to another authorization server")
-                    .await?;
-                return Err(Error::new(ErrorCode::SessionExpired, e.message.clone()).with_cause(e));
-            }
-            Err(e) => return Err(e),
-        };
-        // Another tab may hold newer tokens it could not store: then the stored refresh token
-        // is spent, and presenting it would make the official server end the whole grant (it
-        // deletes a grant whose old refresh token comes back). That tab's lock says so.
-        let spare = if unsaved {
-            None
-        } else {
-            let free = self
-                .platform
-                .try_lock(&unsaved_lock_name(client_id, did))
-                .await?;
-            if free.is_none() {
-                return err(
-                    ErrorCode::StorageError,
-                    msg!(
-                        "another tab holds the current tokens of ",
-                        did,
-                        ", not stored yet: the \
-                         stored ones are spent (presenting them would end the session). Retry \
-                         later"
+        // Every way the refresh ends the session comes out of this block with its reason and
+        // error, and the session is deleted below, still under the lock: one await of
+        // `delete_session` rather than one per reason.
+        let (reason, error) = 'ended: {
+            let Some(refresh_token) = session.refresh_token.clone() else {
+                break 'ended (
+                    "expired without a refresh token",
+                    Error::new(
+                        ErrorCode::SessionExpired,
+                        "the session expired and has no refresh token",
                     ),
                 );
-            }
-            free
-        };
-        // A refresh whose answer never arrived (network gone, timeout) may still have rotated
-        // the tokens at the server. Remember that one is in flight, so that if the old refresh
-        // token is refused later, the app is told why the session ended.
-        let lost_before = session.refresh_sent_at.is_some();
-        if !unsaved {
-            let mut marked = session.clone();
-            marked.refresh_sent_at = Some(now);
-            self.write_session(&marked, &key).await?;
-        }
-        let request = refresh_request(&session.server, &self.cfg.client_id, &refresh_token);
-        let resp = self.dpop_send(&key, &request, None, None).await?;
-        let session = Session {
-            refresh_sent_at: None,
-            ..session
-        };
-        match process_token_response(&resp, now) {
-            Ok(tokens) if tokens.sub != did => {
-                // Tokens for another account are refused, and revoked first: they must not
-                // stay valid at the server when nobody keeps them.
-                self.revoke_tokens(&session.server, &tokens, &key, client_id)
-                    .await;
-                self.delete_session(did, "the refresh answered for another account")
+            };
+            // Where the account lives now: an account that moved to another PDS of the same
+            // issuer, or changed handle, keeps its session with the new values.
+            let identity = match self.verify_issuer_for(did, &session.server.issuer).await {
+                Ok(identity) => identity,
+                Err(e) if e.code == ErrorCode::SubjectMismatch => {
+                    break 'ended (
+                        "the account moved to another authorization server",
+                        Error::new(ErrorCode::SessionExpired, e.message.clone()).with_cause(e),
+                    );
+                }
+                Err(e) => return Err(e),
+            };
+            // Another tab may hold newer tokens it could not store: then the stored refresh token
+            // is spent, and presenting it would make the official server end the whole grant (it
+            // deletes a grant whose old refresh token comes back). That tab's lock says so.
+            let spare = if unsaved {
+                None
+            } else {
+                let free = self
+                    .platform
+                    .try_lock(&unsaved_lock_name(client_id, did))
                     .await?;
-                err(
-                    ErrorCode::SubjectMismatch,
-                    msg!("refresh for ", did, " returned tokens for ", tokens.sub),
-                )
-            }
-            Ok(tokens) => {
-                let session = Session {
-                    scope: tokens.scope,
-                    access_token: tokens.access_token,
-                    // A server that does not rotate keeps the old refresh token valid.
-                    refresh_token: tokens.refresh_token.or(Some(refresh_token)),
-                    expires_at: tokens.expires_at,
-                    updated_at: now,
-                    pds: identity.pds,
-                    handle: identity.handle,
-                    dpop_jwk: Some(key.jwk.clone()),
-                    dpop_key: None,
-                    client_id: Some(client_id.clone()),
-                    ..session
-                };
-                match self.write_session(&session, &key).await {
-                    Ok(()) => self.stored_session(session, key, legacy).await,
-                    // The server rotated: these tokens exist nowhere else. Keep them.
-                    Err(e) => Ok(self.keep_unsaved(session, key, base, spare, &e)),
+                if free.is_none() {
+                    return err(
+                        ErrorCode::StorageError,
+                        msg!(
+                            "another tab holds the current tokens of ",
+                            did,
+                            ", not stored yet: the \
+                             stored ones are spent (presenting them would end the session). Retry \
+                             later"
+                        ),
+                    );
                 }
+                free
+            };
+            // A refresh whose answer never arrived (network gone, timeout) may still have rotated
+            // the tokens at the server. Remember that one is in flight, so that if the old refresh
+            // token is refused later, the app is told why the session ended.
+            let lost_before = session.refresh_sent_at.is_some();
+            if !unsaved {
+                let mut marked = session.clone();
+                marked.refresh_sent_at = Some(now);
+                self.write_session(&marked, &key).await?;
             }
-            Err(e) if e.server_error.as_deref() == Some("invalid_grant") => {
-                // Without Web Locks another tab may have rotated meanwhile: its tokens win.
-                // (Not when this tab's own unsaved tokens were refused: storage holds older.)
-                let again = if unsaved {
-                    None
-                } else {
-                    read_session(&self.platform, client_id, did).await?
-                };
-                if let Some(again) = again {
-                    if again.record.refresh_token != session.refresh_token {
-                        let key = Rc::new(self.stored_key(&again).await?.key);
-                        return Ok(self.make_live(again.record, key));
+            let request = refresh_request(&session.server, &self.cfg.client_id, &refresh_token);
+            let resp = self.dpop_send(&key, &request, None, None).await?;
+            let session = Session {
+                refresh_sent_at: None,
+                ..session
+            };
+            match process_token_response(&resp, now) {
+                Ok(tokens) if tokens.sub != did => {
+                    // Tokens for another account are refused, and revoked first: they must not
+                    // stay valid at the server when nobody keeps them.
+                    self.revoke_tokens(&session.server, &tokens, &key, client_id)
+                        .await;
+                    (
+                        "the refresh answered for another account",
+                        Error::new(
+                            ErrorCode::SubjectMismatch,
+                            msg!("refresh for ", did, " returned tokens for ", tokens.sub),
+                        ),
+                    )
+                }
+                Ok(tokens) => {
+                    let session = Session {
+                        scope: tokens.scope,
+                        access_token: tokens.access_token,
+                        // A server that does not rotate keeps the old refresh token valid.
+                        refresh_token: tokens.refresh_token.or(Some(refresh_token)),
+                        expires_at: tokens.expires_at,
+                        updated_at: now,
+                        pds: identity.pds,
+                        handle: identity.handle,
+                        dpop_jwk: Some(key.jwk.clone()),
+                        dpop_key: None,
+                        client_id: Some(client_id.clone()),
+                        ..session
+                    };
+                    return match self.write_session(&session, &key).await {
+                        Ok(()) => self.stored_session(session, key, legacy).await,
+                        // The server rotated: these tokens exist nowhere else. Keep them.
+                        Err(e) => Ok(self.keep_unsaved(session, key, base, spare, &e)),
+                    };
+                }
+                Err(e) if e.server_error.as_deref() == Some("invalid_grant") => {
+                    // Without Web Locks another tab may have rotated meanwhile: its tokens win.
+                    // (Not when this tab's own unsaved tokens were refused: storage holds older.)
+                    let again = if unsaved {
+                        None
+                    } else {
+                        read_session(&self.platform, client_id, did).await?
+                    };
+                    if let Some(again) = again {
+                        if again.record.refresh_token != session.refresh_token {
+                            let key = Rc::new(self.stored_key(&again).await?.key);
+                            return Ok(self.make_live(again.record, key));
+                        }
                     }
+                    let reason = if lost_before {
+                        "the response to an earlier refresh was lost: the server rotated the tokens \
+                         but this browser never received them, and the server gives no way back"
+                    } else {
+                        "the refresh token was refused"
+                    };
+                    let (server_error, status) = (e.server_error.clone(), e.status);
+                    let e = Error::new(
+                        ErrorCode::SessionExpired,
+                        msg!(
+                            "the session of ",
+                            did,
+                            " ended: ",
+                            reason,
+                            " (",
+                            e.message,
+                            ")"
+                        ),
+                    )
+                    .with_server_error(server_error, status)
+                    .with_cause(e);
+                    (reason, e)
                 }
-                let reason = if lost_before {
-                    "the response to an earlier refresh was lost: the server rotated the tokens \
-                     but this browser never received them, and the server gives no way back"
-                } else {
-                    "the refresh token was refused"
-                };
-                self.delete_session(did, reason).await?;
-                let (server_error, status) = (e.server_error.clone(), e.status);
-                Err(Error::new(
-                    ErrorCode::SessionExpired,
-                    msg!(
-                        "the session of ",
-                        did,
-                        " ended: ",
-                        reason,
-                        " (",
-                        e.message,
-                        ")"
-                    ),
-                )
-                .with_server_error(server_error, status)
-                .with_cause(e))
-            }
-            Err(e) => {
-                // An answer did arrive: nothing was lost in flight.
-                if !unsaved {
-                    self.write_session(&session, &key).await?;
+                Err(e) => {
+                    // An answer did arrive: nothing was lost in flight.
+                    if !unsaved {
+                        self.write_session(&session, &key).await?;
+                    }
+                    return Err(e);
                 }
-                Err(e)
             }
-        }
+        };
+        self.delete_session(did, reason).await?;
+        Err(error)
     }
 
     /// Writes the record as it is, with its key, without telling anyone (a bookkeeping write
