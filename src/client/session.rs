@@ -512,8 +512,9 @@ impl<P: Platform> Client<P> {
                         }
                     }
                     let reason = if lost_before {
-                        "the response to an earlier refresh was lost: the server rotated the tokens \
-                         but this browser never received them, and the server gives no way back"
+                        "the response to an earlier refresh was lost: the server rotated the \
+                         tokens but this browser never received them, and the server gives no \
+                         way back"
                     } else {
                         "the refresh token was refused"
                     };
@@ -567,31 +568,36 @@ impl<P: Platform> Client<P> {
         // Under the session's lock, from a fresh read: a refresh in another tab can neither
         // rotate the tokens we revoke nor write the session back after we delete it.
         let _guard = self.platform.lock(&lock_name(client_id, did)).await?;
-        let stored = match read_session(&self.platform, client_id, did).await {
-            Ok(stored) => stored,
-            Err(e) => {
-                // An unreadable record must still go away (also where version 0.1 kept it).
-                self.platform.delete(Table::Sessions, did).await?;
-                self.delete_session(did, "signed out").await?;
-                return Err(e);
+        // One await of each call for every way through (each await is code).
+        let (outcome, legacy) = match read_session(&self.platform, client_id, did).await {
+            Ok(stored) => {
+                // Tokens this tab could not store are the current ones; the stored ones are spent.
+                let unsaved = self.unsaved.borrow_mut().remove(did);
+                let restored;
+                let current = match (&unsaved, &stored) {
+                    (Some(u), _) => Some((&*u.live.session, &*u.live.key)),
+                    (None, Some(stored)) => match self.stored_key(stored).await {
+                        Ok(r) => {
+                            restored = r;
+                            Some((&stored.record, &restored.key))
+                        }
+                        Err(_) => None,
+                    },
+                    (None, None) => None,
+                };
+                if let Some((session, key)) = current {
+                    self.revoke(session, key, client_id).await;
+                }
+                (Ok(()), stored.as_ref().is_some_and(|s| s.legacy))
             }
+            // An unreadable record must still go away (also where version 0.1 kept it).
+            Err(e) => (Err(e), true),
         };
-        // Tokens this tab could not store are the current ones; the stored ones are spent.
-        let unsaved = self.unsaved.borrow_mut().remove(did);
-        if let Some(u) = unsaved {
-            self.revoke(&u.live.session, &u.live.key, client_id).await;
-            if stored.as_ref().is_some_and(|s| s.legacy) {
-                self.platform.delete(Table::Sessions, did).await?;
-            }
-        } else if let Some(stored) = stored {
-            if let Ok(restored) = self.stored_key(&stored).await {
-                self.revoke(&stored.record, &restored.key, client_id).await;
-            }
-            if stored.legacy {
-                self.platform.delete(Table::Sessions, did).await?;
-            }
+        if legacy {
+            self.platform.delete(Table::Sessions, did).await?;
         }
-        self.delete_session(did, "signed out").await
+        self.delete_session(did, "signed out").await?;
+        outcome
     }
 
     /// Stores the session a login just produced, under the session's lock (so a refresh of an
