@@ -80,8 +80,8 @@ async fn resolve_by<H: Http>(
     }
 }
 
-/// Runs two futures at once; both outputs, when both are done.
-async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+/// Runs `a`, and `b` if there is one, at once; their outputs, when both are done.
+async fn join2<A: Future, B: Future>(a: A, b: Option<B>) -> (A::Output, Option<B::Output>) {
     let (mut a, mut b) = (pin!(a), pin!(b));
     let (mut ra, mut rb) = (None, None);
     poll_fn(|cx| {
@@ -90,15 +90,16 @@ async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
                 ra = Some(v);
             }
         }
-        if rb.is_none() {
-            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+        if let (None, Some(b)) = (&rb, b.as_mut().as_pin_mut()) {
+            if let Poll::Ready(v) = b.poll(cx) {
                 rb = Some(v);
             }
         }
-        match (ra.take(), rb.take()) {
-            (Some(x), Some(y)) => Poll::Ready((x, y)),
-            (x, y) => {
-                (ra, rb) = (x, y);
+        let b_done = rb.is_some() || b.is_none();
+        match ra.take() {
+            Some(x) if b_done => Poll::Ready((x, rb.take())),
+            x => {
+                ra = x;
                 Poll::Pending
             }
         }
@@ -129,26 +130,26 @@ impl IdentityResolver {
         let both =
             methods.contains(&HandleMethod::Dns) && methods.contains(&HandleMethod::WellKnown);
         let mut pair_done = false;
-        for method in methods {
-            let attempts = match method {
+        for &method in methods {
+            // The pair: DNS (whose answer wins) with well-known beside it. One await for a
+            // pair and for a single method (each await is a copy of the awaited machine).
+            let (first, second) = match method {
                 HandleMethod::Dns | HandleMethod::WellKnown if both => {
                     if pair_done {
                         continue;
                     }
                     pair_done = true;
-                    let (dns, well_known) = join2(
-                        resolve_by(http, cfg, HandleMethod::Dns, &handle),
-                        resolve_by(http, cfg, HandleMethod::WellKnown, &handle),
-                    )
-                    .await;
-                    vec![
-                        (HandleMethod::Dns, dns),
-                        (HandleMethod::WellKnown, well_known),
-                    ]
+                    (HandleMethod::Dns, Some(HandleMethod::WellKnown))
                 }
-                m => vec![(*m, resolve_by(http, cfg, *m, &handle).await)],
+                m => (m, None),
             };
-            for (method, attempt) in attempts {
+            let (a, b) = join2(
+                resolve_by(http, cfg, first, &handle),
+                second.map(|m| resolve_by(http, cfg, m, &handle)),
+            )
+            .await;
+            for (method, attempt) in [(first, Some(a)), (second.unwrap_or(first), b)] {
+                let Some(attempt) = attempt else { continue };
                 match attempt {
                     Ok(did) => {
                         self.handles.insert(&handle, did.clone(), now);
