@@ -1,24 +1,37 @@
 //! Which authorization server serves a PDS (cached for 10 minutes), and the check that a DID's
 //! PDS is served by a given issuer: the proof that tokens from that issuer are the account's.
 
+use std::future::Future;
+
 use super::Client;
 use crate::error::{err, ErrorCode, Result};
 use crate::identity::Identity;
-use crate::oauth::metadata::{fetch_auth_server, fetch_protected_resource};
+use crate::oauth::metadata::discover;
 use crate::oauth::AuthServerMetadata;
 use crate::platform::Platform;
 
 impl<P: Platform> Client<P> {
     /// The authorization server of a PDS, cached for 10 minutes.
-    pub(super) async fn server_for_pds(&self, pds: &str) -> Result<AuthServerMetadata> {
-        let origin = self.cfg.check_url(pds)?.origin();
+    pub(super) fn server_for_pds<'a>(
+        &'a self,
+        pds: &'a str,
+    ) -> impl Future<Output = Result<AuthServerMetadata>> + 'a {
+        self.server_for(pds, false)
+    }
+
+    /// The authorization server of a PDS, or (`entryway`) of a server URL the user gave, which
+    /// may be an authorization server itself (`oauth::metadata::discover`). A PDS's is cached
+    /// for 10 minutes.
+    pub(super) async fn server_for(&self, url: &str, entryway: bool) -> Result<AuthServerMetadata> {
+        let origin = self.cfg.check_url(url)?.origin();
         let now = self.now();
-        if let Some(meta) = self.servers.get(&origin, now) {
+        if let Some(meta) = self.servers.get(&origin, now).filter(|_| !entryway) {
             return Ok(meta);
         }
-        let issuer = fetch_protected_resource(&self.platform, &self.cfg, pds).await?;
-        let meta = fetch_auth_server(&self.platform, &self.cfg, &issuer).await?;
-        self.servers.insert(&origin, meta.clone(), now);
+        let meta = discover(&self.platform, &self.cfg, url, entryway).await?;
+        if !entryway {
+            self.servers.insert(&origin, meta.clone(), now);
+        }
         Ok(meta)
     }
 

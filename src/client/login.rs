@@ -11,7 +11,7 @@ use crate::oauth::callback::{
     callback_state, has_callback_params, parse_callback, strip_callback_params, validate_callback,
     ExpectedCallback, LoginAttempt,
 };
-use crate::oauth::metadata::{discover_from_service, parse_service_url, PROMPT_CREATE};
+use crate::oauth::metadata::{parse_service_url, PROMPT_CREATE};
 use crate::oauth::pkce;
 use crate::oauth::server::{
     code_grant_request, par_request, process_par_response, process_token_response,
@@ -182,13 +182,11 @@ impl<P: Platform> Client<P> {
         };
         // One await for the server of both account forms (each await is a copy of the
         // awaited state machine).
-        let server = match (&identity, service) {
-            (Some(id), _) => self.server_for_pds(&id.pds).await?,
-            (None, url) => {
-                let url = url.unwrap_or_default();
-                discover_from_service(&self.platform, &self.cfg, &url).await?
-            }
+        let (url, entryway) = match (&identity, &service) {
+            (Some(id), _) => (id.pds.as_str(), false),
+            (None, url) => (url.as_deref().unwrap_or_default(), true),
         };
+        let server = self.server_for(url, entryway).await?;
 
         // OpenID Connect Prompt Create: a server that does not list `create` would show its
         // sign-in page instead, or refuse; say so before anything is pushed.

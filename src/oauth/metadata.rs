@@ -336,19 +336,22 @@ pub(crate) fn validate_auth_server(
     Ok(())
 }
 
-/// PDS URL → (issuer, metadata). An entryway (like bsky.social) may be an authorization server
-/// itself rather than a resource: fall back to its own authorization-server metadata.
-pub(crate) async fn discover_from_service(
+/// The authorization server of a PDS: resource metadata → issuer → its metadata. With
+/// `entryway`, `url` is a server the user gave: an entryway (like bsky.social) may be an
+/// authorization server itself rather than a resource, so without usable resource metadata its
+/// own authorization-server metadata is tried.
+pub(crate) async fn discover(
     http: &impl Http,
     cfg: &ClientConfig,
     service: &str,
+    entryway: bool,
 ) -> Result<AuthServerMetadata> {
     // Without usable resource metadata the service may be the authorization server itself; if
     // it is not either, the metadata's error is the one reported. (One await of
     // `fetch_auth_server` for both: each await is a copy of its state machine's handling.)
     let (issuer, fallback) = match fetch_protected_resource(http, cfg, service).await {
         Ok(issuer) => (issuer, None),
-        Err(e) if e.code == ErrorCode::InvalidMetadata => {
+        Err(e) if entryway && e.code == ErrorCode::InvalidMetadata => {
             (cfg.check_url(service)?.origin(), Some(e))
         }
         Err(e) => return Err(e),
@@ -427,7 +430,7 @@ pub(crate) mod tests {
     fn discovers_issuer_through_the_pds() {
         let http = MockHttp::default();
         serve(&http, "https://pds.example", "https://auth.example");
-        let meta = block_on(discover_from_service(&http, &cfg(), "https://pds.example/")).unwrap();
+        let meta = block_on(discover(&http, &cfg(), "https://pds.example/", true)).unwrap();
         assert_eq!(meta.issuer, "https://auth.example");
         assert_eq!(meta.token_endpoint, "https://auth.example/oauth/token");
         assert_eq!(http.count(), 2);
@@ -446,12 +449,7 @@ pub(crate) mod tests {
             "https://entry.example/.well-known/oauth-authorization-server",
             json(200, &as_metadata("https://entry.example")),
         );
-        let meta = block_on(discover_from_service(
-            &http,
-            &cfg(),
-            "https://entry.example",
-        ))
-        .unwrap();
+        let meta = block_on(discover(&http, &cfg(), "https://entry.example", true)).unwrap();
         assert_eq!(meta.issuer, "https://entry.example");
     }
 
@@ -707,12 +705,7 @@ pub(crate) mod tests {
         ))
         .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidMetadata);
-        let e = block_on(discover_from_service(
-            &http,
-            &cfg(),
-            "http://localhost:2583",
-        ))
-        .unwrap_err();
+        let e = block_on(discover(&http, &cfg(), "http://localhost:2583", true)).unwrap_err();
         assert_eq!(e.code, ErrorCode::InsecureUrl);
         assert_eq!(
             http.count(),
@@ -722,7 +715,7 @@ pub(crate) mod tests {
         let mut c = cfg();
         c.allow_http = true;
         serve(&http, "http://localhost:2583", "http://localhost:2583");
-        let meta = block_on(discover_from_service(&http, &c, "http://localhost:2583")).unwrap();
+        let meta = block_on(discover(&http, &c, "http://localhost:2583", true)).unwrap();
         assert_eq!(meta.issuer, "http://localhost:2583");
     }
 }
