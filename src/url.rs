@@ -273,7 +273,11 @@ impl Url {
             path,
             &self.href[self.path.end..]
         );
-        *self = Url::split(href).unwrap_or_else(|| self.clone());
+        // (Re-splitting a URL this type produced cannot fail; if it did, the URL stays as it
+        // was.)
+        if let Some(url) = Url::split(href) {
+            *self = url;
+        }
     }
 
     /// `query` is already encoded (form pairs).
@@ -290,7 +294,11 @@ impl Url {
             href.push('#');
             href.push_str(fragment);
         }
-        *self = Url::split(href).unwrap_or_else(|| self.clone());
+        // (Re-splitting a URL this type produced cannot fail; if it did, the URL stays as it
+        // was.)
+        if let Some(url) = Url::split(href) {
+            *self = url;
+        }
     }
 }
 
