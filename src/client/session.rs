@@ -373,7 +373,7 @@ impl<P: Platform> Client<P> {
             .entry(did)
             .map(|u| (u.live.clone(), u.base.clone()));
         let unsaved = held.is_some();
-        let (session, key, legacy, migrated, base) = match held {
+        let (mut session, key, legacy, migrated, base) = match held {
             Some((live, base)) => ((*live.session).clone(), live.key, false, false, base),
             None => {
                 let Some(stored) = read_session(&self.platform, client_id, did).await? else {
@@ -452,9 +452,9 @@ impl<P: Platform> Client<P> {
             // token is refused later, the app is told why the session ended.
             let lost_before = session.refresh_sent_at.is_some();
             if !unsaved {
-                let mut marked = session.clone();
-                marked.refresh_sent_at = Some(now);
-                self.write_session(&marked, &key).await?;
+                // Marked in place: the answer below clears the mark again.
+                session.refresh_sent_at = Some(now);
+                self.write_session(&session, &key).await?;
             }
             let request = refresh_request(&session.server, &self.cfg.client_id, &refresh_token);
             let resp = self.dpop_send(&key, &request, None, None).await?;
