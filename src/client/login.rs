@@ -6,7 +6,7 @@ use std::rc::Rc;
 use super::Client;
 use crate::dpop::key;
 use crate::error::{err, ErrorCode, Result};
-use crate::identity::{normalize_handle, parse_did};
+use crate::identity::{normalize_handle, parse_did, Identity};
 use crate::oauth::callback::{
     callback_state, has_callback_params, parse_callback, strip_callback_params, validate_callback,
     ExpectedCallback, LoginAttempt,
@@ -17,7 +17,8 @@ use crate::oauth::server::{
     code_grant_request, par_request, process_par_response, process_token_response,
     AuthorizationRequest,
 };
-use crate::platform::{Platform, Table};
+use crate::oauth::AuthServerMetadata;
+use crate::platform::{HttpRequest, Platform, Table};
 use crate::session::{
     decode, encode, id_may_be_mine, pending_id, PendingLogin, Session, SessionInfo,
     PENDING_LIFETIME_SECS,
@@ -162,6 +163,11 @@ impl<P: Platform> Client<P> {
                 )
             }
         };
+        // Checked before any request.
+        let scope = opts.scope.as_deref().unwrap_or(&self.cfg.scope);
+        if !scope.split(' ').any(|s| s == "atproto") {
+            return err(ErrorCode::InvalidInput, "scope must include \"atproto\"");
+        }
         let now = self.now();
         let (identity, service) = match input {
             LoginInput::Handle(handle) => {
@@ -200,36 +206,8 @@ impl<P: Platform> Client<P> {
             );
         }
         let key = key::create(&self.platform).await?;
-        let pkce = pkce::generate()?;
-        let state = random_token::<32>()?;
-        let state = if popup {
-            msg!(POPUP_STATE_PREFIX, state)
-        } else {
-            state
-        };
-        let scope = opts.scope.unwrap_or_else(|| self.cfg.scope.clone());
-        if !scope.split(' ').any(|s| s == "atproto") {
-            return err(ErrorCode::InvalidInput, "scope must include \"atproto\"");
-        }
-        let hint = opts.login_hint.or_else(|| {
-            identity
-                .as_ref()
-                .map(|id| id.handle.clone().unwrap_or_else(|| id.did.clone()))
-        });
-        let request = par_request(
-            &server,
-            &AuthorizationRequest {
-                client_id: &self.cfg.client_id,
-                redirect_uri: &self.cfg.redirect_uri,
-                scope: &scope,
-                state: &state,
-                code_challenge: &pkce.challenge,
-                response_mode: self.cfg.response_mode.as_str(),
-                login_hint: hint.as_deref(),
-                prompt: opts.prompt.map(Prompt::as_str),
-                display: opts.display.as_deref(),
-            },
-        );
+        let (request, pkce, state) =
+            self.pushed_request(&server, identity.as_ref(), &opts, popup)?;
         let request_uri = process_par_response(&self.dpop_send(&key, &request, None, None).await?)?;
 
         let pending = PendingLogin {
@@ -262,6 +240,45 @@ impl<P: Platform> Client<P> {
             url: url.into_string(),
             state,
         })
+    }
+
+    /// The pushed authorization request of a login, its PKCE pair and its fresh `state`. (Apart
+    /// from the login's awaits: every `?` inside an `async fn` is one more exit that drops what
+    /// is alive there.)
+    fn pushed_request(
+        &self,
+        server: &AuthServerMetadata,
+        identity: Option<&Identity>,
+        opts: &LoginOptions,
+        popup: bool,
+    ) -> Result<(HttpRequest, pkce::Pkce, String)> {
+        let pkce = pkce::generate()?;
+        let state = random_token::<32>()?;
+        let state = if popup {
+            msg!(POPUP_STATE_PREFIX, state)
+        } else {
+            state
+        };
+        let hint = match (&opts.login_hint, identity) {
+            (Some(hint), _) => Some(hint.as_str()),
+            (None, Some(id)) => Some(id.handle.as_deref().unwrap_or(&id.did)),
+            (None, None) => None,
+        };
+        let request = par_request(
+            server,
+            &AuthorizationRequest {
+                client_id: &self.cfg.client_id,
+                redirect_uri: &self.cfg.redirect_uri,
+                scope: opts.scope.as_deref().unwrap_or(&self.cfg.scope),
+                state: &state,
+                code_challenge: &pkce.challenge,
+                response_mode: self.cfg.response_mode.as_str(),
+                login_hint: hint,
+                prompt: opts.prompt.map(Prompt::as_str),
+                display: opts.display.as_deref(),
+            },
+        );
+        Ok((request, pkce, state))
     }
 
     /// Whether a URL carries an authorization response for this client's response mode.
