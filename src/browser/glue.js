@@ -24,6 +24,33 @@ const describe = (e) => (e && typeof e === "object" && "message" in e ? `${e.nam
 // ignores its signal cannot hang the caller. The body is a stream, refused past `max` bytes
 // (fetch decompresses, so Content-Length does not bound it). `body` is a view into Wasm memory:
 // copied first, before anything else runs.
+/** A human-readable message for whatever JS threw or rejected with (src/browser/js.rs): an
+ * `Error` by name and message; a string as it is; an object by its string `name` and `message`
+ * (a DOMException is not `instanceof Error` in every engine); anything else as `String(value)`
+ * shows it. Never throws. */
+export function thrownMessage(value) {
+  try {
+    if (value instanceof Error) return `${value.name}: ${value.message}`;
+    if (typeof value === "string") return value;
+    let name, message;
+    if (typeof value === "object" && value !== null) {
+      const text = (key) => {
+        try {
+          const v = value[key];
+          return typeof v === "string" ? v : undefined;
+        } catch {
+          return undefined;
+        }
+      };
+      [name, message] = [text("name"), text("message")];
+    }
+    if (name !== undefined && message !== undefined) return `${name}: ${message}`;
+    return message ?? name ?? String(value);
+  } catch {
+    return "an unprintable value";
+  }
+}
+
 export function send(head, hasBody, body, timeoutMs, max) {
   return exchange(head.split("\n"), 0, hasBody ? body.slice() : undefined, timeoutMs, max);
 }

@@ -1,30 +1,15 @@
 //! Small helpers shared by the browser wrappers: turning thrown JS values into messages, and
 //! reading globals that exist in both windows and workers.
 
-use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::{Error, ErrorCode};
 
 /// A human-readable message for whatever JS threw or rejected with (an `Error`, a
-/// `DOMException`, a string, or anything else).
+/// `DOMException`, a string, or anything else): `glue.js`'s `thrownMessage`, one call instead
+/// of the property reads and type checks each crossing from Wasm.
 pub(crate) fn message(value: &JsValue) -> String {
-    if let Some(e) = value.dyn_ref::<js_sys::Error>() {
-        return msg!(String::from(e.name()), ": ", String::from(e.message()));
-    }
-    if let Some(s) = value.as_string() {
-        return s;
-    }
-    // DOMException is not `instanceof Error` in every engine; it still has name and message.
-    let name = property_string(value, "name");
-    let msg = property_string(value, "message");
-    match (name, msg) {
-        (Some(n), Some(m)) => msg!(n, ": ", m),
-        (None, Some(m)) => m,
-        (Some(n), None) => n,
-        // A thrown number, `null`, a plain object…: as `String(value)` shows it.
-        (None, None) => js_string(value).unwrap_or_else(|_| "an unprintable value".into()),
-    }
+    thrown_message(value)
 }
 
 /// Headers as `glue.js` passes them: a line per name and per value.
@@ -62,15 +47,6 @@ pub(crate) fn error(code: ErrorCode, context: &str, value: &JsValue) -> Error {
     Error::new(code, msg!(context, ": ", message(value)))
 }
 
-fn property_string(value: &JsValue, key: &str) -> Option<String> {
-    if !value.is_object() {
-        return None;
-    }
-    Reflect::get(value, &JsValue::from_str(key))
-        .ok()
-        .and_then(|v| v.as_string())
-}
-
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
     /// What the functions of `glue.js` resolve to: on failure, a `failure` kind
@@ -81,7 +57,10 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     pub(crate) fn detail(this: &Outcome) -> String;
 
-    // `String(value)`, which throws only for an object whose conversion throws.
-    #[wasm_bindgen(catch, js_name = String)]
-    fn js_string(value: &JsValue) -> Result<String, JsValue>;
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/browser/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = thrownMessage)]
+    fn thrown_message(value: &JsValue) -> String;
 }
