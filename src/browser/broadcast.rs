@@ -13,6 +13,7 @@ use crate::platform::{Events, SessionEvent};
 #[wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
     /// `eventsOpen`'s answer.
+    #[wasm_bindgen(extends = super::js::Closable)]
     type JsEvents;
     #[wasm_bindgen(js_name = eventsOpen)]
     fn events_open(name: Option<&str>) -> JsEvents;
@@ -24,8 +25,6 @@ extern "C" {
     fn emit(this: &JsEvents, kind: &str, did: &str, reason: Option<&str>);
     #[wasm_bindgen(method)]
     fn listen(this: &JsEvents, listener: &js_sys::Function) -> JsValue;
-    #[wasm_bindgen(method)]
-    fn close(this: &JsEvents);
 }
 
 /// Called with the DID of every session another tab updated or deleted, before the JS

@@ -13,7 +13,7 @@ use web_sys::CryptoKey;
 use zeroize::Zeroizing;
 
 use super::js;
-use crate::error::Result;
+use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{KeyMaterial, PKCS8_LEN};
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
@@ -25,8 +25,6 @@ extern "C" {
 
     #[wasm_bindgen(extends = js::Outcome)]
     type KeyAnswer;
-    #[wasm_bindgen(method, getter)]
-    fn key(this: &KeyAnswer) -> CryptoKey;
     #[wasm_bindgen(method, getter)]
     fn signature(this: &KeyAnswer) -> Vec<u8>;
 }
@@ -41,7 +39,10 @@ pub(crate) async fn import_signing_key(material: KeyMaterial) -> Result<CryptoKe
         drop(material);
         key_import(der.as_slice())
     };
-    Ok(js::settle::<KeyAnswer>(promise).await?.key())
+    js::settle::<KeyAnswer>(promise)
+        .await?
+        .key()
+        .ok_or_else(|| Error::new(ErrorCode::CryptoError, "importKey gave no key"))
 }
 
 /// An ES256 signature (r || s) of `message` with `key`.

@@ -384,7 +384,7 @@ export function storePut(store, table, id, data, key) {
   });
 }
 
-/** The record `id`, opened: { data, key? }, or {} when there is none. With `take`, it is also
+/** The record `id`, opened: { body, key? }, or {} when there is none. With `take`, it is also
  * deleted in the same transaction, which commits before the record is opened: once it has,
  * no other reader can have seen it. */
 export function storeGet(store, table, id, take) {
@@ -416,7 +416,7 @@ async function unseal(handle, table, id, stored) {
   if (sealed.length < IV_LEN + TAG_LEN) throw fail("crypto", "stored record is too short to be encrypted data");
   try {
     const params = { name: "AES-GCM", iv: sealed.subarray(0, IV_LEN), additionalData: aad(table, id) };
-    return { data: new Uint8Array(await handle.subtle.decrypt(params, handle.key, sealed.subarray(IV_LEN))), key };
+    return { body: new Uint8Array(await handle.subtle.decrypt(params, handle.key, sealed.subarray(IV_LEN))), key };
   } catch (e) {
     throw fail("crypto", "decrypting a record", e);
   }

@@ -44,10 +44,6 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     fn status(this: &Answer) -> u16;
     #[wasm_bindgen(method, getter)]
-    fn headers(this: &Answer) -> String;
-    #[wasm_bindgen(method, getter)]
-    fn body(this: &Answer) -> Vec<u8>;
-    #[wasm_bindgen(method, getter)]
     fn redirected(this: &Answer) -> bool;
 }
 
@@ -163,7 +159,7 @@ impl FetchHttp {
         Ok(HttpResponse {
             status: answer.status(),
             headers: super::js::header_pairs(&answer.headers()),
-            body: answer.body(),
+            body: answer.body().unwrap_or_default(),
             redirected: answer.redirected(),
         })
     }

@@ -40,18 +40,13 @@ extern "C" {
     fn js_keys(handle: &Handle, table: &str) -> Promise;
 
     /// A store, opened (the connection, `crypto.subtle` and the storage key) on first use.
+    /// Its `close()` closes the connection, once it is open.
+    #[wasm_bindgen(extends = js::Closable)]
     type Handle;
-    /// Closes the connection, once it is open.
-    #[wasm_bindgen(method)]
-    fn close(this: &Handle);
 
     /// What the functions above resolve to: their result, or a failure and its detail.
     #[wasm_bindgen(extends = super::js::Outcome)]
     type Answer;
-    #[wasm_bindgen(method, getter)]
-    fn data(this: &Answer) -> Option<Vec<u8>>;
-    #[wasm_bindgen(method, getter)]
-    fn key(this: &Answer) -> Option<CryptoKey>;
     #[wasm_bindgen(method, getter)]
     fn keys(this: &Answer) -> Array;
 }
@@ -88,7 +83,7 @@ impl IdbStore {
     /// The record `key`, read (and with `take`, deleted in the same transaction).
     async fn read(&self, table: Table, key: &str, take: bool) -> Result<Option<Entry<CryptoKey>>> {
         let answer = js::settle::<Answer>(js_get(&self.handle, table.name(), key, take)).await?;
-        Ok(answer.data().map(|data| Entry {
+        Ok(answer.body().map(|data| Entry {
             data,
             key: answer.key(),
         }))

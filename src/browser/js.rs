@@ -56,7 +56,22 @@ extern "C" {
     pub(crate) fn failure(this: &Outcome) -> Option<String>;
     #[wasm_bindgen(method, getter)]
     pub(crate) fn detail(this: &Outcome) -> String;
+    // The fields several answers have, read through this type: one import each, however many
+    // answer types have them.
+    /// An answer's headers, a line per name and per value.
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn headers(this: &Outcome) -> String;
+    /// An answer's bytes (a response's or a request's body, a record's data).
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn body(this: &Outcome) -> Option<Vec<u8>>;
+    /// An answer's `CryptoKey`.
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn key(this: &Outcome) -> Option<web_sys::CryptoKey>;
 
+    /// A JS object with a `close()` method (a store, an events channel).
+    pub(crate) type Closable;
+    #[wasm_bindgen(method)]
+    pub(crate) fn close(this: &Closable);
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/browser/glue.js")]

@@ -31,10 +31,6 @@ extern "C" {
     type Init;
     #[wasm_bindgen(method, getter)]
     fn method(this: &Init) -> String;
-    #[wasm_bindgen(method, getter)]
-    fn headers(this: &Init) -> String;
-    #[wasm_bindgen(method, getter)]
-    fn body(this: &Init) -> Option<Vec<u8>>;
 
     /// A `Response`, or a failure.
     #[wasm_bindgen(js_name = makeResponse)]
