@@ -33,6 +33,7 @@ mod oauth;
 pub mod platform;
 mod secret;
 mod session;
+mod settled;
 mod strmap;
 mod url;
 mod util;

@@ -11,6 +11,7 @@ use crate::json::{self, set, FromJson, JsonResult, Obj, Reader, ToJson};
 use crate::oauth::AuthServerMetadata;
 use crate::platform::{Store, Table};
 use crate::secret::{AccessToken, KeySecret, PkceVerifier, RefreshToken};
+use crate::settled::Settled;
 
 /// How long a login may take between `startLogin` and `handleCallback`.
 pub(crate) const PENDING_LIFETIME_SECS: i64 = 600;
@@ -326,7 +327,7 @@ pub(crate) async fn read_session<S: Store>(
         } else {
             session_id(did, client_id)
         };
-        let Some(mut entry) = store.get(Table::Sessions, &id).await? else {
+        let Some(mut entry) = store.get(Table::Sessions, &id).settled().await? else {
             continue;
         };
         let record: Session = decode(&entry.data)?;

@@ -1,6 +1,7 @@
 //! Which authorization server serves a PDS (cached for 10 minutes), and the check that a DID's
 //! PDS is served by a given issuer: the proof that tokens from that issuer are the account's.
 
+use crate::settled::Settled;
 use std::future::Future;
 
 use super::Client;
@@ -28,7 +29,9 @@ impl<P: Platform> Client<P> {
         if let Some(meta) = self.servers.get(&origin, now).filter(|_| !entryway) {
             return Ok(meta);
         }
-        let meta = discover(&self.platform, &self.cfg, url, entryway).await?;
+        let meta = discover(&self.platform, &self.cfg, url, entryway)
+            .settled()
+            .await?;
         if !entryway {
             self.servers.insert(&origin, meta.clone(), now);
         }
@@ -40,8 +43,9 @@ impl<P: Platform> Client<P> {
         let identity = self
             .resolver
             .resolve_from_did(&self.platform, &self.cfg, did, self.now())
+            .settled()
             .await?;
-        let meta = self.server_for_pds(&identity.pds).await?;
+        let meta = self.server_for_pds(&identity.pds).settled().await?;
         if meta.issuer != issuer {
             return err(
                 ErrorCode::SubjectMismatch,

@@ -1,6 +1,7 @@
 //! Starting a login (resolve the account, push the authorization request) and finishing it (the
 //! callback checks, the code exchange, the account check).
 
+use crate::settled::Settled;
 use std::rc::Rc;
 
 use super::Client;
@@ -174,6 +175,7 @@ impl<P: Platform> Client<P> {
                 let id = self
                     .resolver
                     .resolve_from_handle(&self.platform, &self.cfg, &handle, now)
+                    .settled()
                     .await?;
                 (Some(id), None)
             }
@@ -181,6 +183,7 @@ impl<P: Platform> Client<P> {
                 let id = self
                     .resolver
                     .resolve_from_did(&self.platform, &self.cfg, &did, now)
+                    .settled()
                     .await?;
                 (Some(id), None)
             }
@@ -192,7 +195,7 @@ impl<P: Platform> Client<P> {
             (Some(id), _) => (id.pds.as_str(), false),
             (None, url) => (url.as_deref().unwrap_or_default(), true),
         };
-        let server = self.server_for(url, entryway).await?;
+        let server = self.server_for(url, entryway).settled().await?;
 
         // OpenID Connect Prompt Create: a server that does not list `create` would show its
         // sign-in page instead, or refuse; say so before anything is pushed.
@@ -205,10 +208,11 @@ impl<P: Platform> Client<P> {
                 ),
             );
         }
-        let key = key::create(&self.platform).await?;
+        let key = key::create(&self.platform).settled().await?;
         let (request, pkce, state) =
             self.pushed_request(&server, identity.as_ref(), &opts, popup)?;
-        let request_uri = process_par_response(&self.dpop_send(&key, &request, None, None).await?)?;
+        let request_uri =
+            process_par_response(&self.dpop_send(&key, &request, None, None).settled().await?)?;
 
         let pending = PendingLogin {
             server: server.clone(),
@@ -227,8 +231,10 @@ impl<P: Platform> Client<P> {
                 &encode(&pending),
                 Some(&key.handle),
             )
+            .settled()
             .await?;
         self.purge_expired_pending(&pending_id(&state, &self.cfg.client_id))
+            .settled()
             .await;
 
         let mut url = self.cfg.check_url(&server.authorization_endpoint)?;
@@ -301,20 +307,20 @@ impl<P: Platform> Client<P> {
     /// Drops abandoned login attempts so they do not pile up in storage.
     async fn purge_expired_pending(&self, keep: &str) {
         let now = self.now();
-        let Ok(keys) = self.platform.keys(Table::Pending).await else {
+        let Ok(keys) = self.platform.keys(Table::Pending).settled().await else {
             return;
         };
         // Only this client's attempts (and version 0.1's): another app's are its own business.
         let mine = |k: &str| id_may_be_mine(k, &self.cfg.client_id);
         for key in keys.iter().filter(|k| *k != keep && mine(k)) {
-            let expired = match self.platform.get(Table::Pending, key).await {
+            let expired = match self.platform.get(Table::Pending, key).settled().await {
                 Ok(Some(entry)) => decode::<PendingLogin>(&entry.data)
                     .map(|p| p.expires_at <= now)
                     .unwrap_or(true),
                 _ => false,
             };
             if expired {
-                let _ = self.platform.delete(Table::Pending, key).await;
+                let _ = self.platform.delete(Table::Pending, key).settled().await;
             }
         }
     }
@@ -328,11 +334,12 @@ impl<P: Platform> Client<P> {
         let taken = match self
             .platform
             .take(Table::Pending, &pending_id(state, &self.cfg.client_id))
+            .settled()
             .await?
         {
             Some(entry) => Some(entry),
             // Started by version 0.1 (stored under the state alone).
-            None => self.platform.take(Table::Pending, state).await?,
+            None => self.platform.take(Table::Pending, state).settled().await?,
         };
         let (pending, handle): (Option<PendingLogin>, _) = match taken {
             Some(mut entry) => (Some(decode(&entry.data)?), entry.key.take()),
@@ -348,6 +355,7 @@ impl<P: Platform> Client<P> {
             pending.dpop_jwk.as_ref(),
             pending.dpop_key.as_ref(),
         )
+        .settled()
         .await?
         .key;
         let request = code_grant_request(
@@ -357,8 +365,10 @@ impl<P: Platform> Client<P> {
             &pending.verifier,
             &pending.redirect_uri,
         );
-        let tokens =
-            process_token_response(&self.dpop_send(&key, &request, None, None).await?, now)?;
+        let tokens = process_token_response(
+            &self.dpop_send(&key, &request, None, None).settled().await?,
+            now,
+        )?;
 
         // The account resolved at login already proved its PDS is served by this issuer; only
         // a login started from a server URL must resolve `sub` now.
@@ -375,6 +385,7 @@ impl<P: Platform> Client<P> {
             ),
             None => {
                 self.verify_issuer_for(&tokens.sub, &pending.server.issuer)
+                    .settled()
                     .await
             }
         };
@@ -384,6 +395,7 @@ impl<P: Platform> Client<P> {
                 // Refused tokens are revoked before the error is reported: nothing keeps them,
                 // so they must not stay valid at the server.
                 self.revoke_tokens(&pending.server, &tokens, &key, &self.cfg.client_id)
+                    .settled()
                     .await;
                 return Err(e);
             }
@@ -404,8 +416,12 @@ impl<P: Platform> Client<P> {
             client_id: Some(self.cfg.client_id.clone()),
             refresh_sent_at: None,
         };
-        let live = self.store_new_session(session, Rc::new(key)).await?;
+        let live = self
+            .store_new_session(session, Rc::new(key))
+            .settled()
+            .await?;
         self.retire_earlier_loopback_sessions(&live.session.did)
+            .settled()
             .await;
         Ok(CallbackResult {
             session: live.session.info(),

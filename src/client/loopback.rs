@@ -8,6 +8,7 @@ use super::Client;
 use crate::dpop::key;
 use crate::platform::{Platform, Table};
 use crate::session::{decode, split_session_id, Session};
+use crate::settled::Settled;
 
 impl<P: Platform> Client<P> {
     /// After a new login for `did`: a session of the same account stored by this app under an
@@ -18,7 +19,7 @@ impl<P: Platform> Client<P> {
         let Some(ours) = loopback_redirect(&self.cfg.client_id) else {
             return;
         };
-        let Ok(ids) = self.platform.keys(Table::Sessions).await else {
+        let Ok(ids) = self.platform.keys(Table::Sessions).settled().await else {
             return;
         };
         for id in ids {
@@ -31,8 +32,8 @@ impl<P: Platform> Client<P> {
             if loopback_redirect(client).as_deref() != Some(ours.as_str()) {
                 continue;
             }
-            let _guard = self.platform.lock(&lock_name(client, did)).await;
-            if let Ok(Some(mut entry)) = self.platform.get(Table::Sessions, &id).await {
+            let _guard = self.platform.lock(&lock_name(client, did)).settled().await;
+            if let Ok(Some(mut entry)) = self.platform.get(Table::Sessions, &id).settled().await {
                 if let Ok(session) = decode::<Session>(&entry.data) {
                     let restored = key::restore(
                         &self.platform,
@@ -40,13 +41,14 @@ impl<P: Platform> Client<P> {
                         session.dpop_jwk.as_ref(),
                         session.dpop_key.as_ref(),
                     )
+                    .settled()
                     .await;
                     if let Ok(restored) = restored {
-                        self.revoke(&session, &restored.key, client).await;
+                        self.revoke(&session, &restored.key, client).settled().await;
                     }
                 }
             }
-            let _ = self.platform.delete(Table::Sessions, &id).await;
+            let _ = self.platform.delete(Table::Sessions, &id).settled().await;
         }
     }
 }

@@ -17,6 +17,7 @@ mod xrpc;
 #[cfg(test)]
 pub(crate) mod tests;
 
+use crate::settled::Settled;
 use crate::strmap::StrMap;
 use crate::url::Url;
 use std::cell::RefCell;
@@ -102,7 +103,10 @@ impl<P: Platform> Client<P> {
                 &parsed
             }
         };
-        self.nonces.load(&self.platform, &target.origin).await;
+        self.nonces
+            .load(&self.platform, &target.origin)
+            .settled()
+            .await;
         let out = dpop::send(
             &self.platform,
             key,
@@ -112,6 +116,7 @@ impl<P: Platform> Client<P> {
             access,
             self.now(),
         )
+        .settled()
         .await?;
         self.nonces.save(&self.platform, out.changed.as_deref());
         Ok(out.response)

@@ -1,6 +1,7 @@
 //! Revocation (RFC 7009), best effort: on sign-out, and for tokens that arrived but are refused
 //! (nothing keeps them, so they must not stay valid at the server).
 
+use crate::settled::Settled;
 use std::future::Future;
 
 use super::Client;
@@ -55,6 +56,7 @@ impl<P: Platform> Client<P> {
         if let Some(request) = revocation_request(server, client_id, token) {
             let _ = self
                 .dpop_send(key, &request, None, None)
+                .settled()
                 .await
                 .and_then(|resp| process_revocation_response(&resp));
         }

@@ -3,6 +3,7 @@
 //! are built on those two. A session stored by version 0.1 (its DPoP scalar inside the record)
 //! is migrated on first use, under the session's lock.
 
+use crate::settled::Settled;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -128,8 +129,10 @@ impl<P: Platform> Client<P> {
         session.dpop_jwk = Some(key.jwk.clone());
         session.dpop_key = None;
         session.client_id = Some(self.cfg.client_id.clone());
-        self.write_session(&session, &key).await?;
-        self.stored_session(session, key, moves_legacy).await
+        self.write_session(&session, &key).settled().await?;
+        self.stored_session(session, key, moves_legacy)
+            .settled()
+            .await
     }
 
     /// After a stored session's write: the version 0.1 copy removed, every tab told, live here.
@@ -141,7 +144,10 @@ impl<P: Platform> Client<P> {
     ) -> Result<Live<P::Key>> {
         self.unsaved.borrow_mut().remove(&session.did);
         if moves_legacy {
-            self.platform.delete(Table::Sessions, &session.did).await?;
+            self.platform
+                .delete(Table::Sessions, &session.did)
+                .settled()
+                .await?;
         }
         self.platform.emit(SessionEvent::Updated {
             did: session.did.clone(),
@@ -155,6 +161,7 @@ impl<P: Platform> Client<P> {
         self.unsaved.borrow_mut().remove(did);
         self.platform
             .delete(Table::Sessions, &session_id(did, &self.cfg.client_id))
+            .settled()
             .await?;
         self.platform.emit(SessionEvent::Deleted {
             did: did.to_string(),
@@ -180,7 +187,7 @@ impl<P: Platform> Client<P> {
 
     /// The session in memory, or loaded from storage once. No network.
     pub(super) async fn live(&self, did: &str) -> Result<Live<P::Key>> {
-        if let Some(live) = self.retry_unsaved(did).await {
+        if let Some(live) = self.retry_unsaved(did).settled().await {
             return Ok(live);
         }
         if let Some(live) = self.live.borrow().get(did) {
@@ -194,16 +201,24 @@ impl<P: Platform> Client<P> {
         let mut guard = None;
         loop {
             let stored = read_session(&self.platform, client_id, did)
+                .settled()
                 .await?
                 .ok_or_else(not_found)?;
             if (stored.key.is_none() || stored.legacy) && guard.is_none() {
-                guard = Some(self.platform.lock(&lock_name(client_id, did)).await?);
+                guard = Some(
+                    self.platform
+                        .lock(&lock_name(client_id, did))
+                        .settled()
+                        .await?,
+                );
                 continue;
             }
-            let restored = self.stored_key(&stored).await?;
+            let restored = self.stored_key(&stored).settled().await?;
             let key = Rc::new(restored.key);
             return if restored.migrated || stored.legacy {
-                self.store_session(stored.record, key, stored.legacy).await
+                self.store_session(stored.record, key, stored.legacy)
+                    .settled()
+                    .await
             } else {
                 Ok(self.make_live(stored.record, key))
             };
@@ -212,30 +227,30 @@ impl<P: Platform> Client<P> {
 
     /// Restores a stored session without any network request.
     pub async fn restore(&self, did: &str) -> Result<SessionInfo> {
-        Ok(self.live(did).await?.session.info())
+        Ok(self.live(did).settled().await?.session.info())
     }
 
     /// Every stored session of this client, sorted by DID: its own, and any stored by version
     /// 0.1 (which it takes over on first use). Other clients' sessions are not listed. A record
     /// that cannot be read does not hide the others: see `unreadable_sessions`.
     pub async fn list_sessions(&self) -> Result<Vec<SessionInfo>> {
-        Ok(self.scan_sessions().await?.0)
+        Ok(self.scan_sessions().settled().await?.0)
     }
 
     /// The DIDs of this client's stored sessions that cannot be read (corrupt, or written under
     /// a storage key that is gone), each with why. `sign_out` removes one.
     pub async fn unreadable_sessions(&self) -> Result<Vec<(String, Error)>> {
-        Ok(self.scan_sessions().await?.1)
+        Ok(self.scan_sessions().settled().await?.1)
     }
 
     async fn scan_sessions(&self) -> Result<(Vec<SessionInfo>, Vec<(String, Error)>)> {
         let mut out: Vec<SessionInfo> = Vec::new();
         let mut unreadable = Vec::new();
-        for id in self.platform.keys(Table::Sessions).await? {
+        for id in self.platform.keys(Table::Sessions).settled().await? {
             if !id_may_be_mine(&id, &self.cfg.client_id) {
                 continue;
             }
-            let read = match self.platform.get(Table::Sessions, &id).await {
+            let read = match self.platform.get(Table::Sessions, &id).settled().await {
                 Ok(Some(entry)) => decode_own_session(&entry.data, &self.cfg.client_id),
                 Ok(None) => continue,
                 Err(e) => Err(e),
@@ -303,9 +318,10 @@ impl<P: Platform> Client<P> {
             if let Ok(_guard) = self
                 .platform
                 .lock(&lock_name(&self.cfg.client_id, did))
+                .settled()
                 .await
             {
-                self.save_unsaved(did).await;
+                self.save_unsaved(did).settled().await;
             }
         }
         self.unsaved.borrow().entry(did).map(|u| u.live.clone())
@@ -323,10 +339,22 @@ impl<P: Platform> Client<P> {
         else {
             return;
         };
-        let saved = match read_session(&self.platform, &self.cfg.client_id, did).await {
+        let saved = match read_session(&self.platform, &self.cfg.client_id, did)
+            .settled()
+            .await
+        {
             Ok(Some(stored)) if stored.record.refresh_token == base => {
-                self.write_session(&live.session, &live.key).await.is_ok()
-                    && (!stored.legacy || self.platform.delete(Table::Sessions, did).await.is_ok())
+                self.write_session(&live.session, &live.key)
+                    .settled()
+                    .await
+                    .is_ok()
+                    && (!stored.legacy
+                        || self
+                            .platform
+                            .delete(Table::Sessions, did)
+                            .settled()
+                            .await
+                            .is_ok())
             }
             Ok(_) => {
                 self.unsaved.borrow_mut().remove(did);
@@ -349,8 +377,13 @@ impl<P: Platform> Client<P> {
 
     /// Refreshes the session unless another tab already replaced the tokens this tab holds.
     pub async fn refresh(&self, did: &str) -> Result<SessionInfo> {
-        let held = self.live(did).await?.session.access_token.clone();
-        Ok(self.refresh_replacing(did, &held).await?.session.info())
+        let held = self.live(did).settled().await?.session.access_token.clone();
+        Ok(self
+            .refresh_replacing(did, &held)
+            .settled()
+            .await?
+            .session
+            .info())
     }
 
     /// The refresh protocol. Under a lock shared by every tab: re-read the stored session; if
@@ -362,11 +395,15 @@ impl<P: Platform> Client<P> {
         stale: &AccessToken,
     ) -> Result<Live<P::Key>> {
         let client_id = &self.cfg.client_id;
-        let _guard = self.platform.lock(&lock_name(client_id, did)).await?;
+        let _guard = self
+            .platform
+            .lock(&lock_name(client_id, did))
+            .settled()
+            .await?;
         let now = self.now();
         // Tokens this tab could not store come first: stored now if storage works again;
         // otherwise they are the session (the stored refresh token is spent).
-        self.save_unsaved(did).await;
+        self.save_unsaved(did).settled().await;
         let held = self
             .unsaved
             .borrow()
@@ -376,14 +413,17 @@ impl<P: Platform> Client<P> {
         let (mut session, key, legacy, migrated, base) = match held {
             Some((live, base)) => ((*live.session).clone(), live.key, false, false, base),
             None => {
-                let Some(stored) = read_session(&self.platform, client_id, did).await? else {
+                let Some(stored) = read_session(&self.platform, client_id, did)
+                    .settled()
+                    .await?
+                else {
                     self.live.borrow_mut().remove(did);
                     return err(
                         ErrorCode::SessionNotFound,
                         msg!("the session of ", did, " was deleted"),
                     );
                 };
-                let restored = self.stored_key(&stored).await?;
+                let restored = self.stored_key(&stored).settled().await?;
                 let base = stored.record.refresh_token.clone();
                 let key = Rc::new(restored.key);
                 (stored.record, key, stored.legacy, restored.migrated, base)
@@ -393,7 +433,7 @@ impl<P: Platform> Client<P> {
             && !session.needs_refresh(now, self.cfg.refresh_margin_secs)
         {
             return if migrated || legacy {
-                self.store_session(session, key, legacy).await
+                self.store_session(session, key, legacy).settled().await
             } else {
                 Ok(self.make_live(session, key))
             };
@@ -413,7 +453,11 @@ impl<P: Platform> Client<P> {
             };
             // Where the account lives now: an account that moved to another PDS of the same
             // issuer, or changed handle, keeps its session with the new values.
-            let identity = match self.verify_issuer_for(did, &session.server.issuer).await {
+            let identity = match self
+                .verify_issuer_for(did, &session.server.issuer)
+                .settled()
+                .await
+            {
                 Ok(identity) => identity,
                 Err(e) if e.code == ErrorCode::SubjectMismatch => {
                     break 'ended (
@@ -432,6 +476,7 @@ impl<P: Platform> Client<P> {
                 let free = self
                     .platform
                     .try_lock(&unsaved_lock_name(client_id, did))
+                    .settled()
                     .await?;
                 if free.is_none() {
                     return err(
@@ -454,10 +499,10 @@ impl<P: Platform> Client<P> {
             if !unsaved {
                 // Marked in place: the answer below clears the mark again.
                 session.refresh_sent_at = Some(now);
-                self.write_session(&session, &key).await?;
+                self.write_session(&session, &key).settled().await?;
             }
             let request = refresh_request(&session.server, &self.cfg.client_id, &refresh_token);
-            let resp = self.dpop_send(&key, &request, None, None).await?;
+            let resp = self.dpop_send(&key, &request, None, None).settled().await?;
             let session = Session {
                 refresh_sent_at: None,
                 ..session
@@ -467,6 +512,7 @@ impl<P: Platform> Client<P> {
                     // Tokens for another account are refused, and revoked first: they must not
                     // stay valid at the server when nobody keeps them.
                     self.revoke_tokens(&session.server, &tokens, &key, client_id)
+                        .settled()
                         .await;
                     (
                         "the refresh answered for another account",
@@ -491,8 +537,8 @@ impl<P: Platform> Client<P> {
                         client_id: Some(client_id.clone()),
                         ..session
                     };
-                    return match self.write_session(&session, &key).await {
-                        Ok(()) => self.stored_session(session, key, legacy).await,
+                    return match self.write_session(&session, &key).settled().await {
+                        Ok(()) => self.stored_session(session, key, legacy).settled().await,
                         // The server rotated: these tokens exist nowhere else. Keep them.
                         Err(e) => Ok(self.keep_unsaved(session, key, base, spare, &e)),
                     };
@@ -503,11 +549,13 @@ impl<P: Platform> Client<P> {
                     let again = if unsaved {
                         None
                     } else {
-                        read_session(&self.platform, client_id, did).await?
+                        read_session(&self.platform, client_id, did)
+                            .settled()
+                            .await?
                     };
                     if let Some(again) = again {
                         if again.record.refresh_token != session.refresh_token {
-                            let key = Rc::new(self.stored_key(&again).await?.key);
+                            let key = Rc::new(self.stored_key(&again).settled().await?.key);
                             return Ok(self.make_live(again.record, key));
                         }
                     }
@@ -538,13 +586,13 @@ impl<P: Platform> Client<P> {
                 Err(e) => {
                     // An answer did arrive: nothing was lost in flight.
                     if !unsaved {
-                        self.write_session(&session, &key).await?;
+                        self.write_session(&session, &key).settled().await?;
                     }
                     return Err(e);
                 }
             }
         };
-        self.delete_session(did, reason).await?;
+        self.delete_session(did, reason).settled().await?;
         Err(error)
     }
 
@@ -558,6 +606,7 @@ impl<P: Platform> Client<P> {
                 &encode(session),
                 Some(&key.handle),
             )
+            .settled()
             .await
     }
 
@@ -567,16 +616,20 @@ impl<P: Platform> Client<P> {
         let client_id = &self.cfg.client_id;
         // Under the session's lock, from a fresh read: a refresh in another tab can neither
         // rotate the tokens we revoke nor write the session back after we delete it.
-        let _guard = self.platform.lock(&lock_name(client_id, did)).await?;
+        let _guard = self
+            .platform
+            .lock(&lock_name(client_id, did))
+            .settled()
+            .await?;
         // One await of each call for every way through (each await is code).
-        let (outcome, legacy) = match read_session(&self.platform, client_id, did).await {
+        let (outcome, legacy) = match read_session(&self.platform, client_id, did).settled().await {
             Ok(stored) => {
                 // Tokens this tab could not store are the current ones; the stored ones are spent.
                 let unsaved = self.unsaved.borrow_mut().remove(did);
                 let restored;
                 let current = match (&unsaved, &stored) {
                     (Some(u), _) => Some((&*u.live.session, &*u.live.key)),
-                    (None, Some(stored)) => match self.stored_key(stored).await {
+                    (None, Some(stored)) => match self.stored_key(stored).settled().await {
                         Ok(r) => {
                             restored = r;
                             Some((&stored.record, &restored.key))
@@ -586,7 +639,7 @@ impl<P: Platform> Client<P> {
                     (None, None) => None,
                 };
                 if let Some((session, key)) = current {
-                    self.revoke(session, key, client_id).await;
+                    self.revoke(session, key, client_id).settled().await;
                 }
                 (Ok(()), stored.as_ref().is_some_and(|s| s.legacy))
             }
@@ -594,9 +647,9 @@ impl<P: Platform> Client<P> {
             Err(e) => (Err(e), true),
         };
         if legacy {
-            self.platform.delete(Table::Sessions, did).await?;
+            self.platform.delete(Table::Sessions, did).settled().await?;
         }
-        self.delete_session(did, "signed out").await?;
+        self.delete_session(did, "signed out").settled().await?;
         outcome
     }
 
@@ -615,19 +668,23 @@ impl<P: Platform> Client<P> {
         let guard = self
             .platform
             .lock(&lock_name(client_id, &session.did))
+            .settled()
             .await?;
         // An unreadable earlier record is simply overwritten.
         let earlier = read_session(&self.platform, client_id, &session.did)
+            .settled()
             .await
             .ok()
             .flatten();
         let legacy = earlier.as_ref().is_some_and(|e| e.legacy);
-        let live = self.store_session(session, key, legacy).await?;
+        let live = self.store_session(session, key, legacy).settled().await?;
         drop(guard);
         if let Some(earlier) = earlier {
             // The server checks that the DPoP key is the one the tokens are bound to.
-            if let Ok(restored) = self.stored_key(&earlier).await {
-                self.revoke(&earlier.record, &restored.key, client_id).await;
+            if let Ok(restored) = self.stored_key(&earlier).settled().await {
+                self.revoke(&earlier.record, &restored.key, client_id)
+                    .settled()
+                    .await;
             }
         }
         Ok(live)

@@ -2,6 +2,7 @@
 //! `invalid_token`): raw ones as the AT Protocol SDKs make them (`fetch`), XRPC calls with
 //! typed errors (`xrpc`), and `com.atproto.repo.listRecords` paging.
 
+use crate::settled::Settled;
 use std::future::Future;
 
 use super::session::Live;
@@ -270,7 +271,7 @@ impl<P: Platform> Client<P> {
     /// An authenticated XRPC call to the session's PDS: refreshes ahead of expiry, and once
     /// more if the PDS says the token is invalid. A non-2xx answer is an `XrpcError`.
     pub async fn xrpc(&self, did: &str, req: &XrpcRequest) -> Result<HttpResponse> {
-        let resp = self.fetch(did, &req.to_pds_request()?).await?;
+        let resp = self.fetch(did, &req.to_pds_request()?).settled().await?;
         if !resp.is_success() {
             return Err(xrpc_error(&resp, &req.nsid));
         }
@@ -289,7 +290,7 @@ impl<P: Platform> Client<P> {
         {
             check_proxy(proxy)?;
         }
-        let mut live = self.live(did).await?;
+        let mut live = self.live(did).settled().await?;
         let (request, target) = self.pds_request(&live.session.pds, req)?;
         if live
             .session
@@ -297,14 +298,16 @@ impl<P: Platform> Client<P> {
         {
             live = self
                 .refresh_replacing(did, &live.session.access_token)
+                .settled()
                 .await?;
         }
-        let mut resp = self.send_bound(&live, &request, &target).await?;
+        let mut resp = self.send_bound(&live, &request, &target).settled().await?;
         if resp.status == 401 && is_invalid_token(&resp) {
             live = self
                 .refresh_replacing(did, &live.session.access_token)
+                .settled()
                 .await?;
-            resp = self.send_bound(&live, &request, &target).await?;
+            resp = self.send_bound(&live, &request, &target).settled().await?;
         }
         Ok(resp)
     }
@@ -384,6 +387,7 @@ impl<P: Platform> Client<P> {
         while all.len() < max {
             let resp = self
                 .xrpc(did, &query.request(did, cursor.as_deref()))
+                .settled()
                 .await?;
             let mut page: RecordsPage = json_body(&resp.body, "listRecords")?;
             let got = page.records.len();

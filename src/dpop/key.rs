@@ -3,6 +3,7 @@
 //! browser imports it as a non-extractable, sign-only `CryptoKey`) and every copy here is wiped.
 //! What this crate keeps is the public JWK and the base64url protected header of every proof.
 
+use crate::settled::Settled;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -168,7 +169,7 @@ impl<K> std::fmt::Debug for DpopKey<K> {
 
 /// Generates a key and hands it to the platform: afterwards only the platform's handle exists.
 pub(crate) async fn create<P: Keys>(platform: &P) -> Result<DpopKey<P::Key>> {
-    import(platform, generate()?).await
+    import(platform, generate()?).settled().await
 }
 
 /// Imports `material` into the platform (consuming it, so it is wiped) and keeps the public JWK.
@@ -177,7 +178,7 @@ pub(crate) async fn import<P: Keys>(
     material: KeyMaterial,
 ) -> Result<DpopKey<P::Key>> {
     let jwk = PublicJwk::from_point(material.public_point());
-    let handle = platform.import_key(material).await?;
+    let handle = platform.import_key(material).settled().await?;
     Ok(DpopKey::new(handle, jwk))
 }
 
@@ -201,7 +202,9 @@ pub(crate) async fn restore<P: Keys>(
             migrated: false,
         }),
         (_, _, Some(legacy)) => Ok(Restored {
-            key: import(platform, from_legacy_secret(legacy)?).await?,
+            key: import(platform, from_legacy_secret(legacy)?)
+                .settled()
+                .await?,
             migrated: true,
         }),
         _ => Err(Error::new(

@@ -33,6 +33,7 @@ impl Target {
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{HttpRequest, HttpResponse, SendWithProof};
+use crate::settled::Settled;
 use crate::util;
 
 /// An access token with its precomputed `ath`, for a request to a resource server.
@@ -100,7 +101,10 @@ pub(crate) async fn send<P: SendWithProof>(
         if let Some(access) = access {
             req = req.header("Authorization", msg!("DPoP ", access.token));
         }
-        let response = platform.send_with_proof(req, &key.handle, input).await?;
+        let response = platform
+            .send_with_proof(req, &key.handle, input)
+            .settled()
+            .await?;
         // AT Protocol OAuth: "Clients must reject responses missing a DPoP-Nonce header (case
         // insensitive), if the request included DPoP." The official server sends one on every
         // authorization-server response, and from the PDS wherever it checks the proof; XRPC

@@ -8,6 +8,7 @@
 //! server's latest, which is right for servers whose nonces are global (the official one) and
 //! costs the usual single retry otherwise.
 
+use crate::settled::Settled;
 use std::cell::RefCell;
 
 use crate::platform::{Spawn, Store, Table};
@@ -187,7 +188,7 @@ impl PersistedNonces {
         {
             return;
         }
-        if let Ok(Some(entry)) = store.get(Table::Nonces, origin).await {
+        if let Ok(Some(entry)) = store.get(Table::Nonces, origin).settled().await {
             if let Ok(text) = std::str::from_utf8(&entry.data) {
                 self.cache.load(origin, Server::decode(text));
             }
@@ -208,6 +209,7 @@ impl PersistedNonces {
             // A lost record costs an extra round trip or two later, nothing more.
             let _ = store
                 .put(Table::Nonces, &origin, record.as_bytes(), None)
+                .settled()
                 .await;
         }));
     }

@@ -2,6 +2,7 @@
 //! document by method, and the verified identity the login flow needs. The requests and the
 //! reading of each answer are in `methods.rs`; this file sends them and caches the results.
 
+use crate::settled::Settled;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::rc::Rc;
@@ -75,7 +76,7 @@ async fn resolve_by<H: Http>(
         HandleMethod::Dns => doh_request(cfg, handle)?,
         HandleMethod::Xrpc => resolve_handle_request(cfg, handle)?,
     };
-    let resp = http.send(request).await?;
+    let resp = http.send(request).settled().await?;
     match method {
         HandleMethod::WellKnown => process_well_known_response(&resp),
         HandleMethod::Dns => process_doh_response(&resp),
@@ -107,6 +108,7 @@ async fn join2<A: Future, B: Future>(a: A, b: Option<B>) -> (A::Output, Option<B
             }
         }
     })
+    .settled()
     .await
 }
 
@@ -150,6 +152,7 @@ impl IdentityResolver {
                 resolve_by(http, cfg, first, &handle),
                 second.map(|m| resolve_by(http, cfg, m, &handle)),
             )
+            .settled()
             .await;
             for (method, attempt) in [(first, Some(a)), (second.unwrap_or(first), b)] {
                 let Some(attempt) = attempt else { continue };
@@ -207,6 +210,7 @@ impl IdentityResolver {
         }
         let resp = http
             .send(request)
+            .settled()
             .await
             .map_err(|e| did_fetch_failed(did, e))?;
         let doc = Rc::new(process_did_document_response(&resp, did)?);
@@ -222,8 +226,11 @@ impl IdentityResolver {
         now: i64,
     ) -> Result<Identity> {
         let handle = normalize_handle(handle)?;
-        let did = self.resolve_handle(http, cfg, &handle, now).await?;
-        let doc = self.resolve_did(http, cfg, &did, now).await?;
+        let did = self
+            .resolve_handle(http, cfg, &handle, now)
+            .settled()
+            .await?;
+        let doc = self.resolve_did(http, cfg, &did, now).settled().await?;
         if !doc.claims_handle(&handle) {
             return err(
                 ErrorCode::HandleMismatch,
@@ -247,11 +254,11 @@ impl IdentityResolver {
         did: &str,
         now: i64,
     ) -> Result<Identity> {
-        let doc = self.resolve_did(http, cfg, did, now).await?;
+        let doc = self.resolve_did(http, cfg, did, now).settled().await?;
         let pds = doc.pds_endpoint()?;
         cfg.check_url(&pds)?;
         let handle = match doc.claimed_handle() {
-            Some(h) => match self.resolve_handle(http, cfg, &h, now).await {
+            Some(h) => match self.resolve_handle(http, cfg, &h, now).settled().await {
                 Ok(back) if back == did => Some(h),
                 _ => None,
             },

@@ -5,6 +5,7 @@ use crate::config::ClientConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::json::{self, required, set, FromJson, JsonResult, Obj, Reader, ToJson};
 use crate::platform::{Http, HttpRequest, HttpResponse};
+use crate::settled::Settled;
 use crate::url::Url;
 use crate::util;
 
@@ -173,6 +174,7 @@ async fn fetch_well_known(
             HttpRequest::get(msg!(origin, "/.well-known/", name))
                 .header("accept", "application/json"),
         )
+        .settled()
         .await?;
     Ok((origin, resp))
 }
@@ -225,7 +227,7 @@ pub(crate) async fn fetch_protected_resource(
     pds: &str,
 ) -> Result<String> {
     const NAME: &str = "oauth-protected-resource";
-    let (origin, resp) = fetch_well_known(http, cfg, pds, NAME).await?;
+    let (origin, resp) = fetch_well_known(http, cfg, pds, NAME).settled().await?;
     let meta: ProtectedResourceMetadata = process_metadata_response(&resp, &origin, NAME)?;
     validate_protected_resource(&meta, &origin)?;
     let issuer = meta.authorization_servers[0]
@@ -284,7 +286,7 @@ pub(crate) async fn fetch_auth_server(
     issuer: &str,
 ) -> Result<AuthServerMetadata> {
     const NAME: &str = "oauth-authorization-server";
-    let (origin, resp) = fetch_well_known(http, cfg, issuer, NAME).await?;
+    let (origin, resp) = fetch_well_known(http, cfg, issuer, NAME).settled().await?;
     let meta: AuthServerMetadata = process_metadata_response(&resp, &origin, NAME)?;
     validate_auth_server(&meta, &origin, cfg)?;
     Ok(meta)
@@ -349,14 +351,14 @@ pub(crate) async fn discover(
     // Without usable resource metadata the service may be the authorization server itself; if
     // it is not either, the metadata's error is the one reported. (One await of
     // `fetch_auth_server` for both: each await is a copy of its state machine's handling.)
-    let (issuer, fallback) = match fetch_protected_resource(http, cfg, service).await {
+    let (issuer, fallback) = match fetch_protected_resource(http, cfg, service).settled().await {
         Ok(issuer) => (issuer, None),
         Err(e) if entryway && e.code == ErrorCode::InvalidMetadata => {
             (cfg.check_url(service)?.origin(), Some(e))
         }
         Err(e) => return Err(e),
     };
-    let meta = fetch_auth_server(http, cfg, &issuer).await;
+    let meta = fetch_auth_server(http, cfg, &issuer).settled().await;
     match fallback {
         Some(e) => meta.map_err(|_| e),
         None => meta,

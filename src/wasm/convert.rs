@@ -477,26 +477,11 @@ pub(super) fn promise<F>(fut: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue>> + 'static,
 {
-    boxed_promise(Box::pin(Undropped(std::mem::ManuallyDrop::new(fut))))
-}
-
-/// A method's future, whose destructor is never run. `future_to_promise` drops a future only
-/// once it has finished, and a finished `async` block holds nothing (its state is "returned"),
-/// so there is nothing to run; a future that never finishes is never dropped either. Without
-/// the destructor, the drop code of every state of every method's future, reachable only from
-/// the box's vtable, is left out of the .wasm.
-struct Undropped<F>(std::mem::ManuallyDrop<F>);
-
-impl<F: std::future::Future> std::future::Future for Undropped<F> {
-    type Output = F::Output;
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        // SAFETY: a pin projection: the inner future is never moved out of the pinned wrapper
-        // (`ManuallyDrop` is a transparent wrapper, and no method moves it), nor dropped.
-        unsafe { self.map_unchecked_mut(|s| &mut *s.0) }.poll(cx)
-    }
+    // Never destroyed (`crate::settled`): `future_to_promise` drops a future only after it
+    // finished, when it holds nothing, so the drop code of every suspended state of every
+    // method's future, reachable only from the box's vtable, is left out. In every build: no
+    // caller can drop these early.
+    boxed_promise(Box::pin(crate::settled::Undropped::new(fut)))
 }
 
 /// One `future_to_promise` for every method (not one copy per future type).
