@@ -17,14 +17,12 @@ const encoder = new TextEncoder();
 
 const failed = (failure, detail = "") => ({ failure, detail });
 
-/** What JS threw or rejected with, as text (an Error, a DOMException, a string, anything). */
-const describe = (e) => (e && typeof e === "object" && "message" in e ? `${e.name}: ${e.message}` : String(e));
-
 // One deadline aborts the fetch and is raced against every step, so a fetch or stream that
 // ignores its signal cannot hang the caller. The body is a stream, refused past `max` bytes
 // (fetch decompresses, so Content-Length does not bound it). `body` is a view into Wasm memory:
 // copied first, before anything else runs.
-/** A human-readable message for whatever JS threw or rejected with (src/browser/js.rs): an
+/** A human-readable message for whatever JS threw or rejected with (here, and in
+ * src/browser/js.rs): an
  * `Error` by name and message; a string as it is; an object by its string `name` and `message`
  * (a DOMException is not `instanceof Error` in every engine); anything else as `String(value)`
  * shows it. Never throws. */
@@ -79,7 +77,7 @@ async function exchange(parts, at, payload, timeoutMs, max) {
     });
   } catch (e) {
     clearTimeout(timer);
-    return failed("invalid", describe(e));
+    return failed("invalid", thrownMessage(e));
   }
   let reader;
   try {
@@ -126,7 +124,7 @@ async function exchange(parts, at, payload, timeoutMs, max) {
   } catch (e) {
     if (reader) reader.cancel().catch(() => {});
     // The deadline's, once it has passed (an aborted fetch rejects with its own AbortError).
-    return e === timedOut || controller.signal.aborted ? timedOut : failed("network", describe(e));
+    return e === timedOut || controller.signal.aborted ? timedOut : failed("network", thrownMessage(e));
   } finally {
     clearTimeout(timer);
   }
@@ -165,7 +163,7 @@ export async function sendSigned(key, head, hasBody, body, timeoutMs, max) {
   try {
     signature = new Uint8Array(await crypto.subtle.sign(ES256, key, encoder.encode(input)));
   } catch (e) {
-    return failed("crypto", describe(e));
+    return failed("crypto", thrownMessage(e));
   }
   if (signature.length !== 64) return failed("crypto", `ES256 signature of ${signature.length} bytes`);
   parts[parts.length - 1] = "DPoP"; // the slot after the last header line's "\n"
@@ -190,7 +188,7 @@ export async function keyImport(der) {
   try {
     key = await subtle.importKey("pkcs8", der, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
   } catch (e) {
-    return failed("crypto", `importing the DPoP key: ${describe(e)}`);
+    return failed("crypto", `importing the DPoP key: ${thrownMessage(e)}`);
   }
   return key instanceof CryptoKey ? { key } : failed("crypto", "importKey did not return a CryptoKey");
 }
@@ -203,7 +201,7 @@ export async function keySign(key, message) {
   try {
     return { signature: new Uint8Array(await subtle.sign(ES256, key, bytes)) };
   } catch (e) {
-    return failed("crypto", `signing a DPoP proof: ${describe(e)}`);
+    return failed("crypto", `signing a DPoP proof: ${thrownMessage(e)}`);
   }
 }
 
@@ -223,7 +221,7 @@ const IV_LEN = 12;
 const TAG_LEN = 16; // the GCM tag WebCrypto appends (128 bits, its default)
 const AES = { name: "AES-GCM", length: 256 };
 /** A failure, thrown inside these functions and resolved with at their edge. */
-const fail = (failure, context, e) => failed(failure, e === undefined ? context : `${context}: ${describe(e)}`);
+const fail = (failure, context, e) => failed(failure, e === undefined ? context : `${context}: ${thrownMessage(e)}`);
 
 /** Runs `body`, resolving with its result or with the failure it threw (any other throw is "storage"). */
 async function answer(what, body) {
@@ -619,7 +617,7 @@ export function popupReport(name, state, result, code, message) {
 export async function readInit(init) {
   if (init === undefined || init === null) init = {};
   else if (typeof init !== "object") return failed("invalid", "fetchHandler(init) must be an object");
-  const bad = (what, e) => failed("invalid", `fetchHandler: ${what}: ${describe(e)}`);
+  const bad = (what, e) => failed("invalid", `fetchHandler: ${what}: ${thrownMessage(e)}`);
   let method, headers, reader;
   try {
     method = init.method ?? "GET";
@@ -668,7 +666,7 @@ export function makeResponse(status, head, body) {
     const empty = [101, 103, 204, 205, 304].includes(status);
     return new Response(empty ? null : body.slice(), { status, headers });
   } catch (e) {
-    return failed("invalid", `HTTP ${status}: ${describe(e)}`);
+    return failed("invalid", `HTTP ${status}: ${thrownMessage(e)}`);
   }
 }
 

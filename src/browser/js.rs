@@ -5,13 +5,6 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::{Error, ErrorCode};
 
-/// A human-readable message for whatever JS threw or rejected with (an `Error`, a
-/// `DOMException`, a string, or anything else): `glue.js`'s `thrownMessage`, one call instead
-/// of the property reads and type checks each crossing from Wasm.
-pub(crate) fn message(value: &JsValue) -> String {
-    thrown_message(value)
-}
-
 /// Headers as `glue.js` passes them: a line per name and per value.
 pub(crate) fn header_pairs(text: &str) -> Vec<(String, String)> {
     let mut parts = text.split('\n');
@@ -76,6 +69,9 @@ extern "C" {
 
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
+    /// A human-readable message for whatever JS threw or rejected with (an `Error`, a
+    /// `DOMException`, a string, or anything else): `glue.js`'s `thrownMessage`, which its own
+    /// failures use too.
     #[wasm_bindgen(js_name = thrownMessage)]
-    fn thrown_message(value: &JsValue) -> String;
+    pub(crate) fn message(value: &JsValue) -> String;
 }

@@ -1,25 +1,15 @@
 //! Which authorization server serves a PDS (cached for 10 minutes), and the check that a DID's
 //! PDS is served by a given issuer: the proof that tokens from that issuer are the account's.
 
-use crate::settled::Settled;
-use std::future::Future;
-
 use super::Client;
 use crate::error::{err, ErrorCode, Result};
 use crate::identity::Identity;
 use crate::oauth::metadata::discover;
 use crate::oauth::AuthServerMetadata;
 use crate::platform::Platform;
+use crate::settled::Settled;
 
 impl<P: Platform> Client<P> {
-    /// The authorization server of a PDS, cached for 10 minutes.
-    pub(super) fn server_for_pds<'a>(
-        &'a self,
-        pds: &'a str,
-    ) -> impl Future<Output = Result<AuthServerMetadata>> + 'a {
-        self.server_for(pds, false)
-    }
-
     /// The authorization server of a PDS, or (`entryway`) of a server URL the user gave, which
     /// may be an authorization server itself (`oauth::metadata::discover`). A PDS's is cached
     /// for 10 minutes.
@@ -45,7 +35,7 @@ impl<P: Platform> Client<P> {
             .resolve_from_did(&self.platform, &self.cfg, did, self.now())
             .settled()
             .await?;
-        let meta = self.server_for_pds(&identity.pds).settled().await?;
+        let meta = self.server_for(&identity.pds, false).settled().await?;
         if meta.issuer != issuer {
             return err(
                 ErrorCode::SubjectMismatch,

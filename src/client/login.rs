@@ -1,7 +1,6 @@
 //! Starting a login (resolve the account, push the authorization request) and finishing it (the
 //! callback checks, the code exchange, the account check).
 
-use crate::settled::Settled;
 use std::rc::Rc;
 
 use super::Client;
@@ -24,6 +23,7 @@ use crate::session::{
     decode, encode, id_may_be_mine, pending_id, PendingLogin, Session, SessionInfo,
     PENDING_LIFETIME_SECS,
 };
+use crate::settled::Settled;
 use crate::util::{self, random_token};
 
 /// Options of `startLogin` (camelCase in JavaScript, read by `wasm::convert::login_options`).

@@ -1,7 +1,6 @@
 //! Revocation (RFC 7009), best effort: on sign-out, and for tokens that arrived but are refused
 //! (nothing keeps them, so they must not stay valid at the server).
 
-use crate::settled::Settled;
 use std::future::Future;
 
 use super::Client;
@@ -10,6 +9,7 @@ use crate::oauth::server::{process_revocation_response, revocation_request, Toke
 use crate::oauth::AuthServerMetadata;
 use crate::platform::Platform;
 use crate::session::Session;
+use crate::settled::Settled;
 
 impl<P: Platform> Client<P> {
     /// Revokes a session's tokens at its authorization server, as `client_id` (the client they

@@ -3,7 +3,6 @@
 //! are built on those two. A session stored by version 0.1 (its DPoP scalar inside the record)
 //! is migrated on first use, under the session's lock.
 
-use crate::settled::Settled;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -19,6 +18,7 @@ use crate::session::{
     decode_own_session, encode, id_may_be_mine, read_session, session_id, split_session_id,
     Session, SessionInfo, Stored,
 };
+use crate::settled::Settled;
 use crate::util;
 
 /// A session in memory: the record, its key (header precomputed) and its access token's `ath`,

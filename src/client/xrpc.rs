@@ -2,7 +2,6 @@
 //! `invalid_token`): raw ones as the AT Protocol SDKs make them (`fetch`), XRPC calls with
 //! typed errors (`xrpc`), and `com.atproto.repo.listRecords` paging.
 
-use crate::settled::Settled;
 use std::future::Future;
 
 use super::session::Live;
@@ -11,6 +10,7 @@ use crate::dpop::{self, BoundToken};
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::json::{set, FromJson, JsonResult, Reader};
 use crate::platform::{HttpRequest, HttpResponse, Platform};
+use crate::settled::Settled;
 use crate::util::{self, json_body};
 
 /// One XRPC call, as the app describes it.

@@ -3,7 +3,6 @@
 //! browser imports it as a non-extractable, sign-only `CryptoKey`) and every copy here is wiped.
 //! What this crate keeps is the public JWK and the base64url protected header of every proof.
 
-use crate::settled::Settled;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -11,6 +10,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::json::{set, FromJson, JsonResult, Obj, Reader, ToJson};
 use crate::platform::{blank_scalar, KeyMaterial, Keys, Scalar};
 use crate::secret::KeySecret;
+use crate::settled::Settled;
 use crate::util::{b64url, b64url_decode, fill_random, sha256};
 
 /// The public half of a DPoP key, as a JWK (`kty` EC, `crv` P-256).

@@ -8,10 +8,10 @@
 //! server's latest, which is right for servers whose nonces are global (the official one) and
 //! costs the usual single retry otherwise.
 
-use crate::settled::Settled;
 use std::cell::RefCell;
 
 use crate::platform::{Spawn, Store, Table};
+use crate::settled::Settled;
 use crate::strmap::StrMap;
 
 /// How many sessions' nonces a server's record keeps; the least recently updated goes first.

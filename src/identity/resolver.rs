@@ -2,7 +2,6 @@
 //! document by method, and the verified identity the login flow needs. The requests and the
 //! reading of each answer are in `methods.rs`; this file sends them and caches the results.
 
-use crate::settled::Settled;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::rc::Rc;
@@ -19,6 +18,7 @@ use crate::identity::methods::{
 use crate::identity::{normalize_handle, DidDocument};
 use crate::json::{set, FromJson, JsonResult, Obj, Reader, ToJson};
 use crate::platform::Http;
+use crate::settled::Settled;
 
 /// A verified account: the DID, its handle when the bidirectional check passed, and its PDS.
 #[derive(Clone, Debug, PartialEq, Eq)]
