@@ -128,6 +128,10 @@ build_target() {
     [ -x "$WASM_OPT" ] || die "wasm-opt not found at $WASM_OPT; run scripts/setup.sh (npm binaryen)"
     local before after
     before=$(stat -c %s "$wasm")
+    # The closure shims only describe functions named, out of the table (see the script's
+    # header), so that wasm-opt drops them; needs the names wasm-bindgen keeps.
+    node scripts/prune-shims.mjs "$wasm" "$wasm.pruned" || die "could not prune the closure shims of $wasm"
+    mv "$wasm.pruned" "$wasm"
     # shellcheck disable=SC2086  # word splitting of the flag lists (and of OPT_LEVEL's passes) is intended
     "$WASM_OPT" $OPT_LEVEL $OPT_FEATURES $OPT_EXTRA "$wasm" -o "$wasm.opt" \
       || die "wasm-opt $OPT_LEVEL failed on $wasm"
