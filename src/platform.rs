@@ -8,6 +8,7 @@
 use zeroize::Zeroizing;
 
 use crate::error::Result;
+use crate::settled::Settled;
 
 /// The most bytes an identity, metadata or OAuth response may hold (1 MiB): a larger one is
 /// refused while it is read, before it fills memory.
@@ -250,8 +251,10 @@ pub trait SendWithProof: Http + Keys {
         key: &Self::Key,
         input: String,
     ) -> Result<HttpResponse> {
-        let signature = self.sign(key, input.as_bytes()).await?;
-        send_with_signature(self, request, input, &signature).await
+        let signature = self.sign(key, input.as_bytes()).settled().await?;
+        send_with_signature(self, request, input, &signature)
+            .settled()
+            .await
     }
 }
 
@@ -264,7 +267,7 @@ pub(crate) async fn send_with_signature<H: Http + ?Sized>(
     signature: &[u8],
 ) -> Result<HttpResponse> {
     let proof = crate::dpop::proof::finish(input, signature)?;
-    http.send(request.header("DPoP", proof)).await
+    http.send(request.header("DPoP", proof)).settled().await
 }
 
 /// A stored value: bytes (encrypted at rest by the browser store) and, for records that own a

@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 use super::js;
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{KeyMaterial, PKCS8_LEN};
+use crate::settled::Settled;
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
@@ -40,6 +41,7 @@ pub(crate) async fn import_signing_key(material: KeyMaterial) -> Result<CryptoKe
         key_import(der.as_slice())
     };
     js::settle::<KeyAnswer>(promise)
+        .settled()
         .await?
         .key()
         .ok_or_else(|| Error::new(ErrorCode::CryptoError, "importKey gave no key"))
@@ -48,6 +50,7 @@ pub(crate) async fn import_signing_key(material: KeyMaterial) -> Result<CryptoKe
 /// An ES256 signature (r || s) of `message` with `key`.
 pub(crate) async fn sign(key: &CryptoKey, message: &[u8]) -> Result<Vec<u8>> {
     Ok(js::settle::<KeyAnswer>(key_sign(key, message))
+        .settled()
         .await?
         .signature())
 }

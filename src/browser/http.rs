@@ -19,6 +19,7 @@ use web_sys::CryptoKey;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{Http, HttpRequest, HttpResponse};
+use crate::settled::Settled;
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
@@ -184,8 +185,10 @@ pub trait SendSigned: Http {
         key: &CryptoKey,
         input: String,
     ) -> Result<HttpResponse> {
-        let signature = super::crypto::sign(key, input.as_bytes()).await?;
-        crate::platform::send_with_signature(self, request, input, &signature).await
+        let signature = super::crypto::sign(key, input.as_bytes()).settled().await?;
+        crate::platform::send_with_signature(self, request, input, &signature)
+            .settled()
+            .await
     }
 }
 

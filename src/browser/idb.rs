@@ -17,6 +17,7 @@ use web_sys::CryptoKey;
 use super::js;
 use crate::error::Result;
 use crate::platform::{Entry, KeyType, Store, Table};
+use crate::settled::Settled;
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
@@ -71,7 +72,9 @@ impl IdbStore {
     /// The store of `db_name`, opened now.
     pub async fn open(db_name: &str) -> Result<IdbStore> {
         let store = IdbStore::new(db_name);
-        js::settle::<Answer>(js_ready(&store.handle)).await?;
+        js::settle::<Answer>(js_ready(&store.handle))
+            .settled()
+            .await?;
         Ok(store)
     }
 
@@ -82,7 +85,9 @@ impl IdbStore {
 
     /// The record `key`, read (and with `take`, deleted in the same transaction).
     async fn read(&self, table: Table, key: &str, take: bool) -> Result<Option<Entry<CryptoKey>>> {
-        let answer = js::settle::<Answer>(js_get(&self.handle, table.name(), key, take)).await?;
+        let answer = js::settle::<Answer>(js_get(&self.handle, table.name(), key, take))
+            .settled()
+            .await?;
         Ok(answer.body().map(|data| Entry {
             data,
             key: answer.key(),
@@ -125,12 +130,16 @@ impl Store for IdbStore {
         value: &[u8],
         dpop: Option<&CryptoKey>,
     ) -> Result<()> {
-        js::settle::<Answer>(js_put(&self.handle, table.name(), key, value, dpop)).await?;
+        js::settle::<Answer>(js_put(&self.handle, table.name(), key, value, dpop))
+            .settled()
+            .await?;
         Ok(())
     }
 
     async fn delete(&self, table: Table, key: &str) -> Result<()> {
-        js::settle::<Answer>(js_delete(&self.handle, table.name(), key)).await?;
+        js::settle::<Answer>(js_delete(&self.handle, table.name(), key))
+            .settled()
+            .await?;
         Ok(())
     }
 
@@ -143,7 +152,9 @@ impl Store for IdbStore {
     }
 
     async fn keys(&self, table: Table) -> Result<Vec<String>> {
-        let answer = js::settle::<Answer>(js_keys(&self.handle, table.name())).await?;
+        let answer = js::settle::<Answer>(js_keys(&self.handle, table.name()))
+            .settled()
+            .await?;
         let mut keys = Vec::new();
         for key in answer.keys().iter() {
             if let Some(key) = key.as_string() {

@@ -15,6 +15,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::Locks;
+use crate::settled::Settled;
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
@@ -99,6 +100,7 @@ impl Locks for WebLocks {
 
     async fn lock(&self, name: &str) -> Result<LockGuard> {
         self.request(name, false)
+            .settled()
             .await?
             .ok_or_else(|| Error::new(ErrorCode::LockFailed, msg!("lock ", name, ": not granted")))
     }

@@ -191,7 +191,9 @@ mod tests {
         now: i64,
     ) -> Result<DpopOutcome> {
         let target = Target::of(&request.url)?;
-        send(platform, key, nonces, request, &target, access, now).await
+        send(platform, key, nonces, request, &target, access, now)
+            .settled()
+            .await
     }
 
     fn token(t: &str) -> Option<BoundToken<'_>> {

@@ -18,6 +18,7 @@ use crate::browser::BrowserPlatform;
 use crate::client::{Client, PdsRequest};
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::HttpResponse;
+use crate::settled::Settled;
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
@@ -83,9 +84,10 @@ pub(super) fn handler(
         let (client, did, proxy) = (client.clone(), did.clone(), proxy.clone());
         promise(async move {
             let req = request_from_js(&path, &init)
+                .settled()
                 .await?
                 .with_default_proxy(proxy.as_deref());
-            response_to_js(&client.fetch(&did, &req).await?)
+            response_to_js(&client.fetch(&did, &req).settled().await?)
         })
     })
     .into_js_value()

@@ -19,6 +19,7 @@ use crate::client::{check_proxy, Client};
 use crate::config::{loopback_client_id as build_loopback_client_id, ClientConfig};
 use crate::error::{Error, ErrorCode};
 use crate::json;
+use crate::settled::Settled;
 use convert::{
     check_keys, config_from_js, json_array, max_records, opt_bool, opt_string, opt_string_arg,
     options_arg, promise, records_query, response_data, scope_values, string_arg, to_js,
@@ -142,10 +143,11 @@ impl OAuthClient {
                 let timeout = convert::opt_integer(&options, "popupTimeoutMs", 1, 3_600_000)?
                     .unwrap_or(300_000) as u32;
                 let opts = convert::login_options(&options)?;
-                let start = inner.start_login(&input, opts).await?;
+                let start = inner.start_login(&input, opts).settled().await?;
                 if let Some(popup) = &popup {
-                    let done =
-                        popup::run(popup, &channel, &start.state, &start.url, timeout).await?;
+                    let done = popup::run(popup, &channel, &start.state, &start.url, timeout)
+                        .settled()
+                        .await?;
                     // The session is read from storage, where the popup put it, not taken from
                     // the message.
                     let did = Reflect::get(&done, &"session".into())
@@ -153,7 +155,7 @@ impl OAuthClient {
                         .ok()
                         .and_then(|d| d.as_string())
                         .unwrap_or_default();
-                    let session = inner.restore(&did).await?;
+                    let session = inner.restore(&did).settled().await?;
                     let state = convert::opt_string(&done, "state")?;
                     return to_js(&json::object(|o| {
                         o.str("url", &start.url);
@@ -166,6 +168,7 @@ impl OAuthClient {
                 }
                 to_js(&json::object(|o| o.str("url", &start.url)))
             }
+            .settled()
             .await;
             if let (Err(_), Some(popup)) = (&out, &popup) {
                 popup::close(popup);
@@ -192,7 +195,7 @@ impl OAuthClient {
                 Some(u) => u,
                 None => page::current_url()?,
             };
-            let result = inner.handle_callback(&url).await;
+            let result = inner.handle_callback(&url).settled().await;
             // The response is spent either way; it must not linger in the address bar or history.
             if here.as_deref() == Some(url.as_str()) {
                 if let Some(clean) = inner.without_callback_params(&url) {
@@ -245,7 +248,10 @@ impl OAuthClient {
             let collection = string_arg(&collection, "fetchRecords(collection)")?;
             let options = options_arg(options, "fetchRecords options")?;
             let query = records_query(collection, &options)?;
-            let resp = inner.xrpc(&did, &query.request(&did, None)).await?;
+            let resp = inner
+                .xrpc(&did, &query.request(&did, None))
+                .settled()
+                .await?;
             Ok(response_data(&resp))
         })
     }
@@ -267,7 +273,7 @@ impl OAuthClient {
             let options = options_arg(options, "fetchAllRecords options")?;
             let max = max_records(&options)?;
             let query = records_query(collection, &options)?;
-            json_array(&inner.list_all_records(&did, &query, max).await?)
+            json_array(&inner.list_all_records(&did, &query, max).settled().await?)
         })
     }
 
@@ -282,7 +288,7 @@ impl OAuthClient {
         promise(async move {
             let did = string_arg(&did, "xrpc(did)")?;
             let req = xrpc_call_from_js(&call)?;
-            let resp = inner.xrpc(&did, &req).await?;
+            let resp = inner.xrpc(&did, &req).settled().await?;
             Ok(xrpc_result(&resp))
         })
     }
@@ -314,7 +320,7 @@ impl OAuthClient {
                     None => return Ok(JsValue::NULL),
                 },
             };
-            let info = match inner.restore(&did).await {
+            let info = match inner.restore(&did).settled().await {
                 Ok(info) => info,
                 // The last active account's session is gone (signed out in a way this page did
                 // not see, or expired): nobody is signed in.
@@ -338,7 +344,7 @@ impl OAuthClient {
         let inner = self.inner.clone();
         promise(async move {
             let mut infos = Vec::new();
-            for info in inner.list_sessions().await? {
+            for info in inner.list_sessions().settled().await? {
                 infos.push(json::to_string(&info));
             }
             json_array(&infos)
@@ -352,7 +358,7 @@ impl OAuthClient {
         let inner = self.inner.clone();
         promise(async move {
             let out = js_sys::Array::new();
-            for (did, error) in inner.unreadable_sessions().await? {
+            for (did, error) in inner.unreadable_sessions().settled().await? {
                 let entry = Object::new();
                 let _ = Reflect::set(&entry, &"did".into(), &did.into());
                 let _ = Reflect::set(&entry, &"error".into(), &js_error(&error));
@@ -371,7 +377,7 @@ impl OAuthClient {
         let inner = self.inner.clone();
         promise(async move {
             let did = string_arg(&did, "refresh(did)")?;
-            to_js(&json::to_string(&inner.refresh(&did).await?))
+            to_js(&json::to_string(&inner.refresh(&did).settled().await?))
         })
     }
 
@@ -387,7 +393,7 @@ impl OAuthClient {
         promise(async move {
             let did = string_arg(&did, "signOut(did)")?;
             last_active.clear(&did);
-            inner.sign_out(&did).await?;
+            inner.sign_out(&did).settled().await?;
             Ok(JsValue::UNDEFINED)
         })
     }
