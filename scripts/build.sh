@@ -128,9 +128,9 @@ build_target() {
     [ -x "$WASM_OPT" ] || die "wasm-opt not found at $WASM_OPT; run scripts/setup.sh (npm binaryen)"
     local before after
     before=$(stat -c %s "$wasm")
-    # The closure shims only describe functions named, out of the table (see the script's
-    # header), so that wasm-opt drops them; needs the names wasm-bindgen keeps.
-    node scripts/prune-shims.mjs "$wasm" "$wasm.pruned" || die "could not prune the closure shims of $wasm"
+    # Functions only the table keeps (closure shims no export calls, unused wakers; see the
+    # script's header) out of it, so that wasm-opt drops them; needs the names wasm-bindgen keeps.
+    node scripts/prune-table.mjs "$wasm" "$wasm.pruned" || die "could not prune the function table of $wasm"
     mv "$wasm.pruned" "$wasm"
     # shellcheck disable=SC2086  # word splitting of the flag lists (and of OPT_LEVEL's passes) is intended
     "$WASM_OPT" $OPT_LEVEL $OPT_FEATURES $OPT_EXTRA "$wasm" -o "$wasm.opt" \

@@ -6,7 +6,8 @@
 //! awaited. But a future that has finished (`Ready`) holds nothing: an `async fn` or block
 //! drops its locals before it returns. The destructor only ever does work when a future is
 //! dropped before it finishes, and in the package nothing does that:
-//! - `future_to_promise` keeps each method's future until it finishes (`wasm::convert`);
+//! - a task (`browser::task`) keeps its future until it finishes, and each method's future is
+//!   a task's (`wasm::convert::promise`);
 //! - `join2` polls both of its futures to the end;
 //! - no `select`, timeout or early drop exists in the crate: deadlines are JS's, and they make
 //!   the futures finish with an error.
@@ -18,7 +19,7 @@
 //! future would then keep a session lock held forever) `settled()` returns the future itself.
 //!
 //! Only for futures of `async fn`s and blocks, which hold nothing once finished. A leaf future
-//! that keeps resources after it finished (a `JsFuture` and its callbacks, a `Box`) must be
+//! that keeps resources after it finished (a `browser::task::Wait` and its slot, a `Box`) must be
 //! awaited as it is, or each call would leak them.
 
 use std::future::Future;

@@ -440,6 +440,40 @@ export function storeKeys(store, table) {
   });
 }
 
+// ---- Tasks (src/browser/task.rs)
+// The event loop's side of the package's futures: a task's poll runs in a microtask, and a
+// promise's outcome is handed to Rust when it settles, both through the one callback Rust gives
+// `taskInit`: (0, task) polls a task; (1, slot, value) and (2, slot, reason) settle a wait.
+
+let wakeTask = null;
+/** The promises `taskPromise` made and has not settled yet: id -> [resolve, reject]. */
+const promised = new Map();
+
+export function taskInit(callback) {
+  wakeTask = callback;
+}
+
+export function taskQueue(task) {
+  queueMicrotask(() => wakeTask(0, task));
+}
+
+export function taskWait(promise, slot) {
+  promise.then(
+    (value) => wakeTask(1, slot, value),
+    (reason) => wakeTask(2, slot, reason),
+  );
+}
+
+export function taskPromise(id) {
+  return new Promise((resolve, reject) => promised.set(id, [resolve, reject]));
+}
+
+export function taskSettle(id, ok, value) {
+  const settle = promised.get(id);
+  promised.delete(id);
+  settle[ok ? 0 : 1](value);
+}
+
 // ---- Locks (src/browser/locks.rs)
 // Locks for src/browser/locks.rs (which says why they are JS): Web Locks (`navigator.locks`),
 // which exclude across every tab and worker of the origin, or an in-tab queue where they are

@@ -13,7 +13,6 @@ use std::future::Future;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use web_sys::CryptoKey;
 
@@ -128,7 +127,7 @@ impl FetchHttp {
             }
         };
         // `send` never rejects; a rejection would be a bug in it, reported as a network error.
-        let answer: Answer = JsFuture::from(promise)
+        let answer: Answer = super::task::wait(&promise)
             .await
             .map_err(|e| super::js::error(ErrorCode::NetworkError, "fetch", &e))?
             .unchecked_into();

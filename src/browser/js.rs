@@ -19,7 +19,7 @@ pub(crate) fn header_pairs(text: &str) -> Vec<(String, String)> {
 /// a `crypto_error`, "unsupported" `unsupported`, anything else a `storage_error`.
 pub(crate) async fn settle<T: JsCast>(promise: js_sys::Promise) -> Result<T, Error> {
     // The functions never reject; a rejection would be a bug in them.
-    let answer: Outcome = wasm_bindgen_futures::JsFuture::from(promise)
+    let answer: Outcome = super::task::wait(&promise)
         .await
         .map_err(|e| error(ErrorCode::StorageError, "glue.js", &e))?
         .unchecked_into();

@@ -11,7 +11,6 @@ use std::future::Future;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::Locks;
@@ -67,7 +66,7 @@ impl WebLocks {
             release: request.release(),
         };
         // `granted` never rejects; a rejection would be a bug in glue.js.
-        let granted = JsFuture::from(request.granted())
+        let granted = super::task::wait(&request.granted())
             .await
             .unwrap_or_else(|e| e);
         match granted.as_bool() {

@@ -10,6 +10,7 @@ mod idb;
 pub(crate) mod js;
 mod locks;
 mod platform;
+pub(crate) mod task;
 
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;

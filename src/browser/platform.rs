@@ -143,6 +143,6 @@ impl<H: Http> Events for BrowserPlatform<H> {
 
 impl<H: Http> Spawn for BrowserPlatform<H> {
     fn spawn(&self, task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
-        wasm_bindgen_futures::spawn_local(task);
+        super::task::spawn(task);
     }
 }

@@ -4,9 +4,7 @@
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 
-use crate::browser::js_error;
 use crate::client::{LoginOptions, Prompt, RecordsQuery, XrpcRequest};
 use crate::config::{ClientConfig, HandleMethod, ResponseMode};
 use crate::error::{Error, ErrorCode, Result};
@@ -477,18 +475,11 @@ pub(super) fn promise<F>(fut: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue>> + 'static,
 {
-    // Never destroyed (`crate::settled`): `future_to_promise` drops a future only after it
-    // finished, when it holds nothing, so the drop code of every suspended state of every
+    // Never destroyed (`crate::settled`): the task (`browser::task`) drops a future only after
+    // it finished, when it holds nothing, so the drop code of every suspended state of every
     // method's future, reachable only from the box's vtable, is left out. In every build: no
     // caller can drop these early.
-    boxed_promise(Box::pin(crate::settled::Undropped::new(fut)))
-}
-
-/// One `future_to_promise` for every method (not one copy per future type).
-fn boxed_promise(
-    fut: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue>>>>,
-) -> Promise {
-    future_to_promise(async move { fut.await.map_err(|e| js_error(&e)) })
+    crate::browser::task::promise(Box::pin(crate::settled::Undropped::new(fut)))
 }
 
 /// `fetchRecords` / `fetchAllRecords` options as a query of `collection`.

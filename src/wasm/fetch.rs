@@ -10,7 +10,6 @@ use std::rc::Rc;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use super::convert::{promise, string_arg};
 use crate::browser::js::{header_pairs, Outcome};
@@ -42,7 +41,7 @@ extern "C" {
 async fn request_from_js(path: &JsValue, init: &JsValue) -> Result<PdsRequest> {
     let path = string_arg(path, "fetchHandler(pathname)")?;
     let bug = |e: JsValue| crate::browser::js::error(ErrorCode::InvalidInput, "fetchHandler", &e);
-    let init: Init = JsFuture::from(read_init(init).map_err(bug)?)
+    let init: Init = crate::browser::task::wait(&read_init(init).map_err(bug)?)
         .await
         .map_err(bug)?
         .unchecked_into();

@@ -14,7 +14,6 @@
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use crate::browser::js;
 use crate::error::{Error, ErrorCode, Result};
@@ -55,10 +54,11 @@ pub(super) async fn run(
     timeout_ms: u32,
 ) -> Result<JsValue> {
     // `popupRun` never rejects; a rejection would be a bug in it.
-    let outcome: Outcome = JsFuture::from(js_run(popup, channel, state, url, timeout_ms))
-        .await
-        .map_err(|e| js::error(ErrorCode::Internal, "popup", &e))?
-        .unchecked_into();
+    let outcome: Outcome =
+        crate::browser::task::wait(&js_run(popup, channel, state, url, timeout_ms))
+            .await
+            .map_err(|e| js::error(ErrorCode::Internal, "popup", &e))?
+            .unchecked_into();
     match outcome.code() {
         None => Ok(outcome.result()),
         Some(code) => Err(Error::new(ErrorCode::from_code(&code), outcome.message())),
