@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::url::Url;
+use crate::util::AsciiSplit;
 
 /// A way to map a handle to a DID, tried in the configured order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -213,7 +214,7 @@ impl ClientConfig {
             "http" => return err(ErrorCode::InvalidConfig, "an http redirectUri must use 127.0.0.1 or [::1] (not localhost), as the AT Protocol loopback rules require"),
             _ => return err(ErrorCode::InvalidConfig, "redirectUri must be http(s)"),
         }
-        if !self.scope.split(' ').any(|s| s == "atproto") {
+        if !self.scope.pieces(b' ').any(|s| s == "atproto") {
             return err(ErrorCode::InvalidConfig, "scope must include \"atproto\"");
         }
         for (name, value) in [
@@ -279,10 +280,13 @@ impl ClientConfig {
 /// The loopback client id for development (atproto.com/specs/oauth, "Localhost Client
 /// Development"): `http://localhost` carrying the redirect URI and scope as query parameters.
 pub fn loopback_client_id(redirect_uri: &str, scope: &str) -> String {
-    let query = crate::form::encode(&[("redirect_uri", redirect_uri), ("scope", scope)])
-        // Form encoding writes spaces as `+`; the spec's examples (and strict parsers) use %20.
-        // A literal `+` was already escaped as %2B, so every `+` left is a space.
-        .replace('+', "%20");
+    // Form encoding writes spaces as `+`; the spec's examples (and strict parsers) use %20.
+    // A literal `+` was already escaped as %2B, so every `+` left is a space.
+    let query = crate::util::replace(
+        &crate::form::encode(&[("redirect_uri", redirect_uri), ("scope", scope)]),
+        "+",
+        "%20",
+    );
     msg!("http://localhost?", query)
 }
 

@@ -12,6 +12,7 @@ use crate::oauth::AuthServerMetadata;
 use crate::platform::{Store, Table};
 use crate::secret::{AccessToken, KeySecret, PkceVerifier, RefreshToken};
 use crate::settled::Settled;
+use crate::util::AsciiSplit;
 
 /// How long a login may take between `startLogin` and `handleCallback`.
 pub(crate) const PENDING_LIFETIME_SECS: i64 = 600;
@@ -96,7 +97,7 @@ pub(crate) fn session_id(did: &str, client_id: &str) -> String {
 
 /// The DID and client id of a session's storage id (`None` for a version 0.1 id, the DID alone).
 pub(crate) fn split_session_id(id: &str) -> Option<(&str, &str)> {
-    id.split_once('|')
+    id.cut(b'|')
 }
 
 /// Whether a storage id (session or login attempt) may be `client_id`'s: its own namespace, or
@@ -277,7 +278,7 @@ impl ToJson for SessionInfo {
 /// The values of a space-separated scope, each once, in order.
 fn scope_values(scope: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for value in scope.split(' ').filter(|v| !v.is_empty()) {
+    for value in scope.pieces(b' ').filter(|v| !v.is_empty()) {
         if !out.iter().any(|v2| v2 == value) {
             out.push(value.into());
         }

@@ -11,6 +11,7 @@
 use std::ops::Range;
 
 use crate::util;
+use crate::util::AsciiSplit;
 
 /// A parsed absolute URL: its serialization and where its parts are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,8 +95,8 @@ impl Url {
     /// its first occurrence: the serializer percent-encodes `#` before the fragment, `?` before
     /// the query, `/ ? # @` in the user info and `:` in the user name, and a host holds none.
     fn split(href: String) -> Option<Url> {
-        let scheme_end = href.find(':')?;
-        let fragment = href.find('#').map(|i| i + 1);
+        let scheme_end = href.pos(b':')?;
+        let fragment = href.pos(b'#').map(|i| i + 1);
         let end = fragment.map_or(href.len(), |f| f - 1);
         let mut path_start = scheme_end + 1;
         let mut authority = None;
@@ -110,7 +111,7 @@ impl Url {
             // so that it does not read as a host; the `/.` is not part of the path.
             path_start += 2;
         }
-        let (path_end, query) = match href[path_start..end].find('?') {
+        let (path_end, query) = match href[path_start..end].pos(b'?') {
             Some(i) => (path_start + i, Some(path_start + i + 1..end)),
             None => (end, None),
         };
@@ -216,10 +217,10 @@ impl Url {
         if host == "[::1]" {
             return true;
         }
-        host.split('.').count() == 4
+        host.pieces(b'.').count() == 4
             && host.starts_with("127.")
             && host
-                .split('.')
+                .pieces(b'.')
                 .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
     }
 
@@ -241,7 +242,7 @@ impl Url {
     /// that nothing follows any more loses its trailing spaces, as the standard's setters do.
     fn strip_opaque_path_spaces<'a>(&self, href: &'a str) -> &'a str {
         if self.authority.is_none() && !self.path().starts_with('/') {
-            href.trim_end_matches(' ')
+            href.trim_end_byte(b' ')
         } else {
             href
         }
@@ -311,7 +312,7 @@ impl Authority {
         let (username, password, host_start) = match text.bytes().rposition(|b| b == b'@') {
             Some(at) => {
                 let info = &text[..at];
-                match info.find(':') {
+                match info.pos(b':') {
                     Some(colon) => (
                         start..start + colon,
                         (colon + 1 < at).then_some(start + colon + 1..start + at),
@@ -324,9 +325,9 @@ impl Authority {
         };
         let host_text = &href[host_start..stop];
         let host_len = if host_text.starts_with('[') {
-            host_text.find(']').map_or(host_text.len(), |i| i + 1)
+            host_text.pos(b']').map_or(host_text.len(), |i| i + 1)
         } else {
-            host_text.find(':').unwrap_or(host_text.len())
+            host_text.pos(b':').unwrap_or(host_text.len())
         };
         let host = host_start..host_start + host_len;
         let port = (host.end < stop).then_some(host.end + 1..stop);

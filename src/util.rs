@@ -87,6 +87,113 @@ pub(crate) fn replace(haystack: &str, from: &str, to: &str) -> String {
     out
 }
 
+/// Searching text for one ASCII byte (a separator such as `.`, `:`, `'\n'`). std's `char`
+/// patterns (`split('.')`, `split_once(':')`, `find('?')`, `contains('%')`,
+/// `trim_end_matches('/')`) link its char searcher, `memchr` and a splitter per iterator kind;
+/// for an ASCII byte a byte scan finds the same places (no byte of a multi-byte character is
+/// ASCII) and cuts on character boundaries. Each is tested against the std method it replaces.
+pub(crate) trait AsciiSplit {
+    /// As `split(char)`.
+    fn pieces(&self, sep: u8) -> Pieces<'_>;
+    /// As `split_once(char)`.
+    fn cut(&self, sep: u8) -> Option<(&str, &str)>;
+    /// As `find(char)`.
+    fn pos(&self, byte: u8) -> Option<usize>;
+    /// As `contains(char)`.
+    fn has(&self, byte: u8) -> bool {
+        self.pos(byte).is_some()
+    }
+    /// As `trim_start_matches(char)`.
+    fn trim_start_byte(&self, byte: u8) -> &str;
+    /// As `trim_end_matches(char)`.
+    fn trim_end_byte(&self, byte: u8) -> &str;
+}
+
+impl AsciiSplit for str {
+    fn pieces(&self, sep: u8) -> Pieces<'_> {
+        Pieces {
+            rest: Some(self),
+            sep,
+        }
+    }
+    fn cut(&self, sep: u8) -> Option<(&str, &str)> {
+        let i = self.pos(sep)?;
+        Some(split_around(self, i))
+    }
+    fn pos(&self, byte: u8) -> Option<usize> {
+        // Only an ASCII byte is a whole character: no other is ever found, so every position
+        // this gives (and every cut made at one) is a char boundary.
+        if !byte.is_ascii() {
+            return None;
+        }
+        let bytes = self.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == byte {
+                return Some(i);
+            }
+            i += 1;
+        }
+        None
+    }
+    fn trim_start_byte(&self, byte: u8) -> &str {
+        if !byte.is_ascii() {
+            return self; // never found (see `pos`)
+        }
+        let bytes = self.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() && bytes[i] == byte {
+            i += 1;
+        }
+        // SAFETY: `i` is the length of a run of ASCII bytes at the start: a char boundary.
+        unsafe { self.get_unchecked(i..) }
+    }
+    fn trim_end_byte(&self, byte: u8) -> &str {
+        if !byte.is_ascii() {
+            return self; // never found (see `pos`)
+        }
+        let bytes = self.as_bytes();
+        let mut end = bytes.len();
+        while end > 0 && bytes[end - 1] == byte {
+            end -= 1;
+        }
+        // SAFETY: only ASCII bytes were cut off the end: `end` is a char boundary.
+        unsafe { self.get_unchecked(..end) }
+    }
+}
+
+/// The text before and after the ASCII byte at `i` (a position `pos` gave).
+fn split_around(text: &str, i: usize) -> (&str, &str) {
+    debug_assert!(text.as_bytes()[i].is_ascii());
+    // SAFETY: `pos` finds ASCII bytes only, so `i` and `i + 1` are char boundaries within the
+    // text.
+    unsafe { (text.get_unchecked(..i), text.get_unchecked(i + 1..)) }
+}
+
+/// The pieces of [`AsciiSplit::pieces`].
+pub(crate) struct Pieces<'a> {
+    rest: Option<&'a str>,
+    sep: u8,
+}
+
+impl<'a> Iterator for Pieces<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        match rest.pos(self.sep) {
+            Some(i) => {
+                let (piece, after) = split_around(rest, i);
+                self.rest = Some(after);
+                Some(piece)
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
 /// A decimal integer: an optional `-` and ASCII digits, nothing else, within `i64` (the
 /// numbers this client reads: JSON integers after their grammar check, a port, a stored clock
 /// offset). std's `str::parse` links a generic parser per integer type, 0.6 KB each.
@@ -442,6 +549,42 @@ mod tests {
             }
         }
         assert_eq!(replace("x", "", ":"), "x");
+    }
+
+    /// Every string of up to 5 pieces with separators next to two- and four-byte characters,
+    /// split, cut, searched and trimmed at each ASCII separator: the same answers as std's
+    /// `char` patterns. A non-ASCII byte is never found (it is part of a character).
+    #[test]
+    fn ascii_split_as_std() {
+        use super::AsciiSplit;
+        let pieces = [".", ":", "a", "é", "😀", "::", ""];
+        let mut strings = crate::testing::strings_of(&pieces, 5);
+        strings.sort();
+        strings.dedup();
+        for s in &strings {
+            for sep in [b'.', b':', b'a', b'\n'] {
+                let c = sep as char;
+                let ours: Vec<&str> = s.pieces(sep).collect();
+                let std: Vec<&str> = s.split(c).collect();
+                assert_eq!(ours, std, "{s:?} {c:?}");
+                assert_eq!(s.pieces(sep).count(), std.len(), "{s:?} {c:?}");
+                assert_eq!(s.cut(sep), s.split_once(c), "{s:?} {c:?}");
+                assert_eq!(s.pos(sep), s.find(c), "{s:?} {c:?}");
+                assert_eq!(s.has(sep), s.contains(c), "{s:?} {c:?}");
+                assert_eq!(
+                    s.trim_start_byte(sep),
+                    s.trim_start_matches(c),
+                    "{s:?} {c:?}"
+                );
+                assert_eq!(s.trim_end_byte(sep), s.trim_end_matches(c), "{s:?} {c:?}");
+            }
+            // The bytes of `é` (C3 A9) and of the emoji are never separators.
+            for byte in [0xc3, 0xa9, 0xf0, 0x9f] {
+                assert_eq!(s.pos(byte), None, "{s:?} {byte:x}");
+                assert_eq!(s.pieces(byte).collect::<Vec<_>>(), [s.as_str()]);
+                assert_eq!(s.trim_end_byte(byte), s.as_str());
+            }
+        }
     }
 
     #[test]

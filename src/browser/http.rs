@@ -19,6 +19,7 @@ use web_sys::CryptoKey;
 use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{Http, HttpRequest, HttpResponse};
 use crate::settled::Settled;
+use crate::util::AsciiSplit;
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
@@ -81,14 +82,14 @@ impl FetchHttp {
         let mut head = String::new();
         for part in [first, Some(&request.method), Some(&request.url)] {
             let Some(part) = part else { continue };
-            if part.contains('\n') {
+            if part.has(b'\n') {
                 return broken("the request's method or URL".into());
             }
             head.push_str(part);
             head.push('\n');
         }
         for (name, value) in &request.headers {
-            if name.contains('\n') || value.contains('\n') {
+            if name.has(b'\n') || value.has(b'\n') {
                 return broken(msg!("header ", name));
             }
             head.push_str(name);

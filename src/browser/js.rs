@@ -4,10 +4,11 @@
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::{Error, ErrorCode};
+use crate::util::AsciiSplit;
 
 /// Headers as `glue.js` passes them: a line per name and per value.
 pub(crate) fn header_pairs(text: &str) -> Vec<(String, String)> {
-    let mut parts = text.split('\n');
+    let mut parts = text.pieces(b'\n');
     let mut headers = Vec::new();
     while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
         headers.push((name.to_string(), value.to_string()));

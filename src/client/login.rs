@@ -24,6 +24,7 @@ use crate::session::{
     PENDING_LIFETIME_SECS,
 };
 use crate::settled::Settled;
+use crate::util::AsciiSplit;
 use crate::util::{self, random_token};
 
 /// Options of `startLogin` (camelCase in JavaScript, read by `wasm::convert::login_options`).
@@ -166,7 +167,7 @@ impl<P: Platform> Client<P> {
         };
         // Checked before any request.
         let scope = opts.scope.as_deref().unwrap_or(&self.cfg.scope);
-        if !scope.split(' ').any(|s| s == "atproto") {
+        if !scope.pieces(b' ').any(|s| s == "atproto") {
             return err(ErrorCode::InvalidInput, "scope must include \"atproto\"");
         }
         let now = self.now();

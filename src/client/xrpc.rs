@@ -11,6 +11,7 @@ use crate::error::{err, Error, ErrorCode, Result};
 use crate::json::{set, FromJson, JsonResult, Reader};
 use crate::platform::{HttpRequest, HttpResponse, Platform};
 use crate::settled::Settled;
+use crate::util::AsciiSplit;
 use crate::util::{self, json_body};
 
 /// One XRPC call, as the app describes it.
@@ -94,7 +95,7 @@ impl PdsRequest {
 /// An `atproto-proxy` value: a DID and a service id, `did:web:api.bsky.app#bsky_appview`. The
 /// PDS would refuse anything else, after a round trip; a header value cannot hold a newline.
 pub fn check_proxy(value: &str) -> Result<()> {
-    let ok = value.split_once('#').is_some_and(|(did, service)| {
+    let ok = value.cut(b'#').is_some_and(|(did, service)| {
         crate::identity::parse_did(did).is_ok()
             && !service.is_empty()
             && service
@@ -184,9 +185,9 @@ impl FromJson for RecordsPage {
 
 /// XRPC method names: reverse-DNS segments, so nothing can escape the `/xrpc/` path.
 fn check_nsid(nsid: &str) -> Result<()> {
-    let ok = nsid.split('.').count() >= 3
+    let ok = nsid.pieces(b'.').count() >= 3
         && nsid
-            .split('.')
+            .pieces(b'.')
             .all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
     if ok {
         Ok(())
@@ -255,7 +256,7 @@ fn insufficient_scope(
     }
     let quoted = |text: &str, after: &str| {
         let rest = &text[util::find(text, after)? + after.len()..];
-        rest.split('"')
+        rest.pieces(b'"')
             .next()
             .filter(|s| !s.is_empty())
             .map(String::from)

@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use crate::platform::{Spawn, Store, Table};
 use crate::settled::Settled;
 use crate::strmap::StrMap;
+use crate::util::AsciiSplit;
 
 /// How many sessions' nonces a server's record keeps; the least recently updated goes first.
 /// A session that lost its entry falls back to the server's latest nonce.
@@ -75,12 +76,12 @@ impl Server {
     }
 
     fn decode(text: &str) -> Server {
-        let mut lines = text.split('\n');
+        let mut lines = text.pieces(b'\n');
         let latest = lines.next().filter(|n| !n.is_empty()).map(String::from);
         let offset = lines.next().and_then(crate::util::parse_int);
         let mut sessions = Vec::new();
         for line in lines {
-            match line.split_once(' ') {
+            match line.cut(b' ') {
                 Some((s, n)) if !s.is_empty() && !n.is_empty() => {
                     if sessions.len() == SESSIONS_KEPT {
                         break;

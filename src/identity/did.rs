@@ -2,6 +2,7 @@
 
 use crate::error::{err, ErrorCode, Result};
 use crate::util;
+use crate::util::AsciiSplit;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum DidMethod {
@@ -19,7 +20,7 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
     let quoted = util::quoted(did);
     let valid_syntax = did.len() <= 2048
         && did.starts_with("did:")
-        && did.split(':').count() >= 3
+        && did.pieces(b':').count() >= 3
         && did
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._:%-".contains(&b))
@@ -28,12 +29,9 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
     if !valid_syntax {
         return err(ErrorCode::InvalidDid, msg!(quoted, " is not a valid DID"));
     }
-    let mut parts = did.splitn(3, ':');
-    let (_, method, rest) = (
-        parts.next(),
-        parts.next().unwrap_or(""),
-        parts.next().unwrap_or(""),
-    );
+    // As `splitn(3, ':')`: the method between the first two colons, the rest after them.
+    let after = did.cut(b':').map_or("", |(_, r)| r);
+    let (method, rest) = after.cut(b':').unwrap_or((after, ""));
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_lowercase()) {
         return err(
             ErrorCode::InvalidDid,
@@ -56,7 +54,7 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
             }
         }
         "web" => {
-            if rest.contains(':') {
+            if rest.has(b':') {
                 return err(
                     ErrorCode::UnsupportedDidMethod,
                     msg!(
@@ -66,14 +64,14 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
                 );
             }
             let host = util::replace(&util::replace(rest, "%3A", ":"), "%3a", ":");
-            if host.is_empty() || host.contains('%') {
+            if host.is_empty() || host.has(b'%') {
                 return err(
                     ErrorCode::InvalidDid,
                     msg!(quoted, " is not a valid did:web"),
                 );
             }
             // AT Protocol allows a port only on localhost (development).
-            if let Some((name, _port)) = host.split_once(':') {
+            if let Some((name, _port)) = host.cut(b':') {
                 if !name.eq_ignore_ascii_case("localhost") {
                     return err(
                         ErrorCode::InvalidDid,

@@ -4,6 +4,7 @@ use crate::error::{err, ErrorCode, Result};
 use crate::identity::normalize_handle;
 use crate::json::{self, required, set, FromJson, JsonResult, Reader};
 use crate::util;
+use crate::util::AsciiSplit;
 
 #[derive(Clone, Debug)]
 pub(crate) struct DidDocument {
@@ -94,7 +95,7 @@ impl DidDocument {
                         ),
                     );
                 }
-                Ok(endpoint.trim_end_matches('/').to_string())
+                Ok(endpoint.trim_end_byte(b'/').to_string())
             }
             _ => err(
                 ErrorCode::NoPds,

@@ -2,6 +2,7 @@
 
 use crate::error::{err, ErrorCode, Result};
 use crate::util;
+use crate::util::AsciiSplit;
 
 /// TLDs the spec forbids for handles. `.test` stays allowed: it is the development TLD the
 /// official PDS uses on loopback.
@@ -21,14 +22,14 @@ const DISALLOWED_TLDS: &[&str] = &[
 pub(crate) fn normalize_handle(input: &str) -> Result<String> {
     // How every message below names the input.
     let quoted = util::quoted(input);
-    let handle = input.trim().trim_start_matches('@').to_ascii_lowercase();
+    let handle = input.trim().trim_start_byte(b'@').to_ascii_lowercase();
     if handle.is_empty() || handle.len() > 253 {
         return err(
             ErrorCode::InvalidHandle,
             msg!(quoted, " is not a valid handle: bad length"),
         );
     }
-    if !handle.contains('.') {
+    if !handle.has(b'.') {
         return err(
             ErrorCode::InvalidHandle,
             msg!(
@@ -37,7 +38,7 @@ pub(crate) fn normalize_handle(input: &str) -> Result<String> {
             ),
         );
     }
-    for label in handle.split('.') {
+    for label in handle.pieces(b'.') {
         let bytes = label.as_bytes();
         let ok = !bytes.is_empty()
             && bytes.len() <= 63

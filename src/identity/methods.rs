@@ -6,6 +6,7 @@ use crate::error::{err, Error, ErrorCode, Result};
 use crate::identity::{parse_did, DidDocument, DidMethod};
 use crate::json::{required, set, FromJson, JsonResult, Reader};
 use crate::platform::{HttpRequest, HttpResponse};
+use crate::util::AsciiSplit;
 use crate::util::{self, json_body};
 
 fn did_from_text(text: &str) -> Result<String> {
@@ -122,7 +123,7 @@ fn txt_value(data: &str) -> String {
     }
     // The text between each pair of quotes.
     let mut out = String::new();
-    for (i, part) in trimmed.split('"').enumerate() {
+    for (i, part) in trimmed.pieces(b'"').enumerate() {
         if i % 2 == 1 {
             out.push_str(part);
         }
@@ -167,14 +168,14 @@ pub(crate) fn process_resolve_handle_response(resp: &HttpResponse) -> Result<Str
 // ---- DID → DID document -----------------------------------------------------------------------
 
 fn is_local_host(host: &str) -> bool {
-    let name = host.split(':').next().unwrap_or(host);
+    let name = host.pieces(b':').next().unwrap_or(host);
     name == "localhost" || name == "127.0.0.1" || name.ends_with(".localhost")
 }
 
 /// The request for a DID's document: the PLC directory, or the did:web host's well-known file.
 pub(crate) fn did_document_request(cfg: &ClientConfig, did: &str) -> Result<HttpRequest> {
     let url = match parse_did(did)? {
-        DidMethod::Plc => msg!(cfg.plc_directory_url.trim_end_matches('/'), "/", did),
+        DidMethod::Plc => msg!(cfg.plc_directory_url.trim_end_byte(b'/'), "/", did),
         DidMethod::Web { host } => {
             // A did:web on a development host is only reachable over http.
             let scheme = if cfg.allow_http && is_local_host(&host) {

@@ -8,6 +8,7 @@ use crate::platform::{Http, HttpRequest, HttpResponse};
 use crate::settled::Settled;
 use crate::url::Url;
 use crate::util;
+use crate::util::AsciiSplit;
 
 #[derive(Clone, Debug)]
 pub(crate) struct ProtectedResourceMetadata {
@@ -206,7 +207,7 @@ pub(crate) fn process_metadata_response<T: FromJson>(
     }
     let json = resp
         .header("content-type")
-        .and_then(|ct| ct.split(';').next())
+        .and_then(|ct| ct.pieces(b';').next())
         .is_some_and(|ct| ct.trim().eq_ignore_ascii_case("application/json"));
     if !json {
         return Err(invalid(msg!(
@@ -231,7 +232,7 @@ pub(crate) async fn fetch_protected_resource(
     let meta: ProtectedResourceMetadata = process_metadata_response(&resp, &origin, NAME)?;
     validate_protected_resource(&meta, &origin)?;
     let issuer = meta.authorization_servers[0]
-        .trim_end_matches('/')
+        .trim_end_byte(b'/')
         .to_string();
     cfg.check_url(&issuer)?;
     Ok(issuer)
@@ -241,7 +242,7 @@ pub(crate) fn validate_protected_resource(
     meta: &ProtectedResourceMetadata,
     origin: &str,
 ) -> Result<()> {
-    if meta.resource.trim_end_matches('/') != origin {
+    if meta.resource.trim_end_byte(b'/') != origin {
         return Err(invalid(msg!(
             "protected-resource metadata names resource ",
             util::quoted(&meta.resource),
@@ -266,7 +267,7 @@ pub(crate) fn validate_protected_resource(
             && u.query().is_none()
             && u.fragment().is_none()
             && u.path() == "/"
-            && issuer.trim_end_matches('/') == u.origin()
+            && issuer.trim_end_byte(b'/') == u.origin()
     });
     if !bare {
         return Err(invalid(msg!(

@@ -16,6 +16,7 @@
 use crate::error::{Error, ErrorCode, Result};
 use crate::identity::parse_did;
 use crate::util;
+use crate::util::AsciiSplit;
 
 /// What a `repo:` permission allows on records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -456,14 +457,14 @@ fn is_nsid(nsid: &str) -> bool {
         return false;
     };
     let (domain, name) = (&nsid[..dot], &nsid[dot + 1..]);
-    let domain_ok = domain.split('.').enumerate().all(|(i, s)| {
+    let domain_ok = domain.pieces(b'.').enumerate().all(|(i, s)| {
         (1..=63).contains(&s.len())
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !s.starts_with('-')
             && !s.ends_with('-')
             && !(i == 0 && s.starts_with(|c: char| c.is_ascii_digit()))
     });
-    nsid.split('.').count() >= 3
+    nsid.pieces(b'.').count() >= 3
         && nsid.len() <= 317
         && domain_ok
         && (1..=63).contains(&name.len())
@@ -473,7 +474,7 @@ fn is_nsid(nsid: &str) -> bool {
 
 /// A service reference: an atproto DID (`did:plc`, `did:web`) and a `#fragment`.
 fn is_did_ref(aud: &str) -> bool {
-    aud.split_once('#').is_some_and(|(did, fragment)| {
+    aud.cut(b'#').is_some_and(|(did, fragment)| {
         parse_did(did).is_ok()
             && !fragment.is_empty()
             && fragment.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
@@ -489,7 +490,7 @@ fn is_accept(accept: &str) -> bool {
     };
     accept == "*/*"
         || accept
-            .split_once('/')
+            .cut(b'/')
             .is_some_and(|(kind, sub)| part(kind) && (sub == "*" || part(sub)))
 }
 

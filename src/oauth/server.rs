@@ -10,6 +10,7 @@ use crate::json::{required, set, FromJson, JsonResult, Reader};
 use crate::oauth::AuthServerMetadata;
 use crate::platform::{HttpRequest, HttpResponse, DOCUMENT_LIMIT};
 use crate::secret::{AccessToken, PkceVerifier, RefreshToken};
+use crate::util::AsciiSplit;
 use crate::util::{self, json_body};
 
 /// A form POST to an authorization-server endpoint.
@@ -232,7 +233,7 @@ pub(crate) fn process_token_response(resp: &HttpResponse, now: i64) -> Result<To
         );
     }
     let scope = body.scope.unwrap_or_default();
-    if !scope.split(' ').any(|s| s == "atproto") {
+    if !scope.pieces(b' ').any(|s| s == "atproto") {
         return err(
             ErrorCode::InvalidResponse,
             msg!("the granted scope ", util::quoted(&scope), " lacks atproto"),
