@@ -100,7 +100,7 @@ pub fn check_proxy(value: &str) -> Result<()> {
             && !service.is_empty()
             && service
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._~:".contains(&b))
+                .all(|b| b.is_ascii_alphanumeric() || util::one_of(b, b"-._~:"))
     });
     if ok {
         Ok(())

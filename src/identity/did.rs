@@ -23,7 +23,7 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
         && did.pieces(b':').count() >= 3
         && did
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:%-".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || crate::util::one_of(b, b"._:%-"))
         && !did.ends_with(':')
         && !did.ends_with('%');
     if !valid_syntax {

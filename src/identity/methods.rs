@@ -34,7 +34,9 @@ pub(crate) fn process_well_known_response(resp: &HttpResponse) -> Result<String>
     }
     let text = util::utf8_lossy(&resp.body);
     // The spec allows only the DID; a body of HTML means a catch-all page, not an answer.
-    if text.trim().lines().count() != 1 {
+    // One line: not empty, no line break inside (as `lines().count() == 1` after the trim).
+    let trimmed = text.trim();
+    if trimmed.is_empty() || trimmed.has(b'\n') {
         return err(
             ErrorCode::HandleResolutionFailed,
             "the well-known answer is not a single DID",
@@ -229,6 +231,21 @@ mod tests {
             process_well_known_response(&html).unwrap_err().code,
             ErrorCode::HandleResolutionFailed
         );
+        // One line, surrounded by any white space; nothing, or a second line, is refused.
+        let padded = format!(" \r\n{ALICE_DID}\r\n\n");
+        assert_eq!(
+            process_well_known_response(&text(200, &padded)).unwrap(),
+            ALICE_DID
+        );
+        for body in [String::new(), " \n ".into(), format!("{ALICE_DID}\r\nx")] {
+            assert_eq!(
+                process_well_known_response(&text(200, &body))
+                    .unwrap_err()
+                    .code,
+                ErrorCode::HandleResolutionFailed,
+                "{body:?}"
+            );
+        }
         assert_eq!(
             process_well_known_response(&text(404, ""))
                 .unwrap_err()

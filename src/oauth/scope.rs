@@ -439,7 +439,10 @@ fn normalize(values: &[String], kind: Kind, what: &str) -> Result<Vec<String>> {
 /// then leaves `: / + , @ %` as they are, as the reference formatter does.
 fn encode(out: &mut String, value: &str, also_safe: &[u8]) {
     for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.*:/+,@%".contains(&b) || also_safe.contains(&b) {
+        if b.is_ascii_alphanumeric()
+            || crate::util::one_of(b, b"-_.*:/+,@%")
+            || crate::util::one_of(b, also_safe)
+        {
             out.push(b as char);
         } else {
             out.push('%');
