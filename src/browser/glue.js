@@ -444,8 +444,13 @@ export function storeKeys(store, table) {
 // The event loop's side of the package's futures: a task's poll runs in a microtask, and a
 // promise's outcome is handed to Rust when it settles, both through the one callback Rust gives
 // `taskInit`: (0, task) polls a task; (1, slot, value) and (2, slot, reason) settle a wait.
+// Each pointer carries one reference Rust takes back when called with it, so each is passed
+// back exactly once, even if a page script that replaced `queueMicrotask` or
+// `Promise.prototype.then` calls the functions given to them again.
 
 let wakeTask = null;
+/** Tasks with a poll queued (a task is queued again only after its poll ran). */
+const queued = new Set();
 /** The promises `taskPromise` made and has not settled yet: id -> [resolve, reject]. */
 const promised = new Map();
 
@@ -454,13 +459,21 @@ export function taskInit(callback) {
 }
 
 export function taskQueue(task) {
-  queueMicrotask(() => wakeTask(0, task));
+  queued.add(task);
+  queueMicrotask(() => queued.delete(task) && wakeTask(0, task));
 }
 
 export function taskWait(promise, slot) {
+  let done = false;
+  const settle = (kind, value) => {
+    if (!done) {
+      done = true;
+      wakeTask(kind, slot, value);
+    }
+  };
   promise.then(
-    (value) => wakeTask(1, slot, value),
-    (reason) => wakeTask(2, slot, reason),
+    (value) => settle(1, value),
+    (reason) => settle(2, reason),
   );
 }
 
@@ -471,7 +484,7 @@ export function taskPromise(id) {
 export function taskSettle(id, ok, value) {
   const settle = promised.get(id);
   promised.delete(id);
-  settle[ok ? 0 : 1](value);
+  settle?.[ok ? 0 : 1](value);
 }
 
 // ---- Locks (src/browser/locks.rs)

@@ -192,6 +192,7 @@ mod tests {
     use super::*;
     use crate::error::{Error, ErrorCode};
     use js_sys::{Function, Reflect};
+    use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
     use wasm_bindgen_test::*;
 
@@ -298,6 +299,39 @@ mod tests {
             .and_then(|c| c.as_string());
         assert_eq!(code.as_deref(), Some("invalid_input"));
         assert!(err.is_instance_of::<js_sys::Error>());
+    }
+
+    /// A page script that replaced `queueMicrotask` and `then` and calls what it is given
+    /// twice: each reference still comes back once (one poll per queued poll, the first
+    /// outcome of a wait), instead of a pointer freed twice.
+    #[wasm_bindgen_test]
+    async fn callbacks_called_twice_by_a_page_script_count_once() {
+        let swap = Function::new_with_args(
+            "f",
+            "const o = globalThis.queueMicrotask; globalThis.queueMicrotask = f; return o",
+        );
+        let twice = Function::new_with_args("o", "return (g) => o(() => { g(); g(); })");
+        let original = swap.call1(&JsValue::NULL, &JsValue::NULL).unwrap();
+        let doubled = twice.call1(&JsValue::NULL, &original).unwrap();
+        let _ = swap.call1(&JsValue::NULL, &doubled);
+        let polls = Rc::new(Cell::new(0));
+        spawn(Box::pin(WakesItself(polls.clone())));
+        later().await;
+        let _ = swap.call1(&JsValue::NULL, &original);
+        assert_eq!(polls.get(), 2);
+
+        // A thenable that fulfils twice and then rejects.
+        let thenable = Function::new_no_args(
+            "return { then(ok, no) { ok('first'); ok('second'); no('third'); } }",
+        )
+        .call0(&JsValue::NULL)
+        .unwrap();
+        let got = wait(thenable.unchecked_ref()).await;
+        assert_eq!(
+            got.ok().and_then(|v| v.as_string()).as_deref(),
+            Some("first")
+        );
+        later().await;
     }
 
     #[wasm_bindgen_test]
