@@ -449,31 +449,27 @@ export function storeKeys(store, table) {
 // `Promise.prototype.then` calls the functions given to them again.
 
 let wakeTask = null;
-/** Tasks with a poll queued (a task is queued again only after its poll ran). */
-const queued = new Set();
 /** The promises `taskPromise` made and has not settled yet: id -> [resolve, reject]. */
 const promised = new Map();
+/** `f`, callable once: later calls do nothing. */
+const once = (f) => {
+  let done = false;
+  return (...args) => done || ((done = true), f(...args));
+};
 
 export function taskInit(callback) {
   wakeTask = callback;
 }
 
 export function taskQueue(task) {
-  queued.add(task);
-  queueMicrotask(() => queued.delete(task) && wakeTask(0, task));
+  queueMicrotask(once(() => wakeTask(0, task)));
 }
 
 export function taskWait(promise, slot) {
-  let done = false;
-  const settle = (kind, value) => {
-    if (!done) {
-      done = true;
-      wakeTask(kind, slot, value);
-    }
-  };
+  const settle = once(wakeTask);
   promise.then(
-    (value) => settle(1, value),
-    (reason) => settle(2, reason),
+    (value) => settle(1, slot, value),
+    (reason) => settle(2, slot, reason),
   );
 }
 
