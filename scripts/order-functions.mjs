@@ -29,6 +29,7 @@
 // search is deterministic (a fixed seed), so a build is reproducible. About 30 s in all.
 import { readFileSync, writeFileSync } from "node:fs";
 import { deflateRawSync } from "node:zlib";
+import { encodeU32, readU32, sections as readSections } from "./wasm-binary.mjs";
 
 // The greedy settings tried: [bytes per compared sequence, bytes of the last placed functions
 // compared against, size exponent: a candidate's score is shared / (1 + own) ** exponent].
@@ -48,39 +49,15 @@ if (!input || !output) {
 }
 const bytes = readFileSync(input);
 
-function leb(at) {
-  let value = 0;
-  let shift = 0;
-  for (;;) {
-    const b = bytes[at++];
-    value += (b & 0x7f) * 2 ** shift;
-    shift += 7;
-    if (b < 0x80) return [value, at];
-  }
-}
-function uleb(n) {
-  const out = [];
-  do {
-    let b = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
+const leb = (at) => readU32(bytes, at);
+const uleb = encodeU32;
 function fail(message) {
   console.error(`order-functions: ${message}`);
   process.exit(1);
 }
 
 if (bytes.readUInt32LE(0) !== 0x6d736100) fail(`${input} is not a .wasm`);
-const sections = [];
-for (let at = 8; at < bytes.length;) {
-  const id = bytes[at];
-  const [size, start] = leb(at + 1);
-  sections.push({ id, start, end: start + size, raw: bytes.subarray(at, start + size) });
-  at = start + size;
-}
+const sections = readSections(bytes).map((s) => ({ ...s, raw: bytes.subarray(s.head, s.end) }));
 
 // Function imports come first in the function index space.
 let imported = 0;

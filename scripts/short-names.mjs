@@ -19,6 +19,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { cursor, encodeName, encodeU32, sections as readSections } from "./wasm-binary.mjs";
 
 const out = process.argv[2];
 if (!out) throw new Error("usage: short-names.mjs <out dir>");
@@ -32,56 +33,24 @@ if (!wasmName || !glueName) die(`no *_bg.wasm or .js in ${out}`);
 const glueSize = wasmName && glueName ? fs.statSync(path.join(out, glueName)).size : 0;
 const texts = fs.readdirSync(out).filter((f) => f.endsWith(".js") || f.endsWith(".d.ts"));
 
-// --- The .wasm: sections, LEB128 and names, as the binary format defines them. ---
+// --- The .wasm: sections, LEB128 and names (scripts/wasm-binary.mjs). ---
 const bytes = fs.readFileSync(path.join(out, wasmName));
-let pos = 8;
-const u32 = () => {
-  let result = 0;
-  let shift = 0;
-  for (;;) {
-    const b = bytes[pos++];
-    result |= (b & 0x7f) << shift;
-    if (!(b & 0x80)) return result >>> 0;
-    shift += 7;
-  }
-};
-const leb = (n) => {
-  const o = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    o.push(b);
-  } while (n);
-  return Buffer.from(o);
-};
-const name = () => {
-  const len = u32();
-  const s = bytes.subarray(pos, pos + len).toString("utf8");
-  pos += len;
-  return s;
-};
-const encName = (s) => {
-  const b = Buffer.from(s, "utf8");
-  return Buffer.concat([leb(b.length), b]);
-};
+const c = cursor(bytes);
+const u32 = () => c.u32();
+const name = () => c.name();
+const leb = (n) => Buffer.from(encodeU32(n));
+const encName = encodeName;
 // A valid JS identifier, never one the glue uses: `$` and a base-36 counter.
 const short = (i) => `$${i.toString(36)}`;
 
-const sections = [];
-while (pos < bytes.length) {
-  const id = bytes[pos++];
-  const size = u32();
-  sections.push({ id, start: pos, end: pos + size });
-  pos += size;
-}
+const sections = readSections(bytes);
 
 const renames = new Map(); // old name -> new name, for the text files
 let moduleName = null;
 const rebuilt = sections.map((s) => {
   const raw = bytes.subarray(s.start, s.end);
   if (s.id !== 2 && s.id !== 7) return { id: s.id, body: raw };
-  pos = s.start;
+  c.at = s.start;
   const count = u32();
   const parts = [leb(count)];
   for (let i = 0; i < count; i++) {
@@ -90,16 +59,15 @@ const rebuilt = sections.map((s) => {
       const field = name();
       if (moduleName === null) moduleName = mod;
       if (mod !== moduleName) die(`imports from two modules (${moduleName}, ${mod})`);
-      const kind = bytes[pos];
+      const kind = c.byte();
       if (kind !== 0) die(`import ${field} is not a function (kind ${kind})`);
-      pos += 1;
       const typeIndex = u32();
       const renamed = short(renames.size);
       renames.set(field, renamed);
       parts.push(encName("a"), encName(renamed), Buffer.from([0]), leb(typeIndex));
     } else {
       const field = name();
-      const kind = bytes[pos++];
+      const kind = c.byte();
       const index = u32();
       let renamed = field;
       if (/^wasm_bindgen_[0-9a-f]+___convert__closures_/.test(field)) {
@@ -109,7 +77,7 @@ const rebuilt = sections.map((s) => {
       parts.push(encName(renamed), Buffer.from([kind]), leb(index));
     }
   }
-  if (pos !== s.end) die(`section ${s.id} was not read to its end`);
+  if (c.at !== s.end) die(`section ${s.id} was not read to its end`);
   return { id: s.id, body: Buffer.concat(parts) };
 });
 if (moduleName === null) die("the .wasm has no imports");

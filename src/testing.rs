@@ -28,6 +28,15 @@ pub fn strings_of(pieces: &[&str], max: usize) -> Vec<String> {
     all
 }
 
+/// [`strings_of`], each string once, sorted (pieces such as `""` or `"::"` next to `":"` make
+/// the same string several ways).
+pub fn distinct_strings_of(pieces: &[&str], max: usize) -> Vec<String> {
+    let mut all = strings_of(pieces, max);
+    all.sort();
+    all.dedup();
+    all
+}
+
 /// Alice's DID document: handle alice.example.com, PDS at `pds`.
 pub fn alice_doc(pds: &str) -> String {
     format!(
