@@ -29,9 +29,7 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
     if !valid_syntax {
         return err(ErrorCode::InvalidDid, msg!(quoted, " is not a valid DID"));
     }
-    // As `splitn(3, ':')`: the method between the first two colons, the rest after them.
-    let after = did.cut(b':').map_or("", |(_, r)| r);
-    let (method, rest) = after.cut(b':').unwrap_or((after, ""));
+    let (method, rest) = method_and_rest(did);
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_lowercase()) {
         return err(
             ErrorCode::InvalidDid,
@@ -94,9 +92,27 @@ pub(crate) fn parse_did(did: &str) -> Result<DidMethod> {
     }
 }
 
+/// The method (between the first two colons) and what follows the second colon, each empty
+/// when missing: the second and third parts of `splitn(3, ':')`.
+fn method_and_rest(did: &str) -> (&str, &str) {
+    let after = did.cut(b':').map_or("", |(_, r)| r);
+    after.cut(b':').unwrap_or((after, ""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every string of up to 5 pieces around colons: the parts `splitn(3, ':')` gave.
+    #[test]
+    fn method_and_rest_as_splitn() {
+        for s in crate::testing::strings_of(&[":", "did", "plc", "é", ""], 5) {
+            let mut parts = s.splitn(3, ':');
+            let _ = parts.next();
+            let expected = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            assert_eq!(method_and_rest(&s), expected, "{s:?}");
+        }
+    }
 
     #[test]
     fn parses_supported_methods() {
