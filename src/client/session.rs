@@ -186,7 +186,7 @@ impl<P: Platform> Client<P> {
     }
 
     /// The session in memory, or loaded from storage once. No network.
-    pub(super) async fn live(&self, did: &str) -> Result<Live<P::Key>> {
+    pub(crate) async fn live(&self, did: &str) -> Result<Live<P::Key>> {
         if let Some(live) = self.retry_unsaved(did).settled().await {
             return Ok(live);
         }
@@ -243,7 +243,9 @@ impl<P: Platform> Client<P> {
         Ok(self.scan_sessions().settled().await?.1)
     }
 
-    async fn scan_sessions(&self) -> Result<(Vec<SessionInfo>, Vec<(String, Error)>)> {
+    /// `list_sessions` and `unreadable_sessions` from one scan (what the JS methods await: one
+    /// state machine fewer for each).
+    pub(crate) async fn scan_sessions(&self) -> Result<(Vec<SessionInfo>, Vec<(String, Error)>)> {
         let mut out: Vec<SessionInfo> = Vec::new();
         let mut unreadable = Vec::new();
         for id in self.platform.keys(Table::Sessions).settled().await? {

@@ -217,6 +217,38 @@ fn objects_read_known_fields_and_pass_over_the_rest() {
     assert!(from_slice::<Pair>(br#"{"name":"a","x":1,"x":2}"#).is_ok());
 }
 
+/// The end of the document is checked where its outermost object or array closes (so that
+/// `from_slice` has nothing left to check once a value is built), and only there.
+#[test]
+fn a_document_ends_where_its_outermost_object_closes() {
+    let err = |t: &[u8]| from_slice::<Pair>(t).err().map(|e| e.0);
+    for bad in [
+        &br#"{"name":"a"},"#[..],
+        br#"{"name":"a"}{}"#,
+        br#"{"name":"a","other":{"x":[1]}} 1"#,
+        br#"{"name":"a"}]"#,
+        b"{\"name\":\"a\"}\n\tx",
+    ] {
+        let e = err(bad).unwrap();
+        assert!(e.starts_with("expected the end at byte "), "{e}");
+    }
+    for good in [
+        &br#"{"name":"a"}"#[..],
+        b" {\"name\":\"a\"} \r\n\t",
+        br#"{"other":[{"a":[]},[[{}]]],"name":"a","tags":[]}"#,
+    ] {
+        assert_eq!(err(good), None, "{}", String::from_utf8_lossy(good));
+    }
+    // The position is the first byte after the white space, as serde_json reports it.
+    assert_eq!(
+        err(br#"{"name":"a"}  x"#).unwrap(),
+        "expected the end at byte 14"
+    );
+    // A bare array is a document too.
+    let mut r = Reader::new(b"[1] 2").unwrap();
+    assert!(r.skip().unwrap_err().0.starts_with("expected the end"));
+}
+
 #[test]
 fn objects_are_written_as_serde_json_writes_them() {
     let p = Pair {

@@ -320,8 +320,8 @@ impl OAuthClient {
                     None => return Ok(JsValue::NULL),
                 },
             };
-            let info = match inner.restore(&did).settled().await {
-                Ok(info) => info,
+            let info = match inner.live(&did).settled().await {
+                Ok(live) => live.session.info(),
                 // The last active account's session is gone (signed out in a way this page did
                 // not see, or expired): nobody is signed in.
                 Err(e) if given.is_none() && e.code == ErrorCode::SessionNotFound => {
@@ -344,7 +344,7 @@ impl OAuthClient {
         let inner = self.inner.clone();
         promise(async move {
             let mut infos = Vec::new();
-            for info in inner.list_sessions().settled().await? {
+            for info in inner.scan_sessions().settled().await?.0 {
                 infos.push(json::to_string(&info));
             }
             json_array(&infos)
@@ -358,7 +358,7 @@ impl OAuthClient {
         let inner = self.inner.clone();
         promise(async move {
             let out = js_sys::Array::new();
-            for (did, error) in inner.unreadable_sessions().settled().await? {
+            for (did, error) in inner.scan_sessions().settled().await?.1 {
                 let entry = Object::new();
                 let _ = Reflect::set(&entry, &"did".into(), &did.into());
                 let _ = Reflect::set(&entry, &"error".into(), &js_error(&error));
