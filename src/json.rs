@@ -41,7 +41,9 @@ pub(crate) trait ToJson {
 /// Every document type is an object, and the reader checks that only white space follows the
 /// outermost object or array as soon as it is closed (`Reader::close`). So nothing can fail
 /// after `T::read` has built its value: a check here would be one more exit dropping a `T`, in
-/// each of the ten copies of this function (-331 B gzip, sixteenth session).
+/// each of the ten copies of this function (-331 B gzip, sixteenth session). What is left is a
+/// call and a check, inlined into each caller: -107 B more.
+#[inline(always)]
 pub(crate) fn from_slice<T: FromJson>(bytes: &[u8]) -> JsonResult<T> {
     let mut r = Reader::new(bytes)?;
     let value = T::read(&mut r)?;
