@@ -713,6 +713,95 @@ export function makeResponse(status, head, body) {
   }
 }
 
+// ---- xrpc(): the call read, and the answer built (src/wasm/convert.rs)
+// From Rust, each property, array element, type test and conversion was a crossing of its own
+// and an import in the .wasm.
+
+/** A query or header value: a string, number or boolean, or an array of them (the name repeated). */
+function pushParam(out, name, value) {
+  if (value === undefined || value === null) return;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) pushParam(out, name, value[i]);
+    return;
+  }
+  const type = typeof value;
+  if (type !== "string" && type !== "number" && type !== "boolean")
+    throw failed("invalid", `param ${name} must be a string, number or boolean`);
+  out.push(name, String(value));
+}
+
+/** `call.params` or `call.headers`: [name, value, …] of an object of such values. */
+function paramList(value, what) {
+  const out = [];
+  if (value === undefined || value === null) return out;
+  if (typeof value !== "object" || Array.isArray(value)) throw failed("invalid", `${what} must be an object`);
+  for (const [name, v] of Object.entries(value)) pushParam(out, name, v);
+  return out;
+}
+
+/** `xrpc(did, call)`'s call, its keys already checked: `headers` is the JSON text of [method,
+ * nsid, proxy, encoding, params, headers] (null for an absent proxy or encoding; the lists flat:
+ * [name, value, …]) and `body` the bytes to send; or { failure: "invalid", detail }. Bytes (a
+ * Uint8Array or ArrayBuffer, from any realm: the toString tag, not `instanceof`) are sent as they
+ * are, with `encoding` or application/octet-stream; any other body as JSON. */
+export function xrpcCall(call) {
+  try {
+    const string = (key) => {
+      const v = call[key];
+      if (v === undefined || v === null) return null;
+      if (typeof v !== "string") throw failed("invalid", `${key} must be a string`);
+      return v;
+    };
+    const nsid = string("nsid");
+    if (nsid === null) return failed("invalid", "xrpc: nsid is required");
+    let body = call.body;
+    let type = null;
+    if (body !== undefined) {
+      const tag = typeof body === "object" && body !== null ? body[Symbol.toStringTag] : undefined;
+      if (tag === "Uint8Array" || tag === "ArrayBuffer") {
+        body = new Uint8Array(body);
+        type = string("encoding") ?? "application/octet-stream";
+      } else {
+        let json;
+        try {
+          json = JSON.stringify(body);
+        } catch {}
+        if (typeof json !== "string") return failed("invalid", "xrpc: body is not JSON-serializable");
+        body = encoder.encode(json);
+        type = "application/json";
+      }
+    }
+    // ASCII letters only, as HTTP methods are (toUpperCase makes "poſt" POST).
+    const method = string("method")?.replace(/[a-z]/g, (c) => c.toUpperCase()) ?? (body ? "POST" : "GET");
+    if (method !== "GET" && method !== "POST") return failed("invalid", "xrpc: method must be GET or POST");
+    const params = paramList(call.params, "params");
+    const headers = paramList(call.headers, "headers");
+    return { headers: JSON.stringify([method, nsid, string("proxy"), type, params, headers]), body };
+  } catch (e) {
+    return "failure" in Object(e) ? e : failed("invalid", `xrpc: ${thrownMessage(e)}`);
+  }
+}
+
+/** A response body for the app: JSON parsed when the type says JSON and it parses (strict UTF-8,
+ * a byte order mark kept, so refused), else the bytes (copied out of Wasm memory), else
+ * undefined when empty. */
+export function responseData(type, body) {
+  if (type.includes("json")) {
+    try {
+      return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(body));
+    } catch {}
+  }
+  return body.length ? body.slice() : undefined;
+}
+
+/** `xrpc()`'s answer: { status, headers, data }; `head` is "name\nvalue\n"…. */
+export function xrpcResult(status, head, body) {
+  const headers = {};
+  const parts = head.split("\n");
+  for (let i = 0; i + 1 < parts.length; i += 2) headers[parts[i]] = parts[i + 1];
+  return { status, headers, data: responseData(headers["content-type"] ?? "", body) };
+}
+
 // ---- Session events (src/browser/broadcast.rs)
 // One client's session events: its listeners in this page, and a BroadcastChannel (where the
 // platform has one) to its instances in other tabs and workers. A message from elsewhere is

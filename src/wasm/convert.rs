@@ -1,13 +1,15 @@
 //! Converting values between JavaScript and Rust, and Rust futures into Promises. Every value
 //! from the app is checked here, so a wrong type is an `invalid_input` error, never a trap.
 
-use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::browser::js::Outcome;
 use crate::client::{LoginOptions, Prompt, RecordsQuery, XrpcRequest};
 use crate::config::{ClientConfig, HandleMethod, ResponseMode};
 use crate::error::{Error, ErrorCode, Result};
+use crate::json;
 use crate::oauth::scope::{permission_scope, static_scope};
 use crate::platform::HttpResponse;
 use crate::util;
@@ -309,74 +311,22 @@ pub(super) fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>> {
         .ok_or_else(|| Error::new(ErrorCode::InvalidInput, msg!(key, " must be a string")))
 }
 
-/// A query parameter value: strings, numbers and booleans, or arrays of them (repeated keys).
-pub(super) fn push_param(
-    out: &mut Vec<(String, String)>,
-    key: &str,
-    value: &JsValue,
-) -> Result<()> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(());
-    }
-    // Array.isArray and the toString tag work across realms (an iframe's arrays and bytes);
-    // `instanceof` does not.
-    if Array::is_array(value) {
-        for item in value.unchecked_ref::<Array>().iter() {
-            push_param(out, key, &item)?;
-        }
-        return Ok(());
-    }
-    let text = if let Some(s) = value.as_string() {
-        s
-    } else if value.as_f64().is_some() {
-        // JavaScript's own number formatting: matches what a JS client would send, and keeps
-        // Rust's float formatting code out of the .wasm.
-        js_sys::Number::from(value.clone())
-            .to_string_with_radix(10)
-            .map(String::from)
-            .unwrap_or_default()
-    } else if let Some(b) = value.as_bool() {
-        String::from(if b { "true" } else { "false" })
-    } else {
-        return Err(Error::new(
-            ErrorCode::InvalidInput,
-            msg!("param ", key, " must be a string, number or boolean"),
-        ));
-    };
-    out.push((key.to_string(), text));
-    Ok(())
+#[wasm_bindgen(module = "/src/browser/glue.js")]
+extern "C" {
+    /// The call read (see `xrpcCall` in `glue.js`): `headers` is the JSON array [method, nsid,
+    /// proxy, encoding, params, headers], `body` the bytes to send; or a failure.
+    #[wasm_bindgen(js_name = xrpcCall)]
+    fn read_xrpc_call(call: &JsValue) -> Outcome;
+    /// The body as the app sees it: parsed JSON, bytes, or `undefined`.
+    #[wasm_bindgen(js_name = responseData)]
+    fn js_response_data(content_type: &str, body: &[u8]) -> JsValue;
+    /// `{ status, headers, data }`, from `head`: "name\nvalue\n"….
+    #[wasm_bindgen(js_name = xrpcResult)]
+    fn js_xrpc_result(status: u16, head: &str, body: &[u8]) -> JsValue;
 }
 
-pub(super) fn string_map(obj: &JsValue, what: &str) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    if obj.is_undefined() || obj.is_null() {
-        return Ok(out);
-    }
-    if !obj.is_object() || obj.is_function() || Array::is_array(obj) {
-        return Err(invalid(msg!(what, " must be an object")));
-    }
-    for entry in Object::entries(obj.unchecked_ref::<Object>()).iter() {
-        let pair: Array = entry.unchecked_into();
-        let key = pair.get(0).as_string().unwrap_or_default();
-        push_param(&mut out, &key, &pair.get(1))?;
-    }
-    Ok(out)
-}
-
-/// The bytes of a `Uint8Array` or an `ArrayBuffer`, from this realm or another (an iframe's).
-fn as_bytes(value: &JsValue) -> Option<Vec<u8>> {
-    if !value.is_object() {
-        return None;
-    }
-    let tag = Reflect::get(value, &js_sys::Symbol::to_string_tag())
-        .ok()?
-        .as_string()?;
-    match tag.as_str() {
-        "Uint8Array" | "ArrayBuffer" => Some(Uint8Array::new(value).to_vec()),
-        _ => None,
-    }
-}
-
+/// `xrpc(did, call)`'s call. Its keys are checked here (with every options object's check), the
+/// rest in `glue.js`, which hands the values over as one JSON text.
 pub(super) fn xrpc_call_from_js(call: &JsValue) -> Result<XrpcRequest> {
     if !call.is_object() {
         return Err(invalid("xrpc(did, call): call must be an object"));
@@ -388,86 +338,69 @@ pub(super) fn xrpc_call_from_js(call: &JsValue) -> Result<XrpcRequest> {
         ],
         "xrpc call",
     )?;
-    let nsid = opt_string(call, "nsid")?
-        .ok_or_else(|| Error::new(ErrorCode::InvalidInput, "xrpc: nsid is required"))?;
-    let body_js = get(call, "body");
-    let (body, content_type) = if body_js.is_undefined() {
-        (None, None)
-    } else if let Some(bytes) = as_bytes(&body_js) {
-        (
-            Some(bytes),
-            Some(
-                opt_string(call, "encoding")?.unwrap_or_else(|| "application/octet-stream".into()),
-            ),
-        )
-    } else {
-        let json = js_sys::JSON::stringify(&body_js)
-            .ok()
-            .and_then(|s| s.as_string())
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorCode::InvalidInput,
-                    "xrpc: body is not JSON-serializable",
-                )
-            })?;
-        (
-            Some(json.into_bytes()),
-            Some("application/json".to_string()),
-        )
+    let read = read_xrpc_call(call);
+    if read.failure().is_some() {
+        return Err(invalid(read.detail()));
+    }
+    let head = read.headers();
+    let unreadable = |e: json::JsonError| Error::new(ErrorCode::Internal, msg!("xrpc call: ", e));
+    let mut r = json::Reader::new(head.as_bytes()).map_err(unreadable)?;
+    let mut req = XrpcRequest {
+        method: String::new(),
+        nsid: String::new(),
+        params: Vec::new(),
+        body: read.body(),
+        content_type: None,
+        headers: Vec::new(),
+        proxy: None,
     };
-    let method = opt_string(call, "method")?
-        .map(|m| m.to_ascii_uppercase())
-        .unwrap_or_else(|| {
-            if body.is_some() {
-                "POST".into()
-            } else {
-                "GET".into()
-            }
-        });
-    if method != "GET" && method != "POST" {
-        return Err(Error::new(
-            ErrorCode::InvalidInput,
-            "xrpc: method must be GET or POST",
-        ));
-    }
-    Ok(XrpcRequest {
-        method,
-        nsid,
-        params: string_map(&get(call, "params"), "params")?,
-        body,
-        content_type,
-        headers: string_map(&get(call, "headers"), "headers")?,
-        proxy: opt_string(call, "proxy")?,
-    })
-}
-
-pub(super) fn response_data(resp: &HttpResponse) -> JsValue {
-    let is_json = resp
-        .header("content-type")
-        .is_some_and(|ct| crate::util::contains(ct, "json"));
-    if is_json {
-        if let Ok(text) = std::str::from_utf8(&resp.body) {
-            if let Ok(value) = js_sys::JSON::parse(text) {
-                return value;
-            }
+    let mut at = 0;
+    r.array(&mut |r| {
+        match at {
+            0 => req.method = r.string()?,
+            1 => req.nsid = r.string()?,
+            2 => req.proxy = r.opt_string()?,
+            3 => req.content_type = r.opt_string()?,
+            4 => req.params = pairs(r.strings()?),
+            _ => req.headers = pairs(r.strings()?),
         }
-    }
-    if resp.body.is_empty() {
-        return JsValue::UNDEFINED;
-    }
-    Uint8Array::from(resp.body.as_slice()).into()
+        at += 1;
+        Ok(())
+    })
+    .map_err(unreadable)?;
+    Ok(req)
 }
 
-pub(super) fn xrpc_result(resp: &HttpResponse) -> JsValue {
-    let headers = Object::new();
-    for (k, v) in &resp.headers {
-        let _ = Reflect::set(&headers, &JsValue::from_str(k), &JsValue::from_str(v));
+/// [name, value, name, value, …] as pairs.
+fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
+    let mut flat = flat.into_iter();
+    let mut out = Vec::new();
+    while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
+        out.push((name, value));
     }
-    let out = Object::new();
-    let _ = Reflect::set(&out, &"status".into(), &JsValue::from(resp.status));
-    let _ = Reflect::set(&out, &"headers".into(), &headers);
-    let _ = Reflect::set(&out, &"data".into(), &response_data(resp));
-    out.into()
+    out
+}
+
+/// A response's body as the app sees it (see `responseData` in `glue.js`).
+pub(super) fn response_data(resp: &HttpResponse) -> JsValue {
+    js_response_data(resp.header("content-type").unwrap_or(""), &resp.body)
+}
+
+/// `xrpc()`'s answer (see `xrpcResult` in `glue.js`).
+pub(super) fn xrpc_result(resp: &HttpResponse) -> JsValue {
+    js_xrpc_result(resp.status, &head_text(&resp.headers), &resp.body)
+}
+
+/// Headers as `glue.js` takes them: a line per name and per value.
+pub(super) fn head_text(headers: &[(String, String)]) -> String {
+    let mut head = String::new();
+    for (name, value) in headers {
+        head.push_str(name);
+        head.push('\n');
+        head.push_str(value);
+        head.push('\n');
+    }
+    head
 }
 
 /// Runs a future as a JS Promise, turning our errors into `OAuthError`s.

@@ -58,14 +58,11 @@ async fn request_from_js(path: &JsValue, init: &JsValue) -> Result<PdsRequest> {
 
 /// The answer as a `Response`, whatever its status: SDKs read error answers themselves.
 fn response_to_js(resp: &HttpResponse) -> Result<JsValue> {
-    let mut head = String::new();
-    for (name, value) in &resp.headers {
-        head.push_str(name);
-        head.push('\n');
-        head.push_str(value);
-        head.push('\n');
-    }
-    let out = make_response(resp.status, &head, &resp.body);
+    let out = make_response(
+        resp.status,
+        &super::convert::head_text(&resp.headers),
+        &resp.body,
+    );
     if out.failure().is_some() {
         return Err(Error::new(ErrorCode::InvalidResponse, out.detail()));
     }

@@ -4,6 +4,7 @@
 
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
@@ -238,6 +239,165 @@ fn values_from_another_realm_are_read_as_what_they_are() {
     assert_eq!(
         super::convert::xrpc_call_from_js(&call).unwrap().body,
         Some(vec![9])
+    );
+}
+
+/// What `xrpc(did, call)` sends for each kind of value, and what it refuses with which message.
+#[wasm_bindgen_test]
+fn xrpc_calls_are_read_value_by_value() {
+    let js = |src: &str| {
+        js_sys::Function::new_no_args(&format!("return {src};"))
+            .call0(&JsValue::NULL)
+            .unwrap()
+    };
+    let read = |src: &str| super::convert::xrpc_call_from_js(&js(src));
+    let req = read(
+        r#"{ nsid: "a.b.c", params: { n: 1.5, t: true, s: "x\ny", list: [1, [2, null], "z"],
+             skip: undefined, none: null, big: 1e21 }, headers: { "X-A": "v" },
+             proxy: "did:web:x#y" }"#,
+    )
+    .unwrap();
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(req.method, "GET");
+    assert_eq!(req.nsid, "a.b.c");
+    assert_eq!(
+        req.params,
+        pairs(&[
+            ("n", "1.5"),
+            ("t", "true"),
+            ("s", "x\ny"),
+            ("list", "1"),
+            ("list", "2"),
+            ("list", "z"),
+            ("big", "1e+21"),
+        ])
+    );
+    assert_eq!(req.headers, pairs(&[("X-A", "v")]));
+    assert_eq!(req.proxy.as_deref(), Some("did:web:x#y"));
+    assert_eq!((req.body, req.content_type), (None, None));
+
+    let req =
+        read(r#"{ nsid: "a.b.c", method: "post", body: { é: [1, "\u2028"] }, encoding: "x/y" }"#)
+            .unwrap();
+    assert_eq!(req.method, "POST");
+    assert_eq!(
+        req.body.as_deref(),
+        Some("{\"é\":[1,\"\u{2028}\"]}".as_bytes())
+    );
+    assert_eq!(req.content_type.as_deref(), Some("application/json"));
+    // A body of `null` is JSON too; bytes keep their encoding.
+    let req = read(r#"{ nsid: "a.b.c", body: null }"#).unwrap();
+    assert_eq!(
+        (req.method.as_str(), req.body.as_deref()),
+        ("POST", Some(&b"null"[..]))
+    );
+    let req = read(r#"{ nsid: "a.b.c", body: new Uint8Array([0, 255]), encoding: "image/png", method: "POST" }"#)
+        .unwrap();
+    assert_eq!(req.body.as_deref(), Some(&[0u8, 255][..]));
+    assert_eq!(req.content_type.as_deref(), Some("image/png"));
+
+    for (src, message) in [
+        ("42", "xrpc(did, call): call must be an object"),
+        (r#"{ nsid: "a.b.c", nope: 1 }"#, "xrpc call: unknown option"),
+        ("{}", "xrpc: nsid is required"),
+        ("{ nsid: 7 }", "nsid must be a string"),
+        (
+            r#"{ nsid: "a.b.c", method: "PUT" }"#,
+            "xrpc: method must be GET or POST",
+        ),
+        (
+            r#"{ nsid: "a.b.c", method: "poſt" }"#,
+            "xrpc: method must be GET or POST",
+        ),
+        (r#"{ nsid: "a.b.c", method: 1 }"#, "method must be a string"),
+        (
+            r#"{ nsid: "a.b.c", body: () => 1 }"#,
+            "xrpc: body is not JSON-serializable",
+        ),
+        (
+            r#"{ nsid: "a.b.c", body: { n: 1n } }"#,
+            "xrpc: body is not JSON-serializable",
+        ),
+        (
+            r#"{ nsid: "a.b.c", body: new Uint8Array(1), encoding: 1 }"#,
+            "encoding must be a string",
+        ),
+        (
+            r#"{ nsid: "a.b.c", params: [] }"#,
+            "params must be an object",
+        ),
+        (
+            r#"{ nsid: "a.b.c", params: "a=b" }"#,
+            "params must be an object",
+        ),
+        (
+            r#"{ nsid: "a.b.c", params: { a: {} } }"#,
+            "param a must be a string, number or boolean",
+        ),
+        (
+            r#"{ nsid: "a.b.c", params: { a: [1, {}] } }"#,
+            "param a must be a string, number or boolean",
+        ),
+        (
+            r#"{ nsid: "a.b.c", headers: { h: 1n } }"#,
+            "param h must be a string, number or boolean",
+        ),
+        (
+            r#"{ nsid: "a.b.c", proxy: false }"#,
+            "proxy must be a string",
+        ),
+    ] {
+        let e = read(src)
+            .err()
+            .unwrap_or_else(|| panic!("{src} was accepted"));
+        assert_eq!(e.code, crate::error::ErrorCode::InvalidInput, "{src}");
+        assert!(e.message.starts_with(message), "{src}: {}", e.message);
+    }
+}
+
+/// What an answer's body is for the app: JSON when it says so and parses, else its bytes, or
+/// `undefined` when it has none.
+#[wasm_bindgen_test]
+fn xrpc_answers_are_json_bytes_or_nothing() {
+    use crate::platform::HttpResponse;
+    let answer = |content_type: &str, body: &[u8]| HttpResponse {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), content_type.into()),
+            ("x-n".into(), "1".into()),
+        ],
+        body: body.to_vec(),
+        redirected: false,
+    };
+    let data = |resp: &HttpResponse| super::convert::response_data(resp);
+    let text = |v: JsValue| js_sys::JSON::stringify(&v).unwrap().as_string().unwrap();
+    assert_eq!(
+        text(data(&answer("application/json", br#"{"a":[1]}"#))),
+        r#"{"a":[1]}"#
+    );
+    assert!(data(&answer("application/json", b"null")).is_null());
+    for (content_type, body) in [
+        ("application/json", &b"{nope"[..]),
+        ("application/json", b"\xef\xbb\xbf{}"),
+        ("application/json", b"\"\xff\""),
+        ("text/plain", b"{}"),
+    ] {
+        let bytes: js_sys::Uint8Array = data(&answer(content_type, body)).dyn_into().unwrap();
+        assert_eq!(bytes.to_vec(), body, "{content_type}");
+    }
+    assert!(data(&answer("application/json", b"")).is_undefined());
+    assert!(data(&answer("text/plain", b"")).is_undefined());
+    let result = super::convert::xrpc_result(&HttpResponse {
+        status: 201,
+        ..answer("application/json; charset=utf-8", b"[true]")
+    });
+    assert_eq!(
+        text(result),
+        r#"{"status":201,"headers":{"content-type":"application/json; charset=utf-8","x-n":"1"},"data":[true]}"#
     );
 }
 
