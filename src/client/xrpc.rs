@@ -293,24 +293,26 @@ impl<P: Platform> Client<P> {
         }
         let mut live = self.live(did).settled().await?;
         let (request, target) = self.pds_request(&live.session.pds, req)?;
-        if live
-            .session
-            .needs_refresh(self.now(), self.cfg.refresh_margin_secs)
-        {
-            live = self
-                .refresh_replacing(did, &live.session.access_token)
-                .settled()
-                .await?;
+        // Refreshed ahead of expiry, or after the PDS refused the token once. (One await of
+        // each call for both passes: each await is code.)
+        let mut refused = false;
+        loop {
+            if refused
+                || live
+                    .session
+                    .needs_refresh(self.now(), self.cfg.refresh_margin_secs)
+            {
+                live = self
+                    .refresh_replacing(did, &live.session.access_token)
+                    .settled()
+                    .await?;
+            }
+            let resp = self.send_bound(&live, &request, &target).settled().await?;
+            if refused || resp.status != 401 || !is_invalid_token(&resp) {
+                return Ok(resp);
+            }
+            refused = true;
         }
-        let mut resp = self.send_bound(&live, &request, &target).settled().await?;
-        if resp.status == 401 && is_invalid_token(&resp) {
-            live = self
-                .refresh_replacing(did, &live.session.access_token)
-                .settled()
-                .await?;
-            resp = self.send_bound(&live, &request, &target).settled().await?;
-        }
-        Ok(resp)
     }
 
     /// The HTTP request for `req`: its path resolved against the PDS, which it may not leave
