@@ -661,6 +661,95 @@ fn every_config_field_lands_in_its_place() {
     }
 }
 
+/// Each wrong value in the config is refused with a message naming its field and what it must
+/// be; the extremes JavaScript holds exactly are read as they are.
+#[wasm_bindgen_test]
+fn config_values_are_refused_by_name() {
+    let js = |src: &str| {
+        js_sys::Function::new_no_args(&format!(
+            "return {{ clientId: 'https://app.example/c.json', redirectUri: 'https://app.example/cb', {src} }};"
+        ))
+        .call0(&JsValue::NULL)
+        .unwrap()
+    };
+    for (src, message) in [
+        ("clientId: undefined", "config: clientId is required"),
+        ("clientId: 1", "config: clientId must be a string"),
+        ("redirectUri: null", "config: redirectUri must be a string"),
+        ("scope: null", "config: scope must be a string"),
+        ("dbName: new String('x')", "config: dbName must be a string"),
+        (
+            "handleResolution: 'dns'",
+            "config: handleResolution must be an array",
+        ),
+        (
+            "handleResolution: { length: 0 }",
+            "config: handleResolution must be an array",
+        ),
+        (
+            "handleResolution: ['dns', 'x\"']",
+            r#"config: handleResolution: "x\"" is not well-known, dns or xrpc"#,
+        ),
+        (
+            "handleResolution: [1]",
+            r#"config: handleResolution: "" is not well-known, dns or xrpc"#,
+        ),
+        ("allowHttp: 'true'", "config: allowHttp must be a boolean"),
+        ("allowHttp: null", "config: allowHttp must be a boolean"),
+        (
+            "responseMode: 'smoke'",
+            r#"config: responseMode must be query or fragment, not "smoke""#,
+        ),
+        (
+            "refreshMarginSecs: 1.5",
+            "config: refreshMarginSecs must be a whole number",
+        ),
+        (
+            "refreshMarginSecs: NaN",
+            "config: refreshMarginSecs must be a whole number",
+        ),
+        (
+            "refreshMarginSecs: -Infinity",
+            "config: refreshMarginSecs must be a whole number",
+        ),
+        (
+            "refreshMarginSecs: 2 ** 53 + 2",
+            "config: refreshMarginSecs must be a whole number",
+        ),
+        (
+            "refreshMarginSecs: '5'",
+            "config: refreshMarginSecs must be a whole number",
+        ),
+        (
+            "refreshMarginSecs: 5n",
+            "config: refreshMarginSecs must be a whole number",
+        ),
+        (
+            "requestTimeoutMs: -1",
+            "config: requestTimeoutMs must be from 0 to 4294967295",
+        ),
+        (
+            "maxResponseBytes: 2 ** 32",
+            "config: maxResponseBytes must be from 0 to 4294967295",
+        ),
+    ] {
+        let e = super::convert::config_from_js(&js(src))
+            .err()
+            .unwrap_or_else(|| panic!("{src} was accepted"));
+        assert_eq!(e.message, message, "{src}");
+    }
+    let cfg = super::convert::config_from_js(&js(
+        "refreshMarginSecs: -(2 ** 53), requestTimeoutMs: 2 ** 32 - 1, maxResponseBytes: -0, \
+         handleResolution: [], allowHttp: false, scope: '', dbName: 'é\\n'",
+    ))
+    .unwrap();
+    assert_eq!(cfg.refresh_margin_secs, -9_007_199_254_740_992);
+    assert_eq!(cfg.request_timeout_ms, u32::MAX);
+    assert_eq!(cfg.max_response_bytes, 0);
+    assert!(cfg.handle_resolution.is_empty() && !cfg.allow_http);
+    assert_eq!((cfg.scope.as_str(), cfg.db_name.as_str()), ("", "é\n"));
+}
+
 /// The last active account is stored as gloo-storage stores it (a JSON string), which earlier
 /// versions wrote through gloo-storage: each side reads what the other wrote. Anything else in
 /// its place is no account, not an error.
