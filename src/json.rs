@@ -353,10 +353,13 @@ impl<'a> Reader<'a> {
     }
 
     /// The end of an object or array: after the outermost one, only white space may follow.
+    /// (Checked without moving past it: the value's text, `raw`'s, ends at its last byte.)
     fn close(&mut self) -> JsonResult<()> {
         self.depth -= 1;
         if self.depth == 0 {
+            let at = self.pos;
             self.end()?;
+            self.pos = at;
         }
         Ok(())
     }

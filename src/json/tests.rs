@@ -247,6 +247,11 @@ fn a_document_ends_where_its_outermost_object_closes() {
     // A bare array is a document too.
     let mut r = Reader::new(b"[1] 2").unwrap();
     assert!(r.skip().unwrap_err().0.starts_with("expected the end"));
+    // The document's text ends at its last byte, not after the white space that follows
+    // (found by the `json` fuzz target).
+    let mut r = Reader::new(b"\n[\n[[\n0\n]]]\n\n").unwrap();
+    assert_eq!(r.raw().unwrap(), "[\n[[\n0\n]]]");
+    r.finish().unwrap();
 }
 
 #[test]
