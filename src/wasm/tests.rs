@@ -300,57 +300,46 @@ fn xrpc_calls_are_read_value_by_value() {
     assert_eq!(req.body.as_deref(), Some(&[0u8, 255][..]));
     assert_eq!(req.content_type.as_deref(), Some("image/png"));
 
-    for (src, message) in [
-        ("42", "xrpc(did, call): call must be an object"),
-        (r#"{ nsid: "a.b.c", nope: 1 }"#, "xrpc call: unknown option"),
-        ("{}", "xrpc: nsid is required"),
-        ("{ nsid: 7 }", "nsid must be a string"),
+    // Whole calls, then the rest of a call to `a.b.c`.
+    let mut cases = vec![
+        ("42".to_string(), "xrpc(did, call): call must be an object"),
         (
-            r#"{ nsid: "a.b.c", method: "PUT" }"#,
-            "xrpc: method must be GET or POST",
+            r#"{ nsid: "a.b.c", nope: 1 }"#.into(),
+            "xrpc call: unknown option",
         ),
+        ("{}".into(), "xrpc: nsid is required"),
+        ("{ nsid: 7 }".into(), "nsid must be a string"),
+    ];
+    for (rest, message) in [
+        (r#"method: "PUT""#, "xrpc: method must be GET or POST"),
+        (r#"method: "poſt""#, "xrpc: method must be GET or POST"),
+        ("method: 1", "method must be a string"),
+        ("body: () => 1", "xrpc: body is not JSON-serializable"),
+        ("body: { n: 1n }", "xrpc: body is not JSON-serializable"),
         (
-            r#"{ nsid: "a.b.c", method: "poſt" }"#,
-            "xrpc: method must be GET or POST",
-        ),
-        (r#"{ nsid: "a.b.c", method: 1 }"#, "method must be a string"),
-        (
-            r#"{ nsid: "a.b.c", body: () => 1 }"#,
-            "xrpc: body is not JSON-serializable",
-        ),
-        (
-            r#"{ nsid: "a.b.c", body: { n: 1n } }"#,
-            "xrpc: body is not JSON-serializable",
-        ),
-        (
-            r#"{ nsid: "a.b.c", body: new Uint8Array(1), encoding: 1 }"#,
+            "body: new Uint8Array(1), encoding: 1",
             "encoding must be a string",
         ),
+        ("params: []", "params must be an object"),
+        (r#"params: "a=b""#, "params must be an object"),
         (
-            r#"{ nsid: "a.b.c", params: [] }"#,
-            "params must be an object",
-        ),
-        (
-            r#"{ nsid: "a.b.c", params: "a=b" }"#,
-            "params must be an object",
-        ),
-        (
-            r#"{ nsid: "a.b.c", params: { a: {} } }"#,
+            "params: { a: {} }",
             "param a must be a string, number or boolean",
         ),
         (
-            r#"{ nsid: "a.b.c", params: { a: [1, {}] } }"#,
+            "params: { a: [1, {}] }",
             "param a must be a string, number or boolean",
         ),
         (
-            r#"{ nsid: "a.b.c", headers: { h: 1n } }"#,
+            "headers: { h: 1n }",
             "param h must be a string, number or boolean",
         ),
-        (
-            r#"{ nsid: "a.b.c", proxy: false }"#,
-            "proxy must be a string",
-        ),
+        ("proxy: false", "proxy must be a string"),
     ] {
+        cases.push((format!(r#"{{ nsid: "a.b.c", {rest} }}"#), message));
+    }
+    for (src, message) in cases {
+        let src = src.as_str();
         let e = read(src)
             .err()
             .unwrap_or_else(|| panic!("{src} was accepted"));
