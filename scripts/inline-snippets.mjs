@@ -12,6 +12,7 @@
 // and the build fails rather than ship a half-rewritten glue.
 import fs from "node:fs";
 import path from "node:path";
+import { buildSync } from "esbuild";
 
 const out = process.argv[2];
 if (!out) throw new Error("usage: inline-snippets.mjs <out dir>");
@@ -42,8 +43,37 @@ for (const glue of fs.readdirSync(out).filter((f) => f.endsWith(".js"))) {
         if (!exported.includes(name)) die(`${rel} does not export ${name}`);
         return name === alias ? name : `${name}: ${alias}`;
       });
-    const body = source.replace(/^export\s+/gm, "");
-    return `// ${rel}, inlined (scripts/inline-snippets.mjs)\nconst { ${bindings.join(", ")} } = (() => {\n${body}\nreturn { ${exported.join(", ")} };\n})();\n`;
+    // Only what the glue imports, and what that uses: esbuild bundles the snippet from an entry
+    // that re-exports those names, dropping the rest (an export the .wasm does not import, such
+    // as a function only another build uses, and the helpers only it used).
+    const wanted = [...new Set(bindings.map((b) => b.split(":")[0].trim()))];
+    const shaken = buildSync({
+      stdin: {
+        contents: `export { ${wanted.join(", ")} } from "./${path.basename(rel)}";`,
+        resolveDir: path.dirname(path.join(out, rel)),
+      },
+      bundle: true,
+      format: "esm",
+      target: "esnext",
+      treeShaking: true,
+      write: false,
+      logLevel: "silent",
+    }).outputFiles[0].text;
+    const tail = /^export \{([^}]*)\};\s*$/m;
+    const list = shaken.match(tail);
+    if (!list) die(`${rel}: esbuild's output has no export list`);
+    const returned = list[1]
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((spec) => {
+        const [local, name = local] = spec.split(/\s+as\s+/);
+        return local === name ? name : `${name}: ${local}`;
+      });
+    if (returned.length !== wanted.length)
+      die(`${rel}: esbuild exported ${returned.length} names, not ${wanted.length}`);
+    const body = shaken.replace(tail, "");
+    return `// ${rel}, inlined (scripts/inline-snippets.mjs)\nconst { ${bindings.join(", ")} } = (() => {\n${body}\nreturn { ${returned.join(", ")} };\n})();\n`;
   });
   if (inlined.includes("./snippets/")) die(`${glue} still refers to ./snippets/ after inlining`);
   fs.writeFileSync(file, inlined);
