@@ -1,5 +1,6 @@
 //! Converting values between JavaScript and Rust, and Rust futures into Promises. Every value
-//! from the app is checked here, so a wrong type is an `invalid_input` error, never a trap.
+//! from the app is checked here (`xrpc()`'s call values in `glue.js`'s `xrpcCall`, which this
+//! module calls), so a wrong type is an `invalid_input` error, never a trap.
 
 use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
