@@ -782,13 +782,16 @@ export function xrpcCall(call) {
   }
 }
 
+// Made once: every xrpc() and fetchRecords() answer goes through it.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 /** A response body for the app: JSON parsed when the type says JSON and it parses (strict UTF-8,
  * a byte order mark kept, so refused), else the bytes (copied out of Wasm memory), else
  * undefined when empty. */
 export function responseData(type, body) {
   if (type.includes("json")) {
     try {
-      return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(body));
+      return JSON.parse(strictUtf8.decode(body));
     } catch {}
   }
   return body.length ? body.slice() : undefined;

@@ -6,6 +6,18 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::error::{Error, ErrorCode};
 use crate::util::AsciiSplit;
 
+/// Headers as `glue.js` takes them (`header_pairs`' inverse): a line per name and per value.
+pub(crate) fn header_lines(headers: &[(String, String)]) -> String {
+    let mut text = String::new();
+    for (name, value) in headers {
+        text.push_str(name);
+        text.push('\n');
+        text.push_str(value);
+        text.push('\n');
+    }
+    text
+}
+
 /// Headers as `glue.js` passes them: a line per name and per value.
 pub(crate) fn header_pairs(text: &str) -> Vec<(String, String)> {
     let mut parts = text.pieces(b'\n');

@@ -6,7 +6,7 @@ use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::browser::js::Outcome;
+use crate::browser::js::{header_lines, Outcome};
 use crate::client::{LoginOptions, Prompt, RecordsQuery, XrpcRequest};
 use crate::config::{ClientConfig, HandleMethod, ResponseMode};
 use crate::error::{Error, ErrorCode, Result};
@@ -389,19 +389,7 @@ pub(super) fn response_data(resp: &HttpResponse) -> JsValue {
 
 /// `xrpc()`'s answer (see `xrpcResult` in `glue.js`).
 pub(super) fn xrpc_result(resp: &HttpResponse) -> JsValue {
-    js_xrpc_result(resp.status, &head_text(&resp.headers), &resp.body)
-}
-
-/// Headers as `glue.js` takes them: a line per name and per value.
-pub(super) fn head_text(headers: &[(String, String)]) -> String {
-    let mut head = String::new();
-    for (name, value) in headers {
-        head.push_str(name);
-        head.push('\n');
-        head.push_str(value);
-        head.push('\n');
-    }
-    head
+    js_xrpc_result(resp.status, &header_lines(&resp.headers), &resp.body)
 }
 
 /// Runs a future as a JS Promise, turning our errors into `OAuthError`s.

@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::convert::{promise, string_arg};
-use crate::browser::js::{header_pairs, Outcome};
+use crate::browser::js::{header_lines, header_pairs, Outcome};
 use crate::browser::BrowserPlatform;
 use crate::client::{Client, PdsRequest};
 use crate::error::{Error, ErrorCode, Result};
@@ -58,11 +58,7 @@ async fn request_from_js(path: &JsValue, init: &JsValue) -> Result<PdsRequest> {
 
 /// The answer as a `Response`, whatever its status: SDKs read error answers themselves.
 fn response_to_js(resp: &HttpResponse) -> Result<JsValue> {
-    let out = make_response(
-        resp.status,
-        &super::convert::head_text(&resp.headers),
-        &resp.body,
-    );
+    let out = make_response(resp.status, &header_lines(&resp.headers), &resp.body);
     if out.failure().is_some() {
         return Err(Error::new(ErrorCode::InvalidResponse, out.detail()));
     }
