@@ -213,21 +213,16 @@ if want webkit; then
     echo "test: WebKit needs a display: no xvfb-run (run scripts/setup.sh) and no DISPLAY" >&2
     exit 1
   fi
-  # Once more when it fails: in WebKitGTK, about one run in five of these debug-build tests
-  # fails in its first DPoP key (importKey refuses the PKCS#8 with a DataError, or a signature
-  # does not verify against the public point computed in Wasm). It reproduces at the commit
-  # before the sixteenth session, in the wasm-bindgen test binaries only (never in the release
-  # package's e2e runs below), and is not understood yet: see the README's "Browsers". A
-  # second failure fails the stage, and a retry is printed and shows in the summary.
-  WEBKIT_RETRIED=""
-  if ! wasm_pack_test SAFARIDRIVER "${XVFB[@]}" -- --safari --safaridriver "$ATPROTO_WEBKITDRIVER"; then
-    echo "test: WebKit's wasm-bindgen tests FAILED once (output above); running them once more" >&2
-    WEBKIT_RETRIED=", wasm tests retried once after a failure"
-    wasm_pack_test SAFARIDRIVER "${XVFB[@]}" -- --safari --safaridriver "$ATPROTO_WEBKITDRIVER"
-  fi
+  # JSC_useConcurrentJIT=false: WebKitGTK 2.50's Wasm engine computes wrong results, or traps,
+  # in a few of the debug builds' first calls when their baseline (BBQ) code is compiled in the
+  # background. tests/webkit-jit reproduces it with p256 alone (77 wrong points of 4,500 by
+  # default, 0 with this option, 0 in a release build); here it failed about one run in five at
+  # the first DPoP key. The option only moves JavaScriptCore's compilation to the main thread.
+  # The e2e files below run the release package with the engine's defaults, as users have it.
+  wasm_pack_test SAFARIDRIVER JSC_useConcurrentJIT=false "${XVFB[@]}" -- \
+    --safari --safaridriver "$ATPROTO_WEBKITDRIVER"
   if [ -f tests/e2e/run.mjs ]; then
     node tests/e2e/run.mjs "${WEBKIT_E2E_FILES[@]}" webkit
   fi
   passed
-  if [ -n "$WEBKIT_RETRIED" ]; then SUMMARY[-1]="${SUMMARY[-1]%)}$WEBKIT_RETRIED)"; fi
 fi
