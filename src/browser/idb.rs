@@ -114,6 +114,13 @@ impl KeyType for IdbStore {
     type Key = CryptoKey;
 }
 
+/// A write's answer (`put`, `delete`): the glue has made its request when the promise exists,
+/// so both wait in this one function (one state machine in the .wasm, not one each).
+async fn done(promise: Promise) -> Result<()> {
+    js::settle::<Answer>(promise).settled().await?;
+    Ok(())
+}
+
 impl Store for IdbStore {
     fn get(
         &self,
@@ -123,24 +130,18 @@ impl Store for IdbStore {
         self.read(table, key, false)
     }
 
-    async fn put(
+    fn put(
         &self,
         table: Table,
         key: &str,
         value: &[u8],
         dpop: Option<&CryptoKey>,
-    ) -> Result<()> {
-        js::settle::<Answer>(js_put(&self.handle, table.name(), key, value, dpop))
-            .settled()
-            .await?;
-        Ok(())
+    ) -> impl Future<Output = Result<()>> {
+        done(js_put(&self.handle, table.name(), key, value, dpop))
     }
 
-    async fn delete(&self, table: Table, key: &str) -> Result<()> {
-        js::settle::<Answer>(js_delete(&self.handle, table.name(), key))
-            .settled()
-            .await?;
-        Ok(())
+    fn delete(&self, table: Table, key: &str) -> impl Future<Output = Result<()>> {
+        done(js_delete(&self.handle, table.name(), key))
     }
 
     fn take(
