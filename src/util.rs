@@ -327,25 +327,30 @@ pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// Cryptographically secure random bytes: the OS in native builds, `crypto.getRandomValues`
-/// in the browser (getrandom's `wasm_js` backend, which fills Wasm memory in place: 0.2's `js`
-/// feature also shipped a Node.js path, 0.7 KB gzip more).
+/// in the browser (see [`fill_random`]).
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut buf = [0u8; N];
     fill_random(&mut buf)?;
     Ok(buf)
 }
 
-/// Fills `buf` from the platform's CSPRNG, in place.
+/// Fills `buf` from the platform's CSPRNG, in place. In the browser, through `glue.js`'s
+/// `randomFill`, which uses the `getRandomValues` it took when the package was loaded: a page
+/// script that replaces it later neither sees nor chooses the bytes of a DPoP key (getrandom's
+/// `wasm_js` backend looks `crypto.getRandomValues` up at every call; see
+/// `src/browser/crypto.rs`).
 pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf).map_err(|_e| {
-        // In the browser the one source is crypto.getRandomValues: getrandom's messages for
-        // every platform (and std's I/O error texts behind them) stay out of the .wasm.
-        #[cfg(target_arch = "wasm32")]
-        let why = "crypto.getRandomValues is unavailable or failed";
-        #[cfg(not(target_arch = "wasm32"))]
-        let why = _e.to_string();
-        Error::new(ErrorCode::CryptoError, msg!("no secure randomness: ", why))
-    })
+    #[cfg(target_arch = "wasm32")]
+    let filled = crate::browser::crypto::fill_random(buf);
+    #[cfg(not(target_arch = "wasm32"))]
+    let filled = getrandom::fill(buf).map_err(|e| e.to_string());
+    #[cfg(target_arch = "wasm32")]
+    let filled = if filled {
+        Ok(())
+    } else {
+        Err("crypto.getRandomValues is unavailable or failed")
+    };
+    filled.map_err(|why| Error::new(ErrorCode::CryptoError, msg!("no secure randomness: ", why)))
 }
 
 /// A random URL-safe token carrying `N` bytes of entropy.

@@ -8,6 +8,40 @@
 
 const encoder = new TextEncoder();
 
+// ---- Taken when the package is loaded (src/browser/crypto.rs says why)
+// A page script that replaces built-ins afterwards (WebCrypto's methods, typed-array methods and
+// getters, the memory's `buffer`, `Reflect.apply`, `Function.prototype.call`…) must not be
+// called while a DPoP private key is in Wasm memory: `randomFill` and `keyImport` use only
+// these. (A script that runs before the package is loaded can replace anything any library
+// uses; no JavaScript can defend against that.)
+const apply = Reflect.apply;
+const Bytes = Uint8Array;
+const fillBytes = Bytes.prototype.fill;
+const setBytes = Bytes.prototype.set;
+const memoryBuffer = Object.getOwnPropertyDescriptor(globalThis.WebAssembly?.Memory?.prototype ?? {}, "buffer")?.get;
+const webCrypto = globalThis.crypto;
+const drawRandom = webCrypto?.getRandomValues;
+const loadSubtle = webCrypto?.subtle;
+const loadImportKey = loadSubtle?.importKey;
+const EC_IMPORT = { name: "ECDSA", namedCurve: "P-256" };
+const SIGN_ONLY = ["sign"];
+
+/** A view of `len` bytes at `at` in the module's `memory`. */
+const wasmBytes = (memory, at, len) => new Bytes(apply(memoryBuffer, memory, []), at, len);
+
+/** Fills `len` bytes at `at` in Wasm memory from crypto.getRandomValues, in place (at most
+ * 65,536 bytes per call, as getRandomValues allows). False if there is none or it failed. */
+export function randomFill(memory, at, len) {
+  try {
+    for (let done = 0; done < len; done += 65536) {
+      apply(drawRandom, webCrypto, [wasmBytes(memory, at + done, len - done > 65536 ? 65536 : len - done)]);
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 // ---- HTTP (src/browser/http.rs)
 // One HTTP request, start to finish, for src/browser/http.rs (which says why it is JS).
 // `head` is the request's method, URL and headers in one string (one string decoded out of Wasm
@@ -177,16 +211,35 @@ export async function sendSigned(key, head, hasBody, body, timeoutMs, max) {
 
 const NO_SUBTLE = "WebCrypto (crypto.subtle) is not available; the page must be served over https or from localhost";
 
-/** The DPoP key from its PKCS#8 bytes, as a non-extractable ECDSA P-256 key that can only
- * sign. `der` is a view into Wasm memory: importKey copies the bytes before it returns (WebCrypto
- * takes its copy in the synchronous part of the call), so the only other copy is the one Rust
- * wipes as soon as this function returns its promise, and no JS buffer ever holds them. */
-export async function keyImport(der) {
-  const subtle = globalThis.crypto?.subtle;
-  if (!subtle) return failed("unsupported", NO_SUBTLE);
+/** The DPoP key from its PKCS#8 bytes (`len` bytes at `at` in Wasm memory), as a
+ * non-extractable ECDSA P-256 key that can only sign. The bytes are copied into a buffer of
+ * this function's own and zeroed in Wasm memory first, with the functions taken at load; then
+ * `importKey` (also taken at load) takes its own copy in the synchronous part of the call, and
+ * this copy is zeroed too, before anything is awaited. */
+export function keyImport(memory, at, len) {
+  const view = wasmBytes(memory, at, len);
+  const der = new Bytes(len);
+  apply(setBytes, der, [view]);
+  apply(fillBytes, view, [0]);
+  let outcome;
+  let threw = false;
+  try {
+    outcome = loadImportKey && apply(loadImportKey, loadSubtle, ["pkcs8", der, EC_IMPORT, false, SIGN_ONLY]);
+  } catch (e) {
+    threw = true;
+    outcome = e;
+  }
+  apply(fillBytes, der, [0]);
+  return keyAnswer(outcome, threw);
+}
+
+/** What `importKey` answered: its promise, or what the call threw. */
+async function keyAnswer(outcome, threw) {
+  if (!loadImportKey) return failed("unsupported", NO_SUBTLE);
   let key;
   try {
-    key = await subtle.importKey("pkcs8", der, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+    if (threw) throw outcome;
+    key = await outcome;
   } catch (e) {
     return failed("crypto", `importing the DPoP key: ${thrownMessage(e)}`);
   }

@@ -4,7 +4,7 @@
 
 mod broadcast;
 mod clock;
-mod crypto;
+pub(crate) mod crypto;
 mod http;
 mod idb;
 pub(crate) mod js;

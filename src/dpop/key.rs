@@ -109,9 +109,9 @@ pub(crate) fn generate() -> Result<KeyMaterial> {
     // probability; the loop bound only guards against a broken RNG.
     for _ in 0..16 {
         // Filled in place: a scalar returned by value would leave copies in stack frames. In
-        // the browser getrandom's `wasm_js` backend has `crypto.getRandomValues` write straight
-        // into this box through a view of the Wasm memory: no JS buffer ever holds the scalar
-        // (getrandom 0.2's `js` feature staged it in one, so a second draw had to overwrite it).
+        // the browser `crypto.getRandomValues` (as `glue.js` took it at load) writes straight
+        // into this box through a view of the Wasm memory: no JS buffer ever holds the scalar,
+        // and no built-in a page script replaced later runs while it exists.
         let mut scalar = blank_scalar();
         fill_random(scalar.as_mut_slice())?;
         if let Ok(material) = material(scalar) {

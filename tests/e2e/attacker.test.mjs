@@ -8,9 +8,17 @@
 //   - the Wasm linear memory holds no copy of the scalar (big- or little-endian: p256 keeps
 //     scalars as little-endian 32-bit limbs on wasm32).
 // To know what to look for, the test (not the attacker) records every 32-byte value the page
-// draws from crypto.getRandomValues while the login starts, and picks the one whose P-256 public
-// key is the JWK in the DPoP proofs: the scalar. It fails if it cannot find it, so it cannot
-// pass by looking for the wrong thing.
+// draws from crypto.getRandomValues while the login starts (a wrapper the test page installs
+// before the package's module is evaluated, with sessionStorage["e2e.recordDraws"]), and picks
+// the one whose P-256 public key is the JWK in the DPoP proofs: the scalar. It fails if it
+// cannot find it, so it cannot pass by looking for the wrong thing.
+//
+// A second attacker replaces JavaScript built-ins after the package has loaded (WebCrypto's
+// methods, typed-array methods and getters, the Wasm memory's `buffer`, array iteration,
+// `Promise.prototype.then`, `Function.prototype.call`/`apply`, `Reflect.apply`…) and, whenever
+// one of them is called while a login starts, looks at what it was given and at the whole Wasm
+// memory. Any of them running while the scalar sits in Wasm memory, or being handed it, would
+// give it away.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createECDH } from "node:crypto";
@@ -29,16 +37,9 @@ function publicJwk(scalar) {
   return { x: b64url(point.subarray(1, 33)), y: b64url(point.subarray(33, 65)) };
 }
 
-/** Runs in the page before the login starts: records random draws and DPoP proofs. */
+/** Runs in the page before the login starts: records the DPoP proofs the page sends. */
 function instrument() {
-  window.__draws = [];
   window.__proofs = [];
-  const draw = crypto.getRandomValues.bind(crypto);
-  crypto.getRandomValues = (array) => {
-    const out = draw(array);
-    if (array.byteLength === 32) window.__draws.push(Array.from(new Uint8Array(array.buffer, array.byteOffset, 32)));
-    return out;
-  };
   const send = window.fetch.bind(window);
   window.fetch = (input, init) => {
     const headers = input instanceof Request ? input.headers : new Headers(init?.headers);
@@ -46,6 +47,104 @@ function instrument() {
     if (proof) window.__proofs.push(proof);
     return send(input, init);
   };
+}
+
+/** The second attacker: replaces built-ins after the package loaded (see the file's header).
+ *  Each replacement calls the original, so the page works as before. What it finds is compared
+ *  with the recorded draws (the test's scaffolding, to keep the search cheap: a real attacker
+ *  would copy the memory and search it later). */
+async function hookBuiltins() {
+  const pkg = await import("/pkg/atproto_oauth_wasm.js");
+  const { memory } = await pkg.default();
+  const apply = Reflect.apply;
+  const U8 = Uint8Array;
+  const TypedArray = Object.getPrototypeOf(U8.prototype).constructor;
+  const bufferOf = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, "buffer").get;
+  const isView = ArrayBuffer.isView;
+  window.__leaks = [];
+  window.__hookCalls = 0;
+  let busy = false;
+  // Native indexOf for each needle's first byte, then the rest compared: every call of every
+  // replaced built-in scans the whole memory, so this must be fast.
+  const indexOf = U8.prototype.indexOf;
+  const search = (bytes, where) => {
+    const draws = window.__draws;
+    for (let d = 0; d < draws.length; d++) {
+      const be = draws[d];
+      for (const [order, needle] of [
+        ["big-endian", be],
+        ["little-endian", [...be].reverse()],
+      ]) {
+        for (let i = apply(indexOf, bytes, [needle[0]]); i >= 0 && i + 32 <= bytes.length;) {
+          let j = 1;
+          while (j < 32 && bytes[i + j] === needle[j]) j++;
+          if (j === 32) {
+            window.__leaks.push({ draw: d, where: `${where} (${order})` });
+            break;
+          }
+          i = apply(indexOf, bytes, [needle[0], i + 1]);
+        }
+      }
+    }
+  };
+  const look = (name, self, args) => {
+    if (busy || window.__hooksOff) return;
+    busy = true;
+    try {
+      window.__hookCalls++;
+      search(new U8(apply(bufferOf, memory, [])), `Wasm memory during ${name}`);
+      for (const [i, v] of [self, ...args].entries()) {
+        if (isView(v)) search(new U8(v.buffer, v.byteOffset, v.byteLength), `${name} argument ${i}`);
+        else if (v instanceof ArrayBuffer) search(new U8(v), `${name} argument ${i}`);
+      }
+    } finally {
+      busy = false;
+    }
+  };
+  const hookMethod = (owner, key, name) => {
+    const original = owner[key];
+    if (typeof original !== "function") return;
+    Object.defineProperty(owner, key, {
+      configurable: true,
+      writable: true,
+      value: {
+        [name](...args) {
+          look(name, this, args);
+          const out = new.target ? Reflect.construct(original, args, new.target) : apply(original, this, args);
+          look(`${name} (after)`, this, args); // e.g. what getRandomValues wrote
+          return out;
+        },
+      }[name],
+    });
+  };
+  const hookGetter = (owner, key, name) => {
+    const d = Object.getOwnPropertyDescriptor(owner, key);
+    if (!d?.get) return;
+    Object.defineProperty(owner, key, {
+      configurable: true,
+      get() {
+        look(name, this, []);
+        return apply(d.get, this, []);
+      },
+    });
+  };
+  hookMethod(crypto, "getRandomValues", "crypto.getRandomValues");
+  hookMethod(Crypto.prototype, "getRandomValues", "Crypto.prototype.getRandomValues");
+  for (const m of ["importKey", "sign", "digest", "encrypt", "decrypt", "generateKey", "exportKey"])
+    hookMethod(SubtleCrypto.prototype, m, `SubtleCrypto.prototype.${m}`);
+  for (const m of ["subarray", "slice", "set", "fill"]) hookMethod(TypedArray.prototype, m, `TypedArray.${m}`);
+  for (const g of ["byteLength", "length", "buffer", "byteOffset"])
+    hookGetter(TypedArray.prototype, g, `TypedArray.${g}`);
+  hookGetter(WebAssembly.Memory.prototype, "buffer", "WebAssembly.Memory.buffer");
+  hookMethod(Array.prototype, "push", "Array.prototype.push");
+  hookMethod(Array.prototype, Symbol.iterator, "Array.prototype[Symbol.iterator]");
+  hookMethod(Promise.prototype, "then", "Promise.prototype.then");
+  hookMethod(TextEncoder.prototype, "encode", "TextEncoder.encode");
+  hookMethod(TextEncoder.prototype, "encodeInto", "TextEncoder.encodeInto");
+  hookMethod(TextDecoder.prototype, "decode", "TextDecoder.decode");
+  hookMethod(Function.prototype, "call", "Function.prototype.call");
+  hookMethod(Function.prototype, "apply", "Function.prototype.apply");
+  hookMethod(Reflect, "apply", "Reflect.apply");
 }
 
 /** The attacker, in the page. `needles` are byte strings (as arrays) that must appear nowhere. */
@@ -152,6 +251,29 @@ async function attack(needles) {
   return { found, exported, decrypted, keys: kinds, memory: exports.memory.buffer.byteLength };
 }
 
+/** Opens the test page with the draws recorded from before the package loads. */
+async function recordingDraws(page, site) {
+  await page.goto(`${site.url}/`);
+  await page.evaluate(() => sessionStorage.setItem("e2e.recordDraws", "1"));
+  await page.goto(`${site.url}/`);
+  await page.waitFor(() => window.ready === true, undefined, { what: "the test page" });
+}
+
+/** The DPoP scalar among the page's recorded draws: the one whose public key signs its proofs. */
+function scalarOf(draws, proofs) {
+  assert.ok(proofs.length > 0, "the PAR request carried a DPoP proof");
+  const jwk = JSON.parse(Buffer.from(proofs[0].split(".")[0], "base64url")).jwk;
+  const found = [];
+  draws.forEach((d, i) => {
+    try {
+      const pub = publicJwk(d);
+      if (pub.x === jwk.x && pub.y === jwk.y) found.push(i);
+    } catch {}
+  });
+  assert.equal(found.length, 1, `the DPoP scalar is one of the ${draws.length} random draws`);
+  return found[0];
+}
+
 for (const name of browsers()) {
   describe(name, () => {
     let pds, site, browser, stack;
@@ -162,26 +284,15 @@ for (const name of browsers()) {
     test("a script on the page cannot take the DPoP private key", async () => {
       const alice = pds.accounts[0];
       const page = await browser.newPage();
-      await page.goto(`${site.url}/`);
-      await page.waitFor(() => window.ready === true, undefined, { what: "the test page" });
+      await recordingDraws(page, site);
       await page.evaluate(instrument);
       const start = await page.evaluate((h) => window.call("startLogin", h), alice.handle);
       assert.ok(start.ok, JSON.stringify(start));
-      const { draws, proofs } = await page.evaluate(() => ({ draws: window.__draws, proofs: window.__proofs }));
-      assert.ok(proofs.length > 0, "the PAR request carried a DPoP proof");
-      const jwk = JSON.parse(Buffer.from(proofs[0].split(".")[0], "base64url")).jwk;
-
-      // Which draw is the scalar: the one whose public key is the proofs' JWK.
-      const scalars = draws.filter((d) => {
-        try {
-          const pub = publicJwk(d);
-          return pub.x === jwk.x && pub.y === jwk.y;
-        } catch {
-          return false;
-        }
-      });
-      assert.equal(scalars.length, 1, `the DPoP scalar is one of the ${draws.length} random draws`);
-      const scalar = scalars[0];
+      const { draws, proofs } = await page.evaluate(() => ({
+        draws: window.__draws.map((d) => Array.from(d)),
+        proofs: window.__proofs,
+      }));
+      const scalar = draws[scalarOf(draws, proofs)];
       const text = (s) => [...Buffer.from(s)];
       const needles = {
         "scalar (big-endian)": scalar,
@@ -217,6 +328,28 @@ for (const name of browsers()) {
         signedIn.keys.some((k) => /ECDSA private extractable=false sign/.test(k)),
         `the session's key is a non-extractable ECDSA key: ${signedIn.keys.join("; ")}`,
       );
+      await page.close();
+    });
+
+    test("built-ins replaced after the package loaded never see the DPoP private key", async () => {
+      const alice = pds.accounts[0];
+      const page = await browser.newPage();
+      await recordingDraws(page, site);
+      await page.evaluate(instrument);
+      await page.evaluate(hookBuiltins);
+      const start = await page.evaluate((h) => window.call("startLogin", h), alice.handle);
+      assert.ok(start.ok, JSON.stringify(start));
+      const seen = await page.evaluate(() => ({
+        off: (window.__hooksOff = true),
+        draws: window.__draws.map((d) => Array.from(d)),
+        proofs: window.__proofs,
+        leaks: window.__leaks,
+        calls: window.__hookCalls,
+      }));
+      const scalar = scalarOf(seen.draws, seen.proofs);
+      assert.ok(seen.calls > 0, "the replaced built-ins were called while the login started");
+      const leaks = seen.leaks.filter((l) => l.draw === scalar).map((l) => l.where);
+      assert.deepEqual([...new Set(leaks)], [], "no replaced built-in saw the DPoP scalar");
       await page.close();
     });
   });
