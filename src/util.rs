@@ -341,15 +341,11 @@ pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
 /// `src/browser/crypto.rs`).
 pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
     #[cfg(target_arch = "wasm32")]
-    let filled = crate::browser::crypto::fill_random(buf);
+    let filled = crate::browser::crypto::fill_random(buf)
+        .then_some(())
+        .ok_or("crypto.getRandomValues is unavailable or failed");
     #[cfg(not(target_arch = "wasm32"))]
     let filled = getrandom::fill(buf).map_err(|e| e.to_string());
-    #[cfg(target_arch = "wasm32")]
-    let filled = if filled {
-        Ok(())
-    } else {
-        Err("crypto.getRandomValues is unavailable or failed")
-    };
     filled.map_err(|why| Error::new(ErrorCode::CryptoError, msg!("no secure randomness: ", why)))
 }
 

@@ -22,7 +22,9 @@ const flag = (name, fallback) => {
   const i = args.indexOf(name);
   return i < 0 ? fallback : Number(args.splice(i, 2)[1]);
 };
-const release = args.includes("--release") && !!args.splice(args.indexOf("--release"), 1);
+const releaseAt = args.indexOf("--release");
+const release = releaseAt >= 0;
+if (release) args.splice(releaseAt, 1);
 const ROUNDS = flag("--rounds", 300);
 const PAGES = flag("--pages", 5);
 const PER_ROUND = 3;
