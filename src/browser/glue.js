@@ -628,9 +628,10 @@ export function popupClose(popup) {
 }
 
 /** Sends `popup` to `url` and waits for the login with `state` to report on the BroadcastChannel
- * `name`. Resolves, never rejects, to { result } or to an error's { code, message }. */
+ * `name`. Resolves, never rejects, to { result } or to { error }: the popup's error as
+ * `popupReport` sent it, or { code, message } of a failure here. */
 export function popupRun(popup, name, state, url, timeoutMs) {
-  const closed = { code: "popup_closed", message: "the sign-in popup was closed" };
+  const closed = { error: { code: "popup_closed", message: "the sign-in popup was closed" } };
   const isClosed = () => {
     try {
       return popup.closed;
@@ -643,7 +644,7 @@ export function popupRun(popup, name, state, url, timeoutMs) {
   try {
     channel = new BroadcastChannel(name);
   } catch {
-    return Promise.resolve({ code: "unsupported", message: "no BroadcastChannel for the popup" });
+    return Promise.resolve({ error: { code: "unsupported", message: "no BroadcastChannel for the popup" } });
   }
   return new Promise((resolve) => {
     let timer;
@@ -655,11 +656,7 @@ export function popupRun(popup, name, state, url, timeoutMs) {
     };
     channel.onmessage = ({ data }) => {
       if (data?.state !== state) return;
-      settle(
-        data.ok === true
-          ? { result: data.result }
-          : { code: text(data.error?.code), message: text(data.error?.message) },
-      );
+      settle(data.ok === true ? { result: data.result } : { error: Object(data.error) });
     };
     // Believe `closed` only once the popup was seen open on the authorization page (see popup.rs).
     let seenOpenElsewhere = false;
@@ -670,7 +667,9 @@ export function popupRun(popup, name, state, url, timeoutMs) {
         try {
           popup.close();
         } catch {}
-        return settle({ code: "timeout", message: `the sign-in popup did not finish within ${timeoutMs} ms` });
+        return settle({
+          error: { code: "timeout", message: `the sign-in popup did not finish within ${timeoutMs} ms` },
+        });
       }
       if (!isClosed()) {
         try {
@@ -690,16 +689,31 @@ export function popupRun(popup, name, state, url, timeoutMs) {
   });
 }
 
-/** In the popup, after `handleCallback`: hands the result (`code` undefined) or the error to the
+/** In the popup, after `handleCallback`: hands the result, or the `OAuthError` (`failed`), to the
  * opener on the BroadcastChannel `name`, and closes this window. The message is on its way once
  * posted; the close waits a moment all the same. */
-export function popupReport(name, state, result, code, message) {
+export function popupReport(name, state, result, failed) {
   try {
     new BroadcastChannel(name).postMessage(
-      code === undefined ? { state, ok: true, result } : { state, ok: false, error: { code, message } },
+      failed ? { state, ok: false, error: errorFields(result) } : { state, ok: true, result },
     );
   } catch {}
   if (typeof window !== "undefined") setTimeout(() => window.close(), 200);
+}
+
+/** An `OAuthError`'s fields, its causes' too, as plain data: a channel's structured clone of an
+ * `Error` keeps only its name and message. */
+function errorFields(e) {
+  return (
+    e && {
+      code: e.code,
+      message: e.message,
+      serverError: e.serverError,
+      status: e.status,
+      missingScope: e.missingScope,
+      cause: errorFields(e.cause),
+    }
+  );
 }
 
 // ---- The session's fetchHandler (src/wasm/fetch.rs)
@@ -841,7 +855,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 /** A response body for the app: JSON parsed when the type says JSON and it parses (strict UTF-8,
  * a byte order mark kept, so refused), else the bytes (copied out of Wasm memory), else
  * undefined when empty. */
-export function responseData(type, body) {
+function responseData(type, body) {
   if (type.includes("json")) {
     try {
       return JSON.parse(strictUtf8.decode(body));

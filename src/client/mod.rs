@@ -25,7 +25,7 @@ use std::cell::RefCell;
 pub use login::{is_popup_state, CallbackResult, LoginOptions, LoginStart, Prompt};
 #[cfg(feature = "fuzzing")]
 pub(crate) use xrpc::is_invalid_token;
-pub use xrpc::{check_proxy, PdsRequest, RecordsQuery, XrpcRequest};
+pub use xrpc::{check_proxy, PdsRequest, RecordsPage, RecordsQuery, XrpcRequest};
 
 use crate::cache::TtlCache;
 use crate::config::ClientConfig;

@@ -1178,6 +1178,61 @@ fn paging_stops_when_the_cursor_does_not_advance() {
     assert!(f.platform.http.count() - before <= 3, "no endless paging");
 }
 
+/// A `listRecords` answer that is not a page (no `records`, the wrong types, not an object, not
+/// JSON) is `invalid_response`, and a page is read back as `{ records, cursor }` only.
+#[test]
+fn a_records_page_is_checked_and_written_back_as_it_came() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let url = format!(
+        "{PDS}/xrpc/com.atproto.repo.listRecords?repo={}&collection=app.example.page",
+        ALICE_DID.replace(':', "%3A")
+    );
+    let query = RecordsQuery {
+        collection: "app.example.page".into(),
+        ..Default::default()
+    };
+    for body in [
+        r#"{"cursor":"c"}"#,
+        r#"{"records":"x"}"#,
+        r#"{"records":[],"cursor":5}"#,
+        r#""records""#,
+        "[]",
+        r#"{"records":[]"#,
+        "<html></html>",
+    ] {
+        f.platform.http.on(
+            "GET",
+            &url,
+            with_header(json(200, body), "DPoP-Nonce", NONCE),
+        );
+        let e = block_on(c.list_records(ALICE_DID, &query, None))
+            .err()
+            .unwrap_or_else(|| panic!("{body} was taken for a page"));
+        assert_eq!(e.code, ErrorCode::InvalidResponse, "{body}: {}", e.message);
+    }
+    let body = r#"{"extra":1,"records":[{"uri":"at://x/1","value":{"a":[1, 2]}}],"cursor":"n"}"#;
+    f.platform.http.on(
+        "GET",
+        &url,
+        with_header(json(200, body), "DPoP-Nonce", NONCE),
+    );
+    let page = block_on(c.list_records(ALICE_DID, &query, None)).unwrap();
+    assert_eq!(
+        crate::json::to_string(&page),
+        r#"{"records":[{"uri":"at://x/1","value":{"a":[1, 2]}}],"cursor":"n"}"#
+    );
+    // The last page has no cursor, and none is written (not `null`: `cursor?: string`).
+    f.platform.http.on(
+        "GET",
+        &url,
+        with_header(json(200, r#"{"records":[]}"#), "DPoP-Nonce", NONCE),
+    );
+    let last = block_on(c.list_records(ALICE_DID, &query, None)).unwrap();
+    assert_eq!(crate::json::to_string(&last), r#"{"records":[]}"#);
+}
+
 fn client_with_id(platform: &FakePlatform, client_id: &str) -> Client<FakePlatform> {
     let mut cfg = config();
     cfg.client_id = client_id.to_string();

@@ -8,7 +8,7 @@ use super::session::Live;
 use super::Client;
 use crate::dpop::{self, BoundToken};
 use crate::error::{err, Error, ErrorCode, Result};
-use crate::json::{set, FromJson, JsonResult, Reader};
+use crate::json::{required, set, FromJson, JsonResult, Obj, Reader, ToJson};
 use crate::platform::{HttpRequest, HttpResponse, Platform};
 use crate::settled::Settled;
 use crate::util::AsciiSplit;
@@ -163,9 +163,11 @@ impl RecordsQuery {
 }
 
 /// A page of `listRecords`; the records stay raw JSON, handed to the app as they came.
-struct RecordsPage {
-    records: Vec<String>,
-    cursor: Option<String>,
+pub struct RecordsPage {
+    /// The records, each the JSON text the server sent.
+    pub records: Vec<String>,
+    /// Where the next page starts; `None` on the last.
+    pub cursor: Option<String>,
 }
 
 impl FromJson for RecordsPage {
@@ -176,10 +178,22 @@ impl FromJson for RecordsPage {
             "cursor" => set(&mut cursor, key, r.opt_string()?),
             _ => r.skip(),
         })?;
+        // The lexicon requires `records`: an answer without it is not a page.
         Ok(RecordsPage {
-            records: records.unwrap_or_default(),
+            records: required(records, "records")?,
             cursor: cursor.flatten(),
         })
+    }
+}
+
+/// `{ records, cursor }`: the records as they came, and nothing else the server added.
+impl ToJson for RecordsPage {
+    fn write(&self, o: &mut Obj<'_>) {
+        o.raw("records", &msg!("[", util::join(&self.records, ","), "]"));
+        // Absent on the last page, as the server leaves it out (`cursor?: string`).
+        if let Some(cursor) = &self.cursor {
+            o.str("cursor", cursor);
+        }
     }
 }
 
@@ -378,6 +392,21 @@ impl<P: Platform> Client<P> {
         self.dpop_send(&live.key, request, Some(target), Some(access))
     }
 
+    /// One page of the query, from `cursor`; an answer that is not a page is
+    /// `invalid_response`.
+    pub async fn list_records(
+        &self,
+        did: &str,
+        query: &RecordsQuery,
+        cursor: Option<&str>,
+    ) -> Result<RecordsPage> {
+        let resp = self
+            .xrpc(did, &query.request(did, cursor))
+            .settled()
+            .await?;
+        json_body(&resp.body, "listRecords")
+    }
+
     /// Every record of the query, page after page, up to `max` records.
     pub async fn list_all_records(
         &self,
@@ -388,11 +417,10 @@ impl<P: Platform> Client<P> {
         let mut all = Vec::new();
         let mut cursor = query.cursor.clone();
         while all.len() < max {
-            let resp = self
-                .xrpc(did, &query.request(did, cursor.as_deref()))
+            let mut page = self
+                .list_records(did, query, cursor.as_deref())
                 .settled()
                 .await?;
-            let mut page: RecordsPage = json_body(&resp.body, "listRecords")?;
             let got = page.records.len();
             page.records.truncate(max - all.len());
             all.append(&mut page.records);

@@ -318,9 +318,6 @@ extern "C" {
     /// proxy, encoding, params, headers], `body` the bytes to send; or a failure.
     #[wasm_bindgen(js_name = xrpcCall)]
     fn read_xrpc_call(call: &JsValue) -> Outcome;
-    /// The body as the app sees it: parsed JSON, bytes, or `undefined`.
-    #[wasm_bindgen(js_name = responseData)]
-    fn js_response_data(content_type: &str, body: &[u8]) -> JsValue;
     /// `{ status, headers, data }`, from `head`: "name\nvalue\n"….
     #[wasm_bindgen(js_name = xrpcResult)]
     fn js_xrpc_result(status: u16, head: &str, body: &[u8]) -> JsValue;
@@ -382,11 +379,6 @@ fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
     out
 }
 
-/// A response's body as the app sees it (see `responseData` in `glue.js`).
-pub(super) fn response_data(resp: &HttpResponse) -> JsValue {
-    js_response_data(resp.header("content-type").unwrap_or(""), &resp.body)
-}
-
 /// `xrpc()`'s answer (see `xrpcResult` in `glue.js`).
 pub(super) fn xrpc_result(resp: &HttpResponse) -> JsValue {
     js_xrpc_result(resp.status, &header_lines(&resp.headers), &resp.body)
@@ -404,13 +396,16 @@ where
     crate::browser::task::promise(Box::pin(crate::settled::Undropped::new(fut)))
 }
 
-/// `fetchRecords` / `fetchAllRecords` options as a query of `collection`.
-pub(super) fn records_query(collection: String, options: &JsValue) -> Result<RecordsQuery> {
-    check_keys(
-        options,
-        &["repo", "limit", "cursor", "reverse", "maxRecords"],
-        "records options",
-    )?;
+/// `fetchRecords` / `fetchAllRecords` options as a query of `collection`; `maxRecords` only
+/// for `fetchAllRecords` (`all`), which reads it.
+pub(super) fn records_query(
+    collection: String,
+    options: &JsValue,
+    all: bool,
+) -> Result<RecordsQuery> {
+    let keys = ["repo", "limit", "cursor", "reverse", "maxRecords"];
+    let keys = if all { &keys[..] } else { &keys[..4] };
+    check_keys(options, keys, "records options")?;
     Ok(RecordsQuery {
         repo: opt_string(options, "repo")?,
         collection,

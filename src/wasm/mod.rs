@@ -22,8 +22,8 @@ use crate::json;
 use crate::settled::Settled;
 use convert::{
     check_keys, config_from_js, json_array, max_records, opt_bool, opt_string, opt_string_arg,
-    options_arg, promise, records_query, response_data, scope_values, string_arg, to_js,
-    xrpc_call_from_js, xrpc_result,
+    options_arg, promise, records_query, scope_values, string_arg, to_js, xrpc_call_from_js,
+    xrpc_result,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -247,12 +247,9 @@ impl OAuthClient {
             let did = string_arg(&did, "fetchRecords(did)")?;
             let collection = string_arg(&collection, "fetchRecords(collection)")?;
             let options = options_arg(options, "fetchRecords options")?;
-            let query = records_query(collection, &options)?;
-            let resp = inner
-                .xrpc(&did, &query.request(&did, None))
-                .settled()
-                .await?;
-            Ok(response_data(&resp))
+            let query = records_query(collection, &options, false)?;
+            let page = inner.list_records(&did, &query, None).settled().await?;
+            to_js(&json::to_string(&page))
         })
     }
 
@@ -272,7 +269,7 @@ impl OAuthClient {
             let collection = string_arg(&collection, "fetchAllRecords(collection)")?;
             let options = options_arg(options, "fetchAllRecords options")?;
             let max = max_records(&options)?;
-            let query = records_query(collection, &options)?;
+            let query = records_query(collection, &options, true)?;
             json_array(&inner.list_all_records(&did, &query, max).settled().await?)
         })
     }

@@ -15,6 +15,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::convert::get;
 use crate::browser::js;
 use crate::error::{Error, ErrorCode, Result};
 
@@ -27,16 +28,34 @@ extern "C" {
     #[wasm_bindgen(js_name = popupClose)]
     pub(super) fn close(popup: &JsValue);
     #[wasm_bindgen(js_name = popupReport)]
-    fn js_report(channel: &str, state: &str, result: &JsValue, code: Option<&str>, message: &str);
+    fn js_report(channel: &str, state: &str, result: &JsValue, failed: bool);
 
-    /// What `popupRun` resolves to: `{ result }` or `{ code, message }`.
+    /// What `popupRun` resolves to: `{ result }` or `{ error }`.
     type Outcome;
     #[wasm_bindgen(method, getter)]
     fn result(this: &Outcome) -> JsValue;
     #[wasm_bindgen(method, getter)]
-    fn code(this: &Outcome) -> Option<String>;
-    #[wasm_bindgen(method, getter)]
-    fn message(this: &Outcome) -> String;
+    fn error(this: &Outcome) -> JsValue;
+}
+
+/// The popup's error as its `handleCallback` had it: code, message, what the server said, and
+/// its causes (at most `depth` deep: the fields come off a channel).
+fn error_from(fields: &JsValue, depth: u8) -> Error {
+    let text = |key| get(fields, key).as_string();
+    let mut e = Error::new(
+        ErrorCode::from_code(&text("code").unwrap_or_default()),
+        text("message").unwrap_or_default(),
+    )
+    .with_server_error(
+        text("serverError"),
+        get(fields, "status").as_f64().map(|s| s as u16),
+    );
+    e.missing_scope = text("missingScope");
+    let cause = get(fields, "cause");
+    if depth > 0 && cause.is_object() {
+        e = e.with_cause(error_from(&cause, depth - 1));
+    }
+    e
 }
 
 /// The channel a client's popups report on: per database and client id, like session events.
@@ -59,9 +78,11 @@ pub(super) async fn run(
             .await
             .map_err(|e| js::error(ErrorCode::Internal, "popup", &e))?
             .unchecked_into();
-    match outcome.code() {
-        None => Ok(outcome.result()),
-        Some(code) => Err(Error::new(ErrorCode::from_code(&code), outcome.message())),
+    let error = outcome.error();
+    if error.is_object() {
+        Err(error_from(&error, 8))
+    } else {
+        Ok(outcome.result())
     }
 }
 
@@ -69,13 +90,7 @@ pub(super) async fn run(
 /// closes this window.
 pub(super) fn report(channel: &str, state: &str, result: &Result<JsValue>) {
     match result {
-        Ok(value) => js_report(channel, state, value, None, ""),
-        Err(e) => js_report(
-            channel,
-            state,
-            &JsValue::UNDEFINED,
-            Some(e.code.as_str()),
-            &e.message,
-        ),
+        Ok(value) => js_report(channel, state, value, false),
+        Err(e) => js_report(channel, state, &crate::browser::js_error(e), true),
     }
 }

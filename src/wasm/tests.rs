@@ -110,6 +110,8 @@ async fn wrong_argument_types_reject_with_invalid_input() {
         ("limit", JsValue::from(1e300)),
         ("reverse", JsValue::from("true")),
         ("cursor", JsValue::from(7)),
+        // fetchAllRecords' option: one page has no maximum to take.
+        ("maxRecords", JsValue::from(5)),
     ] {
         let options = object(&[(key, value.clone())]);
         assert_eq!(
@@ -362,7 +364,9 @@ fn xrpc_answers_are_json_bytes_or_nothing() {
         body: body.to_vec(),
         redirected: false,
     };
-    let data = |resp: &HttpResponse| super::convert::response_data(resp);
+    let data = |resp: &HttpResponse| {
+        js_sys::Reflect::get(&super::convert::xrpc_result(resp), &"data".into()).unwrap()
+    };
     let text = |v: JsValue| js_sys::JSON::stringify(&v).unwrap().as_string().unwrap();
     assert_eq!(
         text(data(&answer("application/json", br#"{"a":[1]}"#))),

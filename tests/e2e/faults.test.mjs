@@ -321,6 +321,46 @@ for (const name of browsers()) {
     );
 
     test(
+      "an answer to fetchRecords that is not a records page: invalid_response, not the garbage",
+      { skip: !INTERCEPTS.includes(name) && INTERCEPTION },
+      async () => {
+        await open(page);
+        await useClient(page);
+        const url = `${pds.pds}/xrpc/com.atproto.repo.listRecords`;
+        const cors = { "access-control-allow-origin": "*", "access-control-expose-headers": "DPoP-Nonce" };
+        const json = (body) => ({ status: 200, headers: cors, contentType: "application/json", body });
+        const answers = [
+          json('{"cursor":"c"}'), // no records
+          json('{"records":"x"}'),
+          json('{"records":[],"cursor":5}'),
+          json('"records"'),
+          json("[]"),
+          json('{"records":[]'), // cut short
+          { status: 200, headers: cors, contentType: "application/octet-stream", body: "bytes" },
+          { status: 200, headers: cors, contentType: "text/html", body: "<html></html>" },
+        ];
+        for (const answer of answers) {
+          const garbage = await page.intercept(url, answer);
+          try {
+            const r = await callErr(page, "fetchRecords", did, COLLECTION, { limit: 1 });
+            assert.equal(r.code, "invalid_response", `${answer.body}: ${JSON.stringify(r)}`);
+            assert.equal(garbage.hits.length, 1, "answered with garbage");
+          } finally {
+            await garbage.remove();
+          }
+        }
+        // A real page still comes through, with nothing but its records and cursor.
+        const page1 = await call(page, "fetchRecords", did, COLLECTION, { limit: 1 });
+        assert.ok(Array.isArray(page1.records), JSON.stringify(page1));
+        assert.ok(
+          Object.keys(page1).every((k) => k === "records" || k === "cursor"),
+          JSON.stringify(page1),
+        );
+        assert.ok(page1.cursor === undefined || typeof page1.cursor === "string", JSON.stringify(page1));
+      },
+    );
+
+    test(
       "a token response lost after the server rotated: network_error at once, the session kept until the server refuses the spent token, then session_expired saying so",
       { skip: !INTERCEPTS.includes(name) && INTERCEPTION },
       async () => {

@@ -41,7 +41,15 @@ for (const name of browsers().filter((b) => b === "chromium")) {
           button.onclick = () => {
             window.client.startLogin(handle, { display: "popup", ...options }).then(
               (value) => (window.popupOutcome = { ok: true, value }),
-              (e) => (window.popupOutcome = { ok: false, code: e.code, message: e.message }),
+              (e) =>
+                (window.popupOutcome = {
+                  ok: false,
+                  name: e.name,
+                  code: e.code,
+                  message: e.message,
+                  serverError: e.serverError,
+                  status: e.status,
+                }),
             );
           };
           document.body.append(button);
@@ -76,6 +84,20 @@ for (const name of browsers().filter((b) => b === "chromium")) {
         account.did,
       );
       assert.equal(records.ok, true, JSON.stringify(records));
+    });
+
+    test("access denied in the popup: the opener's error is the popup's, serverError included", async () => {
+      const popup = await clickToSignIn({});
+      await authorizeOnPds(popup, { password: account.password, deny: true });
+      await popup.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`));
+      await popup.waitFor(() => window.ready === true, undefined, { what: "the callback page in the popup" });
+      const there = await popup.evaluate(() => window.call("handleCallback")).catch(() => undefined);
+      const got = await outcome();
+      assert.equal(got.ok, false, JSON.stringify(got));
+      assert.equal(got.name, "OAuthError");
+      assert.equal(got.code, "access_denied", JSON.stringify(got));
+      assert.equal(got.serverError, "access_denied", JSON.stringify(got));
+      if (there) assert.equal(got.message, there.message);
     });
 
     test("the user closing the popup on a page without COOP: popup_closed, right away", async () => {
