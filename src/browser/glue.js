@@ -825,9 +825,14 @@ export function xrpcCall(call) {
     let type = null;
     if (body !== undefined) {
       const tag = typeof body === "object" && body !== null ? body[Symbol.toStringTag] : undefined;
-      if (tag === "Uint8Array" || tag === "ArrayBuffer") {
-        body = new Uint8Array(body);
+      // Bytes: an ArrayBuffer or any view of one (JSON would send a view as an object of indices).
+      if (tag === "ArrayBuffer" || ArrayBuffer.isView(body)) {
+        body =
+          tag === "ArrayBuffer" ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
         type = string("encoding") ?? "application/octet-stream";
+      } else if (tag === "Blob" || tag === "File") {
+        // JSON would send `{}`; reading it would make this call asynchronous.
+        return failed("invalid", "xrpc: body is a Blob: pass its bytes (await blob.arrayBuffer())");
       } else {
         let json;
         try {

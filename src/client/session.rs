@@ -623,36 +623,31 @@ impl<P: Platform> Client<P> {
             .lock(&lock_name(client_id, did))
             .settled()
             .await?;
+        // Tokens this tab could not store are the current ones; the stored ones are spent.
+        let unsaved = self.unsaved.borrow_mut().remove(did);
+        let read = read_session(&self.platform, client_id, did).settled().await;
+        let restored;
         // One await of each call for every way through (each await is code).
-        let (outcome, legacy) = match read_session(&self.platform, client_id, did).settled().await {
-            Ok(stored) => {
-                // Tokens this tab could not store are the current ones; the stored ones are spent.
-                let unsaved = self.unsaved.borrow_mut().remove(did);
-                let restored;
-                let current = match (&unsaved, &stored) {
-                    (Some(u), _) => Some((&*u.live.session, &*u.live.key)),
-                    (None, Some(stored)) => match self.stored_key(stored).settled().await {
-                        Ok(r) => {
-                            restored = r;
-                            Some((&stored.record, &restored.key))
-                        }
-                        Err(_) => None,
-                    },
-                    (None, None) => None,
-                };
-                if let Some((session, key)) = current {
-                    self.revoke(session, key, client_id).settled().await;
+        let current = match (&unsaved, read.as_ref().ok().and_then(Option::as_ref)) {
+            (Some(u), _) => Some((&*u.live.session, &*u.live.key)),
+            (None, Some(stored)) => match self.stored_key(stored).settled().await {
+                Ok(r) => {
+                    restored = r;
+                    Some((&stored.record, &restored.key))
                 }
-                (Ok(()), stored.as_ref().is_some_and(|s| s.legacy))
-            }
-            // An unreadable record must still go away (also where version 0.1 kept it).
-            Err(e) => (Err(e), true),
+                Err(_) => None,
+            },
+            (None, None) => None,
         };
-        if legacy {
+        if let Some((session, key)) = current {
+            self.revoke(session, key, client_id).settled().await;
+        }
+        // An unreadable record goes away all the same (also where version 0.1 kept it), and
+        // the sign-out succeeds: its tokens cannot be revoked, as when the server is down.
+        if read.map_or(true, |stored| stored.is_some_and(|s| s.legacy)) {
             self.platform.delete(Table::Sessions, did).settled().await?;
         }
-        self.delete_session(did, "signed out").settled().await?;
-        outcome
+        self.delete_session(did, "signed out").settled().await
     }
 
     /// Stores the session a login just produced, under the session's lock (so a refresh of an

@@ -301,6 +301,22 @@ fn xrpc_calls_are_read_value_by_value() {
         .unwrap();
     assert_eq!(req.body.as_deref(), Some(&[0u8, 255][..]));
     assert_eq!(req.content_type.as_deref(), Some("image/png"));
+    // Any view of bytes is its bytes, from its offset (JSON would make it an object of indices).
+    for view in [
+        "new DataView(new Uint8Array([9, 0, 255, 9]).buffer, 1, 2)",
+        "new Int8Array([0, -1])",
+        "new Uint8ClampedArray([0, 255])",
+        "new Uint8Array([9, 0, 255]).subarray(1)",
+        "new Uint8Array([0, 255]).buffer",
+    ] {
+        let req = read(&format!(r#"{{ nsid: "a.b.c", body: {view} }}"#)).unwrap();
+        assert_eq!(req.body.as_deref(), Some(&[0u8, 255][..]), "{view}");
+        assert_eq!(
+            req.content_type.as_deref(),
+            Some("application/octet-stream"),
+            "{view}"
+        );
+    }
 
     // Whole calls, then the rest of a call to `a.b.c`.
     let mut cases = vec![
@@ -318,6 +334,8 @@ fn xrpc_calls_are_read_value_by_value() {
         ("method: 1", "method must be a string"),
         ("body: () => 1", "xrpc: body is not JSON-serializable"),
         ("body: { n: 1n }", "xrpc: body is not JSON-serializable"),
+        // JSON would send `{}`: a Blob's bytes are read with `await blob.arrayBuffer()`.
+        ("body: new Blob([\"x\"])", "xrpc: body is a Blob"),
         (
             "body: new Uint8Array(1), encoding: 1",
             "encoding must be a string",

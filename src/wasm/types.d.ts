@@ -21,13 +21,14 @@ export interface OAuthClientConfig {
   allowHttp?: boolean;
   /** Where the authorization response comes back. Default "query". */
   responseMode?: "query" | "fragment";
-  /** Refresh this many seconds before the access token expires. Default 60. */
+  /** Refresh this many seconds before the access token expires (capped at half the tokens'
+   *  lifetime). Default 60, at most 86400. */
   refreshMarginSecs?: number;
   /** Milliseconds a request may take, from sending it to the last byte of the answer; then it
    *  fails with code "timeout". Default 30000 (at most 600000). */
   requestTimeoutMs?: number;
   /** The largest XRPC response body accepted, in bytes ("response_too_large" beyond it).
-   *  Default 16 MiB. Identity, metadata and OAuth responses are capped at 1 MiB. */
+   *  Default 16 MiB, at least 1024. Identity, metadata and OAuth responses are capped at 1 MiB. */
   maxResponseBytes?: number;
   /** IndexedDB database name. Default "atproto-oauth". */
   dbName?: string;
@@ -36,7 +37,8 @@ export interface OAuthClientConfig {
 export interface LoginOptions {
   /** Overrides the configured scope for this login. */
   scope?: string;
-  /** Pre-fills the account on the sign-in page. Default: the handle or DID you passed. */
+  /** Pre-fills the account on the sign-in page. Default: the account's verified handle, else
+   *  its DID (none when you passed a server URL). */
   loginHint?: string;
   /** "create" is sign-up; it is refused (code "unsupported") by a server whose metadata does
    *  not list it in prompt_values_supported. */
@@ -51,7 +53,7 @@ export interface LoginOptions {
    *  has come back and closed. "page" (default) and "touch" only tell the server. */
   display?: "page" | "popup" | "touch";
   /** Popup only: give up after this many milliseconds (code "timeout", the popup is closed).
-   *  Default 300000 (5 minutes). */
+   *  Default 300000 (5 minutes), at most 3600000. */
   popupTimeoutMs?: number;
 }
 
@@ -152,7 +154,9 @@ export interface XrpcCall {
   /** Default: "POST" when there is a body, else "GET". */
   method?: "GET" | "POST";
   params?: Record<string, string | number | boolean | Array<string | number | boolean> | undefined>;
-  /** A JSON value (sent as application/json), or bytes (Uint8Array / ArrayBuffer) sent with `encoding`. */
+  /** A JSON value (sent as application/json), or bytes (an ArrayBuffer or any view of one:
+   *  Uint8Array, DataView, …) sent with `encoding`. A Blob is refused ("invalid_input"): pass
+   *  `await blob.arrayBuffer()`. */
   body?: unknown;
   /** Content type for a bytes body. Default "application/octet-stream". */
   encoding?: string;
