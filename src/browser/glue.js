@@ -47,7 +47,8 @@ export function randomFill(memory, at, len) {
 // `head` is the request's method, URL and headers in one string (one string decoded out of Wasm
 // memory per request, not one per part): "METHOD\nURL\nname\nvalue\n…".
 // Resolves, never rejects, to { status, headers: "name\nvalue\n"…, body, redirected } or to
-// { failure: "invalid" | "network" | "timeout" | "too_large" | "crypto", detail }.
+// { failure: "invalid" | "network" | "timeout" | "too_large" | "redirect" | "crypto", detail }
+// ("redirect": a request with a body was answered with a redirect, which it does not follow).
 
 const failed = (failure, detail = "") => ({ failure, detail });
 
@@ -107,6 +108,9 @@ async function exchange(parts, at, payload, timeoutMs, max) {
       method: parts[at],
       headers: list,
       body: payload,
+      // A body goes only where it was addressed: a redirect would re-send it (307, 308), with
+      // the code verifier or the refresh token of a token request, to wherever it points.
+      redirect: payload === undefined ? "follow" : "manual",
       signal: controller.signal,
     });
   } catch (e) {
@@ -120,6 +124,7 @@ async function exchange(parts, at, payload, timeoutMs, max) {
     if (!(response instanceof Response)) {
       return failed("network", "fetch resolved to something other than a Response");
     }
+    if (response.type === "opaqueredirect") return failed("redirect");
     const declared = Number(response.headers.get("content-length") ?? NaN);
     if (declared > max) {
       controller.abort();

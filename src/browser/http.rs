@@ -154,6 +154,13 @@ impl FetchHttp {
                     ErrorCode::CryptoError,
                     msg!("signing a DPoP proof: ", detail),
                 ),
+                "redirect" => Error::new(
+                    ErrorCode::InvalidResponse,
+                    msg!(
+                        what(),
+                        ": answered with a redirect, which a request with a body never follows"
+                    ),
+                ),
                 _ => Error::new(ErrorCode::NetworkError, msg!(what(), ": ", detail)),
             });
         }

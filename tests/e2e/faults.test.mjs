@@ -56,6 +56,28 @@ async function startHungServer(mode) {
   };
 }
 
+/** A server that lets any cross-origin request through CORS and records every request but the
+ *  preflights: where a followed redirect would deliver a request's body. */
+async function startCollector() {
+  const got = [];
+  const server = http.createServer((req, res) => {
+    const cors = {
+      "access-control-allow-origin": "*",
+      "access-control-allow-methods": "*",
+      "access-control-allow-headers": req.headers["access-control-request-headers"] ?? "*",
+    };
+    if (req.method === "OPTIONS") return res.writeHead(204, cors).end();
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      got.push({ method: req.method, url: req.url, body, dpop: req.headers.dpop });
+      res.writeHead(200, { ...cors, "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, got, close: () => server.close() };
+}
+
 for (const name of browsers()) {
   describe(name, () => {
     let pds, site, stack, page, did;
@@ -315,6 +337,37 @@ for (const name of browsers()) {
           } finally {
             await garbage.remove();
           }
+        }
+        await stillWorks(page, did);
+      },
+    );
+
+    test(
+      "a redirect from the token endpoint is not followed: the refresh token and proof go nowhere else, invalid_response, the session kept",
+      { skip: !INTERCEPTS.includes(name) && INTERCEPTION },
+      async () => {
+        await open(page);
+        await useClient(page);
+        const collector = await startCollector();
+        const cors = { "access-control-allow-origin": "*", "access-control-expose-headers": "DPoP-Nonce" };
+        try {
+          for (const status of [307, 308]) {
+            const redirect = await page.intercept(`${pds.pds}/oauth/token`, {
+              status,
+              headers: { ...cors, location: `${collector.url}/steal`, "dpop-nonce": "n" },
+              body: "",
+            });
+            try {
+              const r = await callErr(page, "refresh", did);
+              assert.equal(r.code, "invalid_response", JSON.stringify(r));
+              assert.equal(redirect.hits.length, 1, "the token endpoint answered with the redirect");
+            } finally {
+              await redirect.remove();
+            }
+          }
+          assert.deepEqual(collector.got, [], "nothing reached the redirect's target");
+        } finally {
+          collector.close();
         }
         await stillWorks(page, did);
       },
