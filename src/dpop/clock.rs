@@ -28,6 +28,8 @@ const FIRST_STEP: i64 = 300;
 /// time zone (whole hours, up to 26 h) takes at most 17 steps, minutes take 1 to 3. A clock
 /// further off gets the server's error.
 pub(crate) const MAX_STEPS: u32 = 20;
+/// Offsets the search finds within [`MAX_STEPS`], with room to spare (in seconds: 3 days).
+pub(crate) const REACH: u64 = 3 * 86_400;
 
 /// A search for a server's clock offset, from the offsets tried and which way each was off.
 #[derive(Debug)]
@@ -217,6 +219,10 @@ mod tests {
         ] {
             let steps = steps_to_converge(offset).unwrap_or_else(|| panic!("{offset} s"));
             assert!(steps <= most, "{offset} s took {steps} steps");
+        }
+        // `REACH`, the most an offset shared with other servers may be, is found either way.
+        for offset in [REACH as i64, -(REACH as i64)] {
+            assert!(steps_to_converge(offset).is_some(), "{offset} s");
         }
         // Beyond what it covers, it gives up instead of looping.
         assert_eq!(steps_to_converge(30 * 24 * 3600), None);

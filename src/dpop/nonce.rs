@@ -105,8 +105,16 @@ impl Server {
 pub(crate) struct NonceCache {
     servers: RefCell<StrMap<Server>>,
     /// The offset learned last, from any server: the first guess for a server not heard from
-    /// yet, since what is usually wrong is this device's clock, not the servers'.
+    /// yet, since what is usually wrong is this device's clock, not the servers'. Only one the
+    /// clock search can come back from ([`shareable`]).
     last_offset: RefCell<Option<i64>>,
+}
+
+/// Whether an offset may be the first guess for other servers: one beyond the clock search's
+/// reach (a server's `Date` years off, which a hostile server may send) would have every other
+/// server refuse the proofs with no way back.
+fn shareable(offset: i64) -> bool {
+    offset.unsigned_abs() <= super::clock::REACH
 }
 
 impl NonceCache {
@@ -134,7 +142,9 @@ impl NonceCache {
 
     /// Records the server's clock offset; returns whether it changed.
     pub fn set_offset(&self, origin: &str, offset: i64) -> bool {
-        *self.last_offset.borrow_mut() = Some(offset);
+        if shareable(offset) {
+            *self.last_offset.borrow_mut() = Some(offset);
+        }
         self.update(origin, |s| s.offset.replace(offset) != Some(offset))
     }
 
@@ -153,7 +163,7 @@ impl NonceCache {
 
     /// Adopts a stored record for `origin`.
     fn load(&self, origin: &str, server: Server) {
-        if let Some(offset) = server.offset {
+        if let Some(offset) = server.offset.filter(|&o| shareable(o)) {
             self.last_offset.borrow_mut().get_or_insert(offset);
         }
         self.servers.borrow_mut().insert(origin.to_string(), server);
@@ -310,5 +320,30 @@ mod tests {
         assert_eq!(next.cache().get(origin, "jkt-new").as_deref(), Some("n2"));
         assert_eq!(next.cache().offset(origin), 600);
         assert_eq!(next.cache().offset("https://elsewhere.example"), 600);
+    }
+
+    /// An offset beyond what the clock search reaches (a server whose `Date` is years off, as a
+    /// hostile one may send) is that server's alone: as the first guess elsewhere, every other
+    /// server would refuse the proofs and the search could never come back.
+    #[test]
+    fn an_offset_beyond_the_search_is_not_the_guess_for_other_servers() {
+        let cache = NonceCache::default();
+        assert!(cache.set_offset("https://near.example", -7200));
+        let far = 250_000_000_000; // a `Date` in the year 9999
+        assert!(cache.set_offset("https://far.example", far));
+        assert_eq!(cache.offset("https://far.example"), far);
+        assert_eq!(cache.offset("https://other.example"), -7200);
+        assert!(cache.set_offset("https://far.example", -far));
+        assert_eq!(cache.offset("https://other.example"), -7200);
+
+        // Nor when read back from storage by the next page.
+        let p = FakePlatform::default();
+        let first = PersistedNonces::default();
+        assert!(first.cache().set_offset("https://far.example", far));
+        first.save(&p, Some("https://far.example"));
+        let next = PersistedNonces::default();
+        block_on(next.load(&p, "https://far.example"));
+        assert_eq!(next.cache().offset("https://far.example"), far);
+        assert_eq!(next.cache().offset("https://other.example"), 0);
     }
 }
