@@ -1178,6 +1178,43 @@ fn paging_stops_when_the_cursor_does_not_advance() {
     assert!(f.platform.http.count() - before <= 3, "no endless paging");
 }
 
+#[test]
+fn paging_stops_when_the_cursors_go_round_in_a_cycle() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let base = format!(
+        "{PDS}/xrpc/com.atproto.repo.listRecords?repo={}&collection=app.example.cycle",
+        ALICE_DID.replace(':', "%3A")
+    );
+    let page = |cursor: &str| {
+        with_header(
+            json(
+                200,
+                &format!(r#"{{"cursor":"{cursor}","records":[{{"uri":"at://x/{cursor}"}}]}}"#),
+            ),
+            "DPoP-Nonce",
+            NONCE,
+        )
+    };
+    // a → b → c → a → …: no cursor repeats right away.
+    f.platform.http.on("GET", &base, page("a"));
+    for (from, to) in [("a", "b"), ("b", "c"), ("c", "a")] {
+        f.platform
+            .http
+            .on("GET", &format!("{base}&cursor={from}"), page(to));
+    }
+    let query = RecordsQuery {
+        collection: "app.example.cycle".into(),
+        ..Default::default()
+    };
+    let before = f.platform.http.count();
+    let all = block_on(c.list_all_records(ALICE_DID, &query, usize::MAX)).unwrap();
+    let sent = f.platform.http.count() - before;
+    assert!(sent <= 10, "no endless paging: {sent} requests");
+    assert!(all.len() >= 4 && all.len() <= 10, "{} records", all.len());
+}
+
 /// A `listRecords` answer that is not a page (no `records`, the wrong types, not an object, not
 /// JSON) is `invalid_response`, and a page is read back as `{ records, cursor }` only.
 #[test]

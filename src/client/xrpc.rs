@@ -416,6 +416,12 @@ impl<P: Platform> Client<P> {
     ) -> Result<Vec<String>> {
         let mut all = Vec::new();
         let mut cursor = query.cursor.clone();
+        // A server whose cursors come round again (the one it was given, or a → b → a) would
+        // page forever. Brent's cycle detection: each cursor is compared with one kept from
+        // earlier, which moves to the latest after 1, 2, 4, … pages; any cycle meets it again
+        // within twice its length, in constant memory.
+        let mut kept = cursor.clone();
+        let (mut span, mut since) = (1u32, 0u32);
         while all.len() < max {
             let mut page = self
                 .list_records(did, query, cursor.as_deref())
@@ -424,11 +430,14 @@ impl<P: Platform> Client<P> {
             let got = page.records.len();
             page.records.truncate(max - all.len());
             all.append(&mut page.records);
-            // A server that hands back the cursor it was given would page forever.
-            let stuck = page.cursor.is_some() && page.cursor == cursor;
             cursor = page.cursor;
-            if cursor.is_none() || got == 0 || stuck {
+            if cursor.is_none() || got == 0 || cursor == kept {
                 break;
+            }
+            since += 1;
+            if since == span {
+                kept = cursor.clone();
+                (span, since) = (span.saturating_mul(2), 0);
             }
         }
         Ok(all)

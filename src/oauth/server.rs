@@ -94,7 +94,8 @@ pub(crate) fn par_request(server: &AuthServerMetadata, req: &AuthorizationReques
 
 struct ParBody {
     request_uri: String,
-    expires_in: Option<i64>,
+    /// REQUIRED (RFC 9126 section 2.2).
+    expires_in: i64,
 }
 
 impl FromJson for ParBody {
@@ -102,12 +103,12 @@ impl FromJson for ParBody {
         let (mut request_uri, mut expires_in) = (None, None);
         r.object(&mut |r, key| match key {
             "request_uri" => set(&mut request_uri, key, r.string()?),
-            "expires_in" => set(&mut expires_in, key, r.opt_integer()?),
+            "expires_in" => set(&mut expires_in, key, r.integer()?),
             _ => r.skip(),
         })?;
         Ok(ParBody {
             request_uri: required(request_uri, "request_uri")?,
-            expires_in: expires_in.flatten(),
+            expires_in: required(expires_in, "expires_in")?,
         })
     }
 }
@@ -122,7 +123,7 @@ pub(crate) fn process_par_response(resp: &HttpResponse) -> Result<String> {
         ));
     }
     let body: ParBody = json_body(&resp.body, "PAR response")?;
-    if body.request_uri.is_empty() || body.expires_in.is_some_and(|e| e <= 0) {
+    if body.request_uri.is_empty() || body.expires_in <= 0 {
         return err(
             ErrorCode::InvalidResponse,
             "PAR response has no usable request_uri",
@@ -212,6 +213,9 @@ pub(crate) struct Tokens {
     pub expires_at: Option<i64>,
 }
 
+/// The longest token lifetime believed; a longer-lived token is refreshed after it.
+const MAX_LIFETIME_SECS: i64 = 366 * 86_400;
+
 /// Validates a token response, of either grant.
 pub(crate) fn process_token_response(resp: &HttpResponse, now: i64) -> Result<Tokens> {
     if !resp.is_success() {
@@ -243,8 +247,13 @@ pub(crate) fn process_token_response(resp: &HttpResponse, now: i64) -> Result<To
         .sub
         .ok_or_else(|| Error::new(ErrorCode::InvalidResponse, "the token response has no sub"))?;
     parse_did(&sub).map_err(|e| e.wrap(ErrorCode::InvalidResponse, "sub"))?;
-    if body.access_token.is_empty() {
-        return err(ErrorCode::InvalidResponse, "empty access_token");
+    // It goes out in `Authorization: DPoP <token>`, as RFC 9449's token68 (RFC 7235).
+    let token68 = |b: u8| b.is_ascii_alphanumeric() || util::one_of(b, b"-._~+/=");
+    if body.access_token.is_empty() || !body.access_token.bytes().all(token68) {
+        return err(
+            ErrorCode::InvalidResponse,
+            "the access_token is empty or not token68",
+        );
     }
     Ok(Tokens {
         access_token: AccessToken::new(body.access_token),
@@ -254,12 +263,13 @@ pub(crate) fn process_token_response(resp: &HttpResponse, now: i64) -> Result<To
             .map(RefreshToken::new),
         scope,
         sub,
-        // Saturating: a huge expires_in from a server must neither overflow nor wrap around
-        // into the past (which would force a refresh before every call).
+        // At most a year: a huge expires_in from a server must neither overflow nor wrap
+        // around into the past (which would force a refresh before every call), nor reach the
+        // app as an `expiresAt` JavaScript cannot hold.
         expires_at: body
             .expires_in
             .filter(|e| *e > 0)
-            .map(|e| now.saturating_add(e)),
+            .map(|e| now.saturating_add(e.min(MAX_LIFETIME_SECS))),
     })
 }
 
@@ -306,11 +316,36 @@ mod tests {
         assert_eq!(t.refresh_token, Some(RefreshToken::new("rt")));
     }
 
+    /// A huge `expires_in` neither overflows nor reaches the app as an integer JavaScript
+    /// cannot hold (`expiresAt`, a `Date`): a lifetime is at most a year, after which the
+    /// client refreshes, which a longer-lived token survives.
     #[test]
-    fn a_huge_expires_in_saturates() {
-        let huge = token_json("").replace("3599", &i64::MAX.to_string());
-        let t = process_token_response(&json(200, &huge), 1_700_000_000).unwrap();
-        assert_eq!(t.expires_at, Some(i64::MAX));
+    fn a_huge_expires_in_is_a_year() {
+        for huge in [i64::MAX, 1 << 53, 400 * 86_400] {
+            let body = token_json("").replace("3599", &huge.to_string());
+            let t = process_token_response(&json(200, &body), 1_700_000_000).unwrap();
+            assert_eq!(t.expires_at, Some(1_700_000_000 + 366 * 86_400), "{huge}");
+        }
+    }
+
+    /// The access token goes into the `Authorization` header as RFC 9449's token68: anything
+    /// else would make every call fail (the header refused) while the session looked fine.
+    #[test]
+    fn an_access_token_that_cannot_be_a_header_is_refused() {
+        for bad in [r"a\u0000b", "a b", r"a\r\nX: y", "é", r#"a\"b"#] {
+            let body = token_json("").replace(r#""at""#, &format!(r#""{bad}""#));
+            let e = process_token_response(&json(200, &body), 0).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidResponse, "{bad}: {}", e.message);
+        }
+        for good in [
+            "aZ09-._~+/",
+            "abc==",
+            "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.sig",
+        ] {
+            let body = token_json("").replace(r#""at""#, &format!(r#""{good}""#));
+            let t = process_token_response(&json(200, &body), 0).unwrap();
+            assert_eq!(t.access_token.expose(), good);
+        }
     }
 
     #[test]
@@ -376,6 +411,16 @@ mod tests {
             "urn:ietf:params:oauth:request_uri:x"
         );
         assert!(process_par_response(&json(201, r#"{"expires_in":299}"#)).is_err());
+        // RFC 9126 section 2.2: expires_in is REQUIRED, a positive number of seconds.
+        for body in [
+            r#"{"request_uri":"urn:x"}"#,
+            r#"{"request_uri":"urn:x","expires_in":null}"#,
+            r#"{"request_uri":"urn:x","expires_in":0}"#,
+            r#"{"request_uri":"urn:x","expires_in":"60"}"#,
+        ] {
+            let e = process_par_response(&json(201, body)).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidResponse, "{body}");
+        }
         process_revocation_response(&json(200, "")).unwrap();
         assert_eq!(
             process_revocation_response(&json(400, r#"{"error":"unsupported_token_type"}"#))
