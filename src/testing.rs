@@ -78,6 +78,8 @@ pub struct MockHttp {
     pub log: RefCell<Vec<HttpRequest>>,
     /// Routes whose next answer is computed (the server acts) but never arrives.
     lose_next: RefCell<Vec<(String, String)>>,
+    /// Routes whose next answer is computed (the server acts) but arrives with its body mangled.
+    garble_next: RefCell<Vec<(String, String)>>,
     /// URL prefixes of servers that never answer: requests fail as the platform's deadline does.
     hung: RefCell<Vec<String>>,
 }
@@ -102,6 +104,14 @@ impl MockHttp {
     /// back: the caller sees a network error.
     pub fn lose_next_response(&self, method: &str, url: &str) {
         self.lose_next
+            .borrow_mut()
+            .push((method.to_string(), url.to_string()));
+    }
+
+    /// The server handles the next request to this route, but its answer's body arrives
+    /// mangled (a proxy's fault): the status and headers are the server's.
+    pub fn garble_next_response(&self, method: &str, url: &str) {
+        self.garble_next
             .borrow_mut()
             .push((method.to_string(), url.to_string()));
     }
@@ -143,7 +153,15 @@ impl Http for MockHttp {
             .find(|(m, u, _)| *m == request.method && *u == request.url)
         {
             Some((_, _, f)) => {
-                let response = f(&request);
+                let mut response = f(&request);
+                let mut garble = self.garble_next.borrow_mut();
+                if let Some(i) = garble
+                    .iter()
+                    .position(|(m, u)| *m == request.method && *u == request.url)
+                {
+                    garble.remove(i);
+                    response.body.truncate(response.body.len() / 2);
+                }
                 let mut lose = self.lose_next.borrow_mut();
                 if let Some(i) = lose
                     .iter()

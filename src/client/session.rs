@@ -586,8 +586,10 @@ impl<P: Platform> Client<P> {
                     (reason, e)
                 }
                 Err(e) => {
-                    // An answer did arrive: nothing was lost in flight.
-                    if !unsaved {
+                    // An answer did arrive: nothing was lost in flight, unless it was a success
+                    // this client could not read (the server may have rotated): then the mark
+                    // stored before sending stays.
+                    if !unsaved && !resp.is_success() {
                         self.write_session(&session, &key).settled().await?;
                     }
                     return Err(e);

@@ -1508,6 +1508,24 @@ fn a_lost_refresh_response_is_reported_not_silently_lost() {
     }
 }
 
+/// A 2xx answer the client cannot read (a proxy mangled it) may have rotated the tokens at the
+/// server: it counts as a lost answer, so that the refusal of the old refresh token later says
+/// the session ended because an answer was lost.
+#[test]
+fn an_unreadable_answer_to_a_refresh_counts_as_lost() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let token_url = format!("{ISSUER}/oauth/token");
+    f.platform.http.garble_next_response("POST", &token_url);
+    let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidResponse, "{}", e.message);
+    assert_eq!(f.server.borrow().refresh_requests, 1, "the server did rotate");
+    let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SessionExpired);
+    assert!(e.message.contains("lost"), "{}", e.message);
+}
+
 #[test]
 fn one_unreadable_record_does_not_hide_the_others() {
     let f = fixture();
