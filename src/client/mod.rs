@@ -114,7 +114,8 @@ impl<P: Platform> Client<P> {
             request,
             target,
             access,
-            self.now(),
+            // Retries (a fresh nonce, a corrected clock) only within one request's time.
+            i64::from(self.cfg.request_timeout_ms / 1000).max(1),
         )
         .settled()
         .await?;

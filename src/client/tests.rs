@@ -1520,7 +1520,11 @@ fn an_unreadable_answer_to_a_refresh_counts_as_lost() {
     f.platform.http.garble_next_response("POST", &token_url);
     let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidResponse, "{}", e.message);
-    assert_eq!(f.server.borrow().refresh_requests, 1, "the server did rotate");
+    assert_eq!(
+        f.server.borrow().refresh_requests,
+        1,
+        "the server did rotate"
+    );
     let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
     assert_eq!(e.code, ErrorCode::SessionExpired);
     assert!(e.message.contains("lost"), "{}", e.message);

@@ -32,7 +32,7 @@ impl Target {
 }
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::platform::{HttpRequest, HttpResponse, SendWithProof};
+use crate::platform::{Clock, HttpRequest, HttpResponse, SendWithProof};
 use crate::settled::Settled;
 use crate::util;
 
@@ -72,21 +72,27 @@ pub(crate) struct DpopOutcome {
 /// exactly once when the server demands a nonce we did not send, and a bounded number of times
 /// while the server refuses the proof's `iat` (see [`clock`]). The request is borrowed: each
 /// attempt sends a copy with its own proof, and a caller that may send it again (after a
-/// refresh) needs no copy of its own.
-pub(crate) async fn send<P: SendWithProof>(
+/// refresh) needs no copy of its own. It retries only while the exchange is younger than
+/// `retry_secs`: each attempt has its own deadline, and a server that answered each of 22
+/// attempts slowly would otherwise hold the call for all of them.
+pub(crate) async fn send<P: SendWithProof + Clock>(
     platform: &P,
     key: &DpopKey<P::Key>,
     nonces: &NonceCache,
     request: &HttpRequest,
     target: &Target,
     access: Option<BoundToken<'_>>,
-    now: i64,
+    retry_secs: i64,
 ) -> Result<DpopOutcome> {
     let origin = &target.origin;
     let mut changed = false;
     let mut nonce_retried = false;
     let mut search = clock::ClockSearch::default();
+    let started = platform.now();
     for _ in 0..clock::MAX_STEPS + 2 {
+        // Read for each attempt: after a slow answer, an earlier time would make the proof
+        // older and the `Date` offset wrong.
+        let now = platform.now();
         let nonce = nonces.get(origin, &key.jkt);
         let offset = nonces.offset(origin);
         let input = proof::signing_input(
@@ -136,11 +142,17 @@ pub(crate) async fn send<P: SendWithProof>(
                 changed |= nonces.set_offset(origin, learned);
             }
         }
-        if !nonce_retried && is_use_dpop_nonce(&response) && fresh.is_some() && fresh != nonce {
+        let young = platform.now().saturating_sub(started) < retry_secs;
+        if young
+            && !nonce_retried
+            && is_use_dpop_nonce(&response)
+            && fresh.is_some()
+            && fresh != nonce
+        {
             nonce_retried = true;
             continue;
         }
-        if let Some(skew) = clock::iat_refused(&response) {
+        if let Some(skew) = clock::iat_refused(&response).filter(|_| young) {
             let now_used = nonces.offset(origin);
             // A `Date` in this very response already corrected the offset: just try again.
             let next = if now_used != offset {
@@ -168,7 +180,7 @@ pub(crate) async fn send<P: SendWithProof>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{json, text, with_header, FakePlatform};
+    use crate::testing::{json, text, with_header, FakeKey, FakePlatform};
     use crate::util::b64url_decode;
     use futures::executor::block_on;
 
@@ -182,16 +194,18 @@ mod tests {
     }
 
     /// `send` to the request's own URL.
-    async fn send_to<P: SendWithProof>(
-        platform: &P,
-        key: &DpopKey<P::Key>,
+    /// `send` at the time `now` (the fake clock set to it), retrying for up to 30 s.
+    async fn send_to(
+        platform: &FakePlatform,
+        key: &DpopKey<FakeKey>,
         nonces: &NonceCache,
         request: &HttpRequest,
         access: Option<BoundToken<'_>>,
         now: i64,
     ) -> Result<DpopOutcome> {
         let target = Target::of(&request.url)?;
-        send(platform, key, nonces, request, &target, access, now)
+        platform.now.set(now);
+        send(platform, key, nonces, request, &target, access, 30)
             .settled()
             .await
     }
@@ -362,6 +376,32 @@ mod tests {
                 };
                 with_header(resp, "DPoP-Nonce", "n")
             });
+    }
+
+    /// Each attempt has its own deadline; retries happen only while the exchange is younger
+    /// than the retry window, so a server that answers every attempt slowly and refuses every
+    /// proof cannot hold one call for all 22 attempts.
+    #[test]
+    fn retries_stop_once_the_exchange_is_older_than_its_window() {
+        let (p, key) = setup();
+        let url = "https://slow.example/oauth/par";
+        let clock = p.now.clone();
+        p.http.on_fn("POST", url, move |_| {
+            clock.set(clock.get() + 10); // ten seconds per answer
+            let said = "\"iat\" claim timestamp check failed (too far in the past)";
+            let resp = json(
+                400,
+                &format!(r#"{{"error":"invalid_dpop_proof","error_description":{said:?}}}"#),
+            );
+            with_header(resp, "DPoP-Nonce", "n")
+        });
+        let mut req = HttpRequest::get(url);
+        req.method = "POST".into();
+        let before = p.http.count();
+        let out = block_on(send_to(&p, &key, &NonceCache::default(), &req, None, NOW)).unwrap();
+        assert_eq!(out.response.status, 400);
+        assert_eq!(p.http.count() - before, 3, "answers at 10, 20 and 30 s");
+        assert_eq!(p.now.get() - NOW, 30);
     }
 
     #[test]
