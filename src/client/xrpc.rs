@@ -8,7 +8,7 @@ use super::session::Live;
 use super::Client;
 use crate::dpop::{self, BoundToken};
 use crate::error::{err, Error, ErrorCode, Result};
-use crate::json::{required, set, FromJson, JsonResult, Obj, Reader, ToJson};
+use crate::json::{required, set, FromJson, JsonResult, Reader};
 use crate::platform::{HttpRequest, HttpResponse, Platform};
 use crate::settled::Settled;
 use crate::util::AsciiSplit;
@@ -186,14 +186,24 @@ impl FromJson for RecordsPage {
     }
 }
 
-/// `{ records, cursor }`: the records as they came, and nothing else the server added.
-impl ToJson for RecordsPage {
-    fn write(&self, o: &mut Obj<'_>) {
-        o.raw("records", &msg!("[", util::join(&self.records, ","), "]"));
-        // Absent on the last page, as the server leaves it out (`cursor?: string`).
-        if let Some(cursor) = &self.cursor {
-            o.str("cursor", cursor);
-        }
+impl RecordsPage {
+    /// A `listRecords` answer as a page; one that is not a page is `invalid_response`.
+    pub fn from_response(resp: &HttpResponse) -> Result<Self> {
+        json_body(&resp.body, "listRecords")
+    }
+
+    /// `{ records, cursor }` as JSON: the records as they came, nothing else the server added,
+    /// and no `cursor` on the last page (not `null`: `cursor?: string`).
+    pub fn to_json(&self) -> String {
+        let cursor = self.cursor.as_deref().map(crate::json::string);
+        let cursor = cursor.map(|c| msg!(",\"cursor\":", c)).unwrap_or_default();
+        msg!(
+            "{\"records\":[",
+            util::join(&self.records, ","),
+            "]",
+            cursor,
+            "}"
+        )
     }
 }
 
@@ -392,21 +402,6 @@ impl<P: Platform> Client<P> {
         self.dpop_send(&live.key, request, Some(target), Some(access))
     }
 
-    /// One page of the query, from `cursor`; an answer that is not a page is
-    /// `invalid_response`.
-    pub async fn list_records(
-        &self,
-        did: &str,
-        query: &RecordsQuery,
-        cursor: Option<&str>,
-    ) -> Result<RecordsPage> {
-        let resp = self
-            .xrpc(did, &query.request(did, cursor))
-            .settled()
-            .await?;
-        json_body(&resp.body, "listRecords")
-    }
-
     /// Every record of the query, page after page, up to `max` records.
     pub async fn list_all_records(
         &self,
@@ -423,10 +418,11 @@ impl<P: Platform> Client<P> {
         let mut kept = cursor.clone();
         let (mut span, mut since) = (1u32, 0u32);
         while all.len() < max {
-            let mut page = self
-                .list_records(did, query, cursor.as_deref())
+            let resp = self
+                .xrpc(did, &query.request(did, cursor.as_deref()))
                 .settled()
                 .await?;
+            let mut page = RecordsPage::from_response(&resp)?;
             let got = page.records.len();
             page.records.truncate(max - all.len());
             all.append(&mut page.records);

@@ -15,7 +15,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::browser::{js_error, BroadcastEvents, BrowserPlatform};
-use crate::client::{check_proxy, Client};
+use crate::client::{check_proxy, Client, RecordsPage};
 use crate::config::{loopback_client_id as build_loopback_client_id, ClientConfig};
 use crate::error::{Error, ErrorCode};
 use crate::json;
@@ -248,8 +248,11 @@ impl OAuthClient {
             let collection = string_arg(&collection, "fetchRecords(collection)")?;
             let options = options_arg(options, "fetchRecords options")?;
             let query = records_query(collection, &options, false)?;
-            let page = inner.list_records(&did, &query, None).settled().await?;
-            to_js(&json::to_string(&page))
+            let resp = inner
+                .xrpc(&did, &query.request(&did, None))
+                .settled()
+                .await?;
+            to_js(&RecordsPage::from_response(&resp)?.to_json())
         })
     }
 
