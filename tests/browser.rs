@@ -512,6 +512,58 @@ async fn reopened_store_decrypts_old_values() {
     assert_eq!(second.name(), name);
 }
 
+/// Another script of the origin keeps a readwrite transaction on the sessions table busy for
+/// ever (a request chained to each success): every later transaction on it waits behind it, so
+/// a store operation would never settle. It fails with `storage_error` at the store's deadline.
+#[wasm_bindgen_test]
+async fn a_store_blocked_by_another_transaction_fails_at_its_deadline() {
+    let name = fresh_name("blocked");
+    IdbStore::open(&name)
+        .await
+        .unwrap()
+        .put(Table::Sessions, "did:plc:a", b"one", None)
+        .await
+        .unwrap();
+    let hog = Function::new_with_args(
+        "name",
+        "return new Promise((ready) => {
+           const open = indexedDB.open(name);
+           open.onsuccess = () => {
+             const db = open.result;
+             const store = db.transaction('sessions', 'readwrite').objectStore('sessions');
+             let stop = false;
+             const spin = () => { if (!stop) store.get('spin').onsuccess = spin; };
+             spin();
+             ready(() => { stop = true; db.close(); });
+           };
+         })",
+    );
+    let stop: Function = JsFuture::from(Promise::from(
+        hog.call1(&JsValue::UNDEFINED, &name.as_str().into())
+            .unwrap(),
+    ))
+    .await
+    .unwrap()
+    .unchecked_into();
+    let store = IdbStore::with_deadline(&name, 300);
+    let started = js_sys::Date::now();
+    let e = store
+        .get_bytes(Table::Sessions, "did:plc:a")
+        .await
+        .unwrap_err();
+    let took = js_sys::Date::now() - started;
+    stop.call0(&JsValue::UNDEFINED).unwrap();
+    assert_eq!(e.code, ErrorCode::StorageError, "{}", e.message);
+    assert!(e.message.contains("300 ms"), "{}", e.message);
+    assert!((250.0..3000.0).contains(&took), "{took} ms");
+    // Once the other transaction is gone, the same store works.
+    sleep(50).await;
+    assert_eq!(
+        store.get_bytes(Table::Sessions, "did:plc:a").await.unwrap(),
+        Some(b"one".to_vec())
+    );
+}
+
 /// Counts `crypto.subtle.generateKey` calls while `f` runs. No generated key is handed back
 /// before `hold_until` calls have been made (or three seconds pass), so concurrent opens really
 /// race instead of depending on how a browser happens to schedule IndexedDB transactions.

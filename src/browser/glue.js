@@ -282,11 +282,20 @@ const AES = { name: "AES-GCM", length: 256 };
 const fail = (failure, context, e) => failed(failure, e === undefined ? context : `${context}: ${thrownMessage(e)}`);
 
 /** Runs `body`, resolving with its result or with the failure it threw (any other throw is "storage"). */
-async function answer(what, body) {
+async function answer(what, ms, body) {
+  let timer;
   try {
-    return await body();
+    // IndexedDB gives no deadline: a transaction waits behind any other on its table, and
+    // another script of the origin can keep one busy for ever.
+    const late = new Promise((_, reject) => {
+      if (ms)
+        timer = setTimeout(() => reject(fail("storage", `${what}: IndexedDB did not answer within ${ms} ms`)), ms);
+    });
+    return await Promise.race([body(), late]);
   } catch (e) {
     return e && typeof e === "object" && "failure" in e ? e : fail("storage", what, e);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -326,9 +335,10 @@ const aad = (table, id) => encoder.encode(`atproto-oauth-wasm/${table}/${id}`);
  * one of them needs it (so a client's constructor stays synchronous and a page that restores no
  * session does no storage work); a failed open is tried again by the next one. `close()` closes
  * the connection once it is open (running transactions still finish, so in-flight writes land). */
-export function storeHandle(name) {
+export function storeHandle(name, ms) {
   let opening = null;
   return {
+    ms, // every operation's deadline
     open: () =>
       (opening ??= openStore(name).then((h) => {
         if ("failure" in h) {
@@ -347,7 +357,7 @@ export function storeHandle(name) {
 
 /** Opens the store now: {} once it is open (tests open stores side by side this way). */
 export function storeReady(handle) {
-  return answer("opening the database", async () => {
+  return answer("opening the database", handle.ms, async () => {
     await handle.open();
     return {};
   });
@@ -356,7 +366,7 @@ export function storeReady(handle) {
 /** Opens (creating on first use) the database `name` and loads its storage key, generating it
  * on the first open anywhere in the origin: { db, subtle, key }, or a failure. */
 function openStore(name) {
-  return answer(`opening database ${name}`, async () => {
+  return answer(`opening database ${name}`, 0, async () => {
     const subtle = globalThis.crypto?.subtle;
     if (!subtle) throw fail("unsupported", NO_SUBTLE);
     const factory = globalThis.indexedDB;
@@ -420,7 +430,7 @@ function asKey(stored) {
  * (a CryptoKey, kept as itself: structured clone keeps it non-extractable) if there is one. */
 export function storePut(store, table, id, data, key) {
   const bytes = data.slice();
-  return answer("put", async () => {
+  return answer("put", store.ms, async () => {
     const handle = await store.open();
     let sealed;
     try {
@@ -445,7 +455,7 @@ export function storePut(store, table, id, data, key) {
  * no other reader can have seen it. */
 export function storeGet(store, table, id, take) {
   const what = take ? "take" : "get";
-  return answer(what, async () => {
+  return answer(what, store.ms, async () => {
     const handle = await store.open();
     const tx = transaction(handle.db, table, take ? "readwrite" : "readonly");
     const stored = await request(() => tx.store.get(id), what);
@@ -480,7 +490,7 @@ async function unseal(handle, table, id, stored) {
 
 /** Deletes the record `id` (nothing there is fine). */
 export function storeDelete(store, table, id) {
-  return answer("delete", async () => {
+  return answer("delete", store.ms, async () => {
     const tx = transaction((await store.open()).db, table, "readwrite");
     await request(() => tx.store.delete(id), "delete");
     await tx.done;
@@ -490,7 +500,7 @@ export function storeDelete(store, table, id) {
 
 /** The ids of a table's records, as { keys }. */
 export function storeKeys(store, table) {
-  return answer("keys", async () => {
+  return answer("keys", store.ms, async () => {
     const tx = transaction((await store.open()).db, table, "readonly");
     const keys = await request(() => tx.store.getAllKeys(), "keys");
     if (!Array.isArray(keys)) throw fail("storage", "getAllKeys did not return an array");

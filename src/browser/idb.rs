@@ -22,7 +22,7 @@ use crate::settled::Settled;
 #[wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = storeHandle)]
-    fn js_handle(name: &str) -> Handle;
+    fn js_handle(name: &str, deadline_ms: u32) -> Handle;
     #[wasm_bindgen(js_name = storeReady)]
     fn js_ready(handle: &Handle) -> Promise;
     #[wasm_bindgen(js_name = storeGet)]
@@ -52,6 +52,12 @@ extern "C" {
     fn keys(this: &Answer) -> Array;
 }
 
+/// How long any store operation may take: IndexedDB has no deadline of its own, and a
+/// transaction waits behind any other on its table (another script of the origin can keep one
+/// busy for ever). Its operations take milliseconds; a first open on a slow device, well under
+/// a second.
+const DEADLINE_MS: u32 = 10_000;
+
 /// Awaits one of `glue.js`'s answers, its failure as an `Error`.
 pub struct IdbStore {
     handle: Handle,
@@ -63,8 +69,14 @@ impl IdbStore {
     /// the database (creating it on first use) and loads its storage key, generating it if this
     /// is the first open anywhere in the origin. A failed open is tried again by the next one.
     pub fn new(db_name: &str) -> IdbStore {
+        Self::with_deadline(db_name, DEADLINE_MS)
+    }
+
+    /// The store of `db_name`, each of whose operations fails with `storage_error` when
+    /// IndexedDB has not answered within `deadline_ms`.
+    pub fn with_deadline(db_name: &str, deadline_ms: u32) -> IdbStore {
         IdbStore {
-            handle: js_handle(db_name),
+            handle: js_handle(db_name, deadline_ms),
             name: db_name.to_string(),
         }
     }
