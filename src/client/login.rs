@@ -223,7 +223,8 @@ impl<P: Platform> Client<P> {
             identity,
             redirect_uri: self.cfg.redirect_uri.clone(),
             app_state: opts.state,
-            expires_at: now + PENDING_LIFETIME_SECS,
+            // From now, not from the start: resolution and PAR may have been slow.
+            expires_at: self.now() + PENDING_LIFETIME_SECS,
         };
         self.platform
             .put(

@@ -75,6 +75,30 @@ pub(crate) struct Fixture {
     pub(crate) server: Rc<RefCell<ServerState>>,
 }
 
+/// The pending login's ten minutes count from when it is stored, not from when `startLogin`
+/// began: a slow handle resolution must not eat into the time the user has to sign in.
+#[test]
+fn the_pending_login_lives_from_when_it_is_stored() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let clock = f.platform.now.clone();
+    f.platform.http.on_fn(
+        "GET",
+        "https://alice.example.com/.well-known/atproto-did",
+        move |_| {
+            clock.set(clock.get() + 100); // a slow answer
+            text(200, ALICE_DID)
+        },
+    );
+    let began = f.platform.now();
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    f.platform
+        .now
+        .set(began + 100 + PENDING_LIFETIME_SECS - 60);
+    let url = callback_url(&f, &start.state);
+    block_on(c.handle_callback(&url)).unwrap();
+}
+
 pub(crate) fn fixture() -> Fixture {
     let platform = FakePlatform::default();
     let server: Rc<RefCell<ServerState>> = Rc::default();
