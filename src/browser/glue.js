@@ -733,6 +733,24 @@ function errorFields(e) {
 
 // ---- The session's fetchHandler (src/wasm/fetch.rs)
 
+/** `handler` (the session's `fetchHandler`) honouring `init.signal` as fetch does: once the
+ * signal aborts, the call rejects with its reason; already aborted, before anything is sent.
+ * (As with fetch, a request already sent may still reach the server.) */
+export function abortable(handler) {
+  return (path, init) => {
+    const signal = init?.signal;
+    if (typeof signal?.addEventListener !== "function") return handler(path, init);
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const abort = () => reject(signal.reason);
+      signal.addEventListener("abort", abort);
+      handler(path, init)
+        .then(resolve, reject)
+        .finally(() => signal.removeEventListener("abort", abort));
+    });
+  };
+}
+
 /** The `init` an SDK hands `fetchHandler`, read the way fetch reads it: headers in any
  * HeadersInit form, any BodyInit (string, bytes, Blob, ReadableStream, FormData,
  * URLSearchParams). `new Response(body)` reads every BodyInit in every browser (a stream as a

@@ -92,9 +92,7 @@ fn the_pending_login_lives_from_when_it_is_stored() {
     );
     let began = f.platform.now();
     let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
-    f.platform
-        .now
-        .set(began + 100 + PENDING_LIFETIME_SECS - 60);
+    f.platform.now.set(began + 100 + PENDING_LIFETIME_SECS - 60);
     let url = callback_url(&f, &start.state);
     block_on(c.handle_callback(&url)).unwrap();
 }
@@ -1163,35 +1161,43 @@ fn the_request_path_reads_no_storage_and_imports_nothing() {
     *f.platform.store.borrow_mut() = tables;
 }
 
+/// Serves Alice's `listRecords` of `collection`: each `(from, to)` answers the page asked for
+/// with cursor `from` (`None`: the first page) with one record and the cursor `to`.
+fn serve_pages(f: &Fixture, collection: &str, links: &[(Option<&str>, &str)]) -> RecordsQuery {
+    let base = format!(
+        "{PDS}/xrpc/com.atproto.repo.listRecords?repo={}&collection={collection}",
+        ALICE_DID.replace(':', "%3A")
+    );
+    for (from, to) in links {
+        let url = match from {
+            Some(cursor) => format!("{base}&cursor={cursor}"),
+            None => base.clone(),
+        };
+        let body = format!(
+            r#"{{"cursor":"{to}","records":[{{"uri":"at://x/{to}","cid":"c","value":{{}}}}]}}"#
+        );
+        f.platform.http.on(
+            "GET",
+            &url,
+            with_header(json(200, &body), "DPoP-Nonce", NONCE),
+        );
+    }
+    RecordsQuery {
+        collection: collection.into(),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn paging_stops_when_the_cursor_does_not_advance() {
     let f = fixture();
     let c = client(&f.platform);
     signed_in(&f, &c);
-    let base = format!(
-        "{PDS}/xrpc/com.atproto.repo.listRecords?repo={}&collection=app.example.loop",
-        ALICE_DID.replace(':', "%3A")
+    let query = serve_pages(
+        &f,
+        "app.example.loop",
+        &[(None, "stuck"), (Some("stuck"), "stuck")],
     );
-    let page = |cursor: &str| {
-        with_header(
-            json(
-                200,
-                &format!(
-                    r#"{{"cursor":"{cursor}","records":[{{"uri":"at://x/{cursor}","cid":"c","value":{{}}}}]}}"#
-                ),
-            ),
-            "DPoP-Nonce",
-            NONCE,
-        )
-    };
-    f.platform.http.on("GET", &base, page("stuck"));
-    f.platform
-        .http
-        .on("GET", &format!("{base}&cursor=stuck"), page("stuck"));
-    let query = RecordsQuery {
-        collection: "app.example.loop".into(),
-        ..Default::default()
-    };
     let before = f.platform.http.count();
     let all = block_on(c.list_all_records(ALICE_DID, &query, 10_000)).unwrap();
     assert_eq!(
@@ -1207,31 +1213,17 @@ fn paging_stops_when_the_cursors_go_round_in_a_cycle() {
     let f = fixture();
     let c = client(&f.platform);
     signed_in(&f, &c);
-    let base = format!(
-        "{PDS}/xrpc/com.atproto.repo.listRecords?repo={}&collection=app.example.cycle",
-        ALICE_DID.replace(':', "%3A")
-    );
-    let page = |cursor: &str| {
-        with_header(
-            json(
-                200,
-                &format!(r#"{{"cursor":"{cursor}","records":[{{"uri":"at://x/{cursor}"}}]}}"#),
-            ),
-            "DPoP-Nonce",
-            NONCE,
-        )
-    };
     // a → b → c → a → …: no cursor repeats right away.
-    f.platform.http.on("GET", &base, page("a"));
-    for (from, to) in [("a", "b"), ("b", "c"), ("c", "a")] {
-        f.platform
-            .http
-            .on("GET", &format!("{base}&cursor={from}"), page(to));
-    }
-    let query = RecordsQuery {
-        collection: "app.example.cycle".into(),
-        ..Default::default()
-    };
+    let query = serve_pages(
+        &f,
+        "app.example.cycle",
+        &[
+            (None, "a"),
+            (Some("a"), "b"),
+            (Some("b"), "c"),
+            (Some("c"), "a"),
+        ],
+    );
     let before = f.platform.http.count();
     let all = block_on(c.list_all_records(ALICE_DID, &query, usize::MAX)).unwrap();
     let sent = f.platform.http.count() - before;

@@ -35,6 +35,10 @@ extern "C" {
     /// A `Response`, or a failure.
     #[wasm_bindgen(js_name = makeResponse)]
     fn make_response(status: u16, head: &str, body: &[u8]) -> Outcome;
+
+    /// The handler, honouring `init.signal` as fetch does.
+    #[wasm_bindgen(js_name = abortable)]
+    fn abortable(handler: &JsValue) -> JsValue;
 }
 
 /// The request an SDK describes (see `readInit` in `glue.js`).
@@ -72,15 +76,19 @@ pub(super) fn handler(
     did: String,
     proxy: Option<String>,
 ) -> JsValue {
-    Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(move |path: JsValue, init: JsValue| {
-        let (client, did, proxy) = (client.clone(), did.clone(), proxy.clone());
-        promise(async move {
-            let req = request_from_js(&path, &init)
-                .settled()
-                .await?
-                .with_default_proxy(proxy.as_deref());
-            response_to_js(&client.fetch(&did, &req).settled().await?)
-        })
-    })
-    .into_js_value()
+    abortable(
+        &Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(
+            move |path: JsValue, init: JsValue| {
+                let (client, did, proxy) = (client.clone(), did.clone(), proxy.clone());
+                promise(async move {
+                    let req = request_from_js(&path, &init)
+                        .settled()
+                        .await?
+                        .with_default_proxy(proxy.as_deref());
+                    response_to_js(&client.fetch(&did, &req).settled().await?)
+                })
+            },
+        )
+        .into_js_value(),
+    )
 }

@@ -242,6 +242,52 @@ for (const name of browsers()) {
       assert.equal(seen.length, 1);
     });
 
+    test("fetchHandler honours init.signal as fetch does: an aborted call rejects with the signal's reason, and one aborted before it starts sends nothing", async () => {
+      const run = () =>
+        page.evaluate(
+          async ([did, collection]) => {
+            const { fetchHandler } = await window.client.restore(did);
+            const url = `/xrpc/com.atproto.repo.listRecords?repo=${encodeURIComponent(did)}&collection=${collection}`;
+            const settle = (p) =>
+              p.then(
+                (r) => `resolved ${r.status}`,
+                (e) => `${e.name}: ${e.message}`,
+              );
+            const before = new AbortController();
+            before.abort();
+            const early = await settle(fetchHandler(url, { signal: before.signal }));
+            const own = new AbortController();
+            own.abort(new RangeError("mine"));
+            const reason = await settle(fetchHandler(url, { signal: own.signal }));
+            return { early, reason };
+          },
+          [did, COLLECTION],
+        );
+      let out;
+      const seen = await requestsDuring(page, async () => (out = await run()));
+      assert.match(out.early, /^AbortError/, JSON.stringify(out));
+      assert.equal(out.reason, "RangeError: mine");
+      assert.equal(seen.length, 0, "nothing sent");
+      const late = await page.evaluate(
+        async ([did, collection]) => {
+          const { fetchHandler } = await window.client.restore(did);
+          const url = `/xrpc/com.atproto.repo.listRecords?repo=${encodeURIComponent(did)}&collection=${collection}`;
+          const during = new AbortController();
+          const call = fetchHandler(url, { signal: during.signal });
+          during.abort();
+          const aborted = await call.then(
+            (r) => `resolved ${r.status}`,
+            (e) => e.name,
+          );
+          // A signal that never aborts changes nothing.
+          const ok = (await fetchHandler(url, { signal: new AbortController().signal })).status;
+          return { aborted, ok };
+        },
+        [did, COLLECTION],
+      );
+      assert.deepEqual(late, { aborted: "AbortError", ok: 200 });
+    });
+
     test("a forced refresh rotates the tokens", async () => {
       const before = await call(page, "restore", did);
       const seen = await requestsDuring(page, () => call(page, "refresh", did));
