@@ -733,18 +733,28 @@ function errorFields(e) {
 
 // ---- The session's fetchHandler (src/wasm/fetch.rs)
 
-/** `handler` (the session's `fetchHandler`) honouring `init.signal` as fetch does: once the
- * signal aborts, the call rejects with its reason; already aborted, before anything is sent.
- * (As with fetch, a request already sent may still reach the server.) */
-export function abortable(handler) {
+/** The session's `fetchHandler` as SDKs expect it of fetch:
+ * - it honours `init.signal`: once the signal aborts, the call rejects with its reason; already
+ *   aborted, before anything is sent (as with fetch, a request already sent may still reach
+ *   the server);
+ * - a session that has ended (expired, or deleted) rejects with `statusCode` 401 as well, which
+ *   `@atproto/xrpc`'s `XRPCError.from` reads before `status` (the token endpoint's, for an
+ *   expired session): the app sees 401 `AuthenticationRequired`, as a PDS refusing the token
+ *   would answer. */
+export function sdkHandler(handler) {
+  const run = (path, init) =>
+    handler(path, init).catch((e) => {
+      if (e?.code === "session_expired" || e?.code === "session_not_found") e.statusCode = 401;
+      throw e;
+    });
   return (path, init) => {
     const signal = init?.signal;
-    if (typeof signal?.addEventListener !== "function") return handler(path, init);
+    if (typeof signal?.addEventListener !== "function") return run(path, init);
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       const abort = () => reject(signal.reason);
       signal.addEventListener("abort", abort);
-      handler(path, init)
+      run(path, init)
         .then(resolve, reject)
         .finally(() => signal.removeEventListener("abort", abort));
     });

@@ -36,9 +36,10 @@ extern "C" {
     #[wasm_bindgen(js_name = makeResponse)]
     fn make_response(status: u16, head: &str, body: &[u8]) -> Outcome;
 
-    /// The handler, honouring `init.signal` as fetch does.
-    #[wasm_bindgen(js_name = abortable)]
-    fn abortable(handler: &JsValue) -> JsValue;
+    /// The handler as SDKs expect it of fetch: `init.signal` honoured, an ended session a
+    /// `statusCode` 401 (see `sdkHandler` in `glue.js`).
+    #[wasm_bindgen(js_name = sdkHandler)]
+    fn sdk_handler(handler: &JsValue) -> JsValue;
 }
 
 /// The request an SDK describes (see `readInit` in `glue.js`).
@@ -76,7 +77,7 @@ pub(super) fn handler(
     did: String,
     proxy: Option<String>,
 ) -> JsValue {
-    abortable(
+    sdk_handler(
         &Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(
             move |path: JsValue, init: JsValue| {
                 let (client, did, proxy) = (client.clone(), did.clone(), proxy.clone());

@@ -438,7 +438,18 @@ for (const name of browsers()) {
         fetch(url, { headers: { authorization: headers.authorization, dpop: headers.dpop } });
 
       if (pw) assert.equal((await replay(captured[0])).status, 200, "the captured token works before sign-out");
+      // An SDK that still holds the session object (`new Agent(session)`).
+      await page.evaluate(async (did) => (window.heldSession = await window.client.restore(did)), did);
       await call(page, "signOut", did);
+      // Its next call: the session is gone, which `@atproto/xrpc`'s XRPCError.from reads as
+      // `statusCode` 401 (AuthenticationRequired), as the official client's 401 answers.
+      const held = await page.evaluate(() =>
+        window.heldSession.fetchHandler("/xrpc/com.atproto.server.getSession").then(
+          () => "resolved",
+          (e) => ({ name: e.name, code: e.code, statusCode: e.statusCode }),
+        ),
+      );
+      assert.deepEqual(held, { name: "OAuthError", code: "session_not_found", statusCode: 401 });
       if (pw) assert.equal((await replay(captured[1])).status, 401, "the access token is revoked");
 
       assert.deepEqual(await call(page, "listSessions"), []);
