@@ -108,7 +108,9 @@ export interface OAuthSession extends SessionInfo {
   /** Sends a request to the account's PDS: `pathname` is the path and query
    *  ("/xrpc/<nsid>?…"); DPoP-signed, refreshed ahead of expiry and once after
    *  `invalid_token`. Any HTTP status resolves (as a Response); only a request that got no
-   *  answer rejects, with an OAuthError. Works unbound (`const f = session.fetchHandler`). */
+   *  answer rejects, with an OAuthError (`statusCode` 401 when the session has ended), or, as
+   *  fetch does, with `init.signal`'s reason once it aborts. Works unbound
+   *  (`const f = session.fetchHandler`). */
   fetchHandler: (pathname: string, init?: RequestInit) => Promise<Response>;
 }
 
@@ -230,6 +232,9 @@ export interface OAuthError extends Error {
   missingScope?: string;
   /** The error this one wraps, when there is one. */
   cause?: OAuthError;
+  /** 401, on `fetchHandler`'s rejections for a session that has ended ("session_expired",
+   *  "session_not_found"): the status `@atproto/xrpc`'s `XRPCError` then takes. */
+  statusCode?: 401;
 }
 
 export interface OAuthClient {
