@@ -281,17 +281,35 @@ const AES = { name: "AES-GCM", length: 256 };
 /** A failure, thrown inside these functions and resolved with at their edge. */
 const fail = (failure, context, e) => failed(failure, e === undefined ? context : `${context}: ${thrownMessage(e)}`);
 
-/** Runs `body`, resolving with its result or with the failure it threw (any other throw is "storage"). */
+/** Runs `body`, resolving with its result or with the failure it threw (any other throw is
+ * "storage"), or with a "storage" failure once `ms` have passed (0: no deadline). IndexedDB gives
+ * no deadline of its own: a transaction waits behind any other on its table, and another script
+ * of the origin can keep one busy for ever. `body` makes its transactions with the function it
+ * is given: none after the deadline, and the one in progress aborted at it, so an operation
+ * reported as failed never writes (or takes) anything later. */
 async function answer(what, ms, body) {
   let timer;
+  let late = false;
+  let current = null;
+  const tooLate = () => fail("storage", `${what}: IndexedDB did not answer within ${ms} ms`);
+  const begin = (db, table, mode) => {
+    if (late) throw tooLate();
+    const t = transaction(db, table, mode);
+    current = t.tx;
+    return t;
+  };
   try {
-    // IndexedDB gives no deadline: a transaction waits behind any other on its table, and
-    // another script of the origin can keep one busy for ever.
-    const late = new Promise((_, reject) => {
+    const deadline = new Promise((_, reject) => {
       if (ms)
-        timer = setTimeout(() => reject(fail("storage", `${what}: IndexedDB did not answer within ${ms} ms`)), ms);
+        timer = setTimeout(() => {
+          late = true;
+          try {
+            current?.abort(); // throws once the transaction has finished: nothing to undo then
+          } catch {}
+          reject(tooLate());
+        }, ms);
     });
-    return await Promise.race([body(), late]);
+    return await Promise.race([body(begin), deadline]);
   } catch (e) {
     return e && typeof e === "object" && "failure" in e ? e : fail("storage", what, e);
   } finally {
@@ -325,7 +343,7 @@ function transaction(db, table, mode) {
     tx.onabort = () => reject(fail("storage", tx.error ? what : `${what} aborted`, tx.error ?? undefined));
   });
   done.catch(() => {}); // rejects while nobody may be listening yet
-  return { store, done };
+  return { tx, store, done };
 }
 
 /** Additional authenticated data: where the record lives, so a record copied elsewhere fails. */
@@ -430,7 +448,7 @@ function asKey(stored) {
  * (a CryptoKey, kept as itself: structured clone keeps it non-extractable) if there is one. */
 export function storePut(store, table, id, data, key) {
   const bytes = data.slice();
-  return answer("put", store.ms, async () => {
+  return answer("put", store.ms, async (begin) => {
     const handle = await store.open();
     let sealed;
     try {
@@ -443,7 +461,7 @@ export function storePut(store, table, id, data, key) {
     } catch (e) {
       throw fail("crypto", "encrypting a record", e);
     }
-    const tx = transaction(handle.db, table, "readwrite");
+    const tx = begin(handle.db, table, "readwrite");
     await request(() => tx.store.put(key ? { sealed, key } : { sealed }, id), "put");
     await tx.done;
     return {};
@@ -455,9 +473,9 @@ export function storePut(store, table, id, data, key) {
  * no other reader can have seen it. */
 export function storeGet(store, table, id, take) {
   const what = take ? "take" : "get";
-  return answer(what, store.ms, async () => {
+  return answer(what, store.ms, async (begin) => {
     const handle = await store.open();
-    const tx = transaction(handle.db, table, take ? "readwrite" : "readonly");
+    const tx = begin(handle.db, table, take ? "readwrite" : "readonly");
     const stored = await request(() => tx.store.get(id), what);
     if (stored === undefined) return {};
     if (take) {
@@ -490,8 +508,8 @@ async function unseal(handle, table, id, stored) {
 
 /** Deletes the record `id` (nothing there is fine). */
 export function storeDelete(store, table, id) {
-  return answer("delete", store.ms, async () => {
-    const tx = transaction((await store.open()).db, table, "readwrite");
+  return answer("delete", store.ms, async (begin) => {
+    const tx = begin((await store.open()).db, table, "readwrite");
     await request(() => tx.store.delete(id), "delete");
     await tx.done;
     return {};
@@ -500,8 +518,8 @@ export function storeDelete(store, table, id) {
 
 /** The ids of a table's records, as { keys }. */
 export function storeKeys(store, table) {
-  return answer("keys", store.ms, async () => {
-    const tx = transaction((await store.open()).db, table, "readonly");
+  return answer("keys", store.ms, async (begin) => {
+    const tx = begin((await store.open()).db, table, "readonly");
     const keys = await request(() => tx.store.getAllKeys(), "keys");
     if (!Array.isArray(keys)) throw fail("storage", "getAllKeys did not return an array");
     return { keys: keys.filter((k) => typeof k === "string") };
@@ -737,14 +755,18 @@ function errorFields(e) {
  * - it honours `init.signal`: once the signal aborts, the call rejects with its reason; already
  *   aborted, before anything is sent (as with fetch, a request already sent may still reach
  *   the server);
- * - a session that has ended (expired, or deleted) rejects with `statusCode` 401 as well, which
+ * - a session that has ended (`ENDED`) rejects with `statusCode` 401 as well, which
  *   `@atproto/xrpc`'s `XRPCError.from` reads before `status` (the token endpoint's, for an
  *   expired session): the app sees 401 `AuthenticationRequired`, as a PDS refusing the token
  *   would answer. */
+// The codes of a call that found its session ended (a refresh answered for another account
+// deletes it too).
+const ENDED = ["session_expired", "session_not_found", "subject_mismatch"];
+
 export function sdkHandler(handler) {
   const run = (path, init) =>
     handler(path, init).catch((e) => {
-      if (e?.code === "session_expired" || e?.code === "session_not_found") e.statusCode = 401;
+      if (ENDED.includes(e?.code)) e.statusCode = 401;
       throw e;
     });
   return (path, init) => {
@@ -868,14 +890,16 @@ export function xrpcCall(call) {
     let type = null;
     if (body !== undefined) {
       const tag = typeof body === "object" && body !== null ? body[Symbol.toStringTag] : undefined;
-      // Bytes: an ArrayBuffer or any view of one (JSON would send a view as an object of indices).
-      if (tag === "ArrayBuffer" || ArrayBuffer.isView(body)) {
-        body =
-          tag === "ArrayBuffer" ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+      // Bytes: an (Shared)ArrayBuffer or any view of one (JSON would send a view as an object of
+      // indices).
+      const buffer = tag === "ArrayBuffer" || tag === "SharedArrayBuffer";
+      if (buffer || ArrayBuffer.isView(body)) {
+        body = buffer ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
         type = string("encoding") ?? "application/octet-stream";
-      } else if (tag === "Blob" || tag === "File") {
-        // JSON would send `{}`; reading it would make this call asynchronous.
-        return failed("invalid", "xrpc: body is a Blob: pass its bytes (await blob.arrayBuffer())");
+      } else if (tag !== undefined) {
+        // A Blob, a Map, FormData, a stream…: JSON would send `{}`. (Reading a Blob would make
+        // this call asynchronous.) Plain objects, arrays and dates have no tag.
+        return failed("invalid", `xrpc: body is a ${String(tag)}: pass JSON data, or bytes (await blob.arrayBuffer())`);
       } else {
         let json;
         try {

@@ -114,8 +114,9 @@ impl<P: Platform> Client<P> {
             request,
             target,
             access,
-            // Retries (a fresh nonce, a corrected clock) only within one request's time.
-            i64::from(self.cfg.request_timeout_ms / 1000).max(1),
+            // Clock corrections only within one request's time (in whole seconds, rounded up:
+            // the clock reads seconds).
+            i64::from(self.cfg.request_timeout_ms.div_ceil(1000)),
         )
         .settled()
         .await?;

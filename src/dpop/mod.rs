@@ -72,8 +72,8 @@ pub(crate) struct DpopOutcome {
 /// exactly once when the server demands a nonce we did not send, and a bounded number of times
 /// while the server refuses the proof's `iat` (see [`clock`]). The request is borrowed: each
 /// attempt sends a copy with its own proof, and a caller that may send it again (after a
-/// refresh) needs no copy of its own. It retries only while the exchange is younger than
-/// `retry_secs`: each attempt has its own deadline, and a server that answered each of 22
+/// refresh) needs no copy of its own. It corrects the clock only while the exchange is younger
+/// than `retry_secs`: each attempt has its own deadline, and a server that answered each of 22
 /// attempts slowly would otherwise hold the call for all of them.
 pub(crate) async fn send<P: SendWithProof + Clock>(
     platform: &P,
@@ -142,16 +142,13 @@ pub(crate) async fn send<P: SendWithProof + Clock>(
                 changed |= nonces.set_offset(origin, learned);
             }
         }
-        let young = platform.now().saturating_sub(started) < retry_secs;
-        if young
-            && !nonce_retried
-            && is_use_dpop_nonce(&response)
-            && fresh.is_some()
-            && fresh != nonce
-        {
+        // The one retry with a fresh nonce always happens (a first request to a server needs
+        // it); the clock search only while the exchange is young.
+        if !nonce_retried && is_use_dpop_nonce(&response) && fresh.is_some() && fresh != nonce {
             nonce_retried = true;
             continue;
         }
+        let young = platform.now().saturating_sub(started) < retry_secs;
         if let Some(skew) = clock::iat_refused(&response).filter(|_| young) {
             let now_used = nonces.offset(origin);
             // A `Date` in this very response already corrected the offset: just try again.
@@ -402,6 +399,30 @@ mod tests {
         assert_eq!(out.response.status, 400);
         assert_eq!(p.http.count() - before, 3, "answers at 10, 20 and 30 s");
         assert_eq!(p.now.get() - NOW, 30);
+    }
+
+    /// The one retry with the server's fresh nonce happens however long the first answer took:
+    /// the window bounds the clock search only (with a short `requestTimeoutMs`, a first
+    /// request to a server would otherwise fail whenever its answer crossed a second).
+    #[test]
+    fn the_nonce_retry_happens_after_a_slow_first_answer() {
+        let (p, key) = setup();
+        let url = "https://slow-nonce.example/oauth/par";
+        let clock = p.now.clone();
+        p.http.on_fn("POST", url, move |req| {
+            clock.set(clock.get() + 2);
+            if claims(req)["nonce"] == "n" {
+                return with_header(json(201, "{}"), "DPoP-Nonce", "n");
+            }
+            let resp = json(400, r#"{"error":"use_dpop_nonce"}"#);
+            with_header(resp, "DPoP-Nonce", "n")
+        });
+        let mut req = HttpRequest::get(url);
+        req.method = "POST".into();
+        let target = Target::of(url).unwrap();
+        let nonces = NonceCache::default();
+        let out = block_on(send(&p, &key, &nonces, &req, &target, None, 1)).unwrap();
+        assert_eq!(out.response.status, 201);
     }
 
     #[test]

@@ -336,6 +336,11 @@ fn xrpc_calls_are_read_value_by_value() {
         ("body: { n: 1n }", "xrpc: body is not JSON-serializable"),
         // JSON would send `{}`: a Blob's bytes are read with `await blob.arrayBuffer()`.
         ("body: new Blob([\"x\"])", "xrpc: body is a Blob"),
+        ("body: new Map([[1, 2]])", "xrpc: body is a Map"),
+        (
+            "body: new URLSearchParams(\"a=b\")",
+            "xrpc: body is a URLSearchParams",
+        ),
         (
             "body: new Uint8Array(1), encoding: 1",
             "encoding must be a string",

@@ -157,8 +157,8 @@ export interface XrpcCall {
   method?: "GET" | "POST";
   params?: Record<string, string | number | boolean | Array<string | number | boolean> | undefined>;
   /** A JSON value (sent as application/json), or bytes (an ArrayBuffer or any view of one:
-   *  Uint8Array, DataView, …) sent with `encoding`. A Blob is refused ("invalid_input"): pass
-   *  `await blob.arrayBuffer()`. */
+   *  Uint8Array, DataView, …) sent with `encoding`. Other objects (a Blob, a Map, FormData…)
+   *  are refused ("invalid_input"): for a Blob, pass `await blob.arrayBuffer()`. */
   body?: unknown;
   /** Content type for a bytes body. Default "application/octet-stream". */
   encoding?: string;
@@ -233,7 +233,8 @@ export interface OAuthError extends Error {
   /** The error this one wraps, when there is one. */
   cause?: OAuthError;
   /** 401, on `fetchHandler`'s rejections for a session that has ended ("session_expired",
-   *  "session_not_found"): the status `@atproto/xrpc`'s `XRPCError` then takes. */
+   *  "session_not_found", "subject_mismatch"): the status `@atproto/xrpc`'s `XRPCError` then
+   *  takes. */
   statusCode?: 401;
 }
 
