@@ -154,20 +154,10 @@ impl Http for MockHttp {
         {
             Some((_, _, f)) => {
                 let mut response = f(&request);
-                let mut garble = self.garble_next.borrow_mut();
-                if let Some(i) = garble
-                    .iter()
-                    .position(|(m, u)| *m == request.method && *u == request.url)
-                {
-                    garble.remove(i);
+                if take_next(&self.garble_next, &request) {
                     response.body.truncate(response.body.len() / 2);
                 }
-                let mut lose = self.lose_next.borrow_mut();
-                if let Some(i) = lose
-                    .iter()
-                    .position(|(m, u)| *m == request.method && *u == request.url)
-                {
-                    lose.remove(i);
+                if take_next(&self.lose_next, &request) {
                     return err(
                         ErrorCode::NetworkError,
                         "the answer was lost on the way back",
@@ -185,6 +175,15 @@ impl Http for MockHttp {
             ),
         }
     }
+}
+
+/// Whether `list` (of `garble_next` / `lose_next`) names `request`'s route; the entry is used up.
+fn take_next(list: &RefCell<Vec<(String, String)>>, request: &HttpRequest) -> bool {
+    let mut list = list.borrow_mut();
+    let at = list
+        .iter()
+        .position(|(m, u)| *m == request.method && *u == request.url);
+    at.map(|i| list.remove(i)).is_some()
 }
 
 /// The fake platform's key handle: p256's ECDSA signing key, standing in for a CryptoKey.

@@ -375,9 +375,9 @@ mod tests {
             });
     }
 
-    /// Each attempt has its own deadline; retries happen only while the exchange is younger
-    /// than the retry window, so a server that answers every attempt slowly and refuses every
-    /// proof cannot hold one call for all 22 attempts.
+    /// Each attempt has its own deadline; the clock search goes on only while the exchange is
+    /// younger than the retry window, so a server that answers every attempt slowly and
+    /// refuses every proof cannot hold one call for all 22 attempts.
     #[test]
     fn retries_stop_once_the_exchange_is_older_than_its_window() {
         let (p, key) = setup();
