@@ -784,6 +784,94 @@ async fn in_tab_try_lock_takes_only_a_free_lock() {
     try_lock_takes_only_a_free_lock(WebLocks::in_tab).await;
 }
 
+/// Waits for `lock` for at most five seconds (a lock wait that hangs fails the test instead of
+/// the whole test binary).
+async fn within_5s<T>(lock: impl Future<Output = T>) -> T {
+    use futures::future::{select, Either};
+    match select(Box::pin(lock), Box::pin(sleep(5000))).await {
+        Either::Left((done, _)) => done,
+        Either::Right(_) => panic!("still waiting for the lock after 5 s"),
+    }
+}
+
+/// Something else holds the lock for ever (another script of the origin can take one of ours
+/// by its name; here a second `WebLocks`, or the page's own `navigator.locks` call): the wait
+/// fails with `lock_failed` at its deadline, withdrawn, so the lock goes to the next waiter once
+/// the holder lets go, and the abandoned request never takes it.
+async fn a_lock_held_for_ever_fails_at_the_wait_deadline(make: fn() -> WebLocks, page: bool) {
+    let name = fresh_name("hog");
+    let mut stop: Option<Function> = None;
+    let mut held = None;
+    if page {
+        let hog = Function::new_with_args(
+            "name",
+            "return new Promise((ready) => navigator.locks.request(name, () =>
+               new Promise((stop) => ready(stop))))",
+        );
+        let hog = hog
+            .call1(&JsValue::UNDEFINED, &name.as_str().into())
+            .unwrap();
+        stop = Some(
+            JsFuture::from(Promise::from(hog))
+                .await
+                .unwrap()
+                .unchecked_into(),
+        );
+    } else {
+        held = Some(make().lock(&name).await.unwrap());
+    }
+    let locks = make().with_wait(300);
+    let started = js_sys::Date::now();
+    let e = within_5s(locks.lock(&name)).await.unwrap_err();
+    let took = js_sys::Date::now() - started;
+    assert_eq!(e.code, ErrorCode::LockFailed, "{}", e.message);
+    assert!(e.message.contains("300 ms"), "{}", e.message);
+    assert!((250.0..3000.0).contains(&took), "{took} ms");
+    if page {
+        // The withdrawn request is no longer queued.
+        let query = prop(&global("navigator"), "locks");
+        let query: Function = prop(&query, "query").unchecked_into();
+        let state = JsFuture::from(Promise::from(
+            query.call0(&prop(&global("navigator"), "locks")).unwrap(),
+        ))
+        .await
+        .unwrap();
+        let pending = Array::from(&prop(&state, "pending"));
+        assert!(
+            !pending
+                .iter()
+                .any(|p| prop(&p, "name").as_string() == Some(name.clone())),
+            "the abandoned request is still queued"
+        );
+    }
+    // Free for the next waiter once the holder lets go, and not taken by the abandoned one.
+    if let Some(stop) = stop {
+        stop.call0(&JsValue::UNDEFINED).unwrap();
+    }
+    drop(held);
+    let next = within_5s(locks.lock(&name)).await.unwrap();
+    assert!(
+        locks.try_lock(&name).await.unwrap().is_none(),
+        "held by the next"
+    );
+    drop(next);
+}
+
+#[wasm_bindgen_test]
+async fn a_web_lock_held_by_the_page_fails_at_the_wait_deadline() {
+    a_lock_held_for_ever_fails_at_the_wait_deadline(WebLocks::new, true).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_web_lock_held_elsewhere_fails_at_the_wait_deadline() {
+    a_lock_held_for_ever_fails_at_the_wait_deadline(WebLocks::new, false).await;
+}
+
+#[wasm_bindgen_test]
+async fn an_in_tab_lock_held_elsewhere_fails_at_the_wait_deadline() {
+    a_lock_held_for_ever_fails_at_the_wait_deadline(WebLocks::in_tab, false).await;
+}
+
 #[wasm_bindgen_test]
 async fn different_names_do_not_exclude() {
     for locks in [WebLocks::new(), WebLocks::in_tab()] {

@@ -589,16 +589,29 @@ export function hasWebLocks() {
 
 /** Asks for the lock `name`, across tabs when `crossTab`. Returns at once { release, granted }.
  * `granted` resolves, never rejects, to true, to false (with `ifAvailable`, the lock is held
- * elsewhere) or to the text of a failure. `release()` gives the lock back; called before the
- * lock is granted (the caller gave up waiting), it gives it back as soon as it is granted, so an
- * abandoned request never strands the lock. */
-export function lockRequest(name, ifAvailable, crossTab) {
+ * elsewhere) or to the text of a failure, such as no grant within `waitMs` (another script of
+ * the origin can take a lock of ours by its name and keep it; the wait is then given up, not
+ * left hanging). `release()` gives the lock back; called before the lock is granted (the caller
+ * gave up waiting), it gives it back as soon as it is granted, so an abandoned request never
+ * strands the lock. */
+export function lockRequest(name, ifAvailable, crossTab, waitMs) {
   let release;
   const released = new Promise((resolve) => (release = resolve));
   const granted = new Promise((resolve) => {
+    let timer;
+    // Called when the wait is over: the request is withdrawn, and `granted` says why.
+    const waitFor = (withdraw) =>
+      (timer = setTimeout(() => {
+        withdraw();
+        resolve(`not granted within ${waitMs} ms`);
+      }, waitMs));
+    const grant = (v) => {
+      clearTimeout(timer);
+      resolve(v);
+    };
     if (!crossTab) {
       const take = () => {
-        resolve(true);
+        grant(true);
         released.then(() => {
           const queue = queues.get(name);
           const next = queue.shift();
@@ -611,18 +624,29 @@ export function lockRequest(name, ifAvailable, crossTab) {
         queues.set(name, []);
         take();
       } else if (ifAvailable) resolve(false);
-      else queue.push(take);
+      else {
+        queue.push(take);
+        // Still queued, so still the same queue: it is removed only once empty.
+        waitFor(() => {
+          const i = queue.indexOf(take);
+          if (i >= 0) queue.splice(i, 1);
+        });
+      }
       return;
     }
     try {
+      // Web Locks refuse a signal together with `ifAvailable`, which does not wait anyway.
+      const abort = ifAvailable ? null : new AbortController();
+      if (abort) waitFor(() => abort.abort());
       navigator.locks
-        .request(name, { ifAvailable }, (lock) => {
+        .request(name, abort ? { signal: abort.signal } : { ifAvailable: true }, (lock) => {
           // null: not granted (`ifAvailable`, held elsewhere).
-          resolve(lock !== null);
+          grant(lock !== null);
           return lock === null ? undefined : released;
         })
         // Settles after release, or early when the request fails (an opaque origin, a name
-        // the spec reserves): watched so a failed request is an error, not a hang.
+        // the spec reserves, the wait given up): watched so a failed request is an error, not
+        // a hang.
         .then(
           () => resolve("request ended before the lock was granted"),
           (e) => resolve(String(e)),
@@ -845,6 +869,32 @@ export function makeResponse(status, head, body) {
   }
 }
 
+// ---- The app's objects and arrays (src/wasm/convert.rs)
+
+/** The most values read from one array of the app's (a length can be any number up to 2^32). */
+const MAX_VALUES = 10000;
+
+/** What src/wasm/convert.rs reads of an object or array the app passed, read here, where a
+ * throw is caught: a Proxy's traps, a getter or a revoked Proxy may throw, and a throw that
+ * crossed the Wasm frames unannounced would leave the module's stack pointer behind (after a few
+ * hundred, every call of every client in the page traps). `kind` 0: the object's own enumerable
+ * keys; 1: its [key, value] entries; 2: the array's values, copied (null when it is not an
+ * array). A string: what was thrown, or that the array is too long. */
+export function readApp(value, kind) {
+  try {
+    if (kind === 0) return Object.keys(value);
+    if (kind === 1) return Object.entries(value);
+    if (!Array.isArray(value)) return null;
+    const n = value.length;
+    if (n > MAX_VALUES) return `more than ${MAX_VALUES} values`;
+    const out = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = value[i];
+    return out;
+  } catch (e) {
+    return thrownMessage(e);
+  }
+}
+
 // ---- xrpc(): the call read, and the answer built (src/wasm/convert.rs)
 // From Rust, each property, array element, type test and conversion was a crossing of its own
 // and an import in the .wasm.
@@ -853,6 +903,7 @@ export function makeResponse(status, head, body) {
 function pushParam(out, name, value) {
   if (value === undefined || value === null) return;
   if (Array.isArray(value)) {
+    if (value.length > MAX_VALUES) throw failed("invalid", `param ${name}: more than ${MAX_VALUES} values`);
     for (let i = 0; i < value.length; i++) pushParam(out, name, value[i]);
     return;
   }

@@ -19,7 +19,7 @@ use crate::settled::Settled;
 #[wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = lockRequest)]
-    fn js_request(name: &str, if_available: bool, cross_tab: bool) -> Request;
+    fn js_request(name: &str, if_available: bool, cross_tab: bool, wait_ms: u32) -> Request;
     // `catch` (it never throws): an import with no conversion at all would be bound as a
     // namespace import, which scripts/inline-snippets.mjs cannot inline.
     #[wasm_bindgen(js_name = hasWebLocks, catch)]
@@ -33,9 +33,27 @@ extern "C" {
     fn granted(this: &Request) -> Promise;
 }
 
+/// How long a lock is waited for by default (`wait_for`'s value for the default
+/// `requestTimeoutMs`).
+pub const DEFAULT_WAIT_MS: u32 = 180_000;
+
+/// How long a lock is waited for when requests may take `request_timeout_ms`. The package's
+/// longest hold is a refresh: a token exchange, whose attempts start within
+/// `requestTimeoutMs` and each last at most that, with the one retry with a fresh nonce (under
+/// three times `requestTimeoutMs` in all), around it the session's storage operations (at
+/// most 10 s each, see `IdbStore`) and, when the account's identity must be checked again, a
+/// few requests more. Four times `requestTimeoutMs` plus a minute (three minutes by default)
+/// covers it unless several servers stall at once, and then the waiter only fails
+/// (`lock_failed`, nothing is lost; the next call waits again). What it ends is a lock kept
+/// for ever: another script of the origin can take one of ours, as it can know the name.
+pub fn wait_for(request_timeout_ms: u32) -> u32 {
+    request_timeout_ms.saturating_mul(4).saturating_add(60_000)
+}
+
 /// Cross-tab locks when the browser has Web Locks, in-tab locks otherwise.
 pub struct WebLocks {
     cross_tab: bool,
+    wait_ms: u32,
 }
 
 impl WebLocks {
@@ -43,12 +61,21 @@ impl WebLocks {
     pub fn new() -> Self {
         WebLocks {
             cross_tab: has_web_locks().unwrap_or(false),
+            wait_ms: DEFAULT_WAIT_MS,
         }
     }
 
     /// Always the in-tab fallback, even where Web Locks exist.
     pub fn in_tab() -> Self {
-        WebLocks { cross_tab: false }
+        WebLocks {
+            cross_tab: false,
+            wait_ms: DEFAULT_WAIT_MS,
+        }
+    }
+
+    /// The same locks, waited for at most `wait_ms` (then `lock_failed`).
+    pub fn with_wait(self, wait_ms: u32) -> Self {
+        WebLocks { wait_ms, ..self }
     }
 
     /// Whether locks exclude across tabs (Web Locks) or only within this tab.
@@ -59,7 +86,7 @@ impl WebLocks {
     /// Waits for the lock `name`; with `if_available`, takes it only if it is free (`None`
     /// otherwise).
     async fn request(&self, name: &str, if_available: bool) -> Result<Option<LockGuard>> {
-        let request = js_request(name, if_available, self.cross_tab);
+        let request = js_request(name, if_available, self.cross_tab, self.wait_ms);
         // Made before the lock is granted: if this future is dropped while waiting, the guard's
         // drop releases the lock as soon as it is granted instead of holding it forever.
         let guard = LockGuard {
@@ -84,6 +111,7 @@ impl std::fmt::Debug for WebLocks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebLocks")
             .field("cross_tab", &self.cross_tab)
+            .field("wait_ms", &self.wait_ms)
             .finish()
     }
 }

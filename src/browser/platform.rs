@@ -43,12 +43,13 @@ impl<H> Clone for BrowserPlatform<H> {
 
 impl BrowserPlatform {
     /// The platform of one `OAuthClient`: fetch (requests bounded by `timeout_ms`), the
-    /// database `db_name`, Web Locks, and the events channel `events`.
+    /// database `db_name`, Web Locks (waited for as long as `timeout_ms` lets a holder keep
+    /// one), and the events channel `events`.
     pub fn new(db_name: &str, timeout_ms: u32, events: Rc<BroadcastEvents>) -> Self {
         BrowserPlatform {
             http: Rc::new(FetchHttp::new(timeout_ms)),
             store: Rc::new(IdbStore::new(db_name)),
-            locks: Rc::new(WebLocks::new()),
+            locks: Rc::new(WebLocks::new().with_wait(super::locks::wait_for(timeout_ms))),
             events,
         }
     }

@@ -53,11 +53,11 @@ pub(super) fn config_from_js(obj: &JsValue) -> Result<ClientConfig> {
         }
     }
     if let Some(v) = present("handleResolution") {
-        if !Array::is_array(&v) {
+        let Some(v) = app_array(&v, VALUES, "config: handleResolution")? else {
             return Err(invalid("config: handleResolution must be an array"));
-        }
+        };
         let mut methods = Vec::new();
-        for m in v.unchecked_ref::<Array>().iter() {
+        for m in v.iter() {
             let name = m.as_string().unwrap_or_default();
             let Some(method) = HandleMethod::parse(&name) else {
                 return Err(invalid(msg!(
@@ -183,7 +183,7 @@ pub(super) fn check_keys(obj: &JsValue, allowed: &[&str], what: &str) -> Result<
     if !obj.is_object() {
         return Ok(());
     }
-    for key in Object::keys(obj.unchecked_ref::<Object>()).iter() {
+    for key in app_array(obj, KEYS, what)?.unwrap_or_default().iter() {
         let key = key.as_string().unwrap_or_default();
         if !allowed.contains(&key.as_str()) {
             return Err(invalid(msg!(
@@ -242,7 +242,7 @@ pub(super) fn max_records(options: &JsValue) -> Result<usize> {
 /// `buildScope`'s values as scope strings: `atproto` and `transition:…` as they are,
 /// permissions (objects of the spec's JSON shape) from their properties' string values.
 pub(super) fn scope_values(values: &JsValue) -> Result<Vec<String>> {
-    let Some(values) = values.dyn_ref::<Array>() else {
+    let Some(values) = app_array(values, VALUES, "buildScope(values)")? else {
         return Err(invalid("buildScope(values) must be an array"));
     };
     // Plain loops: the iterator adapters (`collect` into `Result`/`Option`) were a
@@ -259,7 +259,8 @@ pub(super) fn scope_values(values: &JsValue) -> Result<Vec<String>> {
             ));
         }
         let mut fields = Vec::new();
-        for entry in Object::entries(v.unchecked_ref::<Object>()).iter() {
+        let entries = app_array(&v, ENTRIES, "buildScope: a permission")?;
+        for entry in entries.unwrap_or_default().iter() {
             let key = Reflect::get_u32(&entry, 0).ok().and_then(|k| k.as_string());
             let value = Reflect::get_u32(&entry, 1).unwrap_or_default();
             let mut strings = Vec::new();
@@ -268,19 +269,16 @@ pub(super) fn scope_values(values: &JsValue) -> Result<Vec<String>> {
                     strings.push(s);
                     true
                 }
-                None => {
-                    Array::is_array(&value)
-                        && value
-                            .unchecked_ref::<Array>()
-                            .iter()
-                            .all(|x| match x.as_string() {
-                                Some(s) => {
-                                    strings.push(s);
-                                    true
-                                }
-                                None => false,
-                            })
-                }
+                None => app_array(&value, VALUES, "buildScope: a permission property")?
+                    .is_some_and(|list| {
+                        list.iter().all(|x| match x.as_string() {
+                            Some(s) => {
+                                strings.push(s);
+                                true
+                            }
+                            None => false,
+                        })
+                    }),
             };
             match key {
                 Some(k) if ok => fields.push((k, strings)),
@@ -296,6 +294,21 @@ pub(super) fn scope_values(values: &JsValue) -> Result<Vec<String>> {
         out.push(permission_scope(&fields)?);
     }
     Ok(out)
+}
+
+const KEYS: u8 = 0;
+const ENTRIES: u8 = 1;
+const VALUES: u8 = 2;
+
+/// What `read_app` read of the app's `value` as a plain array (`None`: `VALUES` of a
+/// non-array). Read in `glue.js`, where a Proxy's or a getter's throw is caught: here it would
+/// unwind through the Wasm frames. A throw is `invalid_input`.
+fn app_array(value: &JsValue, kind: u8, what: &str) -> Result<Option<Array>> {
+    let read = read_app(value, kind);
+    match read.as_string() {
+        Some(thrown) => Err(invalid(msg!(what, ": unreadable (", thrown, ")"))),
+        None => Ok(read.dyn_into().ok()),
+    }
 }
 
 pub(super) fn get(obj: &JsValue, key: &str) -> JsValue {
@@ -314,6 +327,10 @@ pub(super) fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>> {
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
+    /// An object's own keys (`KEYS`), its entries (`ENTRIES`) or an array's values (`VALUES`,
+    /// `null` for a non-array), or the text of what reading it threw (see `readApp`).
+    #[wasm_bindgen(js_name = readApp)]
+    fn read_app(value: &JsValue, kind: u8) -> JsValue;
     /// The call read (see `xrpcCall` in `glue.js`): `headers` is the JSON array [method, nsid,
     /// proxy, encoding, params, headers], `body` the bytes to send; or a failure.
     #[wasm_bindgen(js_name = xrpcCall)]

@@ -446,6 +446,84 @@ fn build_scope_reads_javascript_values() {
     }
 }
 
+/// Objects that throw when read (a Proxy whose traps throw, a revoked Proxy, a throwing
+/// getter, a Proxy claiming 2^32 − 1 elements) where the app passes options, a config, an xrpc
+/// call or scope values: each call fails with the typed error, and the next calls work. A
+/// throw that crossed the Wasm frames left the module's stack pointer behind: after a few
+/// hundred, every call of the page trapped (`memory access out of bounds`).
+#[wasm_bindgen_test]
+async fn objects_that_throw_when_read_are_refused_not_thrown_through() {
+    let hostile = js_sys::Function::new_no_args(
+        "const r = Proxy.revocable({}, {}); r.revoke();          const keys = new Proxy({}, { ownKeys() { throw new Error('no keys'); } });          const getter = { resource: 'repo', get collection() { throw new Error('no'); } };          const long = new Proxy([], { get: (t, k) => k === 'length' ? 4294967295 : 'x' });          return [r.proxy, keys, getter, long];",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let hostile: Vec<JsValue> = js_sys::Array::from(&hostile).iter().collect();
+    let c = client();
+    let did = || JsValue::from("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa");
+    for _ in 0..300 {
+        for h in &hostile {
+            let e = OAuthClient::new(h.clone()).err().expect("refused");
+            assert_eq!(code(&e), "invalid_config");
+            let config = object(&[
+                (
+                    "clientId",
+                    "https://app.example/client-metadata.json".into(),
+                ),
+                ("redirectUri", "https://app.example/callback".into()),
+                ("handleResolution", h.clone()),
+            ]);
+            let e = OAuthClient::new(config).err().expect("refused");
+            assert_eq!(code(&e), "invalid_config");
+            let list = js_sys::Array::of1(h);
+            assert_eq!(
+                code(&build_scope(list.into()).unwrap_err()),
+                "invalid_input"
+            );
+            let permission = object(&[("resource", "repo".into()), ("collection", h.clone())]);
+            let list = js_sys::Array::of1(&permission);
+            assert_eq!(
+                code(&build_scope(list.into()).unwrap_err()),
+                "invalid_input"
+            );
+        }
+        // `getter` is an object, not an array: refused as such.
+        assert_eq!(
+            code(&build_scope(hostile[0].clone()).unwrap_err()),
+            "invalid_input"
+        );
+        assert_eq!(
+            code(&build_scope(hostile[3].clone()).unwrap_err()),
+            "invalid_input"
+        );
+    }
+    for h in &hostile[..2] {
+        let h = Some(h.clone());
+        assert_eq!(
+            rejection(c.start_login("alice.test".into(), h.clone())).await,
+            "invalid_input"
+        );
+        assert_eq!(
+            rejection(c.xrpc(did(), h.clone().unwrap())).await,
+            "invalid_input"
+        );
+        assert_eq!(
+            rejection(c.fetch_records(did(), "a.b.c".into(), h.clone())).await,
+            "invalid_input"
+        );
+        assert_eq!(
+            rejection(c.fetch_all_records(did(), "a.b.c".into(), h)).await,
+            "invalid_input"
+        );
+    }
+    // Nothing was left behind: the same calls with good values work.
+    assert_eq!(
+        build_scope(js_sys::Array::of1(&"atproto".into()).into()).unwrap(),
+        "atproto"
+    );
+    client();
+}
+
 #[wasm_bindgen_test]
 async fn config_and_login_options_are_read_strictly() {
     let redirect = "http://127.0.0.1:8080/callback";
