@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::task::Poll;
 
 use atproto_oauth_wasm::browser::{
-    js_error, BroadcastEvents, BrowserClock, BrowserPlatform, FetchHttp, IdbStore, WebLocks,
+    js_error, replace_fetch, BroadcastEvents, BrowserClock, BrowserPlatform, FetchHttp, IdbStore, WebLocks,
 };
 use atproto_oauth_wasm::error::{Error, ErrorCode};
 use atproto_oauth_wasm::platform::{
@@ -241,8 +241,7 @@ async fn request_is_sent_as_given_and_all_response_headers_come_back() {
             Reflect::construct(&response_ctor, &Array::of2(&"{}".into(), &init)).unwrap();
         Promise::resolve(&response).into()
     });
-    let original = global("fetch");
-    Reflect::set(&js_sys::global(), &"fetch".into(), fake.as_ref()).unwrap();
+    let original = replace_fetch(fake.as_ref());
     let result = FetchHttp::default()
         .send(HttpRequest {
             method: "POST".into(),
@@ -255,7 +254,7 @@ async fn request_is_sent_as_given_and_all_response_headers_come_back() {
             max_body: 1 << 20,
         })
         .await;
-    Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
+    replace_fetch(&original);
 
     let resp = result.unwrap();
     assert_eq!(resp.status, 401);
@@ -1144,12 +1143,11 @@ async fn fetch_signs_the_proof_on_the_way_out() {
         || HttpRequest::get("https://pds.example/xrpc/a.b.c?x=1").header("Authorization", "DPoP t");
     let input = "eyJoZWFkZXIiOjF9.eyJjbGFpbXMiOjF9";
 
-    let original = global("fetch");
-    Reflect::set(&js_sys::global(), &"fetch".into(), fake.as_ref()).unwrap();
+    let original = replace_fetch(fake.as_ref());
     let http = FetchHttp::default();
     let signed = http.send_signed(request(), &key, input.into()).await;
     let refused = http.send_signed(request(), &not_ecdsa, input.into()).await;
-    Reflect::set(&js_sys::global(), &"fetch".into(), &original).unwrap();
+    replace_fetch(&original);
 
     assert_eq!(signed.unwrap().status, 200);
     let e = refused.unwrap_err();
@@ -1248,14 +1246,12 @@ async fn records_written_by_version_0_1_are_still_read() {
 
 // ---- bounded requests: timeouts and body caps, against a scripted global fetch --------------
 
-/// Replaces the global `fetch` with `body` (a function of the Request) for the duration of `f`.
+/// Sends requests with `body` (a function of the Request) for the duration of `f`.
 async fn with_fetch<T>(body: &str, f: impl Future<Output = T>) -> T {
-    let global = js_sys::global();
-    let original = Reflect::get(&global, &"fetch".into()).unwrap();
     let fake = Function::new_with_args("request", body);
-    Reflect::set(&global, &"fetch".into(), &fake).unwrap();
+    let original = replace_fetch(&fake);
     let out = f.await;
-    Reflect::set(&global, &"fetch".into(), &original).unwrap();
+    replace_fetch(&original);
     out
 }
 

@@ -25,6 +25,20 @@ const loadSubtle = webCrypto?.subtle;
 const loadImportKey = loadSubtle?.importKey;
 const EC_IMPORT = { name: "ECDSA", namedCurve: "P-256" };
 const SIGN_ONLY = ["sign"];
+// And what makes and sends a request: a script that replaced `fetch`, `Request`, `Headers` or
+// `append`, `sign`, `Array.prototype.push` or `String.prototype[Symbol.split]` could otherwise
+// put a proof of a key of its own in place of the package's, and the next sign-in's tokens
+// would be bound to that key, usable anywhere. (The request's head is read with `indexOf` and
+// `slice`, which consult nothing a script can replace; `split` looks up `Symbol.split` even
+// for a string separator.)
+let loadFetch = globalThis.fetch;
+const LoadRequest = globalThis.Request;
+const LoadHeaders = globalThis.Headers;
+const appendHeader = LoadHeaders?.prototype.append;
+const loadSign = loadSubtle?.sign;
+const encodeText = TextEncoder.prototype.encode;
+const textIndexOf = String.prototype.indexOf;
+const sliceText = String.prototype.slice;
 
 /** A view of `len` bytes at `at` in the module's `memory`. */
 const wasmBytes = (memory, at, len) => new Bytes(apply(memoryBuffer, memory, []), at, len);
@@ -84,12 +98,21 @@ export function thrownMessage(value) {
   }
 }
 
-export function send(head, hasBody, body, timeoutMs, max) {
-  return exchange(head.split("\n"), 0, hasBody ? body.slice() : undefined, timeoutMs, max);
+/** For the package's own tests (src/browser/http.rs `replace_fetch`): `fetch` in place of the
+ * one taken at load; returns the one before. */
+export function fetchForTests(fetch) {
+  const before = loadFetch;
+  loadFetch = fetch;
+  return before;
 }
 
-// `parts` from `at` on: method, URL, then a name and a value per header.
-async function exchange(parts, at, payload, timeoutMs, max) {
+export function send(head, hasBody, body, timeoutMs, max) {
+  return exchange(head, 0, hasBody ? body.slice() : undefined, timeoutMs, max);
+}
+
+// `head` from `at` on: the method, the URL, then a name and a value per header, a line each;
+// then the `DPoP` header with `proof`, if any.
+async function exchange(head, at, payload, timeoutMs, max, proof) {
   const controller = new AbortController();
   const timedOut = failed("timeout");
   let timer;
@@ -102,10 +125,22 @@ async function exchange(parts, at, payload, timeoutMs, max) {
   deadline.catch(() => {}); // rejects while no step may be listening
   let request;
   try {
-    const list = new Headers();
-    for (let i = at + 2; i + 1 < parts.length; i += 2) list.append(parts[i], parts[i + 1]);
-    request = new Request(parts[at + 1], {
-      method: parts[at],
+    const line = () => {
+      let end = apply(textIndexOf, head, ["\n", at]);
+      if (end < 0) end = head.length;
+      const text = apply(sliceText, head, [at, end]);
+      at = end + 1;
+      return text;
+    };
+    const method = line();
+    const url = line();
+    const list = new LoadHeaders();
+    while (at < head.length) apply(appendHeader, list, [line(), line()]);
+    if (proof !== undefined) apply(appendHeader, list, ["DPoP", proof]);
+    // No prototype: the members left out are not looked up where a script could add them.
+    request = new LoadRequest(url, {
+      __proto__: null,
+      method,
       headers: list,
       body: payload,
       // A body goes only where it was addressed: a redirect would re-send it (307, 308), with
@@ -120,7 +155,7 @@ async function exchange(parts, at, payload, timeoutMs, max) {
   let reader;
   try {
     // Every step races the deadline; whatever a step throws is classified once, below.
-    const response = await Promise.race([fetch(request), deadline]);
+    const response = await Promise.race([apply(loadFetch, globalThis, [request]), deadline]);
     if (!(response instanceof Response)) {
       return failed("network", "fetch resolved to something other than a Response");
     }
@@ -196,18 +231,16 @@ function b64url(bytes) {
 // as the `DPoP` header. WebCrypto's ECDSA output is the raw r || s that ES256 is.
 export async function sendSigned(key, head, hasBody, body, timeoutMs, max) {
   const payload = hasBody ? body.slice() : undefined;
-  const parts = head.split("\n");
-  const input = parts[0];
+  const end = apply(textIndexOf, head, ["\n"]);
+  const input = apply(sliceText, head, [0, end]);
   let signature;
   try {
-    signature = new Uint8Array(await crypto.subtle.sign(ES256, key, encoder.encode(input)));
+    signature = new Bytes(await apply(loadSign, loadSubtle, [ES256, key, apply(encodeText, encoder, [input])]));
   } catch (e) {
     return failed("crypto", thrownMessage(e));
   }
   if (signature.length !== 64) return failed("crypto", `ES256 signature of ${signature.length} bytes`);
-  parts[parts.length - 1] = "DPoP"; // the slot after the last header line's "\n"
-  parts.push(`${input}.${b64url(signature)}`);
-  return exchange(parts, 1, payload, timeoutMs, max);
+  return exchange(head, end + 1, payload, timeoutMs, max, `${input}.${b64url(signature)}`);
 }
 
 // ---- The DPoP key (src/browser/crypto.rs)

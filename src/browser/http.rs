@@ -1,4 +1,6 @@
-//! `Http` over the Fetch API. Uses the global `fetch`, so it works in windows and workers alike.
+//! `Http` over the Fetch API: the global `fetch` as it was when the package loaded (see
+//! `glue.js`: a script that replaces it later must not see or change what is sent), so it works
+//! in windows and workers alike.
 //! Every request is bounded: a deadline aborts it after the timeout (covering the body too),
 //! and the body is read chunk by chunk and refused as soon as it passes the request's cap.
 //! The request itself runs in `glue.js`, one call and one promise from Wasm. Every step of a
@@ -39,6 +41,10 @@ extern "C" {
         max: u32,
     ) -> Promise;
 
+    /// Replaces the `fetch` taken at load, and returns the one before (see `replace_fetch`).
+    #[wasm_bindgen(js_name = fetchForTests)]
+    fn js_fetch_for_tests(fetch: &JsValue) -> JsValue;
+
     /// What `send` resolves to: an answer, or a failure and its detail.
     #[wasm_bindgen(extends = super::js::Outcome)]
     type Answer;
@@ -46,6 +52,16 @@ extern "C" {
     fn status(this: &Answer) -> u16;
     #[wasm_bindgen(method, getter)]
     fn redirected(this: &Answer) -> bool;
+}
+
+/// For tests of this package only: makes `fetch` (a function of the `Request`) what requests
+/// are sent with, in place of the `fetch` taken when the package loaded, and returns the one
+/// before. Replacing the global `fetch` after load changes nothing, by design. Nothing in the
+/// package calls it, so the shipped `.wasm` does not import it, and the shipped glue, which has
+/// only what the `.wasm` imports, does not have it.
+#[doc(hidden)]
+pub fn replace_fetch(fetch: &JsValue) -> JsValue {
+    js_fetch_for_tests(fetch)
 }
 
 /// Sends requests with `fetch`, each aborted after `timeout_ms`.

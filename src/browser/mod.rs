@@ -17,7 +17,7 @@ use wasm_bindgen::JsValue;
 
 pub use self::broadcast::{BroadcastEvents, RemoteHook};
 pub use self::clock::BrowserClock;
-pub use self::http::{FetchHttp, SendSigned};
+pub use self::http::{replace_fetch, FetchHttp, SendSigned};
 pub use self::idb::IdbStore;
 pub use self::locks::{LockGuard, WebLocks};
 pub use self::platform::BrowserPlatform;

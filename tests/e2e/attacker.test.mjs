@@ -37,16 +37,15 @@ function publicJwk(scalar) {
   return { x: b64url(point.subarray(1, 33)), y: b64url(point.subarray(33, 65)) };
 }
 
-/** Runs in the page before the login starts: records the DPoP proofs the page sends. */
+/** Runs in the page before the login starts: records the DPoP proofs the page sends (through
+ *  the test page's own tap on the `fetch` the package took at load). */
 function instrument() {
   window.__proofs = [];
-  const send = window.fetch.bind(window);
-  window.fetch = (input, init) => {
+  window.__fetchTaps.push((input, init) => {
     const headers = input instanceof Request ? input.headers : new Headers(init?.headers);
     const proof = headers.get("dpop");
     if (proof) window.__proofs.push(proof);
-    return send(input, init);
-  };
+  });
 }
 
 /** The second attacker: replaces built-ins after the package loaded (see the file's header).
@@ -145,6 +144,58 @@ async function hookBuiltins() {
   hookMethod(Function.prototype, "call", "Function.prototype.call");
   hookMethod(Function.prototype, "apply", "Function.prototype.apply");
   hookMethod(Reflect, "apply", "Reflect.apply");
+}
+
+/** The third attacker: replaces, after the package loaded, everything a request passes through
+ *  on its way out (`fetch`, `Request`, `Headers` and their methods, `SubtleCrypto.sign`,
+ *  `TextEncoder.encode`, `Array.prototype.push`, `String.prototype[Symbol.split]`). Through any
+ *  of them it could read the DPoP proofs and put its own in their place (a proof of a key it
+ *  holds: the server would bind the next sign-in's tokens to that key, usable anywhere). Each
+ *  replacement records what it was given that carries a proof, and passes the call on. */
+function hookRequests() {
+  const seen = (window.__requestHooks = []);
+  const apply = Reflect.apply;
+  const proofLike = (v) => typeof v === "string" && /^eyJ[\w-]*\.[\w-]+\.[\w-]+$/.test(v);
+  const note = (name, args) => {
+    for (const a of args) {
+      if (proofLike(a)) seen.push(`${name}: a proof`);
+      else if (typeof a === "string" && /(^|\n)dpop$/i.test(a)) seen.push(`${name}: the DPoP header`);
+      else if (a instanceof Request && a.headers.has("dpop")) seen.push(`${name}: a request with a proof`);
+      else if (a && typeof a === "object" && a.headers) {
+        const h = a.headers instanceof Headers ? a.headers : new Headers(a.headers);
+        if (h.has("dpop")) seen.push(`${name}: init with a proof`);
+      } else if (typeof a === "string" && a.includes("\n") && /eyJ/.test(a)) seen.push(`${name}: a request head`);
+    }
+  };
+  const wrap = (owner, key, name) => {
+    const original = owner[key];
+    const replacement = function (...args) {
+      note(name, args);
+      return new.target ? Reflect.construct(original, args, new.target) : apply(original, this, args);
+    };
+    if (original.prototype) replacement.prototype = original.prototype;
+    Object.defineProperty(owner, key, { configurable: true, writable: true, value: replacement });
+  };
+  for (const m of ["append", "set"]) wrap(Headers.prototype, m, `Headers.prototype.${m}`);
+  wrap(window, "fetch", "fetch");
+  wrap(window, "Request", "Request");
+  wrap(window, "Headers", "Headers");
+  wrap(SubtleCrypto.prototype, "sign", "SubtleCrypto.prototype.sign");
+  wrap(TextEncoder.prototype, "encode", "TextEncoder.prototype.encode");
+  wrap(Array.prototype, "push", "Array.prototype.push");
+  // Looked up even for a string separator ("a\nb".split("\n")); passed on by splitting once
+  // without it.
+  const split = function (string, limit) {
+    note("String.prototype[Symbol.split]", [string]);
+    const separator = String(this);
+    delete String.prototype[Symbol.split];
+    try {
+      return string.split(separator, limit);
+    } finally {
+      Object.defineProperty(String.prototype, Symbol.split, { configurable: true, value: split });
+    }
+  };
+  Object.defineProperty(String.prototype, Symbol.split, { configurable: true, value: split });
 }
 
 /** The attacker, in the page. `needles` are byte strings (as arrays) that must appear nowhere. */
@@ -328,6 +379,38 @@ for (const name of browsers()) {
         signedIn.keys.some((k) => /ECDSA private extractable=false sign/.test(k)),
         `the session's key is a non-extractable ECDSA key: ${signedIn.keys.join("; ")}`,
       );
+      await page.close();
+    });
+
+    test("a script that replaces fetch and the like after the package loaded sees no proof", async () => {
+      const alice = pds.accounts[0];
+      const page = await browser.newPage();
+      await page.goto(`${site.url}/`);
+      await page.waitFor(() => window.ready === true, undefined, { what: "the test page" });
+      await page.evaluate(hookRequests);
+      const start = await page.evaluate((h) => window.call("startLogin", h), alice.handle);
+      assert.ok(start.ok, JSON.stringify(start));
+      await page.goto(start.value.url);
+      await authorizeOnPds(page, { password: alice.password });
+      await page.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`), { timeout: 30_000 });
+      await page.waitFor(() => window.ready === true, undefined, { what: "the callback page" });
+      // A new page: the hooks again, after the package loaded, for the token request and a call.
+      await page.evaluate(hookRequests);
+      const done = await page.evaluate(() => window.call("handleCallback"));
+      assert.ok(done.ok, JSON.stringify(done));
+      const listed = await page.evaluate(
+        (did) => window.call("fetchRecords", did, "app.bsky.feed.post", { limit: 1 }),
+        alice.did,
+      );
+      assert.ok(listed.ok, JSON.stringify(listed));
+      const seen = await page.evaluate(() => window.__requestHooks);
+      assert.deepEqual([...new Set(seen)], [], "no replaced function saw a DPoP proof");
+      // The hooks work: a request of the page's own passes through them.
+      const own = await page.evaluate(async () => {
+        await fetch("/", { headers: { DPoP: "eyJa.eyJb.c" } });
+        return window.__requestHooks.length;
+      });
+      assert.ok(own > 0, "the hooks saw the page's own request");
       await page.close();
     });
 

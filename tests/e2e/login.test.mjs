@@ -189,14 +189,11 @@ for (const name of browsers()) {
       // The token response is the only place tokens appear in clear: the page keeps a copy of
       // it to search for (read in the page, so no browser has to hand back a response body).
       const r = await page.evaluate(async () => {
-        const send = window.fetch;
         window.tokenBodies = [];
-        window.fetch = async (input, init) => {
-          const resp = await send(input, init);
+        window.__fetchTaps.push(async (input, init, resp) => {
           const url = input instanceof Request ? input.url : String(input);
           if (url.endsWith("/oauth/token") && resp.status === 200) window.tokenBodies.push(await resp.clone().json());
-          return resp;
-        };
+        });
         return window.call("handleCallback");
       });
       assert.ok(r.ok, JSON.stringify(r));

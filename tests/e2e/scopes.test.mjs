@@ -84,26 +84,24 @@ for (const name of browsers()) {
     }
 
     /** Runs `method` in the page and returns its answer with what the PDS sent back for each
-     *  request whose URL ends with `suffix`, read in the page (a wrapped `fetch`): a browser
+     *  request whose URL ends with `suffix`, read in the page (the test page's tap on `fetch`): a browser
      *  asked for a response body after the fact may no longer have it. */
     const answersTo = (suffix, method, ...args) =>
       page.evaluate(
         async ([suffix, m, a]) => {
-          const send = window.fetch;
           const seen = [];
-          window.fetch = async (input, init) => {
-            const resp = await send(input, init);
+          const tap = async (input, init, resp) => {
             const url = input instanceof Request ? input.url : String(input);
             if (url.endsWith(suffix)) {
               const headers = Object.fromEntries(resp.headers);
               seen.push({ status: resp.status, headers, body: await resp.clone().json() });
             }
-            return resp;
           };
+          window.__fetchTaps.push(tap);
           try {
             return { result: await window.call(m, ...a), seen };
           } finally {
-            window.fetch = send;
+            window.__fetchTaps.splice(window.__fetchTaps.indexOf(tap), 1);
           }
         },
         [suffix, method, args],
