@@ -9,7 +9,8 @@ use std::rc::Rc;
 use std::task::Poll;
 
 use atproto_oauth_wasm::browser::{
-    js_error, replace_fetch, BroadcastEvents, BrowserClock, BrowserPlatform, FetchHttp, IdbStore, WebLocks,
+    js_error, replace_fetch, BroadcastEvents, BrowserClock, BrowserPlatform, FetchHttp, IdbStore,
+    WebLocks,
 };
 use atproto_oauth_wasm::error::{Error, ErrorCode};
 use atproto_oauth_wasm::platform::{
