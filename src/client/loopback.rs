@@ -32,7 +32,11 @@ impl<P: Platform> Client<P> {
             if loopback_redirect(client).as_deref() != Some(ours.as_str()) {
                 continue;
             }
-            let _guard = self.platform.lock(&lock_name(client, did)).settled().await;
+            // Without its lock (held elsewhere past the wait's deadline), the earlier session
+            // may be refreshing in another tab: left for the next login to retire.
+            let Ok(_guard) = self.platform.lock(&lock_name(client, did)).settled().await else {
+                continue;
+            };
             if let Ok(Some(mut entry)) = self.platform.get(Table::Sessions, &id).settled().await {
                 if let Ok(session) = decode::<Session>(&entry.data) {
                     let restored = key::restore(

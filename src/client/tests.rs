@@ -11,7 +11,7 @@ use super::*;
 use crate::config::HandleMethod;
 use crate::error::ErrorCode;
 use crate::oauth::metadata::tests::{as_metadata, serve};
-use crate::platform::{Clock, HttpRequest, SessionEvent, Table};
+use crate::platform::{Clock, HttpRequest, Locks, SessionEvent, Table};
 use crate::secret::{AccessToken, RefreshToken};
 use crate::session::{decode, encode, read_session, Session, SessionInfo, PENDING_LIFETIME_SECS};
 use crate::testing::{alice_doc, json, text, with_header, FakePlatform, ALICE_DID};
@@ -1380,6 +1380,26 @@ fn a_new_loopback_scope_replaces_the_session_of_the_earlier_one() {
     );
     assert!(block_on(old.list_sessions()).unwrap().is_empty());
     assert_eq!(block_on(new.list_sessions()).unwrap().len(), 1);
+}
+
+/// The earlier loopback session's lock cannot be had (another tab holds it past the wait's
+/// deadline, refreshing): that session is left alone, not revoked and deleted without it.
+#[test]
+fn an_earlier_loopback_session_whose_lock_is_held_is_left_alone() {
+    let f = fixture();
+    let before = crate::config::loopback_client_id(REDIRECT, "atproto");
+    let after = crate::config::loopback_client_id(REDIRECT, "atproto transition:generic");
+    let old = client_with_id(&f.platform, &before);
+    let start = block_on(old.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    block_on(old.handle_callback(&callback_url(&f, &start.state))).unwrap();
+
+    let held = block_on(f.platform.lock(&session::lock_name(&before, ALICE_DID))).unwrap();
+    let new = client_with_id(&f.platform, &after);
+    let start = block_on(new.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    block_on(new.handle_callback(&callback_url(&f, &start.state))).unwrap();
+    assert!(f.server.borrow().revoked.is_empty(), "nothing revoked");
+    assert_eq!(block_on(old.list_sessions()).unwrap().len(), 1, "kept");
+    drop(held);
 }
 
 /// The DPoP key (its public `x`) of the last request to `url`.
