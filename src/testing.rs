@@ -207,6 +207,9 @@ pub struct FakePlatform {
     /// This tab's storage writes: `Some(n)` lets `n` more succeed, then every one fails (a full
     /// quota, a connection closed by a version change); `None` lets all succeed.
     pub writes_left: Rc<Cell<Option<u32>>>,
+    /// This tab's reads of the sessions table: that many more fail (a read that timed out
+    /// behind another transaction), then they succeed again.
+    pub session_reads_failing: Rc<Cell<u32>>,
 }
 
 impl Default for FakePlatform {
@@ -220,6 +223,7 @@ impl Default for FakePlatform {
             imports: Rc::default(),
             unlocked_writes: Rc::default(),
             writes_left: Rc::default(),
+            session_reads_failing: Rc::default(),
         }
     }
 }
@@ -231,6 +235,7 @@ impl FakePlatform {
         FakePlatform {
             events: Rc::default(),
             writes_left: Rc::default(),
+            session_reads_failing: Rc::default(),
             ..self.clone()
         }
     }
@@ -323,6 +328,11 @@ impl FakePlatform {
 
 impl Store for FakePlatform {
     async fn get(&self, table: Table, key: &str) -> Result<Option<Entry<FakeKey>>> {
+        let failing = self.session_reads_failing.get();
+        if table == Table::Sessions && failing > 0 {
+            self.session_reads_failing.set(failing - 1);
+            return err(ErrorCode::StorageError, "read timed out (injected)");
+        }
         Ok(self.store.borrow().get(&(table, key.to_string())).cloned())
     }
     async fn put(

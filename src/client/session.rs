@@ -323,7 +323,8 @@ impl<P: Platform> Client<P> {
                 .settled()
                 .await
             {
-                self.save_unsaved(did).settled().await;
+                // Unreadable: the tokens held are still used for calls, which write nothing.
+                let _ = self.save_unsaved(did).settled().await;
             }
         }
         self.unsaved.borrow().entry(did).map(|u| u.live.clone())
@@ -331,16 +332,19 @@ impl<P: Platform> Client<P> {
 
     /// Tries to store this tab's unsaved tokens (the caller holds the session's lock). They are
     /// dropped instead when the stored record is no longer the one they replace: the session
-    /// was signed out, or replaced by a new login, in another tab.
-    async fn save_unsaved(&self, did: &str) {
+    /// was signed out, or replaced by a new login, in another tab. An error when the stored
+    /// record could not be read: then nobody knows whether the tokens are still the session's,
+    /// and they must not be used to write or refresh (they stay, for the next try).
+    async fn save_unsaved(&self, did: &str) -> Result<()> {
         let Some((live, base)) = self
             .unsaved
             .borrow()
             .entry(did)
             .map(|u| (u.live.clone(), u.base.clone()))
         else {
-            return;
+            return Ok(());
         };
+        let mut unread = None;
         let saved = match read_session(&self.platform, &self.cfg.client_id, did)
             .settled()
             .await
@@ -361,9 +365,12 @@ impl<P: Platform> Client<P> {
             Ok(_) => {
                 self.unsaved.borrow_mut().remove(did);
                 self.live.borrow_mut().remove(did);
-                return;
+                return Ok(());
             }
-            Err(_) => false,
+            Err(e) => {
+                unread = Some(e);
+                false
+            }
         };
         if saved {
             self.unsaved.borrow_mut().remove(did);
@@ -375,6 +382,7 @@ impl<P: Platform> Client<P> {
             u.backoff = u.backoff.saturating_mul(2).min(MAX_BACKOFF_SECS);
             u.retry_at = self.platform.now().saturating_add(u.backoff);
         }
+        unread.map_or(Ok(()), Err)
     }
 
     /// Refreshes the session unless another tab already replaced the tokens this tab holds.
@@ -404,8 +412,10 @@ impl<P: Platform> Client<P> {
             .await?;
         let now = self.now();
         // Tokens this tab could not store come first: stored now if storage works again;
-        // otherwise they are the session (the stored refresh token is spent).
-        self.save_unsaved(did).settled().await;
+        // otherwise they are the session (the stored refresh token is spent), once the stored
+        // record was read and is still the one they replace. Without that read, another tab
+        // may have signed in again or out: nothing is sent or written, the call fails.
+        self.save_unsaved(did).settled().await?;
         let held = self
             .unsaved
             .borrow()

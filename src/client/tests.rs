@@ -1752,6 +1752,56 @@ fn refreshed_tokens_that_cannot_be_stored_stay_live_and_are_stored_later() {
     assert!(f.platform.unlocked_writes.borrow().is_empty());
 }
 
+/// This tab holds tokens it could not store; meanwhile another tab signs the account in again,
+/// or out. While this tab cannot read the stored session (reads that time out), it cannot know
+/// its tokens were superseded: it sends no refresh and writes nothing, so the newer login (or
+/// the sign-out) stands. Once it can read again, it drops its tokens and adopts the new login.
+#[test]
+fn unsaved_tokens_wait_while_the_stored_session_cannot_be_read() {
+    for sign_out in [false, true] {
+        let f = fixture();
+        let tab_a = client(&f.platform);
+        signed_in(&f, &tab_a);
+        f.platform.fail_writes_after(Some(1));
+        block_on(tab_a.refresh(ALICE_DID)).unwrap();
+        f.platform.fail_writes_after(None);
+        let tab_b = client(&f.platform.another_tab());
+        if sign_out {
+            block_on(tab_b.sign_out(ALICE_DID)).unwrap();
+        } else {
+            signed_in(&f, &tab_b);
+        }
+        let stored = || block_on(read_session(&f.platform, &config().client_id, ALICE_DID));
+        let before = stored().unwrap().map(|s| s.record.refresh_token);
+        let refreshes = f.server.borrow().refresh_requests;
+
+        f.platform.now.set(f.platform.now() + 3600);
+        f.platform.session_reads_failing.set(10);
+        let e = block_on(tab_a.xrpc(ALICE_DID, &list_request())).unwrap_err();
+        assert_eq!(e.code, ErrorCode::StorageError, "{e:?}");
+        f.platform.session_reads_failing.set(0);
+        assert_eq!(
+            f.server.borrow().refresh_requests,
+            refreshes,
+            "nothing sent"
+        );
+        assert_eq!(
+            stored().unwrap().map(|s| s.record.refresh_token),
+            before,
+            "the other tab's login (sign_out: {sign_out}) stands"
+        );
+        let next = block_on(tab_a.xrpc(ALICE_DID, &list_request()));
+        if sign_out {
+            assert_eq!(next.unwrap_err().code, ErrorCode::SessionNotFound);
+        } else {
+            // The other tab's login, adopted (and refreshed: it is an hour old too).
+            next.unwrap();
+            assert!(stored().unwrap().is_some());
+        }
+        assert!(f.platform.unlocked_writes.borrow().is_empty());
+    }
+}
+
 #[test]
 fn unsaved_tokens_die_with_their_tab_and_the_session_end_is_reported() {
     let f = fixture();
