@@ -159,8 +159,17 @@ impl<P: Platform> Client<P> {
     async fn delete_session(&self, did: &str, reason: &str) -> Result<()> {
         self.live.borrow_mut().remove(did);
         self.unsaved.borrow_mut().remove(did);
+        let client_id = &self.cfg.client_id;
+        // A version 0.1 record of the account goes too, unless it is another client's (an
+        // unreadable one goes): a migration that stored the new record but could not delete
+        // the old one left it, and it would bring the session back.
+        if let Ok(Some(old)) = self.platform.get(Table::Sessions, did).settled().await {
+            if !matches!(decode_own_session(&old.data, client_id), Ok(None)) {
+                self.platform.delete(Table::Sessions, did).settled().await?;
+            }
+        }
         self.platform
-            .delete(Table::Sessions, &session_id(did, &self.cfg.client_id))
+            .delete(Table::Sessions, &session_id(did, client_id))
             .settled()
             .await?;
         self.platform.emit(SessionEvent::Deleted {
@@ -654,11 +663,9 @@ impl<P: Platform> Client<P> {
         if let Some((session, key)) = current {
             self.revoke(session, key, client_id).settled().await;
         }
-        // An unreadable record goes away all the same (also where version 0.1 kept it), and
-        // the sign-out succeeds: its tokens cannot be revoked, as when the server is down.
-        if read.map_or(true, |stored| stored.is_some_and(|s| s.legacy)) {
-            self.platform.delete(Table::Sessions, did).settled().await?;
-        }
+        // An unreadable record goes away all the same (also where version 0.1 kept it: see
+        // `delete_session`), and the sign-out succeeds: its tokens cannot be revoked, as when
+        // the server is down.
         self.delete_session(did, "signed out").settled().await
     }
 

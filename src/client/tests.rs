@@ -1070,6 +1070,33 @@ fn make_legacy(p: &FakePlatform, table: Table, id: &str, legacy_id: &str) -> Str
     scalar
 }
 
+/// A migration wrote the new record but could not delete the version 0.1 one (or the tab
+/// closed in between): both are stored. Signing out, with the server unreachable (nothing is
+/// revoked), removes both: the old one must not bring the session back.
+#[test]
+fn signing_out_removes_a_version_0_1_record_a_migration_left_behind() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let own = f.platform.store.borrow()[&(Table::Sessions, alice_id())].clone();
+    make_legacy(&f.platform, Table::Sessions, &alice_id(), ALICE_DID);
+    f.platform
+        .store
+        .borrow_mut()
+        .insert((Table::Sessions, alice_id()), own);
+    f.platform.http.on(
+        "POST",
+        &format!("{ISSUER}/oauth/revoke"),
+        nonced(text(503, "down")),
+    );
+    block_on(c.sign_out(ALICE_DID)).unwrap();
+    assert!(block_on(c.list_sessions()).unwrap().is_empty());
+    let c = client(&f.platform);
+    let e = block_on(c.restore(ALICE_DID)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SessionNotFound, "{e:?}");
+    assert!(f.platform.data(Table::Sessions, ALICE_DID).is_none());
+}
+
 fn assert_stored_without_scalar(p: &FakePlatform, table: Table, id: &str, scalar: &str) {
     let entry = p.store.borrow()[&(table, id.to_string())].clone();
     let text = String::from_utf8(entry.data.clone()).unwrap();
