@@ -571,6 +571,60 @@ async fn a_store_blocked_by_another_transaction_fails_at_its_deadline() {
     );
 }
 
+/// At the deadline, a transaction that can no longer be aborted (it is committing; here `abort`
+/// is made to throw, as it then does, while another script's transaction still holds the table)
+/// is not reported as failed, since its write may still land: its own outcome is the answer.
+/// What is reported and what is stored agree.
+#[wasm_bindgen_test]
+async fn a_write_that_cannot_be_aborted_at_its_deadline_reports_its_own_outcome() {
+    let name = fresh_name("committing");
+    IdbStore::open(&name)
+        .await
+        .unwrap()
+        .put(Table::Sessions, "did:plc:a", b"one", None)
+        .await
+        .unwrap();
+    let hog = Function::new_with_args(
+        "name",
+        "return new Promise((ready) => {
+           const open = indexedDB.open(name);
+           open.onsuccess = () => {
+             const db = open.result;
+             const store = db.transaction('sessions', 'readwrite').objectStore('sessions');
+             let stop = false;
+             const spin = () => { if (!stop) store.get('spin').onsuccess = spin; };
+             spin();
+             const abort = IDBTransaction.prototype.abort;
+             IDBTransaction.prototype.abort = function () {
+               throw new DOMException('committing', 'InvalidStateError');
+             };
+             ready(() => { IDBTransaction.prototype.abort = abort; stop = true; db.close(); });
+           };
+         })",
+    );
+    let stop: Function = JsFuture::from(Promise::from(
+        hog.call1(&JsValue::UNDEFINED, &name.as_str().into())
+            .unwrap(),
+    ))
+    .await
+    .unwrap()
+    .unchecked_into();
+    let store = IdbStore::with_deadline(&name, 300);
+    let release = stop.clone();
+    spawn_local(async move {
+        sleep(450).await;
+        release.call0(&JsValue::UNDEFINED).unwrap();
+    });
+    let result = store.put(Table::Sessions, "did:plc:a", b"two", None).await;
+    sleep(300).await;
+    let stored = store.get_bytes(Table::Sessions, "did:plc:a").await.unwrap();
+    assert_eq!(
+        (result.is_ok(), stored.as_deref()),
+        (true, Some(&b"two"[..])),
+        "reported {result:?}"
+    );
+}
+
 /// Counts `crypto.subtle.generateKey` calls while `f` runs. No generated key is handed back
 /// before `hold_until` calls have been made (or three seconds pass), so concurrent opens really
 /// race instead of depending on how a browser happens to schedule IndexedDB transactions.

@@ -318,8 +318,9 @@ const fail = (failure, context, e) => failed(failure, e === undefined ? context 
  * "storage"), or with a "storage" failure once `ms` have passed (0: no deadline). IndexedDB gives
  * no deadline of its own: a transaction waits behind any other on its table, and another script
  * of the origin can keep one busy for ever. `body` makes its transactions with the function it
- * is given: none after the deadline, and the one in progress aborted at it, so an operation
- * reported as failed never writes (or takes) anything later. */
+ * is given: none after the deadline, and the one in progress aborted at it (one that can no
+ * longer be, as it commits, answers with its own outcome), so an operation reported as failed
+ * never writes (or takes) anything later. */
 async function answer(what, ms, body) {
   let timer;
   let late = false;
@@ -333,14 +334,24 @@ async function answer(what, ms, body) {
   };
   try {
     const deadline = new Promise((_, reject) => {
-      if (ms)
-        timer = setTimeout(() => {
-          late = true;
-          try {
-            current?.abort(); // throws once the transaction has finished: nothing to undo then
-          } catch {}
-          reject(tooLate());
-        }, ms);
+      let grace = true;
+      const expire = () => {
+        late = true;
+        try {
+          current?.abort();
+        } catch {
+          // Committing or finished: it can no longer be undone, so its own outcome, which is
+          // due at once, is the answer (a write reported as failed must not have landed). A
+          // second deadline, should it not come.
+          if (grace) {
+            grace = false;
+            timer = setTimeout(expire, ms);
+            return;
+          }
+        }
+        reject(tooLate());
+      };
+      if (ms) timer = setTimeout(expire, ms);
     });
     return await Promise.race([body(begin), deadline]);
   } catch (e) {
