@@ -174,6 +174,49 @@ impl<'a> Reader<'a> {
         crate::util::parse_int(text).ok_or_else(|| expected("an integer in range", start))
     }
 
+    /// A whole number of seconds from any JSON number, rounded down (`3599.5`, `3.6e3`; RFC
+    /// 6749's `expires_in` is a number, and a server may well send a fraction): a negative one
+    /// is 0, one past `i64` is `i64::MAX`. By digits, without parsing a float.
+    pub fn seconds(&mut self) -> JsonResult<i64> {
+        let text = self.number()?.as_bytes();
+        if text.first() == Some(&b'-') {
+            return Ok(0);
+        }
+        // `n` × 10^`shift`, with `n` kept below 10^18 (further digits only move the point).
+        let (mut n, mut shift, mut fraction) = (0i64, 0i64, false);
+        for (i, &b) in text.iter().enumerate() {
+            match b {
+                b'.' => fraction = true,
+                b'e' | b'E' => {
+                    let (sign, digits) = match text.get(i + 1) {
+                        Some(b'-') => (-1, &text[i + 2..]),
+                        Some(b'+') => (1, &text[i + 2..]),
+                        _ => (1, &text[i + 1..]),
+                    };
+                    let mut e = 0i64;
+                    for d in digits {
+                        e = (e * 10 + i64::from(d - b'0')).min(1000);
+                    }
+                    shift += sign * e;
+                    break;
+                }
+                _ if n >= 100_000_000_000_000_000 => shift += i64::from(!fraction),
+                _ => {
+                    n = n * 10 + i64::from(b - b'0');
+                    shift -= i64::from(fraction);
+                }
+            }
+        }
+        for _ in 0..shift.unsigned_abs().min(20) {
+            n = if shift > 0 {
+                n.saturating_mul(10)
+            } else {
+                n / 10
+            };
+        }
+        Ok(if shift < -20 { 0 } else { n })
+    }
+
     /// A number's text, checked against the grammar.
     fn number(&mut self) -> JsonResult<&'a str> {
         self.peek();
@@ -412,7 +455,7 @@ impl<'a> Reader<'a> {
     }
 
     /// What `read` reads, or `None` for `null`.
-    fn nullable<T>(
+    pub(crate) fn nullable<T>(
         &mut self,
         read: impl FnOnce(&mut Self) -> JsonResult<T>,
     ) -> JsonResult<Option<T>> {

@@ -138,6 +138,55 @@ fn strings_are_written_as_serde_json_writes_them() {
     }
 }
 
+/// `Reader::seconds` against the float the number's text stands for, rounded down: every
+/// combination of a few integer parts, fractions and exponents, and the extremes.
+#[test]
+fn seconds_are_any_number_rounded_down() {
+    let read = |t: &str| {
+        let mut r = Reader::new(t.as_bytes())?;
+        let n = r.seconds()?;
+        r.finish().map(|()| n)
+    };
+    for int in [
+        "0",
+        "1",
+        "7",
+        "36",
+        "3599",
+        "123456789",
+        "98765432109876543210",
+    ] {
+        for frac in ["", ".0", ".5", ".999", ".25", ".0001"] {
+            for exp in [
+                "", "e0", "e1", "E+2", "e-1", "e-3", "e5", "e17", "e30", "e-30",
+            ] {
+                let text = format!("{int}{frac}{exp}");
+                let value: f64 = text.parse().unwrap();
+                let want = if value >= 9.2e18 {
+                    i64::MAX
+                } else {
+                    value.floor() as i64
+                };
+                let got = read(&text).unwrap();
+                // The float is exact to about 15 digits: compare to that.
+                let close = (got as f64 - want as f64).abs() <= (want as f64) * 1e-15 + 0.0;
+                assert!(got == want || close, "{text}: {got} != {want}");
+            }
+        }
+    }
+    assert_eq!(read("-1"), Ok(0));
+    assert_eq!(read("-0.5e3"), Ok(0));
+    assert_eq!(read("1e999999999999"), Ok(i64::MAX));
+    assert_eq!(read("1e-999999999999"), Ok(0));
+    // Past 18 digits the last ones only move the point: near i64::MAX, within their 10.
+    for huge in ["9223372036854775807", "9223372036854775808"] {
+        assert!(read(huge).unwrap() >= i64::MAX - 10, "{huge}");
+    }
+    for bad in ["1.", ".5", "1e", "\"1\"", "01", "+1"] {
+        assert!(read(bad).is_err(), "{bad}");
+    }
+}
+
 #[test]
 fn integers_are_whole_and_in_range() {
     let read = |t: &str| {

@@ -184,7 +184,7 @@ impl FromJson for TokenBody {
         r.object(&mut |r, key| match key {
             "access_token" => set(&mut access_token, key, r.string()?),
             "token_type" => set(&mut token_type, key, r.string()?),
-            "expires_in" => set(&mut expires_in, key, r.opt_integer()?),
+            "expires_in" => set(&mut expires_in, key, r.nullable(Reader::seconds)?),
             "refresh_token" => set(&mut refresh_token, key, r.opt_string()?),
             "scope" => set(&mut scope, key, r.opt_string()?),
             "sub" => set(&mut sub, key, r.opt_string()?),
@@ -325,6 +325,27 @@ mod tests {
             let body = token_json("").replace("3599", &huge.to_string());
             let t = process_token_response(&json(200, &body), 1_700_000_000).unwrap();
             assert_eq!(t.expires_at, Some(1_700_000_000 + 366 * 86_400), "{huge}");
+        }
+    }
+
+    /// `expires_in` is a JSON number (RFC 6749 §5.1), and a fraction or an exponent is still a
+    /// lifetime: refused, a refresh's rotated tokens would be lost (the server already spent
+    /// the old refresh token). Rounded down; a negative one is no lifetime at all.
+    #[test]
+    fn expires_in_may_be_any_number() {
+        for (given, lifetime) in [
+            ("3599.5", Some(3599)),
+            ("3.6e3", Some(3600)),
+            ("36E+2", Some(3600)),
+            ("7200e-1", Some(720)),
+            ("0.5", None),
+            ("-60", None),
+            ("1e400", Some(366 * 86_400)),
+            ("null", None),
+        ] {
+            let body = token_json("").replace("3599", given);
+            let t = process_token_response(&json(200, &body), 100).unwrap();
+            assert_eq!(t.expires_at, lifetime.map(|l| 100 + l), "{given}");
         }
     }
 
