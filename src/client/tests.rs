@@ -1687,6 +1687,39 @@ fn an_account_that_moved_pds_keeps_its_session_with_the_new_pds() {
     );
 }
 
+/// Before every refresh the account's authorization server is confirmed again (the spec's
+/// "mandatory" check): an account whose PDS now names another issuer is not refreshed at the
+/// old one. Its session ends, and nothing is sent to either server's token endpoint.
+#[test]
+fn an_account_that_moved_to_another_authorization_server_is_not_refreshed() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let moved = "https://pds2.example";
+    let evil = "https://evil.example";
+    f.platform.http.on(
+        "GET",
+        &format!("https://plc.directory/{ALICE_DID}"),
+        json(200, &alice_doc(moved)),
+    );
+    serve(&f.platform.http, moved, evil);
+    f.platform.now.set(f.platform.now() + 700);
+    let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SessionExpired, "{e:?}");
+    assert!(e.message.contains(evil), "{}", e.message);
+    assert_eq!(token_requests(&f.platform), 1, "the login's only");
+    assert!(f
+        .platform
+        .http
+        .requests_to(&format!("{evil}/oauth/token"))
+        .is_empty());
+    assert!(block_on(c.list_sessions()).unwrap().is_empty());
+    assert!(matches!(
+        f.platform.events.borrow().last(),
+        Some(SessionEvent::Deleted { .. })
+    ));
+}
+
 #[test]
 fn a_network_failure_during_the_issuer_recheck_keeps_the_session() {
     let f = fixture();
