@@ -1,7 +1,7 @@
 //! The parts of a DID document AT Protocol uses: the handle claim and the PDS endpoint.
 
 use crate::error::{err, ErrorCode, Result};
-use crate::identity::normalize_handle;
+use crate::identity::handle::handle_syntax;
 use crate::json::{self, required, set, FromJson, JsonResult, Reader};
 use crate::util;
 use crate::util::AsciiSplit;
@@ -76,12 +76,13 @@ impl DidDocument {
     /// The `#atproto_pds` service endpoint (id may be relative or absolute).
     pub fn pds_endpoint(&self) -> Result<String> {
         let absolute = msg!(self.id, "#atproto_pds");
-        let service = self
-            .service
-            .iter()
-            .find(|s| s.id == "#atproto_pds" || s.id == absolute);
-        match service.map(|s| (s.kind.as_deref(), s.service_endpoint.as_deref())) {
-            Some((Some("AtprotoPersonalDataServer"), Some(endpoint))) => {
+        // The first entry with both the id and the type (another service may reuse the id).
+        let service = self.service.iter().find(|s| {
+            (s.id == "#atproto_pds" || s.id == absolute)
+                && s.kind.as_deref() == Some("AtprotoPersonalDataServer")
+        });
+        match service.map(|s| s.service_endpoint.as_deref()) {
+            Some(Some(endpoint)) => {
                 let scheme =
                     util::find(endpoint, "://").map(|i| endpoint[..i].to_ascii_lowercase());
                 if !matches!(scheme.as_deref(), Some("https" | "http")) {
@@ -105,13 +106,14 @@ impl DidDocument {
     }
 
     /// The handle the document claims, not yet verified: the first `alsoKnownAs` entry that is
-    /// `at://` followed by a syntactically valid handle (the DID spec's rule; later entries do
-    /// not count, even when they name a handle).
+    /// `at://` followed by a syntactically valid handle, exactly (the DID spec's rule: later
+    /// entries do not count, even when they name a handle, and a reserved TLD is still the
+    /// claim, which then fails to resolve).
     pub fn claimed_handle(&self) -> Option<String> {
         self.also_known_as
             .iter()
             .filter_map(|aka| aka.strip_prefix("at://"))
-            .find_map(|h| normalize_handle(h).ok())
+            .find_map(|h| handle_syntax(h, h).ok())
     }
 
     /// Whether the document claims `handle` (the DID side of the bidirectional check).
@@ -161,6 +163,30 @@ mod tests {
         );
         assert_eq!(doc(r#"["at://alice"]"#).claimed_handle(), None);
         assert_eq!(doc("[]").claimed_handle(), None);
+        // Exactly a handle: no `@`, no white space; a reserved TLD is syntax all the same (the
+        // claim then fails to resolve), and does not pass the claim to the next entry.
+        for (aka, claimed) in [
+            (r#"["at://@alice.test","at://bob.test"]"#, "bob.test"),
+            (r#"["at://alice.test ","at://bob.test"]"#, "bob.test"),
+            (r#"["at://alice.local","at://bob.test"]"#, "alice.local"),
+        ] {
+            assert_eq!(doc(aka).claimed_handle().as_deref(), Some(claimed), "{aka}");
+        }
+    }
+
+    /// The PDS is the first service with both the id and the type: another service may use the
+    /// same id before it.
+    #[test]
+    fn the_pds_is_the_first_service_of_its_id_and_type() {
+        let d = DidDocument::parse(
+            &doc(
+                r##"{"id":"#atproto_pds","type":"Other","serviceEndpoint":"https://other.example"},
+                    {"id":"#atproto_pds","type":"AtprotoPersonalDataServer","serviceEndpoint":"https://pds.example"}"##,
+            ),
+            DID,
+        )
+        .unwrap();
+        assert_eq!(d.pds_endpoint().unwrap(), "https://pds.example");
     }
 
     #[test]
