@@ -3,7 +3,7 @@
 
 use crate::config::ClientConfig;
 use crate::error::{err, Error, ErrorCode, Result};
-use crate::identity::{parse_did, DidDocument, DidMethod};
+use crate::identity::{normalize_handle, parse_did, DidDocument, DidMethod};
 use crate::json::{required, set, FromJson, JsonResult, Reader};
 use crate::platform::{HttpRequest, HttpResponse};
 use crate::util::AsciiSplit;
@@ -179,12 +179,22 @@ pub(crate) fn did_document_request(cfg: &ClientConfig, did: &str) -> Result<Http
     let url = match parse_did(did)? {
         DidMethod::Plc => msg!(cfg.plc_directory_url.trim_end_byte(b'/'), "/", did),
         DidMethod::Web { host } => {
+            // The DID spec: the TLD rules of handles apply to did:web hosts (no `.local`, no
+            // `.arpa`, no IP address), and localhost is for development only (`allowHttp`).
+            // Otherwise a DID from a hostile server would send the browser to a private address.
+            let local = is_local_host(&host);
+            if (local && !cfg.allow_http) || (!local && normalize_handle(&host).is_err()) {
+                return err(
+                    ErrorCode::InvalidDid,
+                    msg!(
+                        util::quoted(did),
+                        ": a did:web host must be a domain name with a public TLD (localhost \
+                         only with allowHttp)"
+                    ),
+                );
+            }
             // A did:web on a development host is only reachable over http.
-            let scheme = if cfg.allow_http && is_local_host(&host) {
-                "http"
-            } else {
-                "https"
-            };
+            let scheme = if local { "http" } else { "https" };
             msg!(scheme, "://", host, "/.well-known/did.json")
         }
     };

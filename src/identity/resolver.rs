@@ -524,19 +524,42 @@ mod tests {
         );
         let r = IdentityResolver::default();
         let mut c = cfg(vec![HandleMethod::Xrpc]);
-        // Without the opt-in the did:web is fetched over https only, and an http PDS is refused.
-        http.on(
-            "GET",
-            "https://localhost:2583/.well-known/did.json",
-            json(200, doc),
-        );
+        // Without the opt-in a did:web on localhost is not resolved at all (development only).
         let e = block_on(r.resolve_from_did(&http, &c, "did:web:localhost%3A2583", 0)).unwrap_err();
-        assert_eq!(e.code, ErrorCode::InsecureUrl);
+        assert_eq!(e.code, ErrorCode::InvalidDid);
+        assert!(e.message.contains("allowHttp"), "{}", e.message);
+        assert_eq!(http.count(), 0);
         c.allow_http = true;
         let r = IdentityResolver::default();
         let id = block_on(r.resolve_from_did(&http, &c, "did:web:localhost%3A2583", 0)).unwrap();
         assert_eq!(id.pds, "http://localhost:2583");
         assert_eq!(id.handle, None);
+    }
+
+    /// The DID spec applies the handle TLD rules to did:web hosts: a DID from a hostile
+    /// server must not send the browser to a private name or address.
+    #[test]
+    fn did_web_hosts_follow_the_handle_tld_rules() {
+        let mut c = cfg(vec![HandleMethod::Xrpc]);
+        for allow_http in [false, true] {
+            c.allow_http = allow_http;
+            for host in [
+                "printer.local",
+                "192.168.1.1",
+                "10.0.0.1",
+                "x.arpa",
+                "a.internal",
+            ] {
+                let did = format!("did:web:{host}");
+                let e = crate::identity::methods::did_document_request(&c, &did).unwrap_err();
+                assert_eq!(e.code, ErrorCode::InvalidDid, "{did}");
+            }
+            for host in ["alice.example.com", "pds.test"] {
+                let did = format!("did:web:{host}");
+                let req = crate::identity::methods::did_document_request(&c, &did).unwrap();
+                assert_eq!(req.url, format!("https://{host}/.well-known/did.json"));
+            }
+        }
     }
 
     #[test]
