@@ -93,8 +93,9 @@ pub(crate) fn process_doh_response(resp: &HttpResponse) -> Result<String> {
         return resolution_failed("DNS-over-HTTPS", resp);
     }
     let answer: DohAnswer = json_body(&resp.body, "DNS-over-HTTPS")?;
-    // More than one did= record is ambiguous, and the spec says to treat it as a failure.
-    let mut found = None;
+    // did= records naming different DIDs are ambiguous, and the spec says to treat that as a
+    // failure (the same record twice is not).
+    let mut found: Option<String> = None;
     for record in &answer.answer {
         if record.kind != 16 {
             continue;
@@ -103,10 +104,10 @@ pub(crate) fn process_doh_response(resp: &HttpResponse) -> Result<String> {
         if !value.starts_with("did=") {
             continue;
         }
-        if found.is_some() {
+        if found.as_ref().is_some_and(|f| *f != value) {
             return err(
                 ErrorCode::HandleResolutionFailed,
-                "several _atproto TXT records",
+                "_atproto TXT records naming different DIDs",
             );
         }
         found = Some(value);
@@ -279,7 +280,17 @@ mod tests {
             r#"{"Answer":[{"type":16,"data":"\"did=did:plc:aaaaaaaaaaaaaaaaaaaaaaaa\""},{"type":16,"data":"\"did=did:plc:bbbbbbbbbbbbbbbbbbbbbbbb\""}]}"#,
         );
         let e = process_doh_response(&two).unwrap_err();
-        assert!(e.message.contains("several"));
+        assert!(e.message.contains("different DIDs"), "{}", e.message);
+        // The same record twice names one DID: not ambiguous (the spec fails only on
+        // different DIDs).
+        let twice = json(
+            200,
+            r#"{"Answer":[{"type":16,"data":"\"did=did:plc:aaaaaaaaaaaaaaaaaaaaaaaa\""},{"type":16,"data":"\"did=did:plc:aaaaaaaaaaaaaaaaaaaaaaaa\""}]}"#,
+        );
+        assert_eq!(
+            process_doh_response(&twice).unwrap(),
+            "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"
+        );
         let none = json(200, r#"{"Status":3}"#);
         assert!(process_doh_response(&none)
             .unwrap_err()

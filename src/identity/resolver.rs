@@ -464,7 +464,7 @@ mod tests {
         let e =
             block_on(r.resolve_handle(&http, &cfg(vec![HandleMethod::Dns]), "two.example.com", 0))
                 .unwrap_err();
-        assert!(e.message.contains("several"));
+        assert!(e.message.contains("different DIDs"));
         assert_eq!(
             http.requests_to(
                 "https://cloudflare-dns.com/dns-query?name=_atproto.two.example.com&type=TXT"
