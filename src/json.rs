@@ -178,43 +178,35 @@ impl<'a> Reader<'a> {
     /// 6749's `expires_in` is a number, and a server may well send a fraction): a negative one
     /// is 0, one past `i64` is `i64::MAX`. By digits, without parsing a float.
     pub fn seconds(&mut self) -> JsonResult<i64> {
-        let text = self.number()?.as_bytes();
-        if text.first() == Some(&b'-') {
+        use crate::util::AsciiSplit;
+        let text = self.number()?;
+        if text.starts_with('-') {
             return Ok(0);
         }
-        // `n` × 10^`shift`, with `n` kept below 10^18 (further digits only move the point).
-        let (mut n, mut shift, mut fraction) = (0i64, 0i64, false);
-        for (i, &b) in text.iter().enumerate() {
-            match b {
-                b'.' => fraction = true,
-                b'e' | b'E' => {
-                    let (sign, digits) = match text.get(i + 1) {
-                        Some(b'-') => (-1, &text[i + 2..]),
-                        Some(b'+') => (1, &text[i + 2..]),
-                        _ => (1, &text[i + 1..]),
-                    };
-                    let mut e = 0i64;
-                    for d in digits {
-                        e = (e * 10 + i64::from(d - b'0')).min(1000);
-                    }
-                    shift += sign * e;
-                    break;
-                }
-                _ if n >= 100_000_000_000_000_000 => shift += i64::from(!fraction),
-                _ => {
-                    n = n * 10 + i64::from(b - b'0');
-                    shift -= i64::from(fraction);
-                }
+        // The number's digits, the point `point` digits in (past the last digit, zeros).
+        let (mantissa, exp) = match text.cut(b'e').or_else(|| text.cut(b'E')) {
+            Some((mantissa, exp)) => {
+                let huge = if exp.starts_with('-') { -100 } else { 100 };
+                let exp = crate::util::parse_int(exp.trim_start_byte(b'+')).unwrap_or(huge);
+                (mantissa, exp)
             }
-        }
-        for _ in 0..shift.unsigned_abs().min(20) {
-            n = if shift > 0 {
-                n.saturating_mul(10)
-            } else {
-                n / 10
+            None => (text, 0),
+        };
+        let (int, frac) = mantissa.cut(b'.').unwrap_or((mantissa, ""));
+        let point = (int.len() as i64).saturating_add(exp.clamp(-100, 100));
+        let digit = |i: usize| {
+            let b = match int.as_bytes().get(i) {
+                Some(b) => *b,
+                None => frac.as_bytes().get(i - int.len()).copied().unwrap_or(b'0'),
             };
+            i64::from(b - b'0')
+        };
+        let mut n = 0i64;
+        // At most 200 digits (the exponent is clamped to 100): i64 saturates well before.
+        for i in 0..point.max(0) as usize {
+            n = n.saturating_mul(10).saturating_add(digit(i));
         }
-        Ok(if shift < -20 { 0 } else { n })
+        Ok(n)
     }
 
     /// A number's text, checked against the grammar.

@@ -113,7 +113,7 @@ impl DidDocument {
         self.also_known_as
             .iter()
             .filter_map(|aka| aka.strip_prefix("at://"))
-            .find_map(|h| handle_syntax(h, h).ok())
+            .find_map(|h| handle_syntax(h, h, true).ok())
     }
 
     /// Whether the document claims `handle` (the DID side of the bidirectional check).

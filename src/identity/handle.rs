@@ -20,29 +20,12 @@ const DISALLOWED_TLDS: &[&str] = &[
 /// Validates a handle and returns its normalized (lower-case) form. Accepts a leading `@`,
 /// which users often type, and refuses the TLDs the spec reserves.
 pub(crate) fn normalize_handle(input: &str) -> Result<String> {
-    let handle = handle_syntax(input.trim().trim_start_byte(b'@'), input)?;
-    // Not empty: every label was checked.
-    let tld = &handle[handle
-        .bytes()
-        .rposition(|b| b == b'.')
-        .map_or(0, |dot| dot + 1)..];
-    if DISALLOWED_TLDS.contains(&tld) {
-        return err(
-            ErrorCode::InvalidHandle,
-            msg!(
-                util::quoted(input),
-                " is not a valid handle: .",
-                tld,
-                " is not allowed"
-            ),
-        );
-    }
-    Ok(handle)
+    handle_syntax(input.trim().trim_start_byte(b'@'), input, false)
 }
 
-/// A handle's syntax alone (the spec's grammar, a reserved TLD included), lower-cased;
-/// messages quote `input`.
-pub(crate) fn handle_syntax(handle: &str, input: &str) -> Result<String> {
+/// `handle` checked against the spec's grammar and lower-cased; a reserved TLD is refused
+/// unless `reserved_ok` (the syntax alone). Messages quote `input`.
+pub(crate) fn handle_syntax(handle: &str, input: &str, reserved_ok: bool) -> Result<String> {
     // How every message below names the input.
     let quoted = util::quoted(input);
     let handle = handle.to_ascii_lowercase();
@@ -93,6 +76,12 @@ pub(crate) fn handle_syntax(handle: &str, input: &str) -> Result<String> {
                 quoted,
                 " is not a valid handle: the top-level domain starts with a digit"
             ),
+        );
+    }
+    if !reserved_ok && DISALLOWED_TLDS.contains(&tld) {
+        return err(
+            ErrorCode::InvalidHandle,
+            msg!(quoted, " is not a valid handle: .", tld, " is not allowed"),
         );
     }
     Ok(handle)
