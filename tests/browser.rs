@@ -512,20 +512,19 @@ async fn reopened_store_decrypts_old_values() {
     assert_eq!(second.name(), name);
 }
 
-/// Another script of the origin keeps a readwrite transaction on the sessions table busy for
-/// ever (a request chained to each success): every later transaction on it waits behind it, so
-/// a store operation would never settle. It fails with `storage_error` at the store's deadline.
-#[wasm_bindgen_test]
-async fn a_store_blocked_by_another_transaction_fails_at_its_deadline() {
-    let name = fresh_name("blocked");
-    IdbStore::open(&name)
+/// Stores "one" under `did:plc:a` in the database `name`, then plays another script of the
+/// origin that keeps a readwrite transaction on its sessions table busy (a request chained to each success) until the function returned
+/// is called. With `abort_throws`, `IDBTransaction.prototype.abort` throws meanwhile, as it
+/// does once a transaction commits.
+async fn hog_sessions_table(name: &str, abort_throws: bool) -> Function {
+    IdbStore::open(name)
         .await
         .unwrap()
         .put(Table::Sessions, "did:plc:a", b"one", None)
         .await
         .unwrap();
     let hog = Function::new_with_args(
-        "name",
+        "name, abortThrows",
         "return new Promise((ready) => {
            const open = indexedDB.open(name);
            open.onsuccess = () => {
@@ -534,17 +533,30 @@ async fn a_store_blocked_by_another_transaction_fails_at_its_deadline() {
              let stop = false;
              const spin = () => { if (!stop) store.get('spin').onsuccess = spin; };
              spin();
-             ready(() => { stop = true; db.close(); });
+             const abort = IDBTransaction.prototype.abort;
+             if (abortThrows) IDBTransaction.prototype.abort = function () {
+               throw new DOMException('committing', 'InvalidStateError');
+             };
+             ready(() => { IDBTransaction.prototype.abort = abort; stop = true; db.close(); });
            };
          })",
     );
-    let stop: Function = JsFuture::from(Promise::from(
-        hog.call1(&JsValue::UNDEFINED, &name.as_str().into())
+    JsFuture::from(Promise::from(
+        hog.call2(&JsValue::UNDEFINED, &name.into(), &abort_throws.into())
             .unwrap(),
     ))
     .await
     .unwrap()
-    .unchecked_into();
+    .unchecked_into()
+}
+
+/// Another script of the origin keeps a readwrite transaction on the sessions table busy for
+/// ever (a request chained to each success): every later transaction on it waits behind it, so
+/// a store operation would never settle. It fails with `storage_error` at the store's deadline.
+#[wasm_bindgen_test]
+async fn a_store_blocked_by_another_transaction_fails_at_its_deadline() {
+    let name = fresh_name("blocked");
+    let stop = hog_sessions_table(&name, false).await;
     let store = IdbStore::with_deadline(&name, 300);
     let started = js_sys::Date::now();
     let e = store
@@ -578,39 +590,8 @@ async fn a_store_blocked_by_another_transaction_fails_at_its_deadline() {
 #[wasm_bindgen_test]
 async fn a_write_that_cannot_be_aborted_at_its_deadline_reports_its_own_outcome() {
     let name = fresh_name("committing");
-    IdbStore::open(&name)
-        .await
-        .unwrap()
-        .put(Table::Sessions, "did:plc:a", b"one", None)
-        .await
-        .unwrap();
-    let hog = Function::new_with_args(
-        "name",
-        "return new Promise((ready) => {
-           const open = indexedDB.open(name);
-           open.onsuccess = () => {
-             const db = open.result;
-             const store = db.transaction('sessions', 'readwrite').objectStore('sessions');
-             let stop = false;
-             const spin = () => { if (!stop) store.get('spin').onsuccess = spin; };
-             spin();
-             const abort = IDBTransaction.prototype.abort;
-             IDBTransaction.prototype.abort = function () {
-               throw new DOMException('committing', 'InvalidStateError');
-             };
-             ready(() => { IDBTransaction.prototype.abort = abort; stop = true; db.close(); });
-           };
-         })",
-    );
-    let stop: Function = JsFuture::from(Promise::from(
-        hog.call1(&JsValue::UNDEFINED, &name.as_str().into())
-            .unwrap(),
-    ))
-    .await
-    .unwrap()
-    .unchecked_into();
+    let release = hog_sessions_table(&name, true).await;
     let store = IdbStore::with_deadline(&name, 300);
-    let release = stop.clone();
     spawn_local(async move {
         sleep(450).await;
         release.call0(&JsValue::UNDEFINED).unwrap();

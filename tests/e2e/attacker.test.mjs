@@ -302,6 +302,23 @@ async function attack(needles) {
   return { found, exported, decrypted, keys: kinds, memory: exports.memory.buffer.byteLength };
 }
 
+/** Signs `account` in at the PDS from the authorization page `url`, finishes the callback on
+ *  the page (after `onCallbackPage`, if given, has run there) and makes one call. */
+async function signInAndCall(page, site, account, url, onCallbackPage) {
+  await page.goto(url);
+  await authorizeOnPds(page, { password: account.password });
+  await page.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`), { timeout: 30_000 });
+  await page.waitFor(() => window.ready === true, undefined, { what: "the callback page" });
+  await onCallbackPage?.();
+  const done = await page.evaluate(() => window.call("handleCallback"));
+  assert.ok(done.ok, JSON.stringify(done));
+  const listed = await page.evaluate(
+    (did) => window.call("fetchRecords", did, "app.bsky.feed.post", { limit: 1 }),
+    account.did,
+  );
+  assert.ok(listed.ok, JSON.stringify(listed));
+}
+
 /** Opens the test page with the draws recorded from before the package loads. */
 async function recordingDraws(page, site) {
   await page.goto(`${site.url}/`);
@@ -359,17 +376,7 @@ for (const name of browsers()) {
       assert.deepEqual(pending.exported, [], "no stored CryptoKey can be exported");
 
       // Sign in, use the session, then attack again.
-      await page.goto(start.value.url);
-      await authorizeOnPds(page, { password: alice.password });
-      await page.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`), { timeout: 30_000 });
-      await page.waitFor(() => window.ready === true, undefined, { what: "the callback page" });
-      const done = await page.evaluate(() => window.call("handleCallback"));
-      assert.ok(done.ok, JSON.stringify(done));
-      const listed = await page.evaluate(
-        (did) => window.call("fetchRecords", did, "app.bsky.feed.post", { limit: 1 }),
-        alice.did,
-      );
-      assert.ok(listed.ok, JSON.stringify(listed));
+      await signInAndCall(page, site, alice, start.value.url);
 
       const signedIn = await page.evaluate(attack, needles);
       assert.deepEqual(signedIn.found, [], "the key is nowhere a page script can read (signed in)");
@@ -390,19 +397,8 @@ for (const name of browsers()) {
       await page.evaluate(hookRequests);
       const start = await page.evaluate((h) => window.call("startLogin", h), alice.handle);
       assert.ok(start.ok, JSON.stringify(start));
-      await page.goto(start.value.url);
-      await authorizeOnPds(page, { password: alice.password });
-      await page.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`), { timeout: 30_000 });
-      await page.waitFor(() => window.ready === true, undefined, { what: "the callback page" });
       // A new page: the hooks again, after the package loaded, for the token request and a call.
-      await page.evaluate(hookRequests);
-      const done = await page.evaluate(() => window.call("handleCallback"));
-      assert.ok(done.ok, JSON.stringify(done));
-      const listed = await page.evaluate(
-        (did) => window.call("fetchRecords", did, "app.bsky.feed.post", { limit: 1 }),
-        alice.did,
-      );
-      assert.ok(listed.ok, JSON.stringify(listed));
+      await signInAndCall(page, site, alice, start.value.url, () => page.evaluate(hookRequests));
       const seen = await page.evaluate(() => window.__requestHooks);
       assert.deepEqual([...new Set(seen)], [], "no replaced function saw a DPoP proof");
       // The hooks work: a request of the page's own passes through them.
