@@ -175,8 +175,9 @@ impl<'a> Reader<'a> {
     }
 
     /// A whole number of seconds from any JSON number, rounded down (`3599.5`, `3.6e3`; RFC
-    /// 6749's `expires_in` is a number, and a server may well send a fraction): a negative one
-    /// is 0, one past `i64` is `i64::MAX`. By digits, without parsing a float.
+    /// 6749's `expires_in` is a number, and a server may well send a fraction), but a positive
+    /// number under 1 is 1: a negative one is 0, one past `i64` is `i64::MAX`. By digits,
+    /// without parsing a float.
     pub fn seconds(&mut self) -> JsonResult<i64> {
         use crate::util::AsciiSplit;
         let text = self.number()?;
@@ -202,11 +203,18 @@ impl<'a> Reader<'a> {
             i64::from(b - b'0')
         };
         let mut n = 0i64;
-        // At most 200 digits (the exponent is clamped to 100): i64 saturates well before.
         for i in 0..point.max(0) as usize {
             n = n.saturating_mul(10).saturating_add(digit(i));
+            if n == i64::MAX {
+                break;
+            }
         }
-        Ok(n)
+        // A positive lifetime under a second is a second, not none at all.
+        let mut positive = false;
+        for b in mantissa.bytes() {
+            positive |= (b'1'..=b'9').contains(&b);
+        }
+        Ok(if n == 0 && positive { 1 } else { n })
     }
 
     /// A number's text, checked against the grammar.

@@ -25,16 +25,14 @@ const loadSubtle = webCrypto?.subtle;
 const loadImportKey = loadSubtle?.importKey;
 const EC_IMPORT = { name: "ECDSA", namedCurve: "P-256" };
 const SIGN_ONLY = ["sign"];
-// And what makes and sends a request: a script that replaced `fetch`, `Request`, `Headers` or
-// `append`, `sign`, `Array.prototype.push` or `String.prototype[Symbol.split]` could otherwise
-// put a proof of a key of its own in place of the package's, and the next sign-in's tokens
-// would be bound to that key, usable anywhere. (The request's head is read with `indexOf` and
-// `slice`, which consult nothing a script can replace; `split` looks up `Symbol.split` even
-// for a string separator.)
+// And what makes and sends a request: a script that replaced `fetch`, `Request`, `Headers` (its
+// `append` or its iterator), `sign`, `Array.prototype.push` or `String.prototype[Symbol.split]`
+// could otherwise put a proof of a key of its own in place of the package's, and the next
+// sign-in's tokens would be bound to that key, usable anywhere. (The request's head is read with
+// `indexOf` and `slice`, which consult nothing a script can replace; `split` looks up
+// `Symbol.split` even for a string separator. The body is copied with `set`.)
 let loadFetch = globalThis.fetch;
 const LoadRequest = globalThis.Request;
-const LoadHeaders = globalThis.Headers;
-const appendHeader = LoadHeaders?.prototype.append;
 const loadSign = loadSubtle?.sign;
 const encodeText = TextEncoder.prototype.encode;
 const textIndexOf = String.prototype.indexOf;
@@ -106,8 +104,16 @@ export function fetchForTests(fetch) {
   return before;
 }
 
+/** A copy of `body` (a view into Wasm memory), made with what was taken at load. */
+function copyBody(hasBody, body) {
+  if (!hasBody) return undefined;
+  const copy = new Bytes(body.length);
+  apply(setBytes, copy, [body]);
+  return copy;
+}
+
 export function send(head, hasBody, body, timeoutMs, max) {
-  return exchange(head, 0, hasBody ? body.slice() : undefined, timeoutMs, max);
+  return exchange(head, 0, copyBody(hasBody, body), timeoutMs, max);
 }
 
 // `head` from `at` on: the method, the URL, then a name and a value per header, a line each;
@@ -134,14 +140,18 @@ async function exchange(head, at, payload, timeoutMs, max, proof) {
     };
     const method = line();
     const url = line();
-    const list = new LoadHeaders();
-    while (at < head.length) apply(appendHeader, list, [line(), line()]);
-    if (proof !== undefined) apply(appendHeader, list, ["DPoP", proof]);
-    // No prototype: the members left out are not looked up where a script could add them.
+    // The headers as an object without a prototype: `Request` reads it as a record, where a
+    // `Headers` object would be read through its iterator, which a script can replace. A name
+    // given twice is one header, its values joined, as `Headers.append` joins them.
+    const headers = { __proto__: null };
+    const add = (name, value) => (headers[name] = name in headers ? `${headers[name]}, ${value}` : value);
+    while (at < head.length) add(line(), line());
+    if (proof !== undefined) add("DPoP", proof);
+    // No prototype either: the members left out are not looked up where a script could add them.
     request = new LoadRequest(url, {
       __proto__: null,
       method,
-      headers: list,
+      headers,
       body: payload,
       // A body goes only where it was addressed: a redirect would re-send it (307, 308), with
       // the code verifier or the refresh token of a token request, to wherever it points.
@@ -230,7 +240,7 @@ function b64url(bytes) {
 // non-extractable CryptoKey; the proof (the input, a dot, the signature in base64url) goes out
 // as the `DPoP` header. WebCrypto's ECDSA output is the raw r || s that ES256 is.
 export async function sendSigned(key, head, hasBody, body, timeoutMs, max) {
-  const payload = hasBody ? body.slice() : undefined;
+  const payload = copyBody(hasBody, body);
   const end = apply(textIndexOf, head, ["\n"]);
   const input = apply(sliceText, head, [0, end]);
   let signature;
@@ -930,6 +940,8 @@ export function readApp(value, kind) {
     if (kind === 1) return Object.entries(value);
     if (!Array.isArray(value)) return null;
     const n = value.length;
+    // A Proxy's `length` may be anything: `new Array("x")` would make a value up.
+    if (typeof n !== "number" || !(n >= 0) || n % 1 !== 0) return "a length that is not a count";
     if (n > MAX_VALUES) return `more than ${MAX_VALUES} values`;
     const out = new Array(n);
     for (let i = 0; i < n; i++) out[i] = value[i];
@@ -943,17 +955,26 @@ export function readApp(value, kind) {
 // From Rust, each property, array element, type test and conversion was a crossing of its own
 // and an import in the .wasm.
 
+/** The failures thrown here, told from what the app's getters throw by identity: asking the
+ * thrown value itself (`"failure" in e`) would run a Proxy's trap, which may throw again. */
+const ours = new WeakSet();
+const invalidCall = (detail) => {
+  const e = failed("invalid", detail);
+  ours.add(e);
+  return e;
+};
+
 /** A query or header value: a string, number or boolean, or an array of them (the name repeated). */
 function pushParam(out, name, value) {
   if (value === undefined || value === null) return;
   if (Array.isArray(value)) {
-    if (value.length > MAX_VALUES) throw failed("invalid", `param ${name}: more than ${MAX_VALUES} values`);
+    if (value.length > MAX_VALUES) throw invalidCall(`param ${name}: more than ${MAX_VALUES} values`);
     for (let i = 0; i < value.length; i++) pushParam(out, name, value[i]);
     return;
   }
   const type = typeof value;
   if (type !== "string" && type !== "number" && type !== "boolean")
-    throw failed("invalid", `param ${name} must be a string, number or boolean`);
+    throw invalidCall(`param ${name} must be a string, number or boolean`);
   out.push(name, String(value));
 }
 
@@ -961,7 +982,7 @@ function pushParam(out, name, value) {
 function paramList(value, what) {
   const out = [];
   if (value === undefined || value === null) return out;
-  if (typeof value !== "object" || Array.isArray(value)) throw failed("invalid", `${what} must be an object`);
+  if (typeof value !== "object" || Array.isArray(value)) throw invalidCall(`${what} must be an object`);
   for (const [name, v] of Object.entries(value)) pushParam(out, name, v);
   return out;
 }
@@ -976,7 +997,7 @@ export function xrpcCall(call) {
     const string = (key) => {
       const v = call[key];
       if (v === undefined || v === null) return null;
-      if (typeof v !== "string") throw failed("invalid", `${key} must be a string`);
+      if (typeof v !== "string") throw invalidCall(`${key} must be a string`);
       return v;
     };
     const nsid = string("nsid");
@@ -1012,7 +1033,7 @@ export function xrpcCall(call) {
     const headers = paramList(call.headers, "headers");
     return { headers: JSON.stringify([method, nsid, string("proxy"), type, params, headers]), body };
   } catch (e) {
-    return "failure" in Object(e) ? e : failed("invalid", `xrpc: ${thrownMessage(e)}`);
+    return ours.has(e) ? e : failed("invalid", `xrpc: ${thrownMessage(e)}`);
   }
 }
 

@@ -35,19 +35,23 @@ extern "C" {
 
 /// How long a lock is waited for by default (`wait_for`'s value for the default
 /// `requestTimeoutMs`).
-pub const DEFAULT_WAIT_MS: u32 = 180_000;
+pub const DEFAULT_WAIT_MS: u32 = 300_000;
 
 /// How long a lock is waited for when requests may take `request_timeout_ms`. The package's
-/// longest hold is a refresh: a token exchange, whose attempts start within
-/// `requestTimeoutMs` and each last at most that, with the one retry with a fresh nonce (under
-/// three times `requestTimeoutMs` in all), around it the session's storage operations (at
-/// most 10 s each, see `IdbStore`) and, when the account's identity must be checked again, a
-/// few requests more. Four times `requestTimeoutMs` plus a minute (three minutes by default)
-/// covers it unless several servers stall at once, and then the waiter only fails
-/// (`lock_failed`, nothing is lost; the next call waits again). What it ends is a lock kept
-/// for ever: another script of the origin can take one of ours, as it can know the name.
+/// longest hold is a refresh: the account's identity checked again (its DID document, its
+/// handle, the PDS's and the authorization server's metadata: a few requests), then a token
+/// exchange, whose attempts start within `requestTimeoutMs` and each last at most that, with
+/// the one retry with a fresh nonce, and around them the session's storage operations (at most
+/// 20 s each, see `IdbStore`). Eight times `requestTimeoutMs` plus a minute (five minutes by
+/// default) covers that unless nearly every server involved stalls at once, and then the
+/// waiter only fails (`lock_failed`; nothing stored is touched). What it ends is a lock kept
+/// for ever: another script of the origin can take one of ours, as it can know the name. At
+/// most 2^31 − 1 ms, the longest a browser timer waits.
 pub fn wait_for(request_timeout_ms: u32) -> u32 {
-    request_timeout_ms.saturating_mul(4).saturating_add(60_000)
+    request_timeout_ms
+        .saturating_mul(8)
+        .saturating_add(60_000)
+        .min(i32::MAX as u32)
 }
 
 /// Cross-tab locks when the browser has Web Locks, in-tab locks otherwise.
@@ -73,9 +77,12 @@ impl WebLocks {
         }
     }
 
-    /// The same locks, waited for at most `wait_ms` (then `lock_failed`).
+    /// The same locks, waited for at most `wait_ms` (then `lock_failed`; at most 2^31 − 1).
     pub fn with_wait(self, wait_ms: u32) -> Self {
-        WebLocks { wait_ms, ..self }
+        WebLocks {
+            wait_ms: wait_ms.min(i32::MAX as u32),
+            ..self
+        }
     }
 
     /// Whether locks exclude across tabs (Web Locks) or only within this tab.

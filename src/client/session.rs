@@ -160,13 +160,16 @@ impl<P: Platform> Client<P> {
         self.live.borrow_mut().remove(did);
         self.unsaved.borrow_mut().remove(did);
         let client_id = &self.cfg.client_id;
-        // A version 0.1 record of the account goes too, unless it is another client's (an
-        // unreadable one goes): a migration that stored the new record but could not delete
-        // the old one left it, and it would bring the session back.
-        if let Ok(Some(old)) = self.platform.get(Table::Sessions, did).settled().await {
-            if !matches!(decode_own_session(&old.data, client_id), Ok(None)) {
-                self.platform.delete(Table::Sessions, did).settled().await?;
-            }
+        // A version 0.1 record of the account goes too, unless it is another client's (one that
+        // cannot be read or decrypted goes): a migration that stored the new record but could
+        // not delete the old one left it, and it would bring the session back.
+        let keep = match self.platform.get(Table::Sessions, did).settled().await {
+            Ok(Some(old)) => matches!(decode_own_session(&old.data, client_id), Ok(None)),
+            Ok(None) => true,
+            Err(_) => false,
+        };
+        if !keep {
+            self.platform.delete(Table::Sessions, did).settled().await?;
         }
         self.platform
             .delete(Table::Sessions, &session_id(did, client_id))

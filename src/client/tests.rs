@@ -1097,6 +1097,20 @@ fn signing_out_removes_a_version_0_1_record_a_migration_left_behind() {
     assert!(f.platform.data(Table::Sessions, ALICE_DID).is_none());
 }
 
+/// A version 0.1 record that cannot be read (in the browser: one that does not decrypt) goes
+/// with a sign-out all the same: kept, it would fail every later `restore` of the account.
+#[test]
+fn signing_out_removes_a_version_0_1_record_that_cannot_be_read() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    make_legacy(&f.platform, Table::Sessions, &alice_id(), ALICE_DID);
+    f.platform.session_reads_failing.set(100);
+    block_on(c.sign_out(ALICE_DID)).unwrap();
+    f.platform.session_reads_failing.set(0);
+    assert!(f.platform.data(Table::Sessions, ALICE_DID).is_none());
+}
+
 fn assert_stored_without_scalar(p: &FakePlatform, table: Table, id: &str, scalar: &str) {
     let entry = p.store.borrow()[&(table, id.to_string())].clone();
     let text = String::from_utf8(entry.data.clone()).unwrap();

@@ -138,7 +138,8 @@ fn strings_are_written_as_serde_json_writes_them() {
     }
 }
 
-/// `Reader::seconds` against the float the number's text stands for, rounded down: every
+/// `Reader::seconds` against the float the number's text stands for, rounded down (a positive
+/// one under 1 up to 1): every
 /// combination of a few integer parts, fractions and exponents, and the extremes.
 #[test]
 fn seconds_are_any_number_rounded_down() {
@@ -162,10 +163,10 @@ fn seconds_are_any_number_rounded_down() {
             ] {
                 let text = format!("{int}{frac}{exp}");
                 let value: f64 = text.parse().unwrap();
-                let want = if value >= 9.2e18 {
-                    i64::MAX
-                } else {
-                    value.floor() as i64
+                let want = match value {
+                    v if v >= 9.2e18 => i64::MAX,
+                    v if v > 0.0 && v < 1.0 => 1,
+                    v => v.floor() as i64,
                 };
                 let got = read(&text).unwrap();
                 // The float is exact to about 15 digits: compare to that.
@@ -177,7 +178,13 @@ fn seconds_are_any_number_rounded_down() {
     assert_eq!(read("-1"), Ok(0));
     assert_eq!(read("-0.5e3"), Ok(0));
     assert_eq!(read("1e999999999999"), Ok(i64::MAX));
-    assert_eq!(read("1e-999999999999"), Ok(0));
+    assert_eq!(
+        read("1e-999999999999"),
+        Ok(1),
+        "positive: at least a second"
+    );
+    assert_eq!(read("0.0"), Ok(0));
+    assert_eq!(read("0e5"), Ok(0));
     // Past 18 digits the last ones only move the point: near i64::MAX, within their 10.
     for huge in ["9223372036854775807", "9223372036854775808"] {
         assert!(read(huge).unwrap() >= i64::MAX - 10, "{huge}");

@@ -330,7 +330,8 @@ mod tests {
 
     /// `expires_in` is a JSON number (RFC 6749 §5.1), and a fraction or an exponent is still a
     /// lifetime: refused, a refresh's rotated tokens would be lost (the server already spent
-    /// the old refresh token). Rounded down; a negative one is no lifetime at all.
+    /// the old refresh token). Rounded down, but a positive one is at least a second; 0 or a
+    /// negative one is no lifetime at all.
     #[test]
     fn expires_in_may_be_any_number() {
         for (given, lifetime) in [
@@ -338,7 +339,8 @@ mod tests {
             ("3.6e3", Some(3600)),
             ("36E+2", Some(3600)),
             ("7200e-1", Some(720)),
-            ("0.5", None),
+            ("0.5", Some(1)),
+            ("0", None),
             ("-60", None),
             ("1e400", Some(366 * 86_400)),
             ("null", None),

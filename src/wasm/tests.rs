@@ -487,7 +487,7 @@ async fn objects_that_throw_when_read_are_refused_not_thrown_through() {
                 "invalid_input"
             );
         }
-        // `getter` is an object, not an array: refused as such.
+        // The revoked Proxy and the long one as the list itself.
         assert_eq!(
             code(&build_scope(hostile[0].clone()).unwrap_err()),
             "invalid_input"
@@ -516,6 +516,17 @@ async fn objects_that_throw_when_read_are_refused_not_thrown_through() {
             "invalid_input"
         );
     }
+    // A Proxy's `length` that is not a count, and a getter that throws a Proxy whose `has`
+    // trap throws (asking it whether it is one of glue.js's own failures would throw again).
+    let odd = js_sys::Function::new_no_args(
+        "return [new Proxy([], { get: (t, k) => k === 'length' ? 'atproto' : undefined }),                  { nsid: 'a.b.c', get params() {                      throw new Proxy({}, { has() { throw new Error('has'); } }); } }];",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let list = js_sys::Reflect::get_u32(&odd, 0).unwrap();
+    assert_eq!(code(&build_scope(list).unwrap_err()), "invalid_input");
+    let call = js_sys::Reflect::get_u32(&odd, 1).unwrap();
+    assert_eq!(rejection(c.xrpc(did(), call)).await, "invalid_input");
     // Nothing was left behind: the same calls with good values work.
     assert_eq!(
         build_scope(js_sys::Array::of1(&"atproto".into()).into()).unwrap(),

@@ -147,7 +147,7 @@ async function hookBuiltins() {
 }
 
 /** The third attacker: replaces, after the package loaded, everything a request passes through
- *  on its way out (`fetch`, `Request`, `Headers` and their methods, `SubtleCrypto.sign`,
+ *  on its way out (`fetch`, `Request`, `Headers` and their methods and iterators, `SubtleCrypto.sign`,
  *  `TextEncoder.encode`, `Array.prototype.push`, `String.prototype[Symbol.split]`). Through any
  *  of them it could read the DPoP proofs and put its own in their place (a proof of a key it
  *  holds: the server would bind the next sign-in's tokens to that key, usable anywhere). Each
@@ -177,6 +177,18 @@ function hookRequests() {
     Object.defineProperty(owner, key, { configurable: true, writable: true, value: replacement });
   };
   for (const m of ["append", "set"]) wrap(Headers.prototype, m, `Headers.prototype.${m}`);
+  // What reads a Headers object's entries (`Request` converting its `headers` option does).
+  for (const m of [Symbol.iterator, "entries", "forEach"]) {
+    const original = Headers.prototype[m];
+    Object.defineProperty(Headers.prototype, m, {
+      configurable: true,
+      writable: true,
+      value: function (...args) {
+        if (this instanceof Headers && this.has("dpop")) seen.push(`Headers.prototype[${String(m)}]: a proof`);
+        return apply(original, this, args);
+      },
+    });
+  }
   wrap(window, "fetch", "fetch");
   wrap(window, "Request", "Request");
   wrap(window, "Headers", "Headers");
