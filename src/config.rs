@@ -72,6 +72,8 @@ pub const DEFAULT_PLC_DIRECTORY: &str = "https://plc.directory";
 pub const DEFAULT_HANDLE_RESOLVER: &str = "https://public.api.bsky.app";
 /// Cloudflare's DNS-over-HTTPS JSON endpoint.
 pub const DEFAULT_DOH: &str = "https://cloudflare-dns.com/dns-query";
+/// `requestTimeoutMs` when the app sets none.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u32 = 30_000;
 
 /// What the app passes to `new OAuthClient({...})` (camelCase in JavaScript).
 #[derive(Clone, Debug, Deserialize)]
@@ -139,7 +141,7 @@ fn default_refresh_margin() -> i64 {
     60
 }
 fn default_timeout() -> u32 {
-    30_000
+    DEFAULT_REQUEST_TIMEOUT_MS
 }
 fn default_max_response() -> u32 {
     16 << 20

@@ -33,9 +33,8 @@ extern "C" {
     fn granted(this: &Request) -> Promise;
 }
 
-/// How long a lock is waited for by default (`wait_for`'s value for the default
-/// `requestTimeoutMs`).
-pub const DEFAULT_WAIT_MS: u32 = 300_000;
+/// How long a lock is waited for by default: for the default `requestTimeoutMs`.
+const DEFAULT_WAIT_MS: u32 = wait_for(crate::config::DEFAULT_REQUEST_TIMEOUT_MS);
 
 /// How long a lock is waited for when requests may take `request_timeout_ms`. The package's
 /// longest hold is a refresh: the account's identity checked again (its DID document, its
@@ -45,13 +44,9 @@ pub const DEFAULT_WAIT_MS: u32 = 300_000;
 /// 20 s each, see `IdbStore`). Eight times `requestTimeoutMs` plus a minute (five minutes by
 /// default) covers that unless nearly every server involved stalls at once, and then the
 /// waiter only fails (`lock_failed`; nothing stored is touched). What it ends is a lock kept
-/// for ever: another script of the origin can take one of ours, as it can know the name. At
-/// most 2^31 − 1 ms, the longest a browser timer waits.
-pub fn wait_for(request_timeout_ms: u32) -> u32 {
-    request_timeout_ms
-        .saturating_mul(8)
-        .saturating_add(60_000)
-        .min(i32::MAX as u32)
+/// for ever: another script of the origin can take one of ours, as it can know the name.
+pub const fn wait_for(request_timeout_ms: u32) -> u32 {
+    request_timeout_ms.saturating_mul(8).saturating_add(60_000)
 }
 
 /// Cross-tab locks when the browser has Web Locks, in-tab locks otherwise.
@@ -77,7 +72,8 @@ impl WebLocks {
         }
     }
 
-    /// The same locks, waited for at most `wait_ms` (then `lock_failed`; at most 2^31 − 1).
+    /// The same locks, waited for at most `wait_ms` (then `lock_failed`), capped at 2^31 − 1
+    /// ms, the longest a browser timer waits (a longer delay fires at once).
     pub fn with_wait(self, wait_ms: u32) -> Self {
         WebLocks {
             wait_ms: wait_ms.min(i32::MAX as u32),

@@ -190,8 +190,8 @@ mod tests {
         (p, key)
     }
 
-    /// `send` to the request's own URL.
-    /// `send` at the time `now` (the fake clock set to it), retrying for up to 30 s.
+    /// `send` to the request's own URL at the time `now` (the fake clock set to it), correcting
+    /// the clock for up to 30 s.
     async fn send_to(
         platform: &FakePlatform,
         key: &DpopKey<FakeKey>,
@@ -375,25 +375,37 @@ mod tests {
             });
     }
 
+    /// A POST to `url`, whose server takes `secs` on the fake clock to send `answer`'s response
+    /// with the nonce `n`.
+    fn slow_post(
+        p: &FakePlatform,
+        url: &str,
+        secs: i64,
+        answer: impl Fn(&HttpRequest) -> HttpResponse + 'static,
+    ) -> HttpRequest {
+        let clock = p.now.clone();
+        p.http.on_fn("POST", url, move |req| {
+            clock.set(clock.get() + secs);
+            with_header(answer(req), "DPoP-Nonce", "n")
+        });
+        let mut req = HttpRequest::get(url);
+        req.method = "POST".into();
+        req
+    }
+
     /// Each attempt has its own deadline; the clock search goes on only while the exchange is
     /// younger than the retry window, so a server that answers every attempt slowly and
     /// refuses every proof cannot hold one call for all 22 attempts.
     #[test]
     fn retries_stop_once_the_exchange_is_older_than_its_window() {
         let (p, key) = setup();
-        let url = "https://slow.example/oauth/par";
-        let clock = p.now.clone();
-        p.http.on_fn("POST", url, move |_| {
-            clock.set(clock.get() + 10); // ten seconds per answer
+        let req = slow_post(&p, "https://slow.example/oauth/par", 10, |_| {
             let said = "\"iat\" claim timestamp check failed (too far in the past)";
-            let resp = json(
+            json(
                 400,
                 &format!(r#"{{"error":"invalid_dpop_proof","error_description":{said:?}}}"#),
-            );
-            with_header(resp, "DPoP-Nonce", "n")
+            )
         });
-        let mut req = HttpRequest::get(url);
-        req.method = "POST".into();
         let before = p.http.count();
         let out = block_on(send_to(&p, &key, &NonceCache::default(), &req, None, NOW)).unwrap();
         assert_eq!(out.response.status, 400);
@@ -407,19 +419,14 @@ mod tests {
     #[test]
     fn the_nonce_retry_happens_after_a_slow_first_answer() {
         let (p, key) = setup();
-        let url = "https://slow-nonce.example/oauth/par";
-        let clock = p.now.clone();
-        p.http.on_fn("POST", url, move |req| {
-            clock.set(clock.get() + 2);
+        let req = slow_post(&p, "https://slow-nonce.example/oauth/par", 2, |req| {
             if claims(req)["nonce"] == "n" {
-                return with_header(json(201, "{}"), "DPoP-Nonce", "n");
+                json(201, "{}")
+            } else {
+                json(400, r#"{"error":"use_dpop_nonce"}"#)
             }
-            let resp = json(400, r#"{"error":"use_dpop_nonce"}"#);
-            with_header(resp, "DPoP-Nonce", "n")
         });
-        let mut req = HttpRequest::get(url);
-        req.method = "POST".into();
-        let target = Target::of(url).unwrap();
+        let target = Target::of(&req.url).unwrap();
         let nonces = NonceCache::default();
         let out = block_on(send(&p, &key, &nonces, &req, &target, None, 1)).unwrap();
         assert_eq!(out.response.status, 201);
