@@ -186,6 +186,12 @@ pub(crate) fn process_metadata_response<T: FromJson>(
     origin: &str,
     name: &str,
 ) -> Result<T> {
+    // The checks in a function of their own: one copy, not one per document type.
+    check_metadata_response(resp, origin, name)?;
+    json::from_slice(&resp.body).map_err(|e| malformed_metadata(name, origin, e))
+}
+
+fn check_metadata_response(resp: &HttpResponse, origin: &str, name: &str) -> Result<()> {
     // RFC 8414 §3.2 / RFC 9728 §3.2: a 200 answer with a JSON document, from the URL asked.
     if resp.status != 200 {
         return Err(invalid(msg!(
@@ -217,8 +223,11 @@ pub(crate) fn process_metadata_response<T: FromJson>(
             " is not served as application/json"
         )));
     }
-    json::from_slice(&resp.body)
-        .map_err(|e| invalid(msg!(name, " metadata of ", origin, " is malformed: ", e)))
+    Ok(())
+}
+
+fn malformed_metadata(name: &str, origin: &str, e: json::JsonError) -> Error {
+    invalid(msg!(name, " metadata of ", origin, " is malformed: ", e))
 }
 
 /// `<pds>/.well-known/oauth-protected-resource` → the one authorization server's issuer.
