@@ -261,6 +261,14 @@ impl ClientConfig {
     /// app opted in for local development.
     pub(crate) fn check_url(&self, url: &str) -> Result<Url> {
         let parsed = Url::parse_given(url)?;
+        // `fetch` refuses a URL with user info (`new Request` throws): a server's URL with it
+        // is refused where it is read, not at the first request to it as the app's own error.
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return err(
+                ErrorCode::InvalidResponse,
+                msg!(url, ": user info is not allowed in a URL"),
+            );
+        }
         match parsed.scheme() {
             "https" => Ok(parsed),
             "http" if self.allow_http => Ok(parsed),
@@ -356,6 +364,24 @@ mod tests {
         );
         assert!(c.check_url("https://bsky.social").is_ok());
         assert!(c.check_url("ftp://x").is_err());
+        // A URL with user info cannot be fetched (`new Request` throws): refused up front.
+        for url in [
+            "https://u:p@bsky.social",
+            "https://u@bsky.social",
+            "https://:p@x.example",
+        ] {
+            assert_eq!(
+                c.check_url(url).unwrap_err().code,
+                ErrorCode::InvalidResponse,
+                "{url}"
+            );
+        }
+        let mut with_user = cfg();
+        with_user.handle_resolver = "https://u:p@resolver.example".into();
+        assert_eq!(
+            with_user.validate().unwrap_err().code,
+            ErrorCode::InvalidConfig
+        );
         c.allow_http = true;
         assert!(c.check_url("http://localhost:2583").is_ok());
     }

@@ -1701,6 +1701,43 @@ fn an_account_that_moved_pds_keeps_its_session_with_the_new_pds() {
     );
 }
 
+/// The call whose own refresh finds the account on a new PDS goes there: the request is built
+/// again from the refreshed session (it was built once, before the refresh, and the fresh
+/// token went to the PDS the account had left).
+#[test]
+fn a_call_that_refreshes_into_a_moved_pds_goes_to_the_new_pds() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let moved = "https://pds2.example";
+    let call = "/xrpc/com.atproto.server.getSession";
+    for pds in [PDS, moved] {
+        let url = format!("{pds}{call}");
+        f.platform.http.on("GET", &url, nonced(json(200, "{}")));
+    }
+    f.platform.http.on(
+        "GET",
+        &format!("https://plc.directory/{ALICE_DID}"),
+        json(200, &alice_doc(moved)),
+    );
+    serve(&f.platform.http, moved, ISSUER);
+    // Expired: the call itself refreshes first.
+    f.platform.now.set(f.platform.now() + 3600);
+    block_on(c.fetch(ALICE_DID, &pds_get(call))).unwrap();
+    let to = |pds: &str| f.platform.http.requests_to(&format!("{pds}{call}")).len();
+    assert_eq!(
+        (to(PDS), to(moved)),
+        (0, 1),
+        "the refreshed token went to the old PDS"
+    );
+    let sent = &f.platform.http.requests_to(&format!("{moved}{call}"))[0];
+    assert_eq!(
+        proof_claims(sent).1["htu"],
+        format!("{moved}{call}"),
+        "the proof names the new PDS"
+    );
+}
+
 /// Before every refresh the account's authorization server is confirmed again (the spec's
 /// "mandatory" check): an account whose PDS now names another issuer is not refreshed at the
 /// old one. Its session ends, and nothing is sent to either server's token endpoint.

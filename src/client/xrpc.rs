@@ -316,7 +316,6 @@ impl<P: Platform> Client<P> {
             check_proxy(proxy)?;
         }
         let mut live = self.live(did).settled().await?;
-        let (request, target) = self.pds_request(&live.session.pds, req)?;
         // Refreshed ahead of expiry, or after the PDS refused the token once. (One await of
         // each call for both passes: each await is code.)
         let mut refused = false;
@@ -331,6 +330,9 @@ impl<P: Platform> Client<P> {
                     .settled()
                     .await?;
             }
+            // Built from the session as it is now: a refresh may have found the account on
+            // another PDS, and the token must go there, not to the one it left.
+            let (request, target) = self.pds_request(&live.session.pds, req)?;
             let resp = self.send_bound(&live, &request, &target).settled().await?;
             if refused || resp.status != 401 || !is_invalid_token(&resp) {
                 return Ok(resp);

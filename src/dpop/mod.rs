@@ -35,6 +35,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::platform::{Clock, HttpRequest, HttpResponse, SendWithProof};
 use crate::settled::Settled;
 use crate::util;
+use crate::util::AsciiSplit;
 
 /// An access token with its precomputed `ath`, for a request to a resource server.
 #[derive(Clone, Copy, Debug)]
@@ -51,9 +52,23 @@ pub(crate) fn is_use_dpop_nonce(resp: &HttpResponse) -> bool {
         400 => resp
             .error_body()
             .is_some_and(|b| b.error.as_deref() == Some("use_dpop_nonce")),
+        // RFC 9449 §7.1: the DPoP challenge may stand beside a Bearer one, in either order
+        // (and `Headers` joins two `WWW-Authenticate` headers with ", "): a DPoP scheme at the
+        // start of any comma-separated piece.
         401 => resp.header("www-authenticate").is_some_and(|h| {
-            h.trim_start().to_ascii_lowercase().starts_with("dpop")
-                && util::contains(h, "use_dpop_nonce")
+            if !util::contains(h, "use_dpop_nonce") {
+                return false;
+            }
+            for piece in h.pieces(b',') {
+                let p = piece.trim_start().as_bytes();
+                if p.len() >= 4
+                    && p[..4].eq_ignore_ascii_case(b"dpop")
+                    && matches!(p.get(4), None | Some(b' ' | b'\t'))
+                {
+                    return true;
+                }
+            }
+            false
         }),
         _ => false,
     }
@@ -294,6 +309,58 @@ mod tests {
         );
         assert!(claims(&sent[1])["ath"].is_string());
         assert_ne!(claims(&sent[0])["jti"], claims(&sent[1])["jti"]);
+    }
+
+    /// RFC 9449 §7.1: a resource server may offer a Bearer challenge beside the DPoP one, in
+    /// either order, and `Headers` joins two `WWW-Authenticate` headers with ", ". The nonce
+    /// challenge counts wherever the DPoP one stands; an `error` that only mentions the
+    /// code, or a challenge of another scheme, does not.
+    #[test]
+    fn a_nonce_challenge_counts_wherever_the_dpop_challenge_stands() {
+        let challenge =
+            |value: &str| is_use_dpop_nonce(&with_header(text(401, ""), "WWW-Authenticate", value));
+        for yes in [
+            r#"DPoP error="use_dpop_nonce""#,
+            r#"  dpop error="use_dpop_nonce", algs="ES256""#,
+            r#"Bearer realm="pds", DPoP error="use_dpop_nonce""#,
+            r#"Bearer realm="pds",DPoP algs="ES256", error="use_dpop_nonce""#,
+            r#"Bearer, DPoP error="use_dpop_nonce""#,
+            r#"DPoP	error="use_dpop_nonce""#,
+        ] {
+            assert!(challenge(yes), "{yes}");
+        }
+        for no in [
+            r#"Bearer error="use_dpop_nonce""#,
+            r#"DPoPx error="use_dpop_nonce""#,
+            r#"Basic realm="dpop", Bearer error="use_dpop_nonce""#,
+            r#"DPoP error="invalid_token""#,
+            r#"Bearer realm="pds", DPoP error="invalid_token""#,
+        ] {
+            assert!(!challenge(no), "{no}");
+        }
+        // And `send` retries with the nonce such a server gave.
+        let (p, key) = setup();
+        let url = "https://pds.example/xrpc/a.b.c";
+        p.http.on_fn("GET", url, |req| {
+            if claims(req)["nonce"] == "n1" {
+                with_header(text(200, "{}"), "DPoP-Nonce", "n1")
+            } else {
+                let challenge = r#"Bearer realm="pds", DPoP error="use_dpop_nonce""#;
+                let refused = with_header(text(401, ""), "WWW-Authenticate", challenge);
+                with_header(refused, "DPoP-Nonce", "n1")
+            }
+        });
+        let nonces = NonceCache::default();
+        let out = block_on(send_to(
+            &p,
+            &key,
+            &nonces,
+            &HttpRequest::get(url),
+            token("t"),
+            10,
+        ))
+        .unwrap();
+        assert_eq!(out.response.status, 200, "retried with the nonce");
     }
 
     #[test]

@@ -536,6 +536,30 @@ mod tests {
         assert_eq!(id.handle, None);
     }
 
+    /// A DID document whose PDS endpoint has user info is refused when it is read: `fetch`
+    /// cannot send to it, so the sign-in would succeed and every call fail.
+    #[test]
+    fn a_pds_endpoint_with_user_info_is_refused() {
+        for endpoint in ["https://u:p@pds.example", "https://u@pds.example"] {
+            let http = MockHttp::default();
+            let doc = msg!(
+                r##"{"id":"did:web:pds.example.com","service":[{"id":"#atproto_pds","type":"AtprotoPersonalDataServer","serviceEndpoint":""##,
+                endpoint,
+                r#""}]}"#
+            );
+            http.on(
+                "GET",
+                "https://pds.example.com/.well-known/did.json",
+                json(200, &doc),
+            );
+            let r = IdentityResolver::default();
+            let c = cfg(vec![HandleMethod::Xrpc]);
+            let e =
+                block_on(r.resolve_from_did(&http, &c, "did:web:pds.example.com", 0)).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidResponse, "{endpoint}: {e}");
+        }
+    }
+
     /// The DID spec applies the handle TLD rules to did:web hosts: a DID from a hostile
     /// server must not send the browser to a private name or address.
     #[test]

@@ -506,6 +506,31 @@ pub(crate) mod tests {
         validate_auth_server(&meta, origin, &cfg()).unwrap();
     }
 
+    /// An endpoint with user info is refused when the metadata is read: `fetch` cannot send
+    /// to such a URL (`new Request` throws), so it would fail later, at the PAR or token
+    /// request, with the app's own `invalid_input`.
+    #[test]
+    fn endpoints_with_user_info_are_refused() {
+        let origin = "https://auth.example";
+        for (field, url) in [
+            ("token_endpoint", "https://user:pw@auth.example/oauth/token"),
+            (
+                "pushed_authorization_request_endpoint",
+                "https://user@auth.example/oauth/par",
+            ),
+            (
+                "revocation_endpoint",
+                "https://:pw@auth.example/oauth/revoke",
+            ),
+        ] {
+            let mut m: serde_json::Value = serde_json::from_str(&as_metadata(origin)).unwrap();
+            m[field] = url.into();
+            let meta: AuthServerMetadata = json::from_slice(m.to_string().as_bytes()).unwrap();
+            let e = validate_auth_server(&meta, origin, &cfg()).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidResponse, "{field}: {e}");
+        }
+    }
+
     /// Each capability the profile needs, taken away in turn (the field left out, its value
     /// replaced, listed under another field, or `false`), is refused by name, in the order the
     /// checks run; a field given twice is refused; `create` is read off `prompt_values_supported`.
