@@ -14,8 +14,26 @@ use crate::settled::Settled;
 /// refused while it is read, before it fills memory.
 pub const DOCUMENT_LIMIT: usize = 1 << 20;
 
+/// Whether the caller gave up on a request (an SDK's `AbortSignal` fired). Checked before each
+/// attempt is sent: after it, nothing leaves (as `fetch` sends nothing once its signal fired).
+#[derive(Clone)]
+pub struct Cancel(pub std::rc::Rc<dyn Fn() -> bool>);
+
+impl Cancel {
+    /// Whether the caller gave up.
+    pub fn fired(&self) -> bool {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Cancel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cancel")
+    }
+}
+
 /// An HTTP request, as the protocol code builds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct HttpRequest {
     /// `GET`, `POST`, …
     pub method: String,
@@ -27,6 +45,8 @@ pub struct HttpRequest {
     pub body: Option<Vec<u8>>,
     /// The largest response body accepted; more fails with `ResponseTooLarge` while reading.
     pub max_body: usize,
+    /// The caller's way to give up before it is sent, if it has one.
+    pub cancel: Option<Cancel>,
 }
 
 impl HttpRequest {
@@ -38,6 +58,7 @@ impl HttpRequest {
             headers: Vec::new(),
             body: None,
             max_body: DOCUMENT_LIMIT,
+            cancel: None,
         }
     }
 

@@ -253,6 +253,7 @@ async fn request_is_sent_as_given_and_all_response_headers_come_back() {
             ],
             body: Some(vec![0, 1, 2, 255]),
             max_body: 1 << 20,
+            cancel: None,
         })
         .await;
     replace_fetch(&original);

@@ -848,17 +848,37 @@ export function sdkHandler(handler) {
       throw e;
     });
   return (path, init) => {
-    const signal = init?.signal;
-    if (typeof signal?.addEventListener !== "function") return run(path, init);
-    if (signal.aborted) return Promise.reject(signal.reason);
+    let signal;
+    try {
+      signal = init?.signal;
+      if (signalFired(signal)) return Promise.reject(signal.reason);
+      if (signal == null) return run(path, init);
+    } catch {
+      // A `signal` that throws when read, or is not an AbortSignal: `readInit` refuses it, with
+      // a code (never a synchronous throw).
+      return run(path, init);
+    }
     return new Promise((resolve, reject) => {
       const abort = () => reject(signal.reason);
-      signal.addEventListener("abort", abort);
+      apply(addListener, signal, ["abort", abort]);
+      // The call itself stops before its next send (`signalFired`, asked by the Rust side).
       run(path, init)
         .then(resolve, reject)
-        .finally(() => signal.removeEventListener("abort", abort));
+        .finally(() => apply(removeListener, signal, ["abort", abort]));
     });
   };
+}
+
+// AbortSignal's `aborted` getter and EventTarget's listener methods, taken at load. Calling
+// the getter is the brand check fetch makes: a signal from another realm passes, an object that
+// only looks like one throws.
+const signalAborted = Object.getOwnPropertyDescriptor(globalThis.AbortSignal?.prototype ?? {}, "aborted")?.get;
+const addListener = globalThis.EventTarget?.prototype.addEventListener;
+const removeListener = globalThis.EventTarget?.prototype.removeEventListener;
+
+/** Whether `signal` (`undefined` or `null`: none) fired; throws for what is not an AbortSignal. */
+export function signalFired(signal) {
+  return signal !== undefined && signal !== null && apply(signalAborted, signal, []);
 }
 
 /** The `init` an SDK hands `fetchHandler`, read the way fetch reads it: headers in any
@@ -871,7 +891,13 @@ export async function readInit(init) {
   if (init === undefined || init === null) init = {};
   else if (typeof init !== "object") return failed("invalid", "fetchHandler(init) must be an object");
   const bad = (what, e) => failed("invalid", `fetchHandler: ${what}: ${thrownMessage(e)}`);
-  let method, headers, reader;
+  let method, headers, reader, signal;
+  try {
+    signal = init.signal ?? undefined;
+    signalFired(signal);
+  } catch (e) {
+    return bad("signal", e);
+  }
   try {
     method = init.method ?? "GET";
     if (typeof method !== "string") return failed("invalid", "method must be a string");
@@ -900,7 +926,7 @@ export async function readInit(init) {
   }
   let head = "";
   for (const [name, value] of headers) head += `${name}\n${value}\n`; // names lower-cased
-  return { method, headers: head, body };
+  return { method, headers: head, body, signal };
 }
 
 /** `fetchHandler`'s answer as a Response, whatever its status (SDKs read error answers

@@ -11,7 +11,7 @@ use super::*;
 use crate::config::HandleMethod;
 use crate::error::ErrorCode;
 use crate::oauth::metadata::tests::{as_metadata, serve};
-use crate::platform::{Clock, HttpRequest, Locks, SessionEvent, Table};
+use crate::platform::{Cancel, Clock, HttpRequest, Locks, SessionEvent, Table};
 use crate::secret::{AccessToken, RefreshToken};
 use crate::session::{decode, encode, read_session, Session, SessionInfo, PENDING_LIFETIME_SECS};
 use crate::testing::{alice_doc, json, text, with_header, FakePlatform, ALICE_DID};
@@ -716,7 +716,61 @@ fn pds_get(path: &str) -> PdsRequest {
         path: path.into(),
         headers: vec![],
         body: None,
+        cancel: None,
     }
+}
+
+/// A call whose caller gave up (an SDK's `AbortSignal` fired) sends nothing more: not when
+/// it fired before the call could send (while it waited for its lock or a refresh), and not
+/// the retry that a nonce challenge would have made.
+#[test]
+fn a_cancelled_call_sends_nothing_more() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let call = "/xrpc/com.atproto.server.getSession";
+    let url = format!("{PDS}{call}");
+    let fired = Rc::new(std::cell::Cell::new(true));
+    let cancel = {
+        let fired = fired.clone();
+        Cancel(Rc::new(move || fired.get()))
+    };
+    let req = PdsRequest {
+        cancel: Some(cancel),
+        ..pds_get(call)
+    };
+    f.platform.http.on("GET", &url, nonced(json(200, "{}")));
+    let e = block_on(c.fetch(ALICE_DID, &req)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NetworkError);
+    assert_eq!(
+        f.platform.http.requests_to(&url).len(),
+        0,
+        "fired before: nothing sent"
+    );
+    // It fires while the first attempt is answered with a nonce challenge: no retry.
+    fired.set(false);
+    let during = fired.clone();
+    let answers = std::cell::Cell::new(0);
+    f.platform.http.on_fn("GET", &url, move |_| {
+        during.set(true);
+        answers.set(answers.get() + 1);
+        let challenge = r#"DPoP error="use_dpop_nonce""#;
+        let refused = with_header(text(401, ""), "WWW-Authenticate", challenge);
+        with_header(refused, "DPoP-Nonce", &format!("n{}", answers.get()))
+    });
+    let e = block_on(c.fetch(ALICE_DID, &req)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NetworkError);
+    assert_eq!(
+        f.platform.http.requests_to(&url).len(),
+        1,
+        "no retry after it fired"
+    );
+    // Without a cancel the same server gets its retry.
+    assert_eq!(
+        block_on(c.fetch(ALICE_DID, &pds_get(call))).unwrap().status,
+        401
+    );
+    assert_eq!(f.platform.http.requests_to(&url).len(), 3);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use super::Client;
 use crate::dpop::{self, BoundToken};
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::json::{required, set, FromJson, JsonResult, Reader};
-use crate::platform::{HttpRequest, HttpResponse, Platform};
+use crate::platform::{Cancel, HttpRequest, HttpResponse, Platform};
 use crate::settled::Settled;
 use crate::util::AsciiSplit;
 use crate::util::{self, json_body};
@@ -52,6 +52,7 @@ impl XrpcRequest {
             path,
             headers,
             body: self.body.clone(),
+            cancel: None,
         }
         .with_default_proxy(self.proxy.as_deref()))
     }
@@ -70,6 +71,8 @@ pub struct PdsRequest {
     pub headers: Vec<(String, String)>,
     /// The request body.
     pub body: Option<Vec<u8>>,
+    /// The caller's way to give up (an SDK's `AbortSignal`): once it fired, no attempt is sent.
+    pub cancel: Option<Cancel>,
 }
 
 /// The `atproto-proxy` header's name.
@@ -386,6 +389,7 @@ impl<P: Platform> Client<P> {
             headers,
             body: req.body.clone(),
             max_body: self.cfg.max_response_bytes as usize,
+            cancel: req.cancel.clone(),
         };
         Ok((request, target))
     }

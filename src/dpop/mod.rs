@@ -31,8 +31,8 @@ impl Target {
     }
 }
 
-use crate::error::{Error, ErrorCode, Result};
-use crate::platform::{Clock, HttpRequest, HttpResponse, SendWithProof};
+use crate::error::{err, Error, ErrorCode, Result};
+use crate::platform::{Cancel, Clock, HttpRequest, HttpResponse, SendWithProof};
 use crate::settled::Settled;
 use crate::util;
 use crate::util::AsciiSplit;
@@ -105,6 +105,14 @@ pub(crate) async fn send<P: SendWithProof + Clock>(
     let mut search = clock::ClockSearch::default();
     let started = platform.now();
     for _ in 0..clock::MAX_STEPS + 2 {
+        // Before every attempt, the first included: a call waits for its session's lock and
+        // refresh first, and a retry sends the request again.
+        if request.cancel.as_ref().is_some_and(Cancel::fired) {
+            return err(
+                ErrorCode::NetworkError,
+                "the request was cancelled (its signal fired) before it was sent",
+            );
+        }
         // Read for each attempt: after a slow answer, an earlier time would make the proof
         // older and the `Date` offset wrong.
         let now = platform.now();

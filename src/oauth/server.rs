@@ -27,6 +27,7 @@ fn form_post(url: &str, form: &[(&str, &str)]) -> HttpRequest {
         ],
         body: Some(form_encode(form).into_bytes()),
         max_body: DOCUMENT_LIMIT,
+        cancel: None,
     }
 }
 

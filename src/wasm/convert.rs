@@ -52,7 +52,7 @@ pub(super) fn config_from_js(obj: &JsValue) -> Result<ClientConfig> {
             *field = value;
         }
     }
-    if let Some(v) = present("handleResolution") {
+    if let Some(v) = present("handleResolution")? {
         let Some(v) = app_array(&v, VALUES, "config: handleResolution")? else {
             return Err(invalid("config: handleResolution must be an array"));
         };
@@ -70,7 +70,7 @@ pub(super) fn config_from_js(obj: &JsValue) -> Result<ClientConfig> {
         }
         cfg.handle_resolution = methods;
     }
-    if let Some(v) = present("allowHttp") {
+    if let Some(v) = present("allowHttp")? {
         cfg.allow_http = v
             .as_bool()
             .ok_or_else(|| invalid("config: allowHttp must be a boolean"))?;
@@ -100,12 +100,12 @@ pub(super) fn config_from_js(obj: &JsValue) -> Result<ClientConfig> {
 }
 
 /// A config property, `None` when it is `undefined`.
-fn config_value(obj: &JsValue, key: &str) -> Option<JsValue> {
-    Some(get(obj, key)).filter(|v| !v.is_undefined())
+fn config_value(obj: &JsValue, key: &str) -> Result<Option<JsValue>> {
+    Ok(Some(get(obj, key)?).filter(|v| !v.is_undefined()))
 }
 
 fn config_string(obj: &JsValue, key: &str) -> Result<Option<String>> {
-    config_value(obj, key)
+    config_value(obj, key)?
         .map(|v| {
             v.as_string()
                 .ok_or_else(|| invalid(msg!("config: ", key, " must be a string")))
@@ -115,7 +115,7 @@ fn config_string(obj: &JsValue, key: &str) -> Result<Option<String>> {
 
 /// A whole number JavaScript holds exactly (at most 2^53).
 fn config_integer(obj: &JsValue, key: &str) -> Result<Option<i64>> {
-    config_value(obj, key)
+    config_value(obj, key)?
         .map(|v| {
             v.as_f64()
                 .filter(|n| n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_992.0)
@@ -201,7 +201,7 @@ pub(super) fn check_keys(obj: &JsValue, allowed: &[&str], what: &str) -> Result<
 
 /// An optional boolean property.
 pub(super) fn opt_bool(obj: &JsValue, key: &str) -> Result<Option<bool>> {
-    let v = get(obj, key);
+    let v = get(obj, key)?;
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
@@ -212,7 +212,7 @@ pub(super) fn opt_bool(obj: &JsValue, key: &str) -> Result<Option<bool>> {
 
 /// An optional integer property within `min..=max`.
 pub(super) fn opt_integer(obj: &JsValue, key: &str, min: i64, max: i64) -> Result<Option<i64>> {
-    let v = get(obj, key);
+    let v = get(obj, key)?;
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
@@ -231,7 +231,7 @@ pub(super) fn opt_integer(obj: &JsValue, key: &str, min: i64, max: i64) -> Resul
 
 /// `maxRecords`: a non-negative integer or `Infinity`; default 10000.
 pub(super) fn max_records(options: &JsValue) -> Result<usize> {
-    if get(options, "maxRecords").as_f64() == Some(f64::INFINITY) {
+    if get(options, "maxRecords")?.as_f64() == Some(f64::INFINITY) {
         return Ok(usize::MAX);
     }
     Ok(opt_integer(options, "maxRecords", 0, u32::MAX as i64)?
@@ -311,12 +311,22 @@ fn app_array(value: &JsValue, kind: u8, what: &str) -> Result<Option<Array>> {
     }
 }
 
-pub(super) fn get(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+/// A property of a value the app passed. A getter or `Proxy` trap that throws is refused
+/// (`invalid_input`), never read as absent: a config whose `dbName` getter throws must not
+/// open the default database, nor options whose `limit` throws run without a limit.
+pub(super) fn get(obj: &JsValue, key: &str) -> Result<JsValue> {
+    Reflect::get(obj, &JsValue::from_str(key)).map_err(|thrown| {
+        invalid(msg!(
+            key,
+            ": unreadable (",
+            crate::browser::js::message(&thrown),
+            ")"
+        ))
+    })
 }
 
 pub(super) fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>> {
-    let v = get(obj, key);
+    let v = get(obj, key)?;
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }

@@ -16,7 +16,7 @@ use crate::browser::js::{header_lines, header_pairs, Outcome};
 use crate::browser::BrowserPlatform;
 use crate::client::{Client, PdsRequest};
 use crate::error::{Error, ErrorCode, Result};
-use crate::platform::HttpResponse;
+use crate::platform::{Cancel, HttpResponse};
 use crate::settled::Settled;
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
@@ -31,6 +31,13 @@ extern "C" {
     type Init;
     #[wasm_bindgen(method, getter)]
     fn method(this: &Init) -> String;
+    /// The SDK's `AbortSignal`, `undefined` for none.
+    #[wasm_bindgen(method, getter)]
+    fn signal(this: &Init) -> JsValue;
+
+    /// Whether the signal (one `readInit` checked) fired.
+    #[wasm_bindgen(js_name = signalFired)]
+    fn signal_fired(signal: &JsValue) -> bool;
 
     /// A `Response`, or a failure.
     #[wasm_bindgen(js_name = makeResponse)]
@@ -53,11 +60,16 @@ async fn request_from_js(path: &JsValue, init: &JsValue) -> Result<PdsRequest> {
     if init.failure().is_some() {
         return Err(Error::new(ErrorCode::InvalidInput, init.detail()));
     }
+    let signal = init.signal();
+    // Checked before each attempt is sent: a call that waited for its lock or a refresh, or
+    // would retry, sends nothing once the SDK gave up on it (as fetch sends nothing then).
+    let cancel = (!signal.is_undefined()).then(|| Cancel(Rc::new(move || signal_fired(&signal))));
     Ok(PdsRequest {
         method: init.method(),
         path,
         headers: header_pairs(&init.headers()),
         body: init.body(),
+        cancel,
     })
 }
 

@@ -41,6 +41,8 @@ extern "C" {
 /// The popup's error as its `handleCallback` had it: code, message, what the server said, and
 /// its causes (at most `depth` deep: the fields come off a channel).
 fn error_from(fields: &JsValue, depth: u8) -> Error {
+    // A structured clone off the channel: plain data, no getters to throw.
+    let get = |fields: &JsValue, key| get(fields, key).unwrap_or(JsValue::UNDEFINED);
     let text = |key| get(fields, key).as_string();
     let mut e = Error::new(
         ErrorCode::from_code(&text("code").unwrap_or_default()),

@@ -535,6 +535,77 @@ async fn objects_that_throw_when_read_are_refused_not_thrown_through() {
     client();
 }
 
+/// A known option whose getter (or `Proxy` `get` trap) throws is refused, not read as absent:
+/// a config whose `dbName` throws opened the default database, `fetchRecords` whose `limit`
+/// throws ran without one, and `startLogin` whose `redirect` throws did not redirect.
+#[wasm_bindgen_test]
+async fn a_known_option_that_throws_when_read_is_refused() {
+    let make = js_sys::Function::new_with_args(
+        "key, base",
+        "const o = { ...base }; Object.defineProperty(o, key, { enumerable: true, get() { throw new Error('no ' + key); } }); return o;",
+    );
+    let throwing =
+        |key: &str, base: &JsValue| make.call2(&JsValue::NULL, &key.into(), base).unwrap();
+    let base = object(&[
+        (
+            "clientId",
+            "https://app.example/client-metadata.json".into(),
+        ),
+        ("redirectUri", "https://app.example/callback".into()),
+    ]);
+    for key in [
+        "dbName",
+        "allowHttp",
+        "requestTimeoutMs",
+        "scope",
+        "handleResolution",
+        "clientId",
+    ] {
+        let e = OAuthClient::new(throwing(key, &base)).err().expect(key);
+        assert_eq!(code(&e), "invalid_config", "{key}");
+    }
+    // Every key listed, every read throwing.
+    let proxy = js_sys::Function::new_with_args(
+        "keys",
+        "return new Proxy(Object.fromEntries(keys.map((k) => [k, 1])), { get() { throw new Error('no'); } });",
+    );
+    let trap = |keys: &[&str]| {
+        let keys: js_sys::Array = keys.iter().map(|k| JsValue::from(*k)).collect();
+        proxy.call1(&JsValue::NULL, &keys).unwrap()
+    };
+    let c = client();
+    let did = || JsValue::from("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa");
+    let empty = JsValue::from(js_sys::Object::new());
+    for options in [
+        throwing("redirect", &empty),
+        throwing("prompt", &empty),
+        throwing("display", &empty),
+        throwing("popupTimeoutMs", &empty),
+        trap(&["redirect"]),
+    ] {
+        assert_eq!(
+            rejection(c.start_login("alice.test".into(), Some(options))).await,
+            "invalid_input"
+        );
+    }
+    for options in [
+        throwing("limit", &empty),
+        throwing("cursor", &empty),
+        trap(&["limit"]),
+    ] {
+        assert_eq!(
+            rejection(c.fetch_records(did(), "a.b.c".into(), Some(options))).await,
+            "invalid_input"
+        );
+    }
+    for options in [throwing("maxRecords", &empty), trap(&["maxRecords"])] {
+        assert_eq!(
+            rejection(c.fetch_all_records(did(), "a.b.c".into(), Some(options))).await,
+            "invalid_input"
+        );
+    }
+}
+
 #[wasm_bindgen_test]
 async fn config_and_login_options_are_read_strictly() {
     let redirect = "http://127.0.0.1:8080/callback";

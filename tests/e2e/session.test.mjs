@@ -268,24 +268,72 @@ for (const name of browsers()) {
       assert.match(out.early, /^AbortError/, JSON.stringify(out));
       assert.equal(out.reason, "RangeError: mine");
       assert.equal(seen.length, 0, "nothing sent");
-      const late = await page.evaluate(
+      // Aborted after the call started but before it could send (it reads the body, looks the
+      // session up): the call itself stops, and nothing is sent, not even later. A write, so
+      // that a request sent after the abort would show as a record too.
+      let late;
+      const lateSeen = await requestsDuring(page, async () => {
+        late = await page.evaluate(
+          async ([did, collection]) => {
+            const { fetchHandler } = await window.client.restore(did);
+            const during = new AbortController();
+            const call = fetchHandler("/xrpc/com.atproto.repo.createRecord", {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({
+                repo: did,
+                collection,
+                record: { $type: collection, text: "aborted", createdAt: new Date().toISOString() },
+              }),
+              signal: during.signal,
+            });
+            during.abort();
+            const aborted = await call.then(
+              (r) => `resolved ${r.status}`,
+              (e) => e.name,
+            );
+            await new Promise((r) => setTimeout(r, 500)); // a late send would have left by now
+            return { aborted };
+          },
+          [did, COLLECTION],
+        );
+      });
+      assert.deepEqual(late, { aborted: "AbortError" });
+      assert.equal(lateSeen.length, 0, `sent after the abort: ${JSON.stringify(lateSeen)}`);
+      const rest = await page.evaluate(
         async ([did, collection]) => {
           const { fetchHandler } = await window.client.restore(did);
           const url = `/xrpc/com.atproto.repo.listRecords?repo=${encodeURIComponent(did)}&collection=${collection}`;
-          const during = new AbortController();
-          const call = fetchHandler(url, { signal: during.signal });
-          during.abort();
-          const aborted = await call.then(
-            (r) => `resolved ${r.status}`,
-            (e) => e.name,
-          );
           // A signal that never aborts changes nothing.
-          const ok = (await fetchHandler(url, { signal: new AbortController().signal })).status;
-          return { aborted, ok };
+          const response = await fetchHandler(url, { signal: new AbortController().signal });
+          const texts = (await response.json()).records.map((r) => r.value.text);
+          // What is not an AbortSignal is refused with a code, as a rejection (fetch rejects
+          // with a TypeError), never a synchronous throw.
+          const refused = async (init) => {
+            try {
+              return await fetchHandler(url, init).then(
+                (r) => `resolved ${r.status}`,
+                (e) => e.code ?? `no code: ${e}`,
+              );
+            } catch (e) {
+              return `thrown: ${e}`;
+            }
+          };
+          const bad = [
+            await refused({
+              get signal() {
+                throw new Error("no signal");
+              },
+            }),
+            await refused({ signal: { aborted: false, reason: 1, addEventListener() {}, removeEventListener() {} } }),
+            await refused({ signal: { aborted: true, reason: 1, addEventListener() {} } }),
+            await refused({ signal: 7 }),
+          ];
+          return { ok: response.status, aborted: texts.includes("aborted"), bad };
         },
         [did, COLLECTION],
       );
-      assert.deepEqual(late, { aborted: "AbortError", ok: 200 });
+      assert.deepEqual(rest, { ok: 200, aborted: false, bad: Array(4).fill("invalid_input") });
     });
 
     test("a forced refresh rotates the tokens", async () => {
