@@ -5,6 +5,8 @@
 //! Futures are not `Send`: in a browser everything runs on one thread.
 #![allow(async_fn_in_trait)]
 
+use std::rc::Rc;
+
 use zeroize::Zeroizing;
 
 use crate::error::Result;
@@ -17,7 +19,7 @@ pub const DOCUMENT_LIMIT: usize = 1 << 20;
 /// Whether the caller gave up on a request (an SDK's `AbortSignal` fired). Checked before each
 /// attempt is sent: after it, nothing leaves (as `fetch` sends nothing once its signal fired).
 #[derive(Clone)]
-pub struct Cancel(pub std::rc::Rc<dyn Fn() -> bool>);
+pub struct Cancel(pub Rc<dyn Fn() -> bool>);
 
 impl Cancel {
     /// Whether the caller gave up.
@@ -41,8 +43,9 @@ pub struct HttpRequest {
     pub url: String,
     /// Header names and values, in order.
     pub headers: Vec<(String, String)>,
-    /// The body, if any.
-    pub body: Option<Vec<u8>>,
+    /// The body, if any: shared, not copied, by every attempt that sends it (an upload may be
+    /// large, and each copy is one more block of Wasm memory).
+    pub body: Option<Rc<Vec<u8>>>,
     /// The largest response body accepted; more fails with `ResponseTooLarge` while reading.
     pub max_body: usize,
     /// The caller's way to give up before it is sent, if it has one.

@@ -841,6 +841,12 @@ function errorFields(e) {
 // deletes it too).
 const ENDED = ["session_expired", "session_not_found", "subject_mismatch"];
 
+// The largest request body taken into Wasm memory (256 MiB, far above any PDS's blob limit):
+// past what the memory can grow to, an allocation fails, and in Wasm that is a trap, not an
+// error. Refused here, before the bytes are copied there.
+const MAX_REQUEST_BODY = 1 << 28;
+const TOO_LARGE = `the request body is larger than ${MAX_REQUEST_BODY} bytes`;
+
 export function sdkHandler(handler) {
   const run = (path, init) =>
     handler(path, init).catch((e) => {
@@ -923,6 +929,7 @@ export async function readInit(init) {
     } catch (e) {
       return bad("could not read the body", e);
     }
+    if (body.length > MAX_REQUEST_BODY) return failed("invalid", TOO_LARGE);
   }
   let head = "";
   for (const [name, value] of headers) head += `${name}\n${value}\n`; // names lower-cased
@@ -1051,6 +1058,7 @@ export function xrpcCall(call) {
         body = encoder.encode(json);
         type = "application/json";
       }
+      if (body.length > MAX_REQUEST_BODY) return failed("invalid", TOO_LARGE);
     }
     // ASCII letters only, as HTTP methods are (toUpperCase makes "poſt" POST).
     const method = string("method")?.replace(/[a-z]/g, (c) => c.toUpperCase()) ?? (body ? "POST" : "GET");

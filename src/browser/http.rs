@@ -135,7 +135,7 @@ impl FetchHttp {
             ..
         } = &request;
         let max = u32::try_from(*max_body).unwrap_or(u32::MAX);
-        let body_bytes = body.as_deref().unwrap_or_default();
+        let body_bytes = body.as_ref().map_or(&[][..], |b| b.as_slice());
         let has_body = body.is_some();
         let promise = match proof {
             None => js_send(&head, has_body, body_bytes, self.timeout_ms, max),

@@ -38,7 +38,7 @@ pub(crate) struct ServerState {
 }
 
 fn form(req: &HttpRequest) -> HashMap<String, String> {
-    form_urlencoded::parse(req.body.as_deref().unwrap_or_default())
+    form_urlencoded::parse(req.body.as_ref().map_or(&[][..], |b| b.as_slice()))
         .into_owned()
         .collect()
 }
@@ -989,7 +989,7 @@ fn a_403_for_a_missing_scope_is_insufficient_scope_naming_it() {
         method: "POST".into(),
         nsid: "com.atproto.repo.createRecord".into(),
         params: vec![],
-        body: Some(b"{}".to_vec()),
+        body: Some(Rc::new(b"{}".to_vec())),
         content_type: Some("application/json".into()),
         ..list_request()
     };

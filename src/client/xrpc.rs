@@ -3,6 +3,7 @@
 //! typed errors (`xrpc`), and `com.atproto.repo.listRecords` paging.
 
 use std::future::Future;
+use std::rc::Rc;
 
 use super::session::Live;
 use super::Client;
@@ -24,7 +25,7 @@ pub struct XrpcRequest {
     /// Query parameters, in order (a key may repeat).
     pub params: Vec<(String, String)>,
     /// The request body.
-    pub body: Option<Vec<u8>>,
+    pub body: Option<Rc<Vec<u8>>>,
     /// The body's content type.
     pub content_type: Option<String>,
     /// Extra request headers.
@@ -70,7 +71,7 @@ pub struct PdsRequest {
     /// session's own are sent).
     pub headers: Vec<(String, String)>,
     /// The request body.
-    pub body: Option<Vec<u8>>,
+    pub body: Option<Rc<Vec<u8>>>,
     /// The caller's way to give up (an SDK's `AbortSignal`): once it fired, no attempt is sent.
     pub cancel: Option<Cancel>,
 }

@@ -374,7 +374,7 @@ pub(super) fn xrpc_call_from_js(call: &JsValue) -> Result<XrpcRequest> {
         method: String::new(),
         nsid: String::new(),
         params: Vec::new(),
-        body: read.body(),
+        body: read.body().map(std::rc::Rc::new),
         content_type: None,
         headers: Vec::new(),
         proxy: None,

@@ -68,7 +68,7 @@ async fn request_from_js(path: &JsValue, init: &JsValue) -> Result<PdsRequest> {
         method: init.method(),
         path,
         headers: header_pairs(&init.headers()),
-        body: init.body(),
+        body: init.body().map(Rc::new),
         cancel,
     })
 }
