@@ -263,7 +263,7 @@ impl ClientConfig {
         let parsed = Url::parse_given(url)?;
         // `fetch` refuses a URL with user info (`new Request` throws): a server's URL with it
         // is refused where it is read, not at the first request to it as the app's own error.
-        if !parsed.username().is_empty() || parsed.password().is_some() {
+        if parsed.has_user_info() {
             return err(
                 ErrorCode::InvalidResponse,
                 msg!(url, ": user info is not allowed in a URL"),

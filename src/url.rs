@@ -145,6 +145,13 @@ impl Url {
             .map_or("", |a| &self.href[a.username.clone()])
     }
 
+    /// Whether there is user info: a user name or a password (`fetch` sends to no such URL).
+    pub fn has_user_info(&self) -> bool {
+        self.authority
+            .as_ref()
+            .is_some_and(|a| !a.username.is_empty() || a.password.is_some())
+    }
+
     /// Percent-encoded; `None` when there is none or it is empty.
     pub fn password(&self) -> Option<&str> {
         let range = self.authority.as_ref()?.password.clone()?;
@@ -350,6 +357,8 @@ pub(crate) fn assert_same_as_url_crate(theirs: &::url::Url, ours: &Url) {
     assert_eq!(ours.scheme(), theirs.scheme(), "{input}");
     assert_eq!(ours.username(), theirs.username(), "{input}");
     assert_eq!(ours.password(), theirs.password(), "{input}");
+    let info = !theirs.username().is_empty() || theirs.password().is_some();
+    assert_eq!(ours.has_user_info(), info, "{input}");
     assert_eq!(ours.host_str(), theirs.host_str(), "{input}");
     assert_eq!(ours.port(), theirs.port(), "{input}");
     assert_eq!(ours.path(), theirs.path(), "{input}");

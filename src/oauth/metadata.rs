@@ -271,8 +271,7 @@ pub(crate) fn validate_protected_resource(
     // An issuer is a bare origin: scheme and host (and port), nothing else.
     let bare = Url::parse(issuer).is_some_and(|u| {
         matches!(u.scheme(), "https" | "http")
-            && u.username().is_empty()
-            && u.password().is_none()
+            && !u.has_user_info()
             && u.query().is_none()
             && u.fragment().is_none()
             && u.path() == "/"
