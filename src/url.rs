@@ -138,7 +138,8 @@ impl Url {
         &self.href[..self.scheme_end]
     }
 
-    /// Percent-encoded, empty when there is none.
+    /// Percent-encoded, empty when there is none. (Compared with the `url` crate's.)
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn username(&self) -> &str {
         self.authority
             .as_ref()
@@ -152,7 +153,9 @@ impl Url {
             .is_some_and(|a| !a.username.is_empty() || a.password.is_some())
     }
 
-    /// Percent-encoded; `None` when there is none or it is empty.
+    /// Percent-encoded; `None` when there is none or it is empty. (Compared with the `url`
+    /// crate's.)
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn password(&self) -> Option<&str> {
         let range = self.authority.as_ref()?.password.clone()?;
         Some(&self.href[range])
