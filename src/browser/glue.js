@@ -772,9 +772,11 @@ export function popupRun(popup, name, state, url, timeoutMs) {
     // Believe `closed` only once the popup was seen open on the authorization page (see popup.rs).
     let seenOpenElsewhere = false;
     let closedPolls = 0;
-    const started = Date.now(); // wall time: timers of a tab in the background run late
+    // Elapsed time, not a count of ticks (timers of a tab in the background run late), and
+    // monotonic: a wall clock set back by an hour would hold the wait an hour longer.
+    const started = performance.now();
     timer = setInterval(() => {
-      if (Date.now() - started >= timeoutMs) {
+      if (performance.now() - started >= timeoutMs) {
         try {
           popup.close();
         } catch {}

@@ -306,6 +306,15 @@ impl<P: Platform> Client<P> {
         strip_callback_params(url, self.cfg.response_mode)
     }
 
+    /// Ends a login attempt the app gave up on (a popup that timed out or was closed): its
+    /// callback, should one still come, fails with `invalid_state` instead of storing a
+    /// session the app was told did not happen. Best effort (a storage error leaves the
+    /// attempt to expire).
+    pub async fn abandon_login(&self, state: &str) -> Result<()> {
+        let id = pending_id(state, &self.cfg.client_id);
+        self.platform.delete(Table::Pending, &id).settled().await
+    }
+
     /// Drops abandoned login attempts so they do not pile up in storage.
     async fn purge_expired_pending(&self, keep: &str) {
         let now = self.now();

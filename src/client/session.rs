@@ -453,8 +453,14 @@ impl<P: Platform> Client<P> {
                 (stored.record, key, stored.legacy, restored.migrated, base)
             }
         };
-        if &session.access_token != stale
-            && !session.needs_refresh(now, self.cfg.refresh_margin_secs)
+        // Nothing to refresh: another tab already did, or the session has no refresh token
+        // and its access token has not expired yet (it is used until then: only its expiry,
+        // below, ends such a session, not a refresh asked for ahead of it).
+        let unrefreshable =
+            session.refresh_token.is_none() && session.expires_at.is_some_and(|at| at > now);
+        if unrefreshable
+            || &session.access_token != stale
+                && !session.needs_refresh(now, self.cfg.refresh_margin_secs)
         {
             return if migrated || legacy {
                 self.store_session(session, key, legacy).settled().await
@@ -521,14 +527,18 @@ impl<P: Platform> Client<P> {
             // token is refused later, the app is told why the session ended.
             let lost_before = session.refresh_sent_at.is_some();
             if !unsaved {
-                // Marked in place: the answer below clears the mark again.
+                // Marked in place: the answer below clears the mark again. Only a better
+                // message rides on it: where it cannot be written (a full quota), the refresh
+                // goes ahead, and tokens it cannot store are kept as unsaved ones.
                 session.refresh_sent_at = Some(now);
-                self.write_session(&session, &key).settled().await?;
+                let _ = self.write_session(&session, &key).settled().await;
             }
             let request = refresh_request(&session.server, &self.cfg.client_id, &refresh_token);
             let resp = self.dpop_send(&key, &request, None, None).settled().await?;
+            // An answer came: this refresh's own mark goes, an earlier lost one's stays (an
+            // error answer now does not make its loss a plain refusal later).
             let session = Session {
-                refresh_sent_at: None,
+                refresh_sent_at: session.refresh_sent_at.filter(|_| lost_before),
                 ..session
             };
             match process_token_response(&resp, now) {
@@ -559,6 +569,7 @@ impl<P: Platform> Client<P> {
                         dpop_jwk: Some(key.jwk.clone()),
                         dpop_key: None,
                         client_id: Some(client_id.clone()),
+                        refresh_sent_at: None,
                         ..session
                     };
                     return match self.write_session(&session, &key).settled().await {
@@ -678,25 +689,47 @@ impl<P: Platform> Client<P> {
     /// its tokens are revoked at its authorization server: nothing keeps them any more, so
     /// they must not stay valid. Best effort, after the new session is stored, so a failed
     /// revocation never costs the new session.
+    ///
+    /// `session` is complete (key, client id): it is written as it is. A session that cannot
+    /// be stored (its lock not had in time, a failed write) has its own tokens revoked before
+    /// the error is reported, as refused ones are: the code is spent and the callback gone, so
+    /// nothing would ever hold them.
     pub(super) async fn store_new_session(
         &self,
         session: Session,
         key: Rc<DpopKey<P::Key>>,
     ) -> Result<Live<P::Key>> {
         let client_id = &self.cfg.client_id;
-        let guard = self
-            .platform
-            .lock(&lock_name(client_id, &session.did))
-            .settled()
-            .await?;
-        // An unreadable earlier record is simply overwritten.
-        let earlier = read_session(&self.platform, client_id, &session.did)
-            .settled()
-            .await
-            .ok()
-            .flatten();
+        let written = 'written: {
+            let guard = match self
+                .platform
+                .lock(&lock_name(client_id, &session.did))
+                .settled()
+                .await
+            {
+                Ok(guard) => guard,
+                Err(e) => break 'written Err(e),
+            };
+            // An unreadable earlier record is simply overwritten.
+            let earlier = read_session(&self.platform, client_id, &session.did)
+                .settled()
+                .await
+                .ok()
+                .flatten();
+            self.write_session(&session, &key)
+                .settled()
+                .await
+                .map(|()| (guard, earlier))
+        };
+        let (guard, earlier) = match written {
+            Ok(written) => written,
+            Err(e) => {
+                self.revoke(&session, &key, client_id).settled().await;
+                return Err(e);
+            }
+        };
         let legacy = earlier.as_ref().is_some_and(|e| e.legacy);
-        let live = self.store_session(session, key, legacy).settled().await?;
+        let live = self.stored_session(session, key, legacy).settled().await?;
         drop(guard);
         if let Some(earlier) = earlier {
             // The server checks that the DPoP key is the one the tokens are bound to.

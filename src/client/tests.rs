@@ -370,6 +370,36 @@ fn replayed_unknown_and_expired_state() {
     );
 }
 
+/// A login the app gave up on (its popup timed out or was closed) is over: a callback that
+/// still comes (the user signed in, in a popup the opener could not close behind COOP)
+/// fails with `invalid_state`, exchanges no code and stores no session.
+#[test]
+fn an_abandoned_login_stores_nothing_when_its_callback_comes() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    let other = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    block_on(c.abandon_login(&start.state)).unwrap();
+    let tokens = f
+        .platform
+        .http
+        .requests_to(&format!("{ISSUER}/oauth/token"))
+        .len();
+    let e = block_on(c.handle_callback(&callback_url(&f, &start.state))).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidState);
+    assert_eq!(
+        f.platform
+            .http
+            .requests_to(&format!("{ISSUER}/oauth/token"))
+            .len(),
+        tokens,
+        "no code exchanged"
+    );
+    assert!(block_on(c.list_sessions()).unwrap().is_empty());
+    // Only that login: another one of the account still finishes.
+    block_on(c.handle_callback(&callback_url(&f, &other.state))).unwrap();
+}
+
 #[test]
 fn issuer_mismatch_and_missing_iss_are_refused_before_token_exchange() {
     let f = fixture();
@@ -2052,4 +2082,103 @@ fn expiry_is_measured_on_this_device_clock_whatever_its_offset_from_the_server()
         let sent = f.platform.http.log.borrow().last().cloned().unwrap();
         assert_eq!(proof_claims(&sent).1["iat"], now + 3600 - 59, "{offset}");
     }
+}
+
+/// A full quota before a refresh (every write fails, the in-flight mark's too): the refresh is
+/// sent all the same, and the tokens it cannot store are kept in this tab (`unsaved`), as for
+/// a write that fails after the answer. (The mark's write failing stopped it: nothing sent.)
+#[test]
+fn a_full_quota_before_the_refresh_still_refreshes() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    f.platform.fail_writes_after(Some(0));
+    f.platform.now.set(f.platform.now() + 3600);
+    block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    assert_eq!(f.server.borrow().refresh_requests, 1);
+    let events = format!("{:?}", f.platform.events.borrow().last());
+    assert!(events.contains("Unsaved"), "the app is told: {events}");
+}
+
+/// A lost refresh answer, then an error answer (503), then the refusal of the old refresh
+/// token: the session ended because an answer was lost, and says so (the 503's write cleared
+/// the earlier loss's mark, and the end read as a plain refusal).
+#[test]
+fn an_error_answer_after_a_lost_one_keeps_the_loss_in_mind() {
+    let f = fixture();
+    let c = client(&f.platform);
+    signed_in(&f, &c);
+    let token_url = format!("{ISSUER}/oauth/token");
+    f.platform.http.lose_next_response("POST", &token_url);
+    assert_eq!(
+        block_on(c.refresh(ALICE_DID)).unwrap_err().code,
+        ErrorCode::NetworkError
+    );
+    f.platform
+        .http
+        .on("POST", &token_url, nonced(text(503, "down")));
+    assert_eq!(
+        block_on(c.refresh(ALICE_DID)).unwrap_err().code,
+        ErrorCode::TokenFailed
+    );
+    let refused = r#"{"error":"invalid_grant","error_description":"refresh token replayed"}"#;
+    f.platform
+        .http
+        .on("POST", &token_url, nonced(json(400, refused)));
+    let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SessionExpired);
+    assert!(e.message.contains("lost"), "{}", e.message);
+}
+
+/// A session whose server issued no refresh token is used until its access token expires:
+/// a refresh asked for before then (by the app, or ahead of expiry) keeps it as it is. It
+/// was deleted ("expired without a refresh token") an hour before its expiry.
+#[test]
+fn a_session_without_a_refresh_token_lives_until_its_access_token_expires() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let s = f.server.clone();
+    f.platform
+        .http
+        .on_fn("POST", &format!("{ISSUER}/oauth/token"), move |_| {
+            s.borrow_mut().access_tokens = vec!["at-x".into()];
+            nonced(json(
+                200,
+                &format!(
+                    r#"{{"access_token":"at-x","token_type":"DPoP","expires_in":3600,"scope":"atproto transition:generic","sub":"{ALICE_DID}"}}"#
+                ),
+            ))
+        });
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    block_on(c.handle_callback(&callback_url(&f, &start.state))).unwrap();
+    block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    let info = block_on(c.refresh(ALICE_DID)).unwrap();
+    assert_eq!(info.did, ALICE_DID);
+    // Within the refresh margin: the call goes ahead with the token it has.
+    f.platform.now.set(f.platform.now() + 3590);
+    block_on(c.xrpc(ALICE_DID, &list_request())).unwrap();
+    assert_eq!(block_on(c.list_sessions()).unwrap().len(), 1);
+    // Expired: now it ends.
+    f.platform.now.set(f.platform.now() + 20);
+    let e = block_on(c.xrpc(ALICE_DID, &list_request())).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SessionExpired);
+    assert!(block_on(c.list_sessions()).unwrap().is_empty());
+}
+
+/// A login whose session cannot be stored (a full quota) has its tokens revoked before the
+/// error: the code is spent and the callback gone, so nothing would ever hold them (they
+/// stayed valid at the server).
+#[test]
+fn login_tokens_that_cannot_be_stored_are_revoked() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    f.platform.fail_writes_after(Some(0));
+    let e = block_on(c.handle_callback(&callback_url(&f, &start.state))).unwrap_err();
+    assert_eq!(e.code, ErrorCode::StorageError);
+    let server = f.server.borrow();
+    assert_eq!(server.revoked.len(), 1, "not revoked");
+    assert_eq!(server.refresh_token, None, "the grant ended at the server");
+    drop(server);
+    assert!(block_on(c.list_sessions()).unwrap().is_empty());
 }

@@ -324,9 +324,16 @@ pub(crate) fn permission_scope(fields: &Fields) -> Result<String> {
             " is not a permission resource"
         )));
     };
+    // The spec's JSON shape (atproto.com/specs/permission, and every permission set's
+    // entries) carries `"type": "permission"`: taken, and nothing else under that key.
+    match get("type").map(Vec::as_slice) {
+        None => {}
+        Some([t]) if t == "permission" => {}
+        Some(_) => return Err(invalid(msg!(resource, ": type must be \"permission\""))),
+    }
     if let Some((key, _)) = fields
         .iter()
-        .find(|(k, _)| k != "resource" && !params.iter().any(|p| p.0 == k))
+        .find(|(k, _)| k != "resource" && k != "type" && !params.iter().any(|p| p.0 == k))
     {
         return Err(invalid(msg!(
             resource,
@@ -647,6 +654,34 @@ mod tests {
             })
             .collect();
         permission_scope(&fields)
+    }
+
+    /// The spec writes permissions with `"type": "permission"` (its examples, and every entry
+    /// of a permission set): taken as such; another type is refused.
+    #[test]
+    fn the_spec_json_shape_with_its_type_is_taken() {
+        assert_eq!(
+            scope(
+                r#"{"type":"permission","resource":"repo","collection":["app.example.profile"]}"#
+            )
+            .unwrap(),
+            "repo:app.example.profile"
+        );
+        assert_eq!(
+            scope(r#"{"resource":"rpc","type":"permission","lxm":"a.b.c","aud":"*"}"#).unwrap(),
+            "rpc:a.b.c?aud=*"
+        );
+        for bad in [
+            r#"{"type":"token","resource":"repo","collection":"a.b.c"}"#,
+            r#"{"type":["permission","permission"],"resource":"repo","collection":"a.b.c"}"#,
+            r#"{"type":"Permission","resource":"repo","collection":"a.b.c"}"#,
+        ] {
+            assert_eq!(
+                scope(bad).unwrap_err().code,
+                ErrorCode::InvalidInput,
+                "{bad}"
+            );
+        }
     }
 
     /// Every expected string was printed by the reference formatter (`@atproto/oauth-scopes`

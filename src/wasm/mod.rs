@@ -152,7 +152,14 @@ impl OAuthClient {
                 if let Some(popup) = &popup {
                     let done = popup::run(popup, &channel, &start.state, &start.url, timeout)
                         .settled()
-                        .await?;
+                        .await;
+                    // Timed out or closed: the login is abandoned. Behind COOP the popup may
+                    // still be open (closing it does nothing there), and a sign-in finished in
+                    // it must not store a session the app was told did not happen.
+                    if done.is_err() {
+                        let _ = inner.abandon_login(&start.state).settled().await;
+                    }
+                    let done = done?;
                     // The session is read from storage, where the popup put it, not taken from
                     // the message.
                     let did = Reflect::get(&done, &"session".into())
@@ -216,8 +223,13 @@ impl OAuthClient {
                     o.opt_str("state", result.app_state.as_deref());
                 }))
             });
-            // This window is a sign-in popup: the window that opened it gets the result.
-            if let Some(state) = inner.popup_state(&url) {
+            // This window is a sign-in popup: the window that opened it gets the result. Not
+            // from a call that found no login for the state: the login is another call's (a
+            // second `handleCallback` in the popup, which would report `invalid_state` while
+            // the first is still exchanging the code, and close the window under it), or
+            // the opener gave up on it.
+            let unknown = matches!(&out, Err(e) if e.code == ErrorCode::InvalidState);
+            if let (Some(state), false) = (inner.popup_state(&url), unknown) {
                 popup::report(&channel, &state, &out);
             }
             out

@@ -61,15 +61,16 @@ export interface LoginOptions {
  *  finished login as well. */
 export type LoginResult = LoginStart & Partial<CallbackResult>;
 
-/** A permission of atproto.com/specs/permission, in the spec's JSON shape. A list parameter
- *  also takes a single string. */
-export type Permission =
+/** A permission of atproto.com/specs/permission, in the spec's JSON shape (its
+ *  `type: "permission"` optional). A list parameter also takes a single string. */
+export type Permission = { type?: "permission" } & (
   | { resource: "repo"; collection: string | string[]; action?: RepoAction | RepoAction[] }
   | { resource: "rpc"; lxm: string | string[]; aud: string }
   | { resource: "blob"; accept: string | string[] }
   | { resource: "account"; attr: "email" | "repo" | "status"; action?: "read" | "manage" }
   | { resource: "identity"; attr: "handle" | "*" }
-  | { resource: "include"; nsid: string; aud?: string };
+  | { resource: "include"; nsid: string; aud?: string }
+);
 
 export type RepoAction = "create" | "update" | "delete";
 
@@ -89,7 +90,8 @@ export interface SessionInfo {
   issuer: string;
   scope: string;
   /** The granted scope's values, each once: possibly fewer than requested, and an `include:`
-   *  set written out as its permissions. Compare with `buildScope([permission])`. */
+   *  set written out as its permissions. Compare with `buildScope([permission])` (as strings:
+ *  a wider value that covers the permission does not match). */
   scopes: string[];
   /** Access-token expiry, Unix seconds. */
   expiresAt: number | null;

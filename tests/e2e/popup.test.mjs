@@ -127,14 +127,54 @@ for (const name of browsers().filter((b) => b === "chromium")) {
       }
     });
 
-    test("the user closing the popup behind COOP: the timeout ends the wait, as timeout", async () => {
+    test("the user closing the popup behind COOP: the timeout ends the wait, as timeout, even with the clock set back", async () => {
       const popup = await clickToSignIn({ popupTimeoutMs: 4_000 });
       await popup.waitFor(() => !!document.querySelector("input[type=password]"), undefined, {
         what: "the sign-in page in the popup",
       });
       await popup.playwright.page.close();
+      // The device's clock set back an hour meanwhile: the wait is measured in elapsed time.
+      await page.evaluate(() => {
+        const now = (window.realDateNow = Date.now);
+        Date.now = () => now.call(Date) - 3_600_000;
+      });
+      const got = await outcome();
+      await page.evaluate(() => {
+        Date.now = window.realDateNow;
+      });
+      assert.equal(got.code, "timeout", JSON.stringify(got));
+    });
+
+    test("a popup login that timed out is over: signing in in the popup, still open behind COOP, stores nothing", async () => {
+      await page.evaluate((did) => window.client.signOut(did), account.did);
+      const popup = await clickToSignIn({ popupTimeoutMs: 3_000 });
+      await popup.waitFor(() => !!document.querySelector("input[type=password]"), undefined, {
+        what: "the sign-in page in the popup",
+      });
       const got = await outcome();
       assert.equal(got.code, "timeout", JSON.stringify(got));
+      // Behind COOP the opener cannot close it: the user goes on and signs in there.
+      await authorizeOnPds(popup, { password: account.password });
+      await popup.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`));
+      await popup.waitFor(() => window.ready === true, undefined, { what: "the callback page in the popup" });
+      const there = await popup.evaluate(() => window.call("handleCallback"));
+      assert.equal(there.code, "invalid_state", JSON.stringify(there));
+      const listed = await page.evaluate(() => window.client.listSessions());
+      assert.ok(!listed.some((s) => s.did === account.did), JSON.stringify(listed));
+    });
+
+    test("two handleCallback calls in the popup: the opener gets the login's outcome, not the second call's invalid_state", async () => {
+      const popup = await clickToSignIn({});
+      await authorizeOnPds(popup, { password: account.password });
+      await popup.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`));
+      await popup.waitFor(() => window.ready === true, undefined, { what: "the callback page in the popup" });
+      // As a page that runs its callback code twice (React's StrictMode in development).
+      await popup
+        .evaluate(() => Promise.all([window.call("handleCallback"), window.call("handleCallback")]))
+        .catch(() => {});
+      const got = await outcome();
+      assert.equal(got.ok, true, JSON.stringify(got));
+      assert.equal(got.value.session.did, account.did);
     });
 
     test("display values are checked before anything opens", async () => {

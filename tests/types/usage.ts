@@ -114,6 +114,8 @@ export async function readmeQuickStart(): Promise<void> {
     { resource: "account", attr: "email", action: "manage" },
     { resource: "identity", attr: "*" },
     { resource: "include", nsid: "app.example.authFull", aud: "did:web:api.example.com#feed" },
+    // The spec's own shape, with its type.
+    { type: "permission", resource: "repo", collection: ["app.example.profile"] },
     "transition:chat.bsky",
   ]);
   const scoped = new OAuthClient({
@@ -138,6 +140,8 @@ export async function readmeQuickStart(): Promise<void> {
   buildScope([{ resource: "space", attr: "x" }]);
   // @ts-expect-error not a repo action
   buildScope([{ resource: "repo", collection: "a.b.c", action: "read" }]);
+  // @ts-expect-error a permission's type is "permission"
+  buildScope([{ type: "token", resource: "repo", collection: "a.b.c" }]);
   // @ts-expect-error rpc needs its audience
   buildScope([{ resource: "rpc", lxm: "a.b.c" }]);
   // @ts-expect-error permissions are objects; only atproto and transition: scopes are strings
