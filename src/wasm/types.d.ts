@@ -91,7 +91,7 @@ export interface SessionInfo {
   scope: string;
   /** The granted scope's values, each once: possibly fewer than requested, and an `include:`
    *  set written out as its permissions. Compare with `buildScope([permission])` (as strings:
- *  a wider value that covers the permission does not match). */
+   *  a wider value that covers the permission does not match). */
   scopes: string[];
   /** Access-token expiry, Unix seconds. */
   expiresAt: number | null;
