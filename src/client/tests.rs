@@ -1664,15 +1664,21 @@ fn a_lost_refresh_response_is_reported_not_silently_lost() {
     );
 
     // The next refresh presents the old token; the official server refuses it for good.
-    let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
-    assert_eq!(e.code, ErrorCode::SessionExpired);
-    assert!(e.message.contains("lost"), "{}", e.message);
+    assert_ends_as_lost(&c);
     assert!(block_on(c.list_sessions()).unwrap().is_empty());
     let last = f2.platform.events.borrow().last().cloned();
     match last {
         Some(SessionEvent::Deleted { reason, .. }) => assert!(reason.contains("lost"), "{reason}"),
         other => panic!("no deleted event: {other:?}"),
     }
+}
+
+/// The next refresh presents the spent refresh token, the server refuses it, and the session
+/// ends saying that a refresh response was lost.
+fn assert_ends_as_lost(c: &Client<FakePlatform>) {
+    let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SessionExpired);
+    assert!(e.message.contains("lost"), "{}", e.message);
 }
 
 /// A 2xx answer the client cannot read (a proxy mangled it) may have rotated the tokens at the
@@ -1692,9 +1698,7 @@ fn an_unreadable_answer_to_a_refresh_counts_as_lost() {
         1,
         "the server did rotate"
     );
-    let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
-    assert_eq!(e.code, ErrorCode::SessionExpired);
-    assert!(e.message.contains("lost"), "{}", e.message);
+    assert_ends_as_lost(&c);
 }
 
 #[test]
@@ -2009,9 +2013,7 @@ fn unsaved_tokens_die_with_their_tab_and_the_session_end_is_reported() {
     // try the stored refresh token, the only one left. The server refuses it, and the app is
     // told the session ended and why.
     drop(tab_a);
-    let e = block_on(tab_b.refresh(ALICE_DID)).unwrap_err();
-    assert_eq!(e.code, ErrorCode::SessionExpired);
-    assert!(e.message.contains("lost"), "{}", e.message);
+    assert_ends_as_lost(&tab_b);
     assert!(block_on(tab_b.list_sessions()).unwrap().is_empty());
 }
 
@@ -2125,9 +2127,7 @@ fn an_error_answer_after_a_lost_one_keeps_the_loss_in_mind() {
     f.platform
         .http
         .on("POST", &token_url, nonced(json(400, refused)));
-    let e = block_on(c.refresh(ALICE_DID)).unwrap_err();
-    assert_eq!(e.code, ErrorCode::SessionExpired);
-    assert!(e.message.contains("lost"), "{}", e.message);
+    assert_ends_as_lost(&c);
 }
 
 /// A session whose server issued no refresh token is used until its access token expires:
