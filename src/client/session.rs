@@ -490,6 +490,8 @@ impl<P: Platform> Client<P> {
             {
                 Ok(identity) => identity,
                 Err(e) if e.code == ErrorCode::SubjectMismatch => {
+                    // Its tokens are revoked where they were issued: nothing keeps them now.
+                    self.revoke(&session, &key, client_id).settled().await;
                     break 'ended (
                         "the account moved to another authorization server",
                         Error::new(ErrorCode::SessionExpired, e.message.clone()).with_cause(e),

@@ -1828,7 +1828,8 @@ fn a_call_that_refreshes_into_a_moved_pds_goes_to_the_new_pds() {
 
 /// Before every refresh the account's authorization server is confirmed again (the spec's
 /// "mandatory" check): an account whose PDS now names another issuer is not refreshed at the
-/// old one. Its session ends, and nothing is sent to either server's token endpoint.
+/// old one. Its session ends, nothing is sent to either server's token endpoint, and its
+/// refresh token is revoked at the server that issued it (it stayed valid there).
 #[test]
 fn an_account_that_moved_to_another_authorization_server_is_not_refreshed() {
     let f = fixture();
@@ -1851,6 +1852,17 @@ fn an_account_that_moved_to_another_authorization_server_is_not_refreshed() {
         .platform
         .http
         .requests_to(&format!("{evil}/oauth/token"))
+        .is_empty());
+    assert_eq!(
+        f.server.borrow().revoked.len(),
+        1,
+        "revoked at the old issuer"
+    );
+    assert_eq!(f.server.borrow().refresh_token, None);
+    assert!(f
+        .platform
+        .http
+        .requests_to(&format!("{evil}/oauth/revoke"))
         .is_empty());
     assert!(block_on(c.list_sessions()).unwrap().is_empty());
     assert!(matches!(
