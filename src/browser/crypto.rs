@@ -46,6 +46,11 @@ thread_local! {
     static MEMORY: JsValue = wasm_bindgen::memory();
 }
 
+/// Runs `f` with the module's memory (the one taken at the first draw).
+pub(crate) fn with_memory<R>(f: impl FnOnce(&JsValue) -> R) -> R {
+    MEMORY.with(f)
+}
+
 /// Fills `buf` from `crypto.getRandomValues`, in place; false if there is none or it failed.
 pub(crate) fn fill_random(buf: &mut [u8]) -> bool {
     MEMORY.with(|memory| random_fill(memory, buf.as_mut_ptr() as u32, buf.len() as u32))

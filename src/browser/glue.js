@@ -36,6 +36,17 @@ const LoadRequest = globalThis.Request;
 const loadSign = loadSubtle?.sign;
 const encodeText = TextEncoder.prototype.encode;
 const textIndexOf = String.prototype.indexOf;
+// Promises are followed with the `then` taken here, and the key's and the signature's answers
+// settle prototype-less objects: `await`, or resolving with an object that has a prototype,
+// looks up `then` (and a promise's `constructor`) when it runs, where a later script could
+// put its own and be handed the CryptoKey or the signature, or hand over a key of its own.
+const promiseThen = Promise.prototype.then;
+const LoadPromise = Promise;
+const LoadCryptoKey = globalThis.CryptoKey;
+const utf8 = new TextDecoder();
+const decodeUtf8 = TextDecoder.prototype.decode;
+/** A promise settled with `value` (a prototype-less object or a primitive). */
+const settled = (value) => new LoadPromise((resolve) => resolve(value));
 const sliceText = String.prototype.slice;
 
 /** A view of `len` bytes at `at` in the module's `memory`. */
@@ -62,7 +73,7 @@ export function randomFill(memory, at, len) {
 // { failure: "invalid" | "network" | "timeout" | "too_large" | "redirect" | "crypto", detail }
 // ("redirect": a request with a body was answered with a redirect, which it does not follow).
 
-const failed = (failure, detail = "") => ({ failure, detail });
+const failed = (failure, detail = "") => ({ __proto__: null, failure, detail });
 
 // One deadline aborts the fetch and is raced against every step, so a fetch or stream that
 // ignores its signal cannot hang the caller. The body is a stream, refused past `max` bytes
@@ -239,18 +250,31 @@ function b64url(bytes) {
 // signing input (its header and claims, base64url), which is signed with `key`, a
 // non-extractable CryptoKey; the proof (the input, a dot, the signature in base64url) goes out
 // as the `DPoP` header. WebCrypto's ECDSA output is the raw r || s that ES256 is.
-export async function sendSigned(key, head, hasBody, body, timeoutMs, max) {
+//
+// The head is read here from Wasm memory (`len` bytes at `at`), with the functions taken at
+// load: through wasm-bindgen's string conversion, a later script's `TextDecoder.prototype.decode`
+// or `subarray` would see the proof's input and could rewrite the URL it goes to.
+export function sendSigned(key, memory, at, len, hasBody, body, timeoutMs, max) {
   const payload = copyBody(hasBody, body);
-  const end = apply(textIndexOf, head, ["\n"]);
-  const input = apply(sliceText, head, [0, end]);
-  let signature;
+  let head, end, input, signing;
   try {
-    signature = new Bytes(await apply(loadSign, loadSubtle, [ES256, key, apply(encodeText, encoder, [input])]));
+    head = apply(decodeUtf8, utf8, [wasmBytes(memory, at, len)]);
+    end = apply(textIndexOf, head, ["\n"]);
+    input = apply(sliceText, head, [0, end]);
+    signing = apply(loadSign, loadSubtle, [ES256, key, apply(encodeText, encoder, [input])]);
   } catch (e) {
-    return failed("crypto", thrownMessage(e));
+    return settled(failed("crypto", thrownMessage(e)));
   }
-  if (signature.length !== 64) return failed("crypto", `ES256 signature of ${signature.length} bytes`);
-  return exchange(head, end + 1, payload, timeoutMs, max, `${input}.${b64url(signature)}`);
+  return new LoadPromise((resolve) => {
+    apply(promiseThen, signing, [
+      (bytes) => {
+        const signature = new Bytes(bytes);
+        if (signature.length !== 64) return resolve(failed("crypto", `ES256 signature of ${signature.length} bytes`));
+        resolve(exchange(head, end + 1, payload, timeoutMs, max, `${input}.${b64url(signature)}`));
+      },
+      (e) => resolve(failed("crypto", thrownMessage(e))),
+    ]);
+  });
 }
 
 // ---- The DPoP key (src/browser/crypto.rs)
@@ -282,16 +306,25 @@ export function keyImport(memory, at, len) {
 }
 
 /** What `importKey` answered: its promise, or what the call threw. */
-async function keyAnswer(outcome, threw) {
-  if (!loadImportKey) return failed("unsupported", NO_SUBTLE);
-  let key;
-  try {
-    if (threw) throw outcome;
-    key = await outcome;
-  } catch (e) {
-    return failed("crypto", `importing the DPoP key: ${thrownMessage(e)}`);
-  }
-  return key instanceof CryptoKey ? { key } : failed("crypto", "importKey did not return a CryptoKey");
+function keyAnswer(outcome, threw) {
+  if (!loadImportKey) return settled(failed("unsupported", NO_SUBTLE));
+  const refused = (e) => failed("crypto", `importing the DPoP key: ${thrownMessage(e)}`);
+  if (threw) return settled(refused(outcome));
+  return new LoadPromise((resolve) => {
+    try {
+      apply(promiseThen, outcome, [
+        (key) =>
+          resolve(
+            key instanceof LoadCryptoKey
+              ? { __proto__: null, key }
+              : failed("crypto", "importKey did not return a CryptoKey"),
+          ),
+        (e) => resolve(refused(e)),
+      ]);
+    } catch (e) {
+      resolve(refused(e));
+    }
+  });
 }
 
 /** An ES256 signature (r || s) of `message` (a view into Wasm memory, copied first). */
@@ -607,10 +640,16 @@ export function taskQueue(task) {
 
 export function taskWait(promise, slot) {
   const settle = once(wakeTask);
-  promise.then(
-    (value) => settle(1, slot, value),
-    (reason) => settle(2, slot, reason),
-  );
+  const handlers = [(value) => settle(1, slot, value), (reason) => settle(2, slot, reason)];
+  try {
+    // The `then` taken at load: what the promise settles with goes to the task, and to no
+    // replaced `Promise.prototype.then` on its way. (It throws for what is not a promise, or
+    // when a script made the promise's `constructor` throw: then the wait fails, and the
+    // value is never handed to a `then` looked up now.)
+    apply(promiseThen, promise, handlers);
+  } catch (e) {
+    handlers[1](e);
+  }
 }
 
 export function taskPromise(id) {

@@ -29,12 +29,15 @@ extern "C" {
     #[wasm_bindgen(js_name = send)]
     fn js_send(head: &str, has_body: bool, body: &[u8], timeout_ms: u32, max: u32) -> Promise;
 
-    /// `send` with a DPoP proof signed on the way: `head` starts with the proof's signing
-    /// input, which is signed with `key` and sent as `DPoP`.
+    /// `send` with a DPoP proof signed on the way: the head (`head_len` bytes at `head_at` in
+    /// `memory`, read by `glue.js` itself, not through wasm-bindgen's string conversion) starts
+    /// with the proof's signing input, which is signed with `key` and sent as `DPoP`.
     #[wasm_bindgen(js_name = sendSigned)]
     fn js_send_signed(
         key: &CryptoKey,
-        head: &str,
+        memory: &JsValue,
+        head_at: u32,
+        head_len: u32,
         has_body: bool,
         body: &[u8],
         timeout_ms: u32,
@@ -140,7 +143,19 @@ impl FetchHttp {
         let promise = match proof {
             None => js_send(&head, has_body, body_bytes, self.timeout_ms, max),
             Some((key, _)) => {
-                js_send_signed(key, &head, has_body, body_bytes, self.timeout_ms, max)
+                let (at, len) = (head.as_ptr() as u32, head.len() as u32);
+                super::crypto::with_memory(|memory| {
+                    js_send_signed(
+                        key,
+                        memory,
+                        at,
+                        len,
+                        has_body,
+                        body_bytes,
+                        self.timeout_ms,
+                        max,
+                    )
+                })
             }
         };
         // `send` never rejects; a rejection would be a bug in it, reported as a network error.

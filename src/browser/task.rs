@@ -335,17 +335,16 @@ mod tests {
         later().await;
         assert_eq!(polls.get(), 1, "a queued poll ran more than once");
 
-        // A thenable that fulfils twice and then rejects.
+        // A thenable that would fulfil twice and then reject is not followed at all: waits go
+        // through the `then` `glue.js` took at load, which takes promises only (a `then` of
+        // an object's own is what a page script would put in the way). The wait fails, once.
         let thenable = Function::new_no_args(
             "return { then(ok, no) { ok('first'); ok('second'); no('third'); } }",
         )
         .call0(&JsValue::NULL)
         .unwrap();
         let got = wait(thenable.unchecked_ref()).await;
-        assert_eq!(
-            got.ok().and_then(|v| v.as_string()).as_deref(),
-            Some("first")
-        );
+        assert!(got.is_err(), "a thenable was followed");
         later().await;
     }
 

@@ -210,6 +210,55 @@ function hookRequests() {
   Object.defineProperty(String.prototype, Symbol.split, { configurable: true, value: split });
 }
 
+/** A fourth attacker, after load: what promises settle with and what strings are decoded.
+ * `Promise.prototype.then` (each value it hands on), `Promise.prototype.constructor` (asked by
+ * `await` and by `then`: a constructor of its own makes `await` follow the promise through the
+ * replaced `then`) and `TextDecoder.prototype.decode` (each string it makes). The new DPoP key
+ * (a CryptoKey, bare or in an object, from `importKey`), a 64-byte signature or a proof's
+ * signing input seen there could be kept, or swapped for a key, a signature or a URL of the
+ * script's own. `keys`: whether to look for the key (while a login starts, when it is made; a
+ * key read back from IndexedDB later is the stored one, which any script of the origin can
+ * read there, see the threat model). */
+function hookPromises(keys) {
+  const seen = (window.__promiseHooks = []);
+  const apply = Reflect.apply;
+  const ecdsa = (x) => x instanceof CryptoKey && x.algorithm.name === "ECDSA";
+  const hasKey = (v) => {
+    if (ecdsa(v)) return true;
+    if (!v || typeof v !== "object") return false;
+    try {
+      return Object.values(v).some(ecdsa);
+    } catch {
+      return false;
+    }
+  };
+  const look = (where, v) => {
+    if (keys && hasKey(v)) seen.push(`${where}: the DPoP key`);
+    else if (v instanceof ArrayBuffer && v.byteLength === 64) seen.push(`${where}: a signature`);
+    else if (typeof v === "string" && v.startsWith("eyJ0eXAiOiJkcG9wK2p3dCIs")) seen.push(`${where}: a proof's input`);
+  };
+  const then = Promise.prototype.then;
+  Promise.prototype.then = function (ok, err) {
+    const watched =
+      typeof ok === "function"
+        ? function (value) {
+            look("Promise.prototype.then", value);
+            return apply(ok, this, [value]);
+          }
+        : ok;
+    return apply(then, this, [watched, err]);
+  };
+  // A constructor of its own, so that `await` on a native promise goes through `then` above.
+  class Watched extends Promise {}
+  Object.defineProperty(Promise.prototype, "constructor", { configurable: true, writable: true, value: Watched });
+  const decode = TextDecoder.prototype.decode;
+  TextDecoder.prototype.decode = function (...args) {
+    const text = apply(decode, this, args);
+    look("TextDecoder.prototype.decode", text);
+    return text;
+  };
+}
+
 /** The attacker, in the page. `needles` are byte strings (as arrays) that must appear nowhere. */
 async function attack(needles) {
   const found = [];
@@ -419,6 +468,29 @@ for (const name of browsers()) {
         return window.__requestHooks.length;
       });
       assert.ok(own > 0, "the hooks saw the page's own request");
+      await page.close();
+    });
+
+    test("a script that replaces Promise's then and constructor and TextDecoder's decode after the package loaded is handed no key, signature or proof input", async () => {
+      const alice = pds.accounts[0];
+      const page = await browser.newPage();
+      await page.goto(`${site.url}/`);
+      await page.waitFor(() => window.ready === true, undefined, { what: "the test page" });
+      await page.evaluate(hookPromises, true);
+      const start = await page.evaluate((h) => window.call("startLogin", h), alice.handle);
+      assert.ok(start.ok, JSON.stringify(start));
+      const starting = await page.evaluate(() => window.__promiseHooks);
+      assert.deepEqual([...new Set(starting)], [], "while the login started: no key, signature or proof input");
+      await signInAndCall(page, site, alice, start.value.url, () => page.evaluate(hookPromises, false));
+      const seen = await page.evaluate(() => window.__promiseHooks);
+      assert.deepEqual([...new Set(seen)], [], "token request and call: no signature or proof input");
+      // The hooks work: the page's own signature passes through them.
+      const own = await page.evaluate(async () => {
+        const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+        await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, pair.privateKey, new Uint8Array(1));
+        return window.__promiseHooks.length;
+      });
+      assert.ok(own > 0, "the hooks saw the page's own signature");
       await page.close();
     });
 
