@@ -47,6 +47,26 @@ const utf8 = new TextDecoder();
 const decodeUtf8 = TextDecoder.prototype.decode;
 /** A promise settled with `value` (a prototype-less object or a primitive). */
 const settled = (value) => new LoadPromise((resolve) => resolve(value));
+/** `promise` followed with the `then` taken at load: a promise of `ok(value)`, or of
+ * `no(reason)` when it rejects, when `ok` throws, or when it cannot be followed. Never one that
+ * stays pending. */
+function follow(promise, ok, no) {
+  return new LoadPromise((resolve) => {
+    const fail = (e) => resolve(no(e));
+    const fulfilled = (value) => {
+      try {
+        resolve(ok(value));
+      } catch (e) {
+        fail(e);
+      }
+    };
+    try {
+      apply(promiseThen, promise, [fulfilled, fail]);
+    } catch (e) {
+      fail(e);
+    }
+  });
+}
 const sliceText = String.prototype.slice;
 
 /** A view of `len` bytes at `at` in the module's `memory`. */
@@ -265,16 +285,15 @@ export function sendSigned(key, memory, at, len, hasBody, body, timeoutMs, max) 
   } catch (e) {
     return settled(failed("crypto", thrownMessage(e)));
   }
-  return new LoadPromise((resolve) => {
-    apply(promiseThen, signing, [
-      (bytes) => {
-        const signature = new Bytes(bytes);
-        if (signature.length !== 64) return resolve(failed("crypto", `ES256 signature of ${signature.length} bytes`));
-        resolve(exchange(head, end + 1, payload, timeoutMs, max, `${input}.${b64url(signature)}`));
-      },
-      (e) => resolve(failed("crypto", thrownMessage(e))),
-    ]);
-  });
+  return follow(
+    signing,
+    (bytes) => {
+      const signature = new Bytes(bytes);
+      if (signature.length !== 64) return failed("crypto", `ES256 signature of ${signature.length} bytes`);
+      return exchange(head, end + 1, payload, timeoutMs, max, `${input}.${b64url(signature)}`);
+    },
+    (e) => failed("crypto", thrownMessage(e)),
+  );
 }
 
 // ---- The DPoP key (src/browser/crypto.rs)
@@ -310,21 +329,14 @@ function keyAnswer(outcome, threw) {
   if (!loadImportKey) return settled(failed("unsupported", NO_SUBTLE));
   const refused = (e) => failed("crypto", `importing the DPoP key: ${thrownMessage(e)}`);
   if (threw) return settled(refused(outcome));
-  return new LoadPromise((resolve) => {
-    try {
-      apply(promiseThen, outcome, [
-        (key) =>
-          resolve(
-            key instanceof LoadCryptoKey
-              ? { __proto__: null, key }
-              : failed("crypto", "importKey did not return a CryptoKey"),
-          ),
-        (e) => resolve(refused(e)),
-      ]);
-    } catch (e) {
-      resolve(refused(e));
-    }
-  });
+  return follow(
+    outcome,
+    (key) =>
+      key instanceof LoadCryptoKey
+        ? { __proto__: null, key }
+        : failed("crypto", "importKey did not return a CryptoKey"),
+    refused,
+  );
 }
 
 /** An ES256 signature (r || s) of `message` (a view into Wasm memory, copied first). */
