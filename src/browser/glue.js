@@ -105,6 +105,13 @@ const failed = (failure, detail = "") => ({ __proto__: null, failure, detail });
  * (a DOMException is not `instanceof Error` in every engine); anything else as `String(value)`
  * shows it. Never throws. */
 export function thrownMessage(value) {
+  const text = wholeMessage(value);
+  // Copied into Wasm memory, where an allocation that fails is a trap: what an app's getter
+  // throws may be a message of hundreds of millions of characters.
+  return text.length > 4096 ? `${text.slice(0, 4096)}…` : text;
+}
+
+function wholeMessage(value) {
   try {
     if (value instanceof Error) return `${value.name}: ${value.message}`;
     if (typeof value === "string") return value;
@@ -899,29 +906,36 @@ const ENDED = ["session_expired", "session_not_found", "subject_mismatch"];
 // error. Refused here, before the bytes are copied there.
 const MAX_REQUEST_BODY = 1 << 28;
 const TOO_LARGE = `the request body is larger than ${MAX_REQUEST_BODY} bytes`;
+// The longest text built here for the Rust code from the app's values (a request's method and
+// headers, an xrpc call's params and headers), in UTF-16 units: src/wasm/convert.rs's
+// `MAX_TEXT`, which holds the strings it reads itself to the same limit, for the same reason.
+const MAX_TEXT = 1 << 21;
+const TOO_LONG = `more than ${MAX_TEXT} characters`;
 
 export function sdkHandler(handler) {
-  const run = (path, init) =>
-    handler(path, init).catch((e) => {
+  // `signal` goes along: read once, here (a getter may answer differently the second time,
+  // and the call must stop on the signal this promise rejects on).
+  const run = (path, init, signal) =>
+    handler(path, init, signal).catch((e) => {
       if (ENDED.includes(e?.code)) e.statusCode = 401;
       throw e;
     });
   return (path, init) => {
     let signal;
     try {
-      signal = init?.signal;
+      signal = init?.signal ?? undefined;
       if (signalFired(signal)) return Promise.reject(signal.reason);
-      if (signal == null) return run(path, init);
-    } catch {
+      if (signal === undefined) return run(path, init, undefined);
+    } catch (e) {
       // A `signal` that throws when read, or is not an AbortSignal: `readInit` refuses it, with
       // a code (never a synchronous throw).
-      return run(path, init);
+      return run(path, init, failed("invalid", `fetchHandler: signal: ${thrownMessage(e)}`));
     }
     return new Promise((resolve, reject) => {
       const abort = () => reject(signal.reason);
       apply(addListener, signal, ["abort", abort]);
       // The call itself stops before its next send (`signalFired`, asked by the Rust side).
-      run(path, init)
+      run(path, init, signal)
         .then(resolve, reject)
         .finally(() => apply(removeListener, signal, ["abort", abort]));
     });
@@ -944,19 +958,15 @@ export function signalFired(signal) {
  * HeadersInit form, any BodyInit (string, bytes, Blob, ReadableStream, FormData,
  * URLSearchParams). `new Response(body)` reads every BodyInit in every browser (a stream as a
  * `Request` body does not work in Firefox) and names the content type fetch would send. The body
- * is read whole: a retry after a refresh sends it again. Resolves, never rejects, to
- * { method, headers: "name\nvalue\n"…, body? } or to { failure: "invalid", detail }. */
-export async function readInit(init) {
+ * is read whole: a retry after a refresh sends it again. `signal` is the `init.signal`
+ * `sdkHandler` read and checked (or its failure). Resolves, never rejects, to
+ * { method, headers: "name\nvalue\n"…, body?, signal } or to { failure: "invalid", detail }. */
+export async function readInit(init, signal) {
+  if (signal?.failure) return signal;
   if (init === undefined || init === null) init = {};
   else if (typeof init !== "object") return failed("invalid", "fetchHandler(init) must be an object");
   const bad = (what, e) => failed("invalid", `fetchHandler: ${what}: ${thrownMessage(e)}`);
-  let method, headers, reader, signal;
-  try {
-    signal = init.signal ?? undefined;
-    signalFired(signal);
-  } catch (e) {
-    return bad("signal", e);
-  }
+  let method, headers, reader;
   try {
     method = init.method ?? "GET";
     if (typeof method !== "string") return failed("invalid", "method must be a string");
@@ -986,6 +996,7 @@ export async function readInit(init) {
   }
   let head = "";
   for (const [name, value] of headers) head += `${name}\n${value}\n`; // names lower-cased
+  if (method.length + head.length > MAX_TEXT) return failed("invalid", `fetchHandler: method and headers: ${TOO_LONG}`);
   return { method, headers: head, body, signal };
 }
 
@@ -1118,7 +1129,9 @@ export function xrpcCall(call) {
     if (method !== "GET" && method !== "POST") return failed("invalid", "xrpc: method must be GET or POST");
     const params = paramList(call.params, "params");
     const headers = paramList(call.headers, "headers");
-    return { headers: JSON.stringify([method, nsid, string("proxy"), type, params, headers]), body };
+    const text = JSON.stringify([method, nsid, string("proxy"), type, params, headers]);
+    if (text.length > MAX_TEXT) return failed("invalid", `xrpc: nsid, proxy, params and headers: ${TOO_LONG}`);
+    return { headers: text, body };
   } catch (e) {
     return ours.has(e) ? e : failed("invalid", `xrpc: ${thrownMessage(e)}`);
   }

@@ -58,7 +58,7 @@ pub(super) fn config_from_js(obj: &JsValue) -> Result<ClientConfig> {
         };
         let mut methods = Vec::new();
         for m in v.iter() {
-            let name = m.as_string().unwrap_or_default();
+            let name = text(&m, "config: handleResolution")?.unwrap_or_default();
             let Some(method) = HandleMethod::parse(&name) else {
                 return Err(invalid(msg!(
                     "config: handleResolution: ",
@@ -106,10 +106,7 @@ fn config_value(obj: &JsValue, key: &str) -> Result<Option<JsValue>> {
 
 fn config_string(obj: &JsValue, key: &str) -> Result<Option<String>> {
     config_value(obj, key)?
-        .map(|v| {
-            v.as_string()
-                .ok_or_else(|| invalid(msg!("config: ", key, " must be a string")))
-        })
+        .map(|v| text(&v, key)?.ok_or_else(|| invalid(msg!("config: ", key, " must be a string"))))
         .transpose()
 }
 
@@ -151,11 +148,37 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorCode::InvalidInput, message)
 }
 
+/// The most UTF-16 units copied into Wasm memory from one string of the app's, and from all the
+/// strings of one `buildScope` call together (2 Mi; `glue.js`'s `MAX_TEXT` for the texts it
+/// builds). A copy allocates up to three bytes per unit, and in Wasm an allocation that fails is
+/// a trap, not an error. Far above any handle, URL, scope, cursor or query.
+const MAX_TEXT: u32 = 1 << 21;
+
+/// `value` as a string (`None`: not a string), its length taken from `left`: refused, before
+/// it is copied, past what is left.
+fn text_within(value: &JsValue, left: &mut u32, what: &str) -> Result<Option<String>> {
+    let Some(s) = value.dyn_ref::<js_sys::JsString>() else {
+        return Ok(None);
+    };
+    *left = left.checked_sub(s.length()).ok_or_else(|| {
+        invalid(msg!(
+            what,
+            ": more than ",
+            util::int(MAX_TEXT.into()),
+            " characters"
+        ))
+    })?;
+    Ok(s.as_string())
+}
+
+/// `value` as a string (`None`: not a string), refused past `MAX_TEXT` units.
+pub(super) fn text(value: &JsValue, what: &str) -> Result<Option<String>> {
+    text_within(value, &mut MAX_TEXT.clone(), what)
+}
+
 /// A required string argument.
 pub(super) fn string_arg(value: &JsValue, what: &str) -> Result<String> {
-    value
-        .as_string()
-        .ok_or_else(|| invalid(msg!(what, " must be a string")))
+    text(value, what)?.ok_or_else(|| invalid(msg!(what, " must be a string")))
 }
 
 /// An optional string argument (`undefined` or `null` for none).
@@ -184,7 +207,7 @@ pub(super) fn check_keys(obj: &JsValue, allowed: &[&str], what: &str) -> Result<
         return Ok(());
     }
     for key in app_array(obj, KEYS, what)?.unwrap_or_default().iter() {
-        let key = key.as_string().unwrap_or_default();
+        let key = text(&key, what)?.unwrap_or_default();
         if !allowed.contains(&key.as_str()) {
             return Err(invalid(msg!(
                 what,
@@ -248,8 +271,12 @@ pub(super) fn scope_values(values: &JsValue) -> Result<Vec<String>> {
     // Plain loops: the iterator adapters (`collect` into `Result`/`Option`) were a
     // monomorphized copy each.
     let mut out = Vec::new();
+    // One budget for every string of the call: 10,000 permissions of 10,000 copies of one
+    // string each would be a few bytes in JavaScript, and terabytes here.
+    let left = &mut MAX_TEXT.clone();
+    const WHAT: &str = "buildScope: its strings";
     for v in values.iter() {
-        if let Some(s) = v.as_string() {
+        if let Some(s) = text_within(&v, left, WHAT)? {
             out.push(static_scope(&s)?);
             continue;
         }
@@ -261,25 +288,24 @@ pub(super) fn scope_values(values: &JsValue) -> Result<Vec<String>> {
         let mut fields = Vec::new();
         let entries = app_array(&v, ENTRIES, "buildScope: a permission")?;
         for entry in entries.unwrap_or_default().iter() {
-            let key = Reflect::get_u32(&entry, 0).ok().and_then(|k| k.as_string());
+            let key = text_within(&Reflect::get_u32(&entry, 0).unwrap_or_default(), left, WHAT)?;
             let value = Reflect::get_u32(&entry, 1).unwrap_or_default();
-            let mut strings = Vec::new();
-            let ok = match value.as_string() {
-                Some(s) => {
-                    strings.push(s);
-                    true
-                }
-                None => app_array(&value, VALUES, "buildScope: a permission property")?
-                    .is_some_and(|list| {
-                        list.iter().all(|x| match x.as_string() {
-                            Some(s) => {
-                                strings.push(s);
-                                true
-                            }
-                            None => false,
-                        })
-                    }),
+            // A string, or an array of strings.
+            let list = match value.is_string() {
+                true => Some(Array::of1(&value)),
+                false => app_array(&value, VALUES, "buildScope: a permission property")?,
             };
+            let mut ok = list.is_some();
+            let mut strings = Vec::new();
+            for x in list.unwrap_or_default().iter() {
+                match text_within(&x, left, WHAT)? {
+                    Some(s) => strings.push(s),
+                    None => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
             match key {
                 Some(k) if ok => fields.push((k, strings)),
                 k => {
@@ -330,9 +356,9 @@ pub(super) fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>> {
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
-    v.as_string()
+    text(&v, key)?
         .map(Some)
-        .ok_or_else(|| Error::new(ErrorCode::InvalidInput, msg!(key, " must be a string")))
+        .ok_or_else(|| invalid(msg!(key, " must be a string")))
 }
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]

@@ -21,10 +21,11 @@ use crate::settled::Settled;
 
 #[wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
-    /// Resolves, never rejects, to an `Init` or a failure. (`catch`: an async function does not
-    /// throw, but a throw from JS must be an error here, never a trap.)
+    /// Resolves, never rejects, to an `Init` or a failure; `signal` is what `sdkHandler` read of
+    /// `init.signal`. (`catch`: an async function does not throw, but a throw from JS must be an
+    /// error here, never a trap.)
     #[wasm_bindgen(js_name = readInit, catch)]
-    fn read_init(init: &JsValue) -> std::result::Result<Promise, JsValue>;
+    fn read_init(init: &JsValue, signal: &JsValue) -> std::result::Result<Promise, JsValue>;
 
     /// The request `readInit` read: headers a line per name and per value, names lower-cased.
     #[wasm_bindgen(extends = Outcome)]
@@ -50,10 +51,10 @@ extern "C" {
 }
 
 /// The request an SDK describes (see `readInit` in `glue.js`).
-async fn request_from_js(path: &JsValue, init: &JsValue) -> Result<PdsRequest> {
+async fn request_from_js(path: &JsValue, init: &JsValue, signal: &JsValue) -> Result<PdsRequest> {
     let path = string_arg(path, "fetchHandler(pathname)")?;
     let bug = |e: JsValue| crate::browser::js::error(ErrorCode::InvalidInput, "fetchHandler", &e);
-    let init: Init = crate::browser::task::wait(&read_init(init).map_err(bug)?)
+    let init: Init = crate::browser::task::wait(&read_init(init, signal).map_err(bug)?)
         .await
         .map_err(bug)?
         .unchecked_into();
@@ -90,11 +91,11 @@ pub(super) fn handler(
     proxy: Option<String>,
 ) -> JsValue {
     sdk_handler(
-        &Closure::<dyn Fn(JsValue, JsValue) -> Promise>::new(
-            move |path: JsValue, init: JsValue| {
+        &Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Promise>::new(
+            move |path: JsValue, init: JsValue, signal: JsValue| {
                 let (client, did, proxy) = (client.clone(), did.clone(), proxy.clone());
                 promise(async move {
-                    let req = request_from_js(&path, &init)
+                    let req = request_from_js(&path, &init, &signal)
                         .settled()
                         .await?
                         .with_default_proxy(proxy.as_deref());

@@ -104,12 +104,7 @@ impl OAuthClient {
         // A popup opens now, in the click handler's own turn: after an `await` the browser
         // no longer counts the click and blocks it.
         let wants_popup = options.as_ref().is_some_and(|o| {
-            o.is_object()
-                && convert::get(o, "display")
-                    .ok()
-                    .and_then(|v| v.as_string())
-                    .as_deref()
-                    == Some("popup")
+            o.is_object() && convert::get(o, "display").is_ok_and(|v| v == "popup")
         });
         let popup = if wants_popup {
             match page::open_popup() {

@@ -616,6 +616,50 @@ async fn a_known_option_that_throws_when_read_is_refused() {
     }
 }
 
+/// Copying a string into Wasm memory allocates (up to three bytes per UTF-16 unit), and an
+/// allocation that fails is a trap, not an error: the app's text is refused past 2 Mi units,
+/// one string or all of a call's strings together, before it is copied. Before, `buildScope`
+/// given 10,000 copies of one 1 Mi string (10 GB in Wasm) trapped, and a 3 Mi cursor or query
+/// went through.
+#[wasm_bindgen_test]
+async fn text_too_long_to_copy_into_wasm_is_refused() {
+    let texts = js_sys::Function::new_no_args(
+        "const mib = 'a'.repeat(1 << 20);          return [[{ resource: 'repo', collection: new Array(10000).fill(mib) }],                  'é'.repeat((1 << 21) + 1), { a: [mib, mib, mib] }, 'a'.repeat(1 << 21)];",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let at = |i| Reflect::get_u32(&texts, i).unwrap();
+    let c = client();
+    let did = || JsValue::from("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa");
+    let records = |options: JsValue| c.fetch_records(did(), "a.b.c".into(), Some(options));
+    assert_eq!(code(&build_scope(at(0)).unwrap_err()), "invalid_input");
+    assert_eq!(
+        rejection(records(object(&[("cursor", at(1))]))).await,
+        "invalid_input"
+    );
+    let call = object(&[("nsid", "a.b.c".into()), ("params", at(2))]);
+    assert_eq!(rejection(c.xrpc(did(), call)).await, "invalid_input");
+    // At the limit, taken (the call fails only for want of a session).
+    assert_eq!(
+        rejection(records(object(&[("cursor", at(3))]))).await,
+        "session_not_found"
+    );
+    // What an app's getter throws is shown cut short.
+    let thrower = js_sys::Function::new_no_args(
+        "return [new Proxy([], { get() { throw new Error('x'.repeat(1 << 22)); } })];",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let e = build_scope(thrower).unwrap_err();
+    let message = Reflect::get(&e, &"message".into()).unwrap().as_string();
+    assert!(message.unwrap().len() < 5000);
+    // The module still works.
+    assert_eq!(
+        build_scope(js_sys::Array::of1(&"atproto".into()).into()).unwrap(),
+        "atproto"
+    );
+}
+
 /// A request body larger than Wasm memory may grow to would make an allocation fail, which in
 /// Wasm is a trap (the call never settles), not an error: a body over 256 MiB is refused
 /// before it is copied there. One byte less is taken (and the call fails only for want of a

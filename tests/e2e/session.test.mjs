@@ -307,6 +307,18 @@ for (const name of browsers()) {
           // A signal that never aborts changes nothing.
           const response = await fetchHandler(url, { signal: new AbortController().signal });
           const texts = (await response.json()).records.map((r) => r.value.text);
+          // `init.signal` is read once: a getter that answers an aborted signal the second time
+          // does not stop a call whose promise followed the first.
+          let reads = 0;
+          const once = await fetchHandler(url, {
+            get signal() {
+              reads += 1;
+              return reads === 1 ? new AbortController().signal : AbortSignal.abort();
+            },
+          }).then(
+            (r) => r.status,
+            (e) => e.code ?? String(e),
+          );
           // What is not an AbortSignal is refused with a code, as a rejection (fetch rejects
           // with a TypeError), never a synchronous throw.
           const refused = async (init) => {
@@ -331,12 +343,14 @@ for (const name of browsers()) {
             // A body over 256 MiB, refused before it is copied into Wasm memory (where a failed
             // allocation is a trap).
             await refused({ method: "POST", body: new Uint8Array(2 ** 28 + 1) }),
+            // Headers longer than 2 Mi characters, for the same reason (a string is copied too).
+            await refused({ headers: { "x-long": "a".repeat(2 ** 21) } }),
           ];
-          return { ok: response.status, aborted: texts.includes("aborted"), bad };
+          return { ok: response.status, aborted: texts.includes("aborted"), bad, once, reads };
         },
         [did, COLLECTION],
       );
-      assert.deepEqual(rest, { ok: 200, aborted: false, bad: Array(5).fill("invalid_input") });
+      assert.deepEqual(rest, { ok: 200, aborted: false, bad: Array(6).fill("invalid_input"), once: 200, reads: 1 });
     });
 
     test("a forced refresh rotates the tokens", async () => {
