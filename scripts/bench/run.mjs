@@ -54,8 +54,9 @@ const PLC_PORT = intEnv("BENCH_PLC_PORT", 2682);
 const SITE_PORT = intEnv("BENCH_SITE_PORT", 8683);
 const OUT = path.resolve(ROOT, env.BENCH_OUT || "bench-results.json");
 const VERBOSE = env.BENCH_VERBOSE === "1";
-// BENCH_PROFILE=dir: a CPU profile of each client's DPoP phase (dir/<client>.cpuprofile, for
-// DevTools) and its 25 heaviest functions by self time, printed.
+// BENCH_PROFILE=dir: a CPU profile of each client's sign-in and DPoP phases
+// (dir/<client>-signin.cpuprofile and dir/<client>.cpuprofile, for DevTools) and the 25 heaviest
+// functions of each by self time, printed.
 const PROFILE = env.BENCH_PROFILE ? path.resolve(ROOT, env.BENCH_PROFILE) : null;
 
 async function reportProfile(client, profile) {
@@ -179,6 +180,8 @@ class NetRecorder {
         status: null,
         cache: null,
         done: false,
+        start: e.timestamp, // seconds, the browser's monotonic clock
+        end: null,
       };
       this.byId.set(e.requestId, entry);
       this.entries.push(entry);
@@ -202,7 +205,7 @@ class NetRecorder {
     const finish = (e) => {
       touch();
       const entry = this.byId.get(e.requestId);
-      if (entry) entry.done = true;
+      if (entry) [entry.done, entry.end] = [true, e.timestamp];
       if (entry && e.errorText) entry.error = e.errorText;
     };
     cdp.on("Network.loadingFinished", finish);
@@ -230,10 +233,14 @@ class NetRecorder {
     const list = this.entries.filter((e) => e.phase === phase);
     const api = list.filter((e) => new URL(e.url).origin !== this.siteOrigin);
     const assets = list.filter((e) => new URL(e.url).origin === this.siteOrigin);
+    // Verbose: each request's start and end in ms from the phase's first request, so the gaps
+    // between them (the client's own work) show.
+    const t0 = list[0]?.start;
+    const ms = (t) => (t == null ? "?" : ((t - t0) * 1000).toFixed(1));
     if (VERBOSE)
       for (const e of list)
         say(
-          `  [${phase}] ${e.method} ${e.url} -> ${e.status}${e.preflight ? " (preflight)" : ""}${e.cache ? ` (cache: ${e.cache})` : ""}`,
+          `  [${phase}] ${ms(e.start)}..${ms(e.end)} ms ${e.method} ${e.url} -> ${e.status}${e.preflight ? " (preflight)" : ""}${e.cache ? ` (cache: ${e.cache})` : ""}`,
         );
     // A response from the HTTP cache is no request on the wire (checked with tcpdump on the
     // PDS's and PLC's ports: the counts below match what reaches the servers).
@@ -301,7 +308,13 @@ async function runOnce({ browser, client, site, cfg, account, dpop }) {
 
     // 1. sign-in: handle -> resolution -> PAR -> the authorization page URL
     net.begin("signin");
+    if (PROFILE) {
+      await cdp.send("Profiler.enable");
+      await cdp.send("Profiler.setSamplingInterval", { interval: 50 });
+      await cdp.send("Profiler.start");
+    }
     const signin = await step(page, "startLogin", account.handle);
+    if (PROFILE) await reportProfile(`${client}-signin`, (await cdp.send("Profiler.stop")).profile);
     out.phases.signin = { ms: signin.ms, ...(await net.end()) };
 
     // the PDS's own sign-in and consent pages (not measured), back to /c/<client>/callback
