@@ -72,7 +72,7 @@ async function reportProfile(client, profile) {
     self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0));
   });
   const total = [...self.values()].reduce((a, b) => a + b, 0);
-  say(`${client}: CPU profile of the DPoP phase (${(total / 1000).toFixed(0)} ms sampled), top self time:`);
+  say(`${client}: CPU profile (${(total / 1000).toFixed(0)} ms sampled), top self time:`);
   for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
     say(`  ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`);
   }
