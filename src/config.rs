@@ -242,10 +242,11 @@ impl ClientConfig {
                 "requestTimeoutMs must be from 1 to 600000",
             );
         }
-        if self.max_response_bytes < 1024 {
+        // Up to 256 MiB: a response is copied into Wasm memory, where running out is a trap.
+        if !(1024..=1 << 28).contains(&self.max_response_bytes) {
             return err(
                 ErrorCode::InvalidConfig,
-                "maxResponseBytes must be at least 1024",
+                "maxResponseBytes must be from 1024 to 268435456",
             );
         }
         if self.handle_resolution.is_empty() {
@@ -344,6 +345,17 @@ mod tests {
         c.validate().unwrap();
         c.handle_resolution.clear();
         assert!(c.validate().is_err());
+        // A response over 256 MiB would be copied into Wasm memory (a trap when it runs out).
+        for (bytes, ok) in [
+            (1023, false),
+            (1024, true),
+            (1 << 28, true),
+            ((1 << 28) + 1, false),
+        ] {
+            let mut c = cfg();
+            c.max_response_bytes = bytes;
+            assert_eq!(c.validate().is_ok(), ok, "{bytes}");
+        }
         for margin in [-1, MAX_REFRESH_MARGIN_SECS + 1, i64::MIN, i64::MAX] {
             let mut c = cfg();
             c.refresh_margin_secs = margin;

@@ -1356,6 +1356,50 @@ fn paging_stops_when_the_cursors_go_round_in_a_cycle() {
     assert!(all.len() >= 4 && all.len() <= 10, "{} records", all.len());
 }
 
+/// `fetchAllRecords` holds every page until the walk ends: a server answering page after page
+/// of large records (each page within `maxResponseBytes`) filled Wasm memory until an allocation
+/// failed, a trap. It stops at 16 pages' worth (never more than 256 MiB), `response_too_large`.
+#[test]
+fn paging_stops_at_sixteen_full_pages_of_records() {
+    let f = fixture();
+    let mut cfg = config();
+    cfg.max_response_bytes = 1024;
+    let c = Client::new(cfg, f.platform.clone()).unwrap();
+    signed_in(&f, &c);
+    let base = format!(
+        "{PDS}/xrpc/com.atproto.repo.listRecords?repo={}&collection=app.example.big",
+        ALICE_DID.replace(':', "%3A")
+    );
+    let big = "x".repeat(900);
+    for page in 0..100 {
+        let url = match page {
+            0 => base.clone(),
+            n => format!("{base}&cursor=p{n}"),
+        };
+        let next = page + 1;
+        let body = format!(
+            r#"{{"cursor":"p{next}","records":[{{"uri":"at://x/{next}","cid":"c","value":{{"t":"{big}"}}}}]}}"#
+        );
+        f.platform.http.on(
+            "GET",
+            &url,
+            with_header(json(200, &body), "DPoP-Nonce", NONCE),
+        );
+    }
+    let query = RecordsQuery {
+        collection: "app.example.big".into(),
+        ..Default::default()
+    };
+    let before = f.platform.http.count();
+    let e = block_on(c.list_all_records(ALICE_DID, &query, usize::MAX)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::ResponseTooLarge, "{}", e.message);
+    let sent = f.platform.http.count() - before;
+    assert!((16..=19).contains(&sent), "{sent} pages read");
+    // Within the budget, the walk ends as before.
+    let some = block_on(c.list_all_records(ALICE_DID, &query, 10)).unwrap();
+    assert_eq!(some.len(), 10);
+}
+
 /// A `listRecords` answer that is not a page (no `records`, the wrong types, not an object, not
 /// JSON) is `invalid_response`, and a page is read back as `{ records, cursor }` only.
 #[test]

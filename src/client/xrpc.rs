@@ -409,13 +409,21 @@ impl<P: Platform> Client<P> {
         self.dpop_send(&live.key, request, Some(target), Some(access))
     }
 
-    /// Every record of the query, page after page, up to `max` records.
+    /// Every record of the query, page after page, up to `max` records, and up to 16 times
+    /// `maxResponseBytes` of them (never more than 256 MiB): every page is held until the walk
+    /// ends, and copied once more on its way to JavaScript, so a server answering page after
+    /// page of large records would otherwise fill Wasm memory, where an allocation that fails
+    /// is a trap.
     pub async fn list_all_records(
         &self,
         did: &str,
         query: &RecordsQuery,
         max: usize,
     ) -> Result<Vec<String>> {
+        let budget = (self.cfg.max_response_bytes as usize)
+            .saturating_mul(16)
+            .min(1 << 28);
+        let mut held = 0usize;
         let mut all = Vec::new();
         let mut cursor = query.cursor.clone();
         // A server whose cursors come round again (the one it was given, or a → b → a) would
@@ -432,6 +440,19 @@ impl<P: Platform> Client<P> {
             let mut page = RecordsPage::from_response(&resp)?;
             let got = page.records.len();
             page.records.truncate(max - all.len());
+            for record in &page.records {
+                held += record.len();
+            }
+            if held > budget {
+                return Err(Error::new(
+                    ErrorCode::ResponseTooLarge,
+                    msg!(
+                        "the records are more than ",
+                        crate::util::int(budget as i64),
+                        " bytes together (fetchRecords reads them a page at a time)"
+                    ),
+                ));
+            }
             all.append(&mut page.records);
             cursor = page.cursor;
             if cursor.is_none() || got == 0 || cursor == kept {

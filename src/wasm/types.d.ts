@@ -28,7 +28,8 @@ export interface OAuthClientConfig {
    *  fails with code "timeout". Default 30000 (at most 600000). */
   requestTimeoutMs?: number;
   /** The largest XRPC response body accepted, in bytes ("response_too_large" beyond it).
-   *  Default 16 MiB, at least 1024. Identity, metadata and OAuth responses are capped at 1 MiB. */
+   *  Default 16 MiB, from 1024 to 268435456 (256 MiB). `fetchAllRecords` holds at most 16 times
+   *  this (and never more than 256 MiB) of records. Identity, metadata and OAuth responses are capped at 1 MiB. */
   maxResponseBytes?: number;
   /** IndexedDB database name. Default "atproto-oauth". */
   dbName?: string;
