@@ -158,6 +158,10 @@ pub trait Http {
 pub trait Clock {
     /// Now, in Unix seconds.
     fn now(&self) -> i64;
+    /// Seconds on a clock that only moves forward (the page's `performance.now()`), for how long
+    /// something has taken: `now()` jumps when the device's clock is set. Only differences of it
+    /// mean anything.
+    fn monotonic(&self) -> i64;
 }
 
 /// Where records live. `Store` implementations persist opaque bytes; the browser one encrypts

@@ -198,7 +198,12 @@ pub struct FakePlatform {
     pub http: Rc<MockHttp>,
     pub store: Rc<RefCell<MemoryTables>>,
     pub now: Rc<Cell<i64>>,
+    /// How far the device's clock was set, in all (`set_clock`): `monotonic()` is `now` without
+    /// these steps.
+    pub clock_steps: Rc<Cell<i64>>,
     pub events: Rc<RefCell<Vec<SessionEvent>>>,
+    /// How many times a lock was asked for (`lock`, `try_lock`), all tabs together.
+    pub lock_requests: Rc<Cell<u32>>,
     pub locks: Rc<RefCell<BTreeMap<String, bool>>>,
     /// How many keys were imported.
     pub imports: Rc<Cell<u32>>,
@@ -218,7 +223,9 @@ impl Default for FakePlatform {
             http: Rc::new(MockHttp::default()),
             store: Rc::default(),
             now: Rc::new(Cell::new(1_700_000_000)),
+            clock_steps: Rc::default(),
             events: Rc::default(),
+            lock_requests: Rc::default(),
             locks: Rc::default(),
             imports: Rc::default(),
             unlocked_writes: Rc::default(),
@@ -267,6 +274,17 @@ impl Http for FakePlatform {
 impl Clock for FakePlatform {
     fn now(&self) -> i64 {
         self.now.get()
+    }
+    fn monotonic(&self) -> i64 {
+        self.now.get() - self.clock_steps.get()
+    }
+}
+
+impl FakePlatform {
+    /// The device's clock set by `secs` (back, when negative): `now` moves, time does not.
+    pub fn set_clock(&self, secs: i64) {
+        self.now.set(self.now.get() + secs);
+        self.clock_steps.set(self.clock_steps.get() + secs);
     }
 }
 
@@ -387,6 +405,7 @@ impl Locks for FakePlatform {
     type Guard = FakeGuard;
     /// Single-threaded tests never contend; taking a held lock is a bug the test should see.
     async fn lock(&self, name: &str) -> Result<FakeGuard> {
+        self.lock_requests.set(self.lock_requests.get() + 1);
         let mut locks = self.locks.borrow_mut();
         if locks.get(name).copied().unwrap_or(false) {
             return err(ErrorCode::Internal, format!("lock {name} taken twice"));

@@ -832,9 +832,9 @@ export function popupRun(popup, name, state, url, timeoutMs) {
     let closedPolls = 0;
     // Elapsed time, not a count of ticks (timers of a tab in the background run late), and
     // monotonic: a wall clock set back by an hour would hold the wait an hour longer.
-    const started = performance.now();
+    const started = monotonicMs();
     timer = setInterval(() => {
-      if (performance.now() - started >= timeoutMs) {
+      if (monotonicMs() - started >= timeoutMs) {
         try {
           popup.close();
         } catch {}
@@ -886,6 +886,9 @@ function errorFields(e) {
     }
   );
 }
+
+/** Milliseconds since the page started (`performance.now()`): a clock that is never set back. */
+export const monotonicMs = () => performance.now();
 
 // ---- The session's fetchHandler (src/wasm/fetch.rs)
 

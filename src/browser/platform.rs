@@ -68,6 +68,9 @@ impl<H: Http> Clock for BrowserPlatform<H> {
     fn now(&self) -> i64 {
         BrowserClock.now()
     }
+    fn monotonic(&self) -> i64 {
+        BrowserClock.monotonic()
+    }
 }
 
 impl<H> KeyType for BrowserPlatform<H> {

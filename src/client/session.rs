@@ -99,6 +99,8 @@ pub(crate) struct Unsaved<K, G> {
     /// over a sign-out or a new login made meanwhile in another tab).
     base: Option<RefreshToken>,
     _held: Option<G>,
+    /// When the next write is tried, on the monotonic clock (`Clock::monotonic`): the device's
+    /// clock set back a day would otherwise put it off a day.
     retry_at: i64,
     backoff: i64,
 }
@@ -311,7 +313,7 @@ impl<P: Platform> Client<P> {
             live: live.clone(),
             base,
             _held: held.or(earlier.and_then(|u| u._held)),
-            retry_at: self.now().saturating_add(1),
+            retry_at: self.platform.monotonic().saturating_add(1),
             backoff: 1,
         });
         self.platform.emit(SessionEvent::Unsaved {
@@ -327,16 +329,21 @@ impl<P: Platform> Client<P> {
 
     /// This tab's unsaved tokens for `did`, after an attempt (when one is due) to store them.
     async fn retry_unsaved(&self, did: &str) -> Option<Live<P::Key>> {
-        let due = self.unsaved.borrow().entry(did)?.retry_at <= self.now();
+        let due = self.unsaved.borrow().entry(did)?.retry_at <= self.platform.monotonic();
         if due {
-            if let Ok(_guard) = self
+            match self
                 .platform
                 .lock(&lock_name(&self.cfg.client_id, did))
                 .settled()
                 .await
             {
                 // Unreadable: the tokens held are still used for calls, which write nothing.
-                let _ = self.save_unsaved(did).settled().await;
+                Ok(_guard) => {
+                    let _ = self.save_unsaved(did).settled().await;
+                }
+                // Held elsewhere for the whole wait (minutes): the next calls do not wait again
+                // at once.
+                Err(_) => self.postpone_unsaved(did),
             }
         }
         self.unsaved.borrow().entry(did).map(|u| u.live.clone())
@@ -390,11 +397,19 @@ impl<P: Platform> Client<P> {
             self.platform.emit(SessionEvent::Updated {
                 did: did.to_string(),
             });
-        } else if let Some(u) = self.unsaved.borrow_mut().entry_mut(did) {
-            u.backoff = u.backoff.saturating_mul(2).min(MAX_BACKOFF_SECS);
-            u.retry_at = self.platform.now().saturating_add(u.backoff);
+        } else {
+            self.postpone_unsaved(did);
         }
         unread.map_or(Ok(()), Err)
+    }
+
+    /// The next try to store `did`'s unsaved tokens, twice as far off as the last (at most
+    /// `MAX_BACKOFF_SECS`).
+    fn postpone_unsaved(&self, did: &str) {
+        if let Some(u) = self.unsaved.borrow_mut().entry_mut(did) {
+            u.backoff = u.backoff.saturating_mul(2).min(MAX_BACKOFF_SECS);
+            u.retry_at = self.platform.monotonic().saturating_add(u.backoff);
+        }
     }
 
     /// Refreshes the session unless another tab already replaced the tokens this tab holds.

@@ -2057,6 +2057,59 @@ fn unsaved_tokens_wait_while_the_stored_session_cannot_be_read() {
     }
 }
 
+/// The retry of unsaved tokens is scheduled on the monotonic clock: with the device's clock set
+/// back a day after storage recovered, the tokens stayed unsaved through ten minutes of calls
+/// (the retry put off by the day), and the other tab's calls failed meanwhile.
+#[test]
+fn unsaved_tokens_are_stored_on_time_after_the_clock_is_set_back() {
+    let f = fixture();
+    let tab_a = client(&f.platform);
+    signed_in(&f, &tab_a);
+    let tab_b = client(&f.platform.another_tab());
+    block_on(tab_b.restore(ALICE_DID)).unwrap();
+    f.platform.fail_writes_after(Some(1));
+    block_on(tab_a.refresh(ALICE_DID)).unwrap();
+    f.platform.fail_writes_after(None);
+    f.platform.set_clock(-86_400);
+    for _ in 0..3 {
+        f.platform.now.set(f.platform.now() + 30);
+        block_on(tab_a.xrpc(ALICE_DID, &list_request())).unwrap();
+    }
+    let current = f.server.borrow().refresh_token.clone().unwrap();
+    assert_eq!(stored_refresh_token(&f.platform), current);
+    block_on(tab_b.xrpc(ALICE_DID, &list_request())).unwrap();
+}
+
+/// While the session's lock is held elsewhere, a due retry of unsaved tokens waits for it once
+/// (in the browser, up to minutes), and the next calls do not wait again at once: before, every
+/// call waited the whole wait again.
+#[test]
+fn a_failed_wait_for_the_lock_puts_off_the_next_retry_of_unsaved_tokens() {
+    let f = fixture();
+    let tab_a = client(&f.platform);
+    signed_in(&f, &tab_a);
+    f.platform.fail_writes_after(Some(1));
+    block_on(tab_a.refresh(ALICE_DID)).unwrap();
+    f.platform.fail_writes_after(None);
+    f.platform.now.set(f.platform.now() + 2);
+    let held = block_on(
+        f.platform
+            .lock(&session::lock_name(&config().client_id, ALICE_DID)),
+    )
+    .unwrap();
+    let before = f.platform.lock_requests.get();
+    for _ in 0..3 {
+        block_on(tab_a.xrpc(ALICE_DID, &list_request())).unwrap();
+    }
+    assert_eq!(f.platform.lock_requests.get() - before, 1, "one wait");
+    drop(held);
+    // After the back-off, the retry stores them.
+    f.platform.now.set(f.platform.now() + 5);
+    block_on(tab_a.xrpc(ALICE_DID, &list_request())).unwrap();
+    let current = f.server.borrow().refresh_token.clone().unwrap();
+    assert_eq!(stored_refresh_token(&f.platform), current);
+}
+
 #[test]
 fn unsaved_tokens_die_with_their_tab_and_the_session_end_is_reported() {
     let f = fixture();

@@ -103,7 +103,9 @@ pub(crate) async fn send<P: SendWithProof + Clock>(
     let mut changed = false;
     let mut nonce_retried = false;
     let mut search = clock::ClockSearch::default();
-    let started = platform.now();
+    // How long the exchange has taken, on the monotonic clock: the device's clock set back
+    // while it runs would otherwise keep it young through every step of the search.
+    let started = platform.monotonic();
     for _ in 0..clock::MAX_STEPS + 2 {
         // Before every attempt, the first included: a call waits for its session's lock and
         // refresh first, and a retry sends the request again.
@@ -171,7 +173,7 @@ pub(crate) async fn send<P: SendWithProof + Clock>(
             nonce_retried = true;
             continue;
         }
-        let young = platform.now().saturating_sub(started) < retry_secs;
+        let young = platform.monotonic().saturating_sub(started) < retry_secs;
         if let Some(skew) = clock::iat_refused(&response).filter(|_| young) {
             let now_used = nonces.offset(origin);
             // A `Date` in this very response already corrected the offset: just try again.
@@ -486,6 +488,30 @@ mod tests {
         assert_eq!(out.response.status, 400);
         assert_eq!(p.http.count() - before, 3, "answers at 10, 20 and 30 s");
         assert_eq!(p.now.get() - NOW, 30);
+    }
+
+    /// The window is measured on the monotonic clock: with the device's clock set back an hour
+    /// during the exchange, the search went on through all 21 attempts (609 s with answers of
+    /// 29 s) instead of stopping at the window.
+    #[test]
+    fn the_retry_window_holds_when_the_clock_is_set_back() {
+        let (p, key) = setup();
+        let set_back = std::rc::Rc::new(std::cell::Cell::new(false));
+        let device = p.clone();
+        let req = slow_post(&p, "https://set-back.example/oauth/par", 29, move |_| {
+            if !set_back.replace(true) {
+                device.set_clock(-3600);
+            }
+            let said = "\"iat\" claim timestamp check failed (too far in the past)";
+            json(
+                400,
+                &format!(r#"{{"error":"invalid_dpop_proof","error_description":{said:?}}}"#),
+            )
+        });
+        let before = p.http.count();
+        let out = block_on(send_to(&p, &key, &NonceCache::default(), &req, None, NOW)).unwrap();
+        assert_eq!(out.response.status, 400);
+        assert_eq!(p.http.count() - before, 2, "answers at 29 and 58 s");
     }
 
     /// The one retry with the server's fresh nonce happens however long the first answer took:
