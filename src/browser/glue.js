@@ -913,6 +913,7 @@ const TOO_LARGE = `the request body is larger than ${MAX_REQUEST_BODY} bytes`;
 // headers, an xrpc call's params and headers), in UTF-16 units: src/wasm/convert.rs's
 // `MAX_TEXT`, which holds the strings it reads itself to the same limit, for the same reason.
 const MAX_TEXT = 1 << 21;
+const TIMED_OUT = {};
 const TOO_LONG = `more than ${MAX_TEXT} characters`;
 
 export function sdkHandler(handler) {
@@ -961,10 +962,11 @@ export function signalFired(signal) {
  * HeadersInit form, any BodyInit (string, bytes, Blob, ReadableStream, FormData,
  * URLSearchParams). `new Response(body)` reads every BodyInit in every browser (a stream as a
  * `Request` body does not work in Firefox) and names the content type fetch would send. The body
- * is read whole: a retry after a refresh sends it again. `signal` is the `init.signal`
- * `sdkHandler` read and checked (or its failure). Resolves, never rejects, to
- * { method, headers: "name\nvalue\n"…, body?, signal } or to { failure: "invalid", detail }. */
-export async function readInit(init, signal) {
+ * is read whole, within `timeoutMs`: a retry after a refresh sends it again. `signal` is the
+ * `init.signal` `sdkHandler` read and checked (or its failure). Resolves, never rejects, to
+ * { method, headers: "name\nvalue\n"…, body?, signal } or to { failure: "invalid" or "timeout",
+ * detail }. */
+export async function readInit(init, signal, timeoutMs) {
   if (signal?.failure) return signal;
   if (init === undefined || init === null) init = {};
   else if (typeof init !== "object") return failed("invalid", "fetchHandler(init) must be an object");
@@ -990,10 +992,17 @@ export async function readInit(init, signal) {
     return bad("body", e);
   }
   if (reader) {
+    // Within the call's deadline: a stream of the app's that stalls would hold the call forever.
+    let timer;
+    const late = new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs, TIMED_OUT)));
     try {
-      body = new Uint8Array(await reader.arrayBuffer());
+      const read = await Promise.race([reader.arrayBuffer(), late]);
+      if (read === TIMED_OUT) return failed("timeout", `fetchHandler: the body was not read within ${timeoutMs} ms`);
+      body = new Uint8Array(read);
     } catch (e) {
       return bad("could not read the body", e);
+    } finally {
+      clearTimeout(timer);
     }
     if (body.length > MAX_REQUEST_BODY) return failed("invalid", TOO_LARGE);
   }

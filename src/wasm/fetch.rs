@@ -25,7 +25,11 @@ extern "C" {
     /// `init.signal`. (`catch`: an async function does not throw, but a throw from JS must be an
     /// error here, never a trap.)
     #[wasm_bindgen(js_name = readInit, catch)]
-    fn read_init(init: &JsValue, signal: &JsValue) -> std::result::Result<Promise, JsValue>;
+    fn read_init(
+        init: &JsValue,
+        signal: &JsValue,
+        timeout_ms: u32,
+    ) -> std::result::Result<Promise, JsValue>;
 
     /// The request `readInit` read: headers a line per name and per value, names lower-cased.
     #[wasm_bindgen(extends = Outcome)]
@@ -50,16 +54,26 @@ extern "C" {
     fn sdk_handler(handler: &JsValue) -> JsValue;
 }
 
-/// The request an SDK describes (see `readInit` in `glue.js`).
-async fn request_from_js(path: &JsValue, init: &JsValue, signal: &JsValue) -> Result<PdsRequest> {
+/// The request an SDK describes (see `readInit` in `glue.js`); its body read within
+/// `timeout_ms`.
+async fn request_from_js(
+    path: &JsValue,
+    init: &JsValue,
+    signal: &JsValue,
+    timeout_ms: u32,
+) -> Result<PdsRequest> {
     let path = string_arg(path, "fetchHandler(pathname)")?;
     let bug = |e: JsValue| crate::browser::js::error(ErrorCode::InvalidInput, "fetchHandler", &e);
-    let init: Init = crate::browser::task::wait(&read_init(init, signal).map_err(bug)?)
+    let init: Init = crate::browser::task::wait(&read_init(init, signal, timeout_ms).map_err(bug)?)
         .await
         .map_err(bug)?
         .unchecked_into();
-    if init.failure().is_some() {
-        return Err(Error::new(ErrorCode::InvalidInput, init.detail()));
+    if let Some(failure) = init.failure() {
+        let code = match failure.as_str() {
+            "timeout" => ErrorCode::Timeout,
+            _ => ErrorCode::InvalidInput,
+        };
+        return Err(Error::new(code, init.detail()));
     }
     let signal = init.signal();
     // Checked before each attempt is sent: a call that waited for its lock or a refresh, or
@@ -95,7 +109,8 @@ pub(super) fn handler(
             move |path: JsValue, init: JsValue, signal: JsValue| {
                 let (client, did, proxy) = (client.clone(), did.clone(), proxy.clone());
                 promise(async move {
-                    let req = request_from_js(&path, &init, &signal)
+                    let timeout = client.config().request_timeout_ms;
+                    let req = request_from_js(&path, &init, &signal, timeout)
                         .settled()
                         .await?
                         .with_default_proxy(proxy.as_deref());
@@ -105,4 +120,36 @@ pub(super) fn handler(
         )
         .into_js_value(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::*;
+
+    use super::*;
+
+    fn init(source: &str) -> JsValue {
+        js_sys::Function::new_no_args(source)
+            .call0(&JsValue::NULL)
+            .unwrap()
+    }
+
+    /// The app's body is read within the call's deadline: a stream that never ends held the
+    /// call forever, before any request existed for `requestTimeoutMs` to bound.
+    #[wasm_bindgen_test]
+    async fn a_body_that_never_ends_is_read_until_the_deadline() {
+        let path = JsValue::from("/xrpc/a.b.c");
+        let none = JsValue::UNDEFINED;
+        let stalled = init(
+            "return { method: 'POST', body: new ReadableStream({ pull: () => new Promise(() => {}) }) };",
+        );
+        let e = request_from_js(&path, &stalled, &none, 100)
+            .await
+            .err()
+            .expect("a timeout");
+        assert_eq!(e.code, ErrorCode::Timeout, "{}", e.message);
+        let given = init("return { method: 'POST', body: 'abc' };");
+        let req = request_from_js(&path, &given, &none, 100).await.unwrap();
+        assert_eq!(req.body.as_deref().map(Vec::as_slice), Some(&b"abc"[..]));
+    }
 }
