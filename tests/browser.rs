@@ -493,6 +493,25 @@ async fn an_open_store_gives_way_to_a_schema_upgrade_elsewhere() {
     assert_eq!(e.code, ErrorCode::StorageError, "{e}");
 }
 
+/// A database deleted under an open store (site data cleared, another script's
+/// `deleteDatabase`) is given way to, and the next operation opens a new, empty one: before,
+/// every operation failed with `storage_error` until the page was reloaded.
+#[wasm_bindgen_test]
+async fn a_store_whose_database_was_deleted_opens_a_new_one() {
+    let name = fresh_name("deleted");
+    let store = IdbStore::open(&name).await.unwrap();
+    store.put(Table::Sessions, "k", b"v", None).await.unwrap();
+    let factory: IdbFactory = global("indexedDB").unchecked_into();
+    let deleting = factory.delete_database(&name).unwrap();
+    idb_result(deleting.unchecked_into()).await;
+    assert_eq!(store.get_bytes(Table::Sessions, "k").await.unwrap(), None);
+    store.put(Table::Sessions, "k", b"w", None).await.unwrap();
+    assert_eq!(
+        store.get_bytes(Table::Sessions, "k").await.unwrap(),
+        Some(b"w".to_vec())
+    );
+}
+
 #[wasm_bindgen_test]
 async fn reopened_store_decrypts_old_values() {
     let name = fresh_name("reopen");

@@ -461,16 +461,24 @@ const aad = (table, id) => encoder.encode(`atproto-oauth-wasm/${table}/${id}`);
  * the connection once it is open (running transactions still finish, so in-flight writes land). */
 export function storeHandle(name, ms) {
   let opening = null;
+  // The database was deleted under the open connection (site data cleared, or another script's
+  // deleteDatabase): the next operation opens it afresh (empty: the user signs in again).
+  const gone = (which) => {
+    if (opening === which) opening = null;
+  };
   return {
     ms, // every operation's deadline
-    open: () =>
-      (opening ??= openStore(name).then((h) => {
+    open: () => {
+      if (opening) return opening;
+      const mine = openStore(name, () => gone(mine)).then((h) => {
         if ("failure" in h) {
-          opening = null;
+          gone(mine);
           throw h;
         }
         return h;
-      })),
+      });
+      return (opening = mine);
+    },
     close: () =>
       opening?.then(
         (h) => h.db.close(),
@@ -489,7 +497,7 @@ export function storeReady(handle) {
 
 /** Opens (creating on first use) the database `name` and loads its storage key, generating it
  * on the first open anywhere in the origin: { db, subtle, key }, or a failure. */
-function openStore(name) {
+function openStore(name, gone) {
   return answer(`opening database ${name}`, 0, async () => {
     const subtle = globalThis.crypto?.subtle;
     if (!subtle) throw fail("unsupported", NO_SUBTLE);
@@ -511,8 +519,14 @@ function openStore(name) {
     }, `opening database ${name}`);
     // A newer version of this library in another tab may need to upgrade the schema; an open
     // connection would block it forever, so give way. This store then fails with storage
-    // errors until the page reloads, which is what an upgrade needs anyway.
-    db.onversionchange = () => db.close();
+    // errors until the page reloads, which is what an upgrade needs anyway. A deletion
+    // (`newVersion` null) is given way to as well, and the next operation opens a new database;
+    // so is a connection the browser closed (`close`: site data cleared).
+    db.onversionchange = (event) => {
+      db.close();
+      if (event.newVersion === null) gone();
+    };
+    db.onclose = gone;
     try {
       return { db, subtle, key: await storageKey(db, subtle) };
     } catch (e) {
