@@ -1065,6 +1065,12 @@ async fn malformed_channel_messages_are_ignored() {
     Reflect::set(&bad, &"type".into(), &"exploded".into()).unwrap();
     Reflect::set(&bad, &"did".into(), &"did:plc:x".into()).unwrap();
     raw.post_message(&bad).unwrap();
+    // A DID longer than any (2 KiB): not copied into Wasm memory.
+    let long = Object::new();
+    Reflect::set(&long, &"type".into(), &"updated".into()).unwrap();
+    let did = format!("did:plc:{}", "x".repeat(2041));
+    Reflect::set(&long, &"did".into(), &did.as_str().into()).unwrap();
+    raw.post_message(&long).unwrap();
     let good = Object::new();
     Reflect::set(&good, &"type".into(), &"updated".into()).unwrap();
     Reflect::set(&good, &"did".into(), &"did:plc:x".into()).unwrap();

@@ -1198,7 +1198,9 @@ const EVENT_TYPES = ["updated", "deleted", "unsaved"];
 function eventOf(data) {
   if (typeof data !== "object" || data === null) return undefined;
   const { type, did, reason } = data;
-  if (typeof did !== "string" || !EVENT_TYPES.includes(type)) return undefined;
+  // A DID is at most 2 KiB: a longer one (another app of the origin can post anything here)
+  // would be copied into Wasm memory for nothing.
+  if (typeof did !== "string" || did.length > 2048 || !EVENT_TYPES.includes(type)) return undefined;
   return type === "updated" ? { type, did } : { type, did, reason: text(reason) };
 }
 

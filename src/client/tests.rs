@@ -1404,6 +1404,17 @@ fn paging_stops_at_sixteen_full_pages_of_records() {
 /// JSON) is `invalid_response`, and a page is read back as `{ records, cursor }` only.
 #[test]
 fn a_records_page_is_checked_and_written_back_as_it_came() {
+    // More records than ten times the lexicon's 100: a 16 MiB page of `0,0,…` would be some
+    // 26 times that in Wasm memory, a `String` each.
+    let mut zeros = vec!["0"; 1001].join(",");
+    let refused = msg!(r#"{"records":["#, zeros, "]}");
+    let taken = msg!(r#"{"records":["#, zeros.split_off(2), "]}");
+    let page = |body: &str| RecordsPage::from_response(&json(200, body));
+    assert_eq!(
+        page(&refused).err().map(|e| e.code),
+        Some(ErrorCode::InvalidResponse)
+    );
+    assert_eq!(page(&taken).unwrap().records.len(), 1000);
     let f = fixture();
     let c = client(&f.platform);
     signed_in(&f, &c);

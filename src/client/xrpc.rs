@@ -9,7 +9,7 @@ use super::session::Live;
 use super::Client;
 use crate::dpop::{self, BoundToken};
 use crate::error::{err, Error, ErrorCode, Result};
-use crate::json::{required, set, FromJson, JsonResult, Reader};
+use crate::json::{required, set, FromJson, JsonError, JsonResult, Reader};
 use crate::platform::{Cancel, HttpRequest, HttpResponse, Platform};
 use crate::settled::Settled;
 use crate::util::AsciiSplit;
@@ -166,6 +166,9 @@ impl RecordsQuery {
     }
 }
 
+/// The most records taken from one `listRecords` page (ten times the lexicon's limit of 100).
+const MAX_PAGE_RECORDS: u32 = 1000;
+
 /// A page of `listRecords`; the records stay raw JSON, handed to the app as they came.
 pub struct RecordsPage {
     /// The records, each the JSON text the server sent.
@@ -178,7 +181,22 @@ impl FromJson for RecordsPage {
     fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
         let (mut records, mut cursor) = (None, None);
         r.object(&mut |r, key| match key {
-            "records" => set(&mut records, key, r.list(|r| r.raw().map(str::to_string))?),
+            "records" => {
+                // The lexicon's most is 100 a page: a page of millions of tiny records (`[0,0,…]`
+                // in 16 MiB) is a `String` each, some 26 times the body in Wasm memory.
+                let mut left = MAX_PAGE_RECORDS;
+                let list = r.list(|r| {
+                    left = left.checked_sub(1).ok_or_else(|| {
+                        JsonError(msg!(
+                            "more than ",
+                            crate::util::int(MAX_PAGE_RECORDS as i64),
+                            " records in a page"
+                        ))
+                    })?;
+                    r.raw().map(str::to_string)
+                })?;
+                set(&mut records, key, list)
+            }
             "cursor" => set(&mut cursor, key, r.opt_string()?),
             _ => r.skip(),
         })?;

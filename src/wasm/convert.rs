@@ -155,12 +155,13 @@ fn invalid(message: impl Into<String>) -> Error {
 const MAX_TEXT: u32 = 1 << 21;
 
 /// `value` as a string (`None`: not a string), its length taken from `left`: refused, before
-/// it is copied, past what is left.
+/// it is copied, past what is left. Each string costs at least 16 units, for what holding it
+/// costs besides its bytes: a `buildScope` call of millions of empty strings filled memory.
 fn text_within(value: &JsValue, left: &mut u32, what: &str) -> Result<Option<String>> {
     let Some(s) = value.dyn_ref::<js_sys::JsString>() else {
         return Ok(None);
     };
-    *left = left.checked_sub(s.length()).ok_or_else(|| {
+    *left = left.checked_sub(s.length().max(16)).ok_or_else(|| {
         invalid(msg!(
             what,
             ": more than ",

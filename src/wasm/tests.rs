@@ -644,6 +644,15 @@ async fn text_too_long_to_copy_into_wasm_is_refused() {
         rejection(records(object(&[("cursor", at(3))]))).await,
         "session_not_found"
     );
+    // Every string costs at least 16 units: 200,000 empty ones are too many.
+    let empties = js_sys::Function::new_no_args(
+        "const o = {}; for (let i = 0; i < 20; i++) o['k' + i] = new Array(10000).fill('');          return [o];",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let e = build_scope(empties).unwrap_err();
+    let message = Reflect::get(&e, &"message".into()).unwrap().as_string();
+    assert!(message.unwrap().contains("characters"));
     // What an app's getter throws is shown cut short.
     let thrower = js_sys::Function::new_no_args(
         "return [new Proxy([], { get() { throw new Error('x'.repeat(1 << 22)); } })];",
