@@ -47,7 +47,7 @@ command -v wasm-bindgen >/dev/null 2>&1 || die "wasm-bindgen not found; run scri
 inputs_hash() {
   {
     find src -type f | LC_ALL=C sort | xargs sha256sum
-    sha256sum Cargo.toml Cargo.lock wasm-pack.toml scripts/build.sh scripts/pkg-json.mjs scripts/inline-snippets.mjs scripts/minify-glue.mjs scripts/short-names.mjs scripts/order-functions.mjs
+    sha256sum Cargo.toml Cargo.lock wasm-pack.toml scripts/build.sh scripts/pkg-json.mjs scripts/inline-snippets.mjs scripts/minify-glue.mjs scripts/short-names.mjs scripts/order-functions.mjs scripts/guard-freed.mjs
     rustc -vV
     wasm-bindgen --version
     [ -x "$WASM_OPT" ] && "$WASM_OPT" --version
@@ -163,6 +163,8 @@ build_target() {
   # Short names for the imports and closure invokers, in the .wasm and the glue alike. Before
   # the minifier: its short local names would collide with the imports' `$…` names.
   node scripts/short-names.mjs "$out" || die "could not shorten the import names in $out/"
+  # A freed (or forged) OAuthClient refused in JS, before Wasm is entered (see the script).
+  node scripts/guard-freed.mjs "$out" || die "could not guard the freed OAuthClient in $out/"
   # The glue minified (its documentation stays in the .d.ts).
   node scripts/minify-glue.mjs "$out" || die "could not minify the JS glue in $out/"
   # pkg/package.json: exports, types, files, sideEffects (see the script's header).

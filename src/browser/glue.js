@@ -901,8 +901,11 @@ function errorFields(e) {
   );
 }
 
-/** Milliseconds since the page started (`performance.now()`): a clock that is never set back. */
-export const monotonicMs = () => performance.now();
+/** Milliseconds since the page started (`performance.now()`, taken at load): a clock that is
+ * never set back. */
+const monotonicMs = globalThis.performance?.now?.bind(globalThis.performance) ?? Date.now;
+/** The same in whole seconds, for the Rust code (`Clock::monotonic`). */
+export const monotonicSecs = () => Math.floor(monotonicMs() / 1000);
 
 // ---- The session's fetchHandler (src/wasm/fetch.rs)
 

@@ -175,3 +175,53 @@ test("server-side rendering: importing in plain Node does not throw, touches no 
   assert.deepEqual(r.removedGlobals, []);
   assert.deepEqual(r.fetched, [], "the module fetched at import");
 });
+
+test("a freed OAuthClient refuses its calls with an OAuthError, and the module goes on working", () => {
+  // wasm-bindgen's class handed Rust a freed client's null pointer, whose check threw through the
+  // Wasm frames and left the module's stack pointer behind: after some 8,000 such calls every
+  // call of every client in the page trapped ("memory access out of bounds").
+  const r = runInApp(`
+    import fs from "node:fs";
+    const m = await import("${NAME}");
+    m.initSync({ module: fs.readFileSync(new URL(import.meta.resolve("${NAME}/atproto_oauth_wasm_bg.wasm"))) });
+    const config = { clientId: "https://app.example/client-metadata.json", redirectUri: "https://app.example/" };
+    const client = new m.OAuthClient(config);
+    client.free();
+    const codes = new Set();
+    for (let i = 0; i < 20000; i++) {
+      try {
+        client.isCallback("https://app.example/?state=a&code=b");
+        codes.add("returned");
+      } catch (e) {
+        codes.add(e.name + " " + e.code);
+      }
+    }
+    client.free(); // a second free does nothing
+    client[Symbol.dispose]();
+    // Something that is not a client, or a forged pointer, is refused the same way.
+    const forged = Object.create(m.OAuthClient.prototype);
+    forged.__wbg_ptr = 8;
+    for (const self of [forged, {}]) {
+      try {
+        m.OAuthClient.prototype.isCallback.call(self, "https://app.example/");
+        codes.add("forged returned");
+      } catch (e) {
+        codes.add(e.name + " " + e.code);
+      }
+    }
+    // Freed from a getter it was reading: dropped once the call is done, nothing thrown.
+    const other = new m.OAuthClient(config);
+    let thrown = null;
+    try {
+      other.startLogin("alice.test", { get display() { other.free(); return "page"; } }).catch(() => {});
+    } catch (e) {
+      thrown = String(e);
+    }
+    const after = [
+      m.loopbackClientId("http://127.0.0.1/callback", "atproto").startsWith("http://localhost?"),
+      new m.OAuthClient(config).isCallback("https://app.example/?state=a&code=b&iss=x"),
+    ];
+    console.log(JSON.stringify({ codes: [...codes], thrown, after }));
+  `);
+  assert.deepEqual(r, { codes: ["OAuthError invalid_input"], thrown: null, after: [true, true] });
+});
