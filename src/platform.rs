@@ -18,8 +18,18 @@ pub const DOCUMENT_LIMIT: usize = 1 << 20;
 
 /// Whether the caller gave up on a request (an SDK's `AbortSignal` fired). Checked before each
 /// attempt is sent: after it, nothing leaves (as `fetch` sends nothing once its signal fired).
+/// The second field is the platform's own handle of it, if any (the browser's `AbortSignal`),
+/// with which its HTTP layer aborts an attempt already on its way, as `fetch` does.
 #[derive(Clone)]
-pub struct Cancel(pub Rc<dyn Fn() -> bool>);
+pub struct Cancel(pub Rc<dyn Fn() -> bool>, pub Option<SignalHandle>);
+
+/// The platform's handle of a caller's signal (`Cancel`): the browser's `AbortSignal`; none
+/// natively. (A type per target, not a `dyn Any`: its downcast measured 0.3 KB more.)
+#[cfg(target_arch = "wasm32")]
+pub type SignalHandle = wasm_bindgen::JsValue;
+/// The platform's handle of a caller's signal (`Cancel`): none natively.
+#[cfg(not(target_arch = "wasm32"))]
+pub type SignalHandle = ();
 
 impl Cancel {
     /// Whether the caller gave up.

@@ -14,7 +14,7 @@ use atproto_oauth_wasm::browser::{
 };
 use atproto_oauth_wasm::error::{Error, ErrorCode};
 use atproto_oauth_wasm::platform::{
-    Clock, Events, Http, HttpRequest, KeyMaterial, Keys, Locks, SessionEvent, Store, Table,
+    Cancel, Clock, Events, Http, HttpRequest, KeyMaterial, Keys, Locks, SessionEvent, Store, Table,
 };
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -1332,6 +1332,34 @@ async fn a_server_that_never_answers_times_out() {
     assert_eq!(e.code, ErrorCode::Timeout, "{e}");
     let took = js_sys::Date::now() - started;
     assert!((250.0..5_000.0).contains(&took), "settled after {took} ms");
+}
+
+/// The caller's `AbortSignal` (an SDK's `init.signal`, see `wasm/fetch.rs`) aborts a request
+/// already on its way, as fetch does: before, it ran on to its deadline (here 10 s).
+#[wasm_bindgen_test]
+async fn a_request_on_its_way_is_aborted_when_its_signal_fires() {
+    let signal = Function::new_no_args(
+        "const c = new AbortController(); setTimeout(() => c.abort(), 100); return c.signal;",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let mut request = HttpRequest::get("https://hang.example/");
+    let fired = signal.clone();
+    request.cancel = Some(Cancel(
+        Rc::new(move || Reflect::get(&fired, &"aborted".into()).ok() == Some(JsValue::TRUE)),
+        Some(signal),
+    ));
+    let started = js_sys::Date::now();
+    let e = with_fetch(
+        "return new Promise(() => {});",
+        FetchHttp::new(10_000).send(request),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::NetworkError, "{e}");
+    assert!(e.message.contains("cancelled"), "{e}");
+    let took = js_sys::Date::now() - started;
+    assert!(took < 5_000.0, "settled after {took} ms");
 }
 
 #[wasm_bindgen_test]

@@ -150,21 +150,31 @@ function copyBody(hasBody, body) {
   return copy;
 }
 
-export function send(head, hasBody, body, timeoutMs, max) {
-  return exchange(head, 0, copyBody(hasBody, body), timeoutMs, max);
+export function send(head, hasBody, body, timeoutMs, max, signal) {
+  return exchange(head, 0, copyBody(hasBody, body), timeoutMs, max, undefined, signal);
 }
 
 // `head` from `at` on: the method, the URL, then a name and a value per header, a line each;
 // then the `DPoP` header with `proof`, if any.
-async function exchange(head, at, payload, timeoutMs, max, proof) {
+async function exchange(head, at, payload, timeoutMs, max, proof, signal) {
   const controller = new AbortController();
   const timedOut = failed("timeout");
-  let timer;
+  // The caller's signal (an SDK's `init.signal`) aborts the request on its way, as fetch does.
+  const cancelled = failed("network", "the request was cancelled (its signal fired)");
+  if (signalFired(signal)) return cancelled;
+  let timer, onAbort;
   const deadline = new Promise((_, reject) => {
     timer = setTimeout(() => {
       reject(timedOut);
       controller.abort();
     }, timeoutMs);
+    if (signal !== undefined) {
+      onAbort = () => {
+        reject(cancelled);
+        controller.abort();
+      };
+      apply(addListener, signal, ["abort", onAbort]);
+    }
   });
   deadline.catch(() => {}); // rejects while no step may be listening
   let request;
@@ -198,6 +208,7 @@ async function exchange(head, at, payload, timeoutMs, max, proof) {
     });
   } catch (e) {
     clearTimeout(timer);
+    if (onAbort) apply(removeListener, signal, ["abort", onAbort]);
     return failed("invalid", thrownMessage(e));
   }
   let reader;
@@ -245,10 +256,13 @@ async function exchange(head, at, payload, timeoutMs, max, proof) {
     return { status: response.status, headers: lines, body: out, redirected: response.redirected };
   } catch (e) {
     if (reader) reader.cancel().catch(() => {});
-    // The deadline's, once it has passed (an aborted fetch rejects with its own AbortError).
+    // The deadline's or the signal's, once it has passed or fired (an aborted fetch rejects with
+    // its own AbortError).
+    if (e === cancelled || signalFired(signal)) return cancelled;
     return e === timedOut || controller.signal.aborted ? timedOut : failed("network", thrownMessage(e));
   } finally {
     clearTimeout(timer);
+    if (onAbort) apply(removeListener, signal, ["abort", onAbort]);
   }
 }
 
@@ -281,7 +295,7 @@ function b64url(bytes) {
 // The head is read here from Wasm memory (`len` bytes at `at`), with the functions taken at
 // load: through wasm-bindgen's string conversion, a later script's `TextDecoder.prototype.decode`
 // or `subarray` would see the proof's input and could rewrite the URL it goes to.
-export function sendSigned(key, memory, at, len, hasBody, body, timeoutMs, max) {
+export function sendSigned(key, memory, at, len, hasBody, body, timeoutMs, max, signal) {
   const payload = copyBody(hasBody, body);
   let head, end, input, signing;
   try {
@@ -297,7 +311,7 @@ export function sendSigned(key, memory, at, len, hasBody, body, timeoutMs, max) 
     (bytes) => {
       const signature = new Bytes(bytes);
       if (signature.length !== 64) return failed("crypto", `ES256 signature of ${signature.length} bytes`);
-      return exchange(head, end + 1, payload, timeoutMs, max, `${input}.${b64url(signature)}`);
+      return exchange(head, end + 1, payload, timeoutMs, max, `${input}.${b64url(signature)}`, signal);
     },
     (e) => failed("crypto", thrownMessage(e)),
   );

@@ -26,8 +26,16 @@ use crate::util::AsciiSplit;
 #[wasm_bindgen(module = "/src/browser/glue.js")]
 extern "C" {
     /// `head`: the method, the URL and the headers, a line each (see `head`).
+    /// `signal`: the caller's `AbortSignal` (or `undefined`), which aborts the request on its way.
     #[wasm_bindgen(js_name = send)]
-    fn js_send(head: &str, has_body: bool, body: &[u8], timeout_ms: u32, max: u32) -> Promise;
+    fn js_send(
+        head: &str,
+        has_body: bool,
+        body: &[u8],
+        timeout_ms: u32,
+        max: u32,
+        signal: &JsValue,
+    ) -> Promise;
 
     /// `send` with a DPoP proof signed on the way: the head (`head_len` bytes at `head_at` in
     /// `memory`, read by `glue.js` itself, not through wasm-bindgen's string conversion) starts
@@ -42,6 +50,7 @@ extern "C" {
         body: &[u8],
         timeout_ms: u32,
         max: u32,
+        signal: &JsValue,
     ) -> Promise;
 
     /// Replaces the `fetch` taken at load, and returns the one before (see `replace_fetch`).
@@ -138,10 +147,14 @@ impl FetchHttp {
             ..
         } = &request;
         let max = u32::try_from(*max_body).unwrap_or(u32::MAX);
+        // An SDK's `AbortSignal` (see `wasm/fetch.rs`): aborts the request on its way.
+        let none = JsValue::UNDEFINED;
+        let signal = request.cancel.as_ref().and_then(|c| c.1.as_ref());
+        let signal = signal.unwrap_or(&none);
         let body_bytes = body.as_ref().map_or(&[][..], |b| b.as_slice());
         let has_body = body.is_some();
         let promise = match proof {
-            None => js_send(&head, has_body, body_bytes, self.timeout_ms, max),
+            None => js_send(&head, has_body, body_bytes, self.timeout_ms, max, signal),
             Some((key, _)) => {
                 let (at, len) = (head.as_ptr() as u32, head.len() as u32);
                 super::crypto::with_memory(|memory| {
@@ -154,6 +167,7 @@ impl FetchHttp {
                         body_bytes,
                         self.timeout_ms,
                         max,
+                        signal,
                     )
                 })
             }

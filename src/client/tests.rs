@@ -763,7 +763,7 @@ fn a_cancelled_call_sends_nothing_more() {
     let fired = Rc::new(std::cell::Cell::new(true));
     let cancel = {
         let fired = fired.clone();
-        Cancel(Rc::new(move || fired.get()))
+        Cancel(Rc::new(move || fired.get()), None)
     };
     let req = PdsRequest {
         cancel: Some(cancel),

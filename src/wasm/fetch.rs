@@ -78,7 +78,10 @@ async fn request_from_js(
     let signal = init.signal();
     // Checked before each attempt is sent: a call that waited for its lock or a refresh, or
     // would retry, sends nothing once the SDK gave up on it (as fetch sends nothing then).
-    let cancel = (!signal.is_undefined()).then(|| Cancel(Rc::new(move || signal_fired(&signal))));
+    let cancel = (!signal.is_undefined()).then(|| {
+        let handle = signal.clone();
+        Cancel(Rc::new(move || signal_fired(&signal)), Some(handle))
+    });
     Ok(PdsRequest {
         method: init.method(),
         path,
