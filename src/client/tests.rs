@@ -2018,6 +2018,13 @@ fn refreshed_tokens_that_cannot_be_stored_stay_live_and_are_stored_later() {
     assert!(f.platform.unlocked_writes.borrow().is_empty());
 }
 
+/// A refresh in `c` whose tokens cannot be stored (the storage fails from then on): `c` keeps
+/// them, unsaved.
+fn refresh_unsaved(f: &Fixture, c: &Client<FakePlatform>) {
+    f.platform.fail_writes_after(Some(1));
+    block_on(c.refresh(ALICE_DID)).unwrap();
+}
+
 /// This tab holds tokens it could not store; meanwhile another tab signs the account in again,
 /// or out. While this tab cannot read the stored session (reads that time out), it cannot know
 /// its tokens were superseded: it sends no refresh and writes nothing, so the newer login (or
@@ -2028,8 +2035,7 @@ fn unsaved_tokens_wait_while_the_stored_session_cannot_be_read() {
         let f = fixture();
         let tab_a = client(&f.platform);
         signed_in(&f, &tab_a);
-        f.platform.fail_writes_after(Some(1));
-        block_on(tab_a.refresh(ALICE_DID)).unwrap();
+        refresh_unsaved(&f, &tab_a);
         f.platform.fail_writes_after(None);
         let tab_b = client(&f.platform.another_tab());
         if sign_out {
@@ -2078,8 +2084,7 @@ fn unsaved_tokens_are_stored_on_time_after_the_clock_is_set_back() {
     signed_in(&f, &tab_a);
     let tab_b = client(&f.platform.another_tab());
     block_on(tab_b.restore(ALICE_DID)).unwrap();
-    f.platform.fail_writes_after(Some(1));
-    block_on(tab_a.refresh(ALICE_DID)).unwrap();
+    refresh_unsaved(&f, &tab_a);
     f.platform.fail_writes_after(None);
     f.platform.set_clock(-86_400);
     for _ in 0..3 {
@@ -2099,8 +2104,7 @@ fn a_failed_wait_for_the_lock_puts_off_the_next_retry_of_unsaved_tokens() {
     let f = fixture();
     let tab_a = client(&f.platform);
     signed_in(&f, &tab_a);
-    f.platform.fail_writes_after(Some(1));
-    block_on(tab_a.refresh(ALICE_DID)).unwrap();
+    refresh_unsaved(&f, &tab_a);
     f.platform.fail_writes_after(None);
     f.platform.now.set(f.platform.now() + 2);
     let held = block_on(
@@ -2127,8 +2131,7 @@ fn unsaved_tokens_die_with_their_tab_and_the_session_end_is_reported() {
     let tab_a = client(&f.platform);
     signed_in(&f, &tab_a);
     let tab_b = client(&f.platform.another_tab());
-    f.platform.fail_writes_after(Some(1));
-    block_on(tab_a.refresh(ALICE_DID)).unwrap();
+    refresh_unsaved(&f, &tab_a);
     // The tab is closed before storage recovered: its lock goes with it, so the other tab may
     // try the stored refresh token, the only one left. The server refuses it, and the app is
     // told the session ended and why.
@@ -2142,8 +2145,7 @@ fn signing_out_with_unsaved_tokens_revokes_those_tokens() {
     let f = fixture();
     let c = client(&f.platform);
     signed_in(&f, &c);
-    f.platform.fail_writes_after(Some(1));
-    block_on(c.refresh(ALICE_DID)).unwrap();
+    refresh_unsaved(&f, &c);
     let current = f.server.borrow().refresh_token.clone().unwrap();
     f.platform.fail_writes_after(None);
     block_on(c.sign_out(ALICE_DID)).unwrap();

@@ -470,19 +470,22 @@ mod tests {
         req
     }
 
+    /// The official server's refusal of a proof whose `iat` is too far in the past.
+    fn iat_too_old() -> HttpResponse {
+        let said = "\"iat\" claim timestamp check failed (too far in the past)";
+        json(
+            400,
+            &format!(r#"{{"error":"invalid_dpop_proof","error_description":{said:?}}}"#),
+        )
+    }
+
     /// Each attempt has its own deadline; the clock search goes on only while the exchange is
     /// younger than the retry window, so a server that answers every attempt slowly and
     /// refuses every proof cannot hold one call for all 22 attempts.
     #[test]
     fn retries_stop_once_the_exchange_is_older_than_its_window() {
         let (p, key) = setup();
-        let req = slow_post(&p, "https://slow.example/oauth/par", 10, |_| {
-            let said = "\"iat\" claim timestamp check failed (too far in the past)";
-            json(
-                400,
-                &format!(r#"{{"error":"invalid_dpop_proof","error_description":{said:?}}}"#),
-            )
-        });
+        let req = slow_post(&p, "https://slow.example/oauth/par", 10, |_| iat_too_old());
         let before = p.http.count();
         let out = block_on(send_to(&p, &key, &NonceCache::default(), &req, None, NOW)).unwrap();
         assert_eq!(out.response.status, 400);
@@ -502,11 +505,7 @@ mod tests {
             if !set_back.replace(true) {
                 device.set_clock(-3600);
             }
-            let said = "\"iat\" claim timestamp check failed (too far in the past)";
-            json(
-                400,
-                &format!(r#"{{"error":"invalid_dpop_proof","error_description":{said:?}}}"#),
-            )
+            iat_too_old()
         });
         let before = p.http.count();
         let out = block_on(send_to(&p, &key, &NonceCache::default(), &req, None, NOW)).unwrap();
