@@ -10,11 +10,14 @@
 // `free()` from a getter the client was reading (its options) threw "attempted to take ownership
 // of Rust value while it was borrowed" through the frames.
 //
-// Now each instance's pointer is kept in a WeakMap, which page code cannot write (a forged
-// `__wbg_ptr` is not believed); a method of a freed client, or one called on something that is
-// not a client, throws an `OAuthError` (`invalid_input`) before Wasm is entered; `free()` runs
-// once, and drops the Rust value when its calls are done (wasm-bindgen's `allow_delayed`, as
-// the FinalizationRegistry already does).
+// Now the pointers of live clients are kept in a Set: a method whose `this.__wbg_ptr` is not
+// one (a freed client, something that is not a client, a forged pointer) throws an
+// `OAuthError` (`invalid_input`) before Wasm is entered. The pointer is still read through
+// `this`, so a client behind a Proxy (Vue's `reactive`, MobX, a logging wrapper) works as
+// before (a WeakMap keyed by the object refused it). `free()` frees a live pointer once, and
+// drops the Rust value when its calls are done (wasm-bindgen's `allow_delayed`, as the
+// FinalizationRegistry already does); the FinalizationRegistry frees only a pointer still live
+// (a Proxy's `free()` cannot unregister the object, which would have been freed twice).
 //
 // Each rewrite must match exactly as often as expected, or the build fails (a newer wasm-bindgen
 // that generates other code needs this script looked at again).
@@ -29,10 +32,9 @@ const die = (msg) => {
 };
 
 const HELPER = `
-const OAuthClientPointers = new WeakMap();
 function OAuthClientPointer(client) {
-  const ptr = OAuthClientPointers.get(client);
-  if (ptr === undefined) {
+  const ptr = client?.__wbg_ptr;
+  if (!OAuthClientLive.has(ptr)) {
     const e = new Error("this OAuthClient was freed (free() or [Symbol.dispose]), or is not one: make a new one");
     e.name = "OAuthError";
     e.code = "invalid_input";
@@ -52,18 +54,26 @@ for (const glue of fs.readdirSync(out).filter((f) => f.endsWith(".js"))) {
     if (!ok) die(`${glue}: ${pattern} matched ${found} times (expected ${JSON.stringify(expected)})`);
     source = source.replace(pattern, replacement);
   };
-  // Every method: the pointer from the map, or a typed error before Wasm is entered.
+  // The set, before the class (the FinalizationRegistry below it uses it).
+  rewrite(/^export class OAuthClient \{$/gm, "const OAuthClientLive = new Set();\nexport class OAuthClient {", 1);
+  // Every method: a live pointer, or a typed error before Wasm is entered.
   rewrite(/wasm\.oauthclient_(\w+)\(this\.__wbg_ptr\b/g, "wasm.oauthclient_$1(OAuthClientPointer(this)", { min: 10 });
   // The constructor records the pointer.
   rewrite(
     /^(\s*)OAuthClientFinalization\.register\(this, this\.__wbg_ptr, this\);$/gm,
-    "$1OAuthClientFinalization.register(this, this.__wbg_ptr, this);\n$1OAuthClientPointers.set(this, this.__wbg_ptr);",
+    "$1OAuthClientFinalization.register(this, this.__wbg_ptr, this);\n$1OAuthClientLive.add(this.__wbg_ptr);",
     1,
   );
-  // Freeing takes the pointer out of the map: once.
+  // Freeing takes the pointer out of the set: once.
   rewrite(
     /^(\s*)const ptr = this\.__wbg_ptr;\n(\s*)this\.__wbg_ptr = 0;$/gm,
-    "$1const ptr = OAuthClientPointers.get(this) ?? 0;\n$1OAuthClientPointers.delete(this);\n$2this.__wbg_ptr = 0;",
+    "$1const live = this.__wbg_ptr;\n$1const ptr = OAuthClientLive.delete(live) ? live : 0;\n$2this.__wbg_ptr = 0;",
+    1,
+  );
+  // The FinalizationRegistry frees only a pointer still live.
+  rewrite(
+    /new FinalizationRegistry\(ptr => wasm\.__wbg_oauthclient_free\(ptr, 1\)\)/g,
+    "new FinalizationRegistry(ptr => { if (OAuthClientLive.delete(ptr)) wasm.__wbg_oauthclient_free(ptr, 1); })",
     1,
   );
   // A pointer already taken frees nothing; a client still in one of its calls is dropped when

@@ -202,8 +202,8 @@ pub struct FakePlatform {
     /// these steps.
     pub clock_steps: Rc<Cell<i64>>,
     pub events: Rc<RefCell<Vec<SessionEvent>>>,
-    /// How many times a lock was asked for (`lock`, `try_lock`), all tabs together.
-    pub lock_requests: Rc<Cell<u32>>,
+    /// How many times a lock was waited for (`lock`; not `try_lock`), all tabs together.
+    pub lock_waits: Rc<Cell<u32>>,
     pub locks: Rc<RefCell<BTreeMap<String, bool>>>,
     /// How many keys were imported.
     pub imports: Rc<Cell<u32>>,
@@ -225,7 +225,7 @@ impl Default for FakePlatform {
             now: Rc::new(Cell::new(1_700_000_000)),
             clock_steps: Rc::default(),
             events: Rc::default(),
-            lock_requests: Rc::default(),
+            lock_waits: Rc::default(),
             locks: Rc::default(),
             imports: Rc::default(),
             unlocked_writes: Rc::default(),
@@ -405,7 +405,21 @@ impl Locks for FakePlatform {
     type Guard = FakeGuard;
     /// Single-threaded tests never contend; taking a held lock is a bug the test should see.
     async fn lock(&self, name: &str) -> Result<FakeGuard> {
-        self.lock_requests.set(self.lock_requests.get() + 1);
+        self.lock_waits.set(self.lock_waits.get() + 1);
+        self.take_lock(name)
+    }
+
+    async fn try_lock(&self, name: &str) -> Result<Option<FakeGuard>> {
+        if self.locks.borrow().get(name).copied().unwrap_or(false) {
+            return Ok(None);
+        }
+        self.take_lock(name).map(Some)
+    }
+}
+
+impl FakePlatform {
+    /// The lock `name`, now (held already: the same tab asked twice, a bug).
+    fn take_lock(&self, name: &str) -> Result<FakeGuard> {
         let mut locks = self.locks.borrow_mut();
         if locks.get(name).copied().unwrap_or(false) {
             return err(ErrorCode::Internal, format!("lock {name} taken twice"));
@@ -415,13 +429,6 @@ impl Locks for FakePlatform {
             name: name.to_string(),
             locks: self.locks.clone(),
         })
-    }
-
-    async fn try_lock(&self, name: &str) -> Result<Option<FakeGuard>> {
-        if self.locks.borrow().get(name).copied().unwrap_or(false) {
-            return Ok(None);
-        }
-        self.lock(name).await.map(Some)
     }
 }
 

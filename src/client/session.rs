@@ -331,19 +331,19 @@ impl<P: Platform> Client<P> {
     async fn retry_unsaved(&self, did: &str) -> Option<Live<P::Key>> {
         let due = self.unsaved.borrow().entry(did)?.retry_at <= self.platform.monotonic();
         if due {
+            // Only if the session's lock is free now: the write is no reason for a call to wait
+            // (up to minutes) for another tab's refresh, or for a lock held elsewhere.
             match self
                 .platform
-                .lock(&lock_name(&self.cfg.client_id, did))
+                .try_lock(&lock_name(&self.cfg.client_id, did))
                 .settled()
                 .await
             {
                 // Unreadable: the tokens held are still used for calls, which write nothing.
-                Ok(_guard) => {
+                Ok(Some(_guard)) => {
                     let _ = self.save_unsaved(did).settled().await;
                 }
-                // Held elsewhere for the whole wait (minutes): the next calls do not wait again
-                // at once.
-                Err(_) => self.postpone_unsaved(did),
+                _ => self.postpone_unsaved(did),
             }
         }
         self.unsaved.borrow().entry(did).map(|u| u.live.clone())

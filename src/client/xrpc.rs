@@ -428,7 +428,8 @@ impl<P: Platform> Client<P> {
     }
 
     /// Every record of the query, page after page, up to `max` records, and up to 16 times
-    /// `maxResponseBytes` of them (never more than 256 MiB): every page is held until the walk
+    /// `maxResponseBytes` of them, 32 bytes counted for each besides its text (never more than
+    /// 256 MiB): every page is held until the walk
     /// ends, and copied once more on its way to JavaScript, so a server answering page after
     /// page of large records would otherwise fill Wasm memory, where an allocation that fails
     /// is a trap.
@@ -458,8 +459,11 @@ impl<P: Platform> Client<P> {
             let mut page = RecordsPage::from_response(&resp)?;
             let got = page.records.len();
             page.records.truncate(max - all.len());
+            // Each record is a string of its own: 32 bytes besides its text (its place in the
+            // list, its allocation), or pages of one-byte records would pass the budget at 30
+            // times its size.
             for record in &page.records {
-                held += record.len();
+                held += record.len() + 32;
             }
             if held > budget {
                 return Err(Error::new(

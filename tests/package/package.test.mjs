@@ -217,11 +217,29 @@ test("a freed OAuthClient refuses its calls with an OAuthError, and the module g
     } catch (e) {
       thrown = String(e);
     }
+    // Behind a Proxy (Vue's reactive, MobX): it works, and frees the client it stands for.
+    const target = new m.OAuthClient(config);
+    const proxied = new Proxy(target, {});
+    const url = "https://app.example/?state=a&code=b&iss=x";
+    const viaProxy = [proxied.isCallback(url)];
+    proxied.free();
+    for (const self of [proxied, target]) {
+      try {
+        viaProxy.push(self.isCallback(url));
+      } catch (e) {
+        viaProxy.push(e.code);
+      }
+    }
     const after = [
       m.loopbackClientId("http://127.0.0.1/callback", "atproto").startsWith("http://localhost?"),
-      new m.OAuthClient(config).isCallback("https://app.example/?state=a&code=b&iss=x"),
+      new m.OAuthClient(config).isCallback(url),
     ];
-    console.log(JSON.stringify({ codes: [...codes], thrown, after }));
+    console.log(JSON.stringify({ codes: [...codes], thrown, viaProxy, after }));
   `);
-  assert.deepEqual(r, { codes: ["OAuthError invalid_input"], thrown: null, after: [true, true] });
+  assert.deepEqual(r, {
+    codes: ["OAuthError invalid_input"],
+    thrown: null,
+    viaProxy: [true, "invalid_input", "invalid_input"],
+    after: [true, true],
+  });
 });
