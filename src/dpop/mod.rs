@@ -173,8 +173,9 @@ pub(crate) async fn send<P: SendWithProof + Clock>(
             nonce_retried = true;
             continue;
         }
-        let young = platform.monotonic().saturating_sub(started) < retry_secs;
-        if let Some(skew) = clock::iat_refused(&response).filter(|_| young) {
+        // Asked only after a refusal: not one more crossing into JS on every request.
+        let young = || platform.monotonic().saturating_sub(started) < retry_secs;
+        if let Some(skew) = clock::iat_refused(&response).filter(|_| young()) {
             let now_used = nonces.offset(origin);
             // A `Date` in this very response already corrected the offset: just try again.
             let next = if now_used != offset {
