@@ -1313,6 +1313,31 @@ fn serve_pages(f: &Fixture, collection: &str, links: &[(Option<&str>, &str)]) ->
     }
 }
 
+/// `pages` pages of `collection`, each holding `records` (a JSON list's items) and the cursor of
+/// the next (`p1`, `p2`, …): a walk that never ends by itself.
+fn serve_chain(f: &Fixture, collection: &str, pages: u32, records: &str) -> RecordsQuery {
+    let base = format!(
+        "{PDS}/xrpc/com.atproto.repo.listRecords?repo={}&collection={collection}",
+        ALICE_DID.replace(':', "%3A")
+    );
+    for page in 0..pages {
+        let url = match page {
+            0 => base.clone(),
+            n => format!("{base}&cursor=p{n}"),
+        };
+        let body = format!(r#"{{"cursor":"p{}","records":[{records}]}}"#, page + 1);
+        f.platform.http.on(
+            "GET",
+            &url,
+            with_header(json(200, &body), "DPoP-Nonce", NONCE),
+        );
+    }
+    RecordsQuery {
+        collection: collection.into(),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn paging_stops_when_the_cursor_does_not_advance() {
     let f = fixture();
@@ -1366,30 +1391,9 @@ fn paging_stops_at_sixteen_full_pages_of_records() {
     cfg.max_response_bytes = 1024;
     let c = Client::new(cfg, f.platform.clone()).unwrap();
     signed_in(&f, &c);
-    let base = format!(
-        "{PDS}/xrpc/com.atproto.repo.listRecords?repo={}&collection=app.example.big",
-        ALICE_DID.replace(':', "%3A")
-    );
     let big = "x".repeat(900);
-    for page in 0..100 {
-        let url = match page {
-            0 => base.clone(),
-            n => format!("{base}&cursor=p{n}"),
-        };
-        let next = page + 1;
-        let body = format!(
-            r#"{{"cursor":"p{next}","records":[{{"uri":"at://x/{next}","cid":"c","value":{{"t":"{big}"}}}}]}}"#
-        );
-        f.platform.http.on(
-            "GET",
-            &url,
-            with_header(json(200, &body), "DPoP-Nonce", NONCE),
-        );
-    }
-    let query = RecordsQuery {
-        collection: "app.example.big".into(),
-        ..Default::default()
-    };
+    let record = format!(r#"{{"uri":"at://x/1","cid":"c","value":{{"t":"{big}"}}}}"#);
+    let query = serve_chain(&f, "app.example.big", 100, &record);
     let before = f.platform.http.count();
     let e = block_on(c.list_all_records(ALICE_DID, &query, usize::MAX)).unwrap_err();
     assert_eq!(e.code, ErrorCode::ResponseTooLarge, "{}", e.message);
@@ -1409,27 +1413,7 @@ fn paging_counts_what_each_record_costs() {
     cfg.max_response_bytes = 4096;
     let c = Client::new(cfg, f.platform.clone()).unwrap();
     signed_in(&f, &c);
-    let base = format!(
-        "{PDS}/xrpc/com.atproto.repo.listRecords?repo={}&collection=app.example.tiny",
-        ALICE_DID.replace(':', "%3A")
-    );
-    let zeros = vec!["0"; 1000].join(",");
-    for page in 0..100 {
-        let url = match page {
-            0 => base.clone(),
-            n => format!("{base}&cursor=p{n}"),
-        };
-        let body = format!(r#"{{"cursor":"p{}","records":[{zeros}]}}"#, page + 1);
-        f.platform.http.on(
-            "GET",
-            &url,
-            with_header(json(200, &body), "DPoP-Nonce", NONCE),
-        );
-    }
-    let query = RecordsQuery {
-        collection: "app.example.tiny".into(),
-        ..Default::default()
-    };
+    let query = serve_chain(&f, "app.example.tiny", 100, &vec!["0"; 1000].join(","));
     let before = f.platform.http.count();
     let e = block_on(c.list_all_records(ALICE_DID, &query, usize::MAX)).unwrap_err();
     assert_eq!(e.code, ErrorCode::ResponseTooLarge, "{}", e.message);
