@@ -9,7 +9,7 @@ use crate::oauth::callback::{
 };
 use crate::oauth::metadata::{
     process_metadata_response, validate_auth_server, validate_protected_resource,
-    AuthServerMetadata, ProtectedResourceMetadata,
+    validate_protects, AuthServerMetadata, ProtectedResourceMetadata,
 };
 use crate::platform::HttpResponse;
 
@@ -119,6 +119,7 @@ pub fn auth_server_metadata(data: &[u8]) {
         process_metadata_response::<AuthServerMetadata>(&resp, origin, "oauth-authorization-server")
     {
         let _ = validate_auth_server(&meta, origin, &cfg);
+        let _ = validate_protects(data, origin, "https://pds.example");
     }
 }
 

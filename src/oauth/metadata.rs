@@ -50,7 +50,7 @@ pub(crate) struct AuthServerMetadata {
 
 /// The metadata's lists and flags the client checks: the field, and the value it must list
 /// (`""`: a boolean field that must be `true`), each with what the error calls it.
-const SUPPORT: [(&str, &str, &str); 11] = [
+const SUPPORT: [(&str, &str, &str); 13] = [
     ("code_challenge_methods_supported", "S256", "PKCE S256"),
     ("dpop_signing_alg_values_supported", "ES256", "DPoP ES256"),
     ("scopes_supported", "atproto", "the atproto scope"),
@@ -83,12 +83,26 @@ const SUPPORT: [(&str, &str, &str); 11] = [
     // Checked apart, with their own messages.
     ("require_pushed_authorization_requests", "", ""),
     ("prompt_values_supported", "create", ""),
+    // Listed where the profile says it must not be.
+    (
+        "token_endpoint_auth_signing_alg_values_supported",
+        "none",
+        "",
+    ),
+    // `true`; `URI_REGISTRATION_GIVEN` tells a `false` from a field left out.
+    ("require_request_uri_registration", "", ""),
 ];
 /// `supports` bits the discovery requires, each named in `SUPPORT`.
 const REQUIRED_SUPPORT: usize = 9;
 const REQUIRES_PAR: u16 = 1 << 9;
 /// OpenID Connect Prompt Create: a server that supports sign-up lists `create`.
 pub(crate) const PROMPT_CREATE: u16 = 1 << 10;
+/// Client authentication signed with `none`, which the profile forbids.
+const NONE_ALG: u16 = 1 << 11;
+/// `require_request_uri_registration` is `true`, and whether it was given at all: the profile
+/// says it "must not be `false`", and leaving it out means `true`.
+const URI_REGISTRATION: u16 = 1 << 12;
+const URI_REGISTRATION_GIVEN: u16 = 1 << 13;
 
 impl FromJson for AuthServerMetadata {
     fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
@@ -109,6 +123,9 @@ impl FromJson for AuthServerMetadata {
                     return Err(crate::json::duplicate(key));
                 }
                 seen |= 1 << first;
+                if key == "require_request_uri_registration" {
+                    supports |= URI_REGISTRATION_GIVEN;
+                }
                 // A boolean field counts as listing "" when it is true.
                 let listed = if SUPPORT[first].1.is_empty() {
                     match r.boolean()? {
@@ -230,12 +247,13 @@ fn malformed_metadata(name: &str, origin: &str, e: json::JsonError) -> Error {
     invalid(msg!(name, " metadata of ", origin, " is malformed: ", e))
 }
 
-/// `<pds>/.well-known/oauth-protected-resource` → the one authorization server's issuer.
+/// `<pds>/.well-known/oauth-protected-resource` → the PDS's origin and the one authorization
+/// server's issuer.
 pub(crate) async fn fetch_protected_resource(
     http: &impl Http,
     cfg: &ClientConfig,
     pds: &str,
-) -> Result<String> {
+) -> Result<(String, String)> {
     const NAME: &str = "oauth-protected-resource";
     let (origin, resp) = fetch_well_known(http, cfg, pds, NAME).settled().await?;
     let meta: ProtectedResourceMetadata = process_metadata_response(&resp, &origin, NAME)?;
@@ -244,7 +262,7 @@ pub(crate) async fn fetch_protected_resource(
         .trim_end_byte(b'/')
         .to_string();
     cfg.check_url(&issuer)?;
-    Ok(issuer)
+    Ok((origin, issuer))
 }
 
 pub(crate) fn validate_protected_resource(
@@ -288,17 +306,43 @@ pub(crate) fn validate_protected_resource(
     Ok(())
 }
 
-/// `<issuer>/.well-known/oauth-authorization-server`, validated.
+/// `<issuer>/.well-known/oauth-authorization-server`, validated (`resource`: as for
+/// `validate_auth_server`).
 pub(crate) async fn fetch_auth_server(
     http: &impl Http,
     cfg: &ClientConfig,
     issuer: &str,
+    resource: Option<&str>,
 ) -> Result<AuthServerMetadata> {
     const NAME: &str = "oauth-authorization-server";
     let (origin, resp) = fetch_well_known(http, cfg, issuer, NAME).settled().await?;
     let meta: AuthServerMetadata = process_metadata_response(&resp, &origin, NAME)?;
     validate_auth_server(&meta, &origin, cfg)?;
+    if let Some(pds) = resource {
+        validate_protects(&resp.body, &origin, pds)?;
+    }
     Ok(meta)
+}
+
+/// RFC 9728 §4: an authorization server that lists the resources it protects (its metadata's
+/// `protected_resources`) must list `pds`, the PDS whose metadata named it. Read off the
+/// document apart from `AuthServerMetadata`, which sessions carry: a list in it would be
+/// copied and dropped with every session, for a check made once (+493 B gzip measured).
+pub(crate) fn validate_protects(document: &[u8], origin: &str, pds: &str) -> Result<()> {
+    let mut listed: Option<Vec<String>> = None;
+    let read = json::Reader::new(document).and_then(|mut r| {
+        r.object(&mut |r, key| match key {
+            "protected_resources" => set(&mut listed, key, r.strings()?),
+            _ => r.skip(),
+        })
+    });
+    read.map_err(|e| malformed_metadata("oauth-authorization-server", origin, e))?;
+    match listed {
+        Some(listed) if !listed.iter().any(|r| r.trim_end_byte(b'/') == pds) => {
+            Err(invalid(msg!(origin, " does not protect ", pds)))
+        }
+        _ => Ok(()),
+    }
 }
 
 pub(crate) fn validate_auth_server(
@@ -325,6 +369,21 @@ pub(crate) fn validate_auth_server(
             " does not require pushed authorization requests, as AT Protocol servers must"
         )));
     }
+    if meta.supports & NONE_ALG != 0
+        || meta.supports & (URI_REGISTRATION | URI_REGISTRATION_GIVEN) == URI_REGISTRATION_GIVEN
+    {
+        let what = match meta.supports & NONE_ALG {
+            0 => "request URIs without registration",
+            _ => "client authentication signed with none",
+        };
+        return Err(invalid(msg!(
+            origin,
+            " allows ",
+            what,
+            ", which AT Protocol servers must not"
+        )));
+    }
+
     let mut endpoints = vec![
         &meta.authorization_endpoint,
         &meta.token_endpoint,
@@ -360,14 +419,17 @@ pub(crate) async fn discover(
     // Without usable resource metadata the service may be the authorization server itself; if
     // it is not either, the metadata's error is the one reported. (One await of
     // `fetch_auth_server` for both: each await is a copy of its state machine's handling.)
-    let (issuer, fallback) = match fetch_protected_resource(http, cfg, service).settled().await {
-        Ok(issuer) => (issuer, None),
+    let (issuer, pds, fallback) = match fetch_protected_resource(http, cfg, service).settled().await
+    {
+        Ok((pds, issuer)) => (issuer, Some(pds), None),
         Err(e) if entryway && e.code == ErrorCode::InvalidMetadata => {
-            (cfg.check_url(service)?.origin(), Some(e))
+            (cfg.check_url(service)?.origin(), None, Some(e))
         }
         Err(e) => return Err(e),
     };
-    let meta = fetch_auth_server(http, cfg, &issuer).settled().await;
+    let meta = fetch_auth_server(http, cfg, &issuer, pds.as_deref())
+        .settled()
+        .await;
     match fallback {
         Some(e) => meta.map_err(|_| e),
         None => meta,
@@ -404,6 +466,7 @@ pub(crate) mod tests {
             "dpop_signing_alg_values_supported":["RS256","ES256"],"scopes_supported":["atproto","transition:generic"],
             "response_types_supported":["code"],"grant_types_supported":["authorization_code","refresh_token"],
             "token_endpoint_auth_methods_supported":["none","private_key_jwt"],"authorization_response_iss_parameter_supported":true,
+            "token_endpoint_auth_signing_alg_values_supported":["ES256","ES384"],"require_request_uri_registration":true,
             "client_id_metadata_document_supported":true,"response_modes_supported":["query","fragment","form_post"]}"#
         )
     }
@@ -485,6 +548,12 @@ pub(crate) mod tests {
                 false.into(),
             ),
             ("scopes_supported", serde_json::json!(["openid"])),
+            // The profile: "must not include `none`", and "must not be `false`".
+            (
+                "token_endpoint_auth_signing_alg_values_supported",
+                serde_json::json!(["ES256", "none"]),
+            ),
+            ("require_request_uri_registration", false.into()),
             ("token_endpoint", "https://elsewhere.example/token".into()),
             (
                 "pushed_authorization_request_endpoint",
@@ -503,6 +572,89 @@ pub(crate) mod tests {
         }
         let meta: AuthServerMetadata = json::from_slice(base.to_string().as_bytes()).unwrap();
         validate_auth_server(&meta, origin, &cfg()).unwrap();
+        // Both fields may be left out (the registration flag's default is `true`), and the
+        // algorithm is matched exactly, as JWA names are case-sensitive.
+        for (field, value) in [
+            ("token_endpoint_auth_signing_alg_values_supported", None),
+            ("require_request_uri_registration", None),
+            (
+                "token_endpoint_auth_signing_alg_values_supported",
+                Some(serde_json::json!(["None", "ES256"])),
+            ),
+        ] {
+            let mut m = base.clone();
+            match value {
+                Some(v) => m[field] = v,
+                None => drop(m.as_object_mut().unwrap().remove(field)),
+            }
+            let meta: AuthServerMetadata = json::from_slice(m.to_string().as_bytes()).unwrap();
+            validate_auth_server(&meta, origin, &cfg()).unwrap();
+        }
+        let mut twice = base.to_string();
+        twice.insert_str(1, r#""require_request_uri_registration":true,"#);
+        assert!(json::from_slice::<AuthServerMetadata>(twice.as_bytes()).is_err());
+    }
+
+    /// RFC 9728 §4: an authorization server that lists the resources it protects must list
+    /// the PDS that named it (as the official client and atcute check). Not listing them is
+    /// allowed, and an entryway found without resource metadata has no PDS to look for.
+    #[test]
+    fn the_issuer_must_protect_the_pds_it_lists() {
+        let discover_with = |listed: Option<&str>, pds: &str| {
+            let http = MockHttp::default();
+            serve(&http, pds, "https://auth.example");
+            let mut m: serde_json::Value =
+                serde_json::from_str(&as_metadata("https://auth.example")).unwrap();
+            if let Some(listed) = listed {
+                m["protected_resources"] = serde_json::from_str(listed).unwrap();
+            }
+            http.on(
+                "GET",
+                "https://auth.example/.well-known/oauth-authorization-server",
+                json(200, &m.to_string()),
+            );
+            block_on(discover(&http, &cfg(), pds, true))
+        };
+        let pds = "https://pds.example";
+        for ok in [
+            None,
+            Some(r#"["https://other.example","https://pds.example"]"#),
+            Some(r#"["https://pds.example/"]"#),
+        ] {
+            assert_eq!(
+                discover_with(ok, pds).unwrap().issuer,
+                "https://auth.example"
+            );
+        }
+        for bad in [
+            r#"[]"#,
+            r#"["https://other.example"]"#,
+            r#"["https://pds.example.evil"]"#,
+            r#"["https://pds.example/x"]"#,
+            r#"["http://pds.example"]"#,
+        ] {
+            let e = discover_with(Some(bad), pds).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidMetadata, "{bad}: {e}");
+            assert!(e.message.contains("does not protect"), "{bad}: {e}");
+        }
+        let e = discover_with(Some(r#""https://pds.example""#), pds).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidMetadata);
+        // An entryway is its own authorization server: nothing to look for.
+        let http = MockHttp::default();
+        http.on(
+            "GET",
+            "https://entry.example/.well-known/oauth-protected-resource",
+            text(404, ""),
+        );
+        let mut m: serde_json::Value =
+            serde_json::from_str(&as_metadata("https://entry.example")).unwrap();
+        m["protected_resources"] = serde_json::json!(["https://pds.example"]);
+        http.on(
+            "GET",
+            "https://entry.example/.well-known/oauth-authorization-server",
+            json(200, &m.to_string()),
+        );
+        block_on(discover(&http, &cfg(), "https://entry.example", true)).unwrap();
     }
 
     /// An endpoint with user info is refused when the metadata is read: `fetch` cannot send
@@ -620,6 +772,24 @@ pub(crate) mod tests {
             format!(
                 "{origin} does not require pushed authorization requests, as AT Protocol \
                  servers must"
+            )
+        );
+        let mut none = base.clone();
+        none["token_endpoint_auth_signing_alg_values_supported"] = serde_json::json!(["none"]);
+        assert_eq!(
+            refusal(&none),
+            format!(
+                "{origin} allows client authentication signed with none, which AT Protocol \
+                 servers must not"
+            )
+        );
+        let mut unregistered = base.clone();
+        unregistered["require_request_uri_registration"] = false.into();
+        assert_eq!(
+            refusal(&unregistered),
+            format!(
+                "{origin} allows request URIs without registration, which AT Protocol servers \
+                 must not"
             )
         );
         // Two missing: the first check's name.
