@@ -171,6 +171,10 @@ impl<P: Platform> Client<P> {
             return err(ErrorCode::InvalidInput, "scope must include \"atproto\"");
         }
         let now = self.now();
+        // Started before the first request: it opens the store (on a fresh page, the database
+        // and its at-rest key) while the account resolves, rather than between the metadata
+        // and the PAR, where the stored nonce is looked up (15 ms measured in the benchmark).
+        self.purge_expired_pending(now);
         let (identity, service) = match input {
             LoginInput::Handle(handle) => {
                 let id = self
@@ -235,9 +239,6 @@ impl<P: Platform> Client<P> {
             )
             .settled()
             .await?;
-        self.purge_expired_pending(&pending_id(&state, &self.cfg.client_id))
-            .settled()
-            .await;
 
         let mut url = self.cfg.check_url(&server.authorization_endpoint)?;
         url.append_query_pairs(&[
@@ -315,25 +316,28 @@ impl<P: Platform> Client<P> {
         self.platform.delete(Table::Pending, &id).settled().await
     }
 
-    /// Drops abandoned login attempts so they do not pile up in storage.
-    async fn purge_expired_pending(&self, keep: &str) {
-        let now = self.now();
-        let Ok(keys) = self.platform.keys(Table::Pending).settled().await else {
-            return;
-        };
-        // Only this client's attempts (and version 0.1's): another app's are its own business.
-        let mine = |k: &str| id_may_be_mine(k, &self.cfg.client_id);
-        for key in keys.iter().filter(|k| *k != keep && mine(k)) {
-            let expired = match self.platform.get(Table::Pending, key).settled().await {
-                Ok(Some(entry)) => decode::<PendingLogin>(&entry.data)
-                    .map(|p| p.expires_at <= now)
-                    .unwrap_or(true),
-                _ => false,
+    /// Drops abandoned login attempts (expired by `now`) so they do not pile up in storage, in
+    /// the background. An attempt stored meanwhile is live: it is never expired.
+    fn purge_expired_pending(&self, now: i64) {
+        let (store, client_id) = (self.platform.clone(), self.cfg.client_id.clone());
+        self.platform.spawn(Box::pin(async move {
+            let Ok(keys) = store.keys(Table::Pending).settled().await else {
+                return;
             };
-            if expired {
-                let _ = self.platform.delete(Table::Pending, key).settled().await;
+            // Only this client's attempts (and version 0.1's): another app's are its own
+            // business.
+            for key in keys.iter().filter(|k| id_may_be_mine(k, &client_id)) {
+                let expired = match store.get(Table::Pending, key).settled().await {
+                    Ok(Some(entry)) => decode::<PendingLogin>(&entry.data)
+                        .map(|p| p.expires_at <= now)
+                        .unwrap_or(true),
+                    _ => false,
+                };
+                if expired {
+                    let _ = store.delete(Table::Pending, key).settled().await;
+                }
             }
-        }
+        }));
     }
 
     /// Finishes a login from the redirect URL: every callback check, the code exchange, and

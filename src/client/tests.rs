@@ -97,6 +97,38 @@ fn the_pending_login_lives_from_when_it_is_stored() {
     block_on(c.handle_callback(&url)).unwrap();
 }
 
+/// Abandoned login attempts are dropped by the next `startLogin`, in the background from its
+/// start: before its first request (the store is opened while the account resolves, not
+/// between the metadata and the PAR), so even a login that fails at once drops them. Another
+/// client's attempts and live ones stay.
+#[test]
+fn a_login_drops_expired_attempts_from_its_start() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let old = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    f.platform
+        .now
+        .set(f.platform.now() + PENDING_LIFETIME_SECS - 5);
+    let live = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    // Another client's attempt, as old as the first.
+    let other =
+        crate::session::pending_id("other-state", "https://other.example/client-metadata.json");
+    let stale = f.platform.store.borrow()[&(Table::Pending, pid(&old.state))].clone();
+    f.platform
+        .store
+        .borrow_mut()
+        .insert((Table::Pending, other.clone()), stale);
+    f.platform.now.set(f.platform.now() + 10);
+    let sent = f.platform.http.count();
+    // No such account: the login fails at its first request.
+    assert!(block_on(c.start_login("nobody.example.org", LoginOptions::default())).is_err());
+    assert!(f.platform.http.count() > sent);
+    let store = f.platform.store.borrow();
+    assert!(!store.contains_key(&(Table::Pending, pid(&old.state))));
+    assert!(store.contains_key(&(Table::Pending, pid(&live.state))));
+    assert!(store.contains_key(&(Table::Pending, other)));
+}
+
 pub(crate) fn fixture() -> Fixture {
     let platform = FakePlatform::default();
     let server: Rc<RefCell<ServerState>> = Rc::default();
