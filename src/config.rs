@@ -204,6 +204,12 @@ impl ClientConfig {
         {
             return err(ErrorCode::InvalidConfig, "a loopback clientId is exactly http://localhost with optional redirect_uri and scope query parameters");
         }
+        if client_id.has_user_info() || redirect.has_user_info() {
+            return err(
+                ErrorCode::InvalidConfig,
+                "clientId and redirectUri must not have user info",
+            );
+        }
         if redirect.fragment().is_some() {
             return err(
                 ErrorCode::InvalidConfig,
@@ -394,6 +400,18 @@ mod tests {
             with_user.validate().unwrap_err().code,
             ErrorCode::InvalidConfig
         );
+        // The app's own URLs too: the server would fetch, and redirect to, what no browser
+        // sends a request to.
+        for (client_id, redirect) in [
+            ("https://u:p@app.example/m.json", "https://app.example/cb"),
+            ("https://app.example/m.json", "https://u@app.example/cb"),
+            ("https://app.example/m.json", "http://:p@127.0.0.1:8080/cb"),
+        ] {
+            let c = ClientConfig::new(client_id, redirect);
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidConfig, "{client_id} {redirect}");
+            assert!(e.message.contains("user info"), "{e}");
+        }
         c.allow_http = true;
         assert!(c.check_url("http://localhost:2583").is_ok());
     }

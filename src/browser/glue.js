@@ -826,7 +826,8 @@ export function popupClose(popup) {
 
 /** Sends `popup` to `url` and waits for the login with `state` to report on the BroadcastChannel
  * `name`. Resolves, never rejects, to { result } or to { error }: the popup's error as
- * `popupReport` sent it, or { code, message } of a failure here. */
+ * `popupReport` sent it, or { code, message } of a failure here. With `url` "" the popup is
+ * already finishing the login on the app's page: only its report is waited for. */
 export function popupRun(popup, name, state, url, timeoutMs) {
   const closed = { error: { code: "popup_closed", message: "the sign-in popup was closed" } };
   const isClosed = () => {
@@ -836,7 +837,7 @@ export function popupRun(popup, name, state, url, timeoutMs) {
       return true;
     }
   };
-  if (isClosed()) return Promise.resolve(closed);
+  if (url && isClosed()) return Promise.resolve(closed);
   let channel;
   try {
     channel = new BroadcastChannel(name);
@@ -863,13 +864,11 @@ export function popupRun(popup, name, state, url, timeoutMs) {
     const started = monotonicMs();
     timer = setInterval(() => {
       if (monotonicMs() - started >= timeoutMs) {
-        try {
-          popup.close();
-        } catch {}
         return settle({
           error: { code: "timeout", message: `the sign-in popup did not finish within ${timeoutMs} ms` },
         });
       }
+      if (!url) return;
       if (!isClosed()) {
         try {
           void popup.location.href;
@@ -881,7 +880,7 @@ export function popupRun(popup, name, state, url, timeoutMs) {
       if (seenOpenElsewhere && ++closedPolls > CLOSE_GRACE_POLLS) settle(closed);
     }, POLL_MS);
     try {
-      popup.location.href = url;
+      if (url) popup.location.href = url;
     } catch {
       settle(closed);
     }

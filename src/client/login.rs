@@ -307,13 +307,24 @@ impl<P: Platform> Client<P> {
         strip_callback_params(url, self.cfg.response_mode)
     }
 
+    /// How long a callback already under way may take, bounded by its steps' deadlines: the
+    /// code exchange and the account check (a few requests), storage operations.
+    pub fn callback_time_ms(&self) -> u32 {
+        self.cfg
+            .request_timeout_ms
+            .saturating_mul(4)
+            .saturating_add(60_000)
+    }
+
     /// Ends a login attempt the app gave up on (a popup that timed out or was closed): its
     /// callback, should one still come, fails with `invalid_state` instead of storing a
     /// session the app was told did not happen. Best effort (a storage error leaves the
-    /// attempt to expire).
-    pub async fn abandon_login(&self, state: &str) -> Result<()> {
+    /// attempt to expire). `Ok(false)`: the attempt was gone already, taken by its callback
+    /// (or dropped when it expired).
+    pub async fn abandon_login(&self, state: &str) -> Result<bool> {
         let id = pending_id(state, &self.cfg.client_id);
-        self.platform.delete(Table::Pending, &id).settled().await
+        let taken = self.platform.take(Table::Pending, &id).settled().await?;
+        Ok(taken.is_some())
     }
 
     /// Drops abandoned login attempts (expired by `now`) so they do not pile up in storage, in

@@ -163,6 +163,34 @@ for (const name of browsers().filter((b) => b === "chromium")) {
       assert.ok(!listed.some((s) => s.did === account.did), JSON.stringify(listed));
     });
 
+    test("the popup's callback took the login before the wait ended: the opener waits for its outcome, not timeout", async () => {
+      await page.evaluate((did) => window.client.signOut(did), account.did);
+      const timeoutMs = 9_000;
+      const clicked = Date.now();
+      const popup = await clickToSignIn({ popupTimeoutMs: timeoutMs });
+      await authorizeOnPds(popup, { password: account.password });
+      await popup.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`));
+      await popup.waitFor(() => window.ready === true, undefined, { what: "the callback page in the popup" });
+      // The code exchange is held until the opener's wait has ended: the popup's callback has
+      // taken the login by then, and its sign-in is still going on.
+      let exchanges = 0;
+      await popup.playwright.page.route("**/oauth/token", async (route) => {
+        exchanges++;
+        await sleep(Math.max(0, clicked + timeoutMs + 1_500 - Date.now()));
+        await route.continue();
+      });
+      assert.ok(Date.now() < clicked + timeoutMs - 1_000, "the authorization took too long for this test");
+      const there = popup.evaluate(() => window.call("handleCallback")).catch(() => {});
+      const got = await outcome();
+      await there;
+      assert.ok(exchanges >= 1);
+      assert.ok(Date.now() > clicked + timeoutMs, "the outcome came after the wait's end");
+      assert.equal(got.ok, true, JSON.stringify(got));
+      assert.equal(got.value.session.did, account.did);
+      const listed = await page.evaluate(() => window.client.listSessions());
+      assert.ok(listed.some((s) => s.did === account.did));
+    });
+
     test("two handleCallback calls in the popup: the opener gets the login's outcome, not the second call's invalid_state", async () => {
       const popup = await clickToSignIn({});
       await authorizeOnPds(popup, { password: account.password });
