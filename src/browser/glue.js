@@ -227,28 +227,10 @@ async function exchange(head, at, payload, timeoutMs, max, proof, signal) {
     let out = new Uint8Array(0);
     if (response.body) {
       reader = response.body.getReader();
-      const chunks = [];
-      let size = 0;
-      for (;;) {
-        const { done, value } = await Promise.race([reader.read(), deadline]);
-        if (done) break;
-        if (!(value instanceof Uint8Array)) return failed("network", "a body chunk is not bytes");
-        size += value.length;
-        if (size > max) {
-          reader.cancel().catch(() => {});
-          controller.abort();
-          return failed("too_large");
-        }
-        chunks.push(value);
-      }
-      if (chunks.length === 1) out = chunks[0];
-      else if (chunks.length > 1) {
-        out = new Uint8Array(size);
-        let at = 0;
-        for (const c of chunks) {
-          out.set(c, at);
-          at += c.length;
-        }
+      out = await readAll(reader, deadline, max);
+      if (out.failure) {
+        controller.abort();
+        return failed(out.failure === "too_large" ? "too_large" : "network", out.detail);
       }
     }
     let lines = "";
@@ -264,6 +246,31 @@ async function exchange(head, at, payload, timeoutMs, max, proof, signal) {
     clearTimeout(timer);
     if (onAbort) apply(removeListener, signal, ["abort", onAbort]);
   }
+}
+
+/** A body stream's bytes, each read raced against `deadline` (which rejects); past `max` bytes,
+ * or at a chunk that is not bytes, a failure, and the stream cancelled. */
+async function readAll(reader, deadline, max) {
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await Promise.race([reader.read(), deadline]);
+    if (done) break;
+    const bad = !(value instanceof Uint8Array);
+    if (bad || (size += value.length) > max) {
+      reader.cancel().catch(() => {});
+      return bad ? failed("chunk", "a body chunk is not bytes") : failed("too_large");
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 const ES256 = { name: "ECDSA", hash: "SHA-256" };
@@ -1001,7 +1008,7 @@ export async function readInit(init, signal, timeoutMs) {
   if (init === undefined || init === null) init = {};
   else if (typeof init !== "object") return failed("invalid", "fetchHandler(init) must be an object");
   const bad = (what, e) => failed("invalid", `fetchHandler: ${what}: ${thrownMessage(e)}`);
-  let method, headers, reader;
+  let method, headers, wrapped;
   try {
     method = init.method ?? "GET";
     if (typeof method !== "string") return failed("invalid", "method must be a string");
@@ -1012,29 +1019,34 @@ export async function readInit(init, signal, timeoutMs) {
   let body;
   try {
     if (init.body !== undefined && init.body !== null) {
-      reader = new Response(init.body);
+      wrapped = new Response(init.body);
       if (!headers.has("content-type")) {
-        const type = reader.headers.get("content-type");
+        const type = wrapped.headers.get("content-type");
         if (type !== null) headers.set("content-type", type);
       }
     }
   } catch (e) {
     return bad("body", e);
   }
-  if (reader) {
+  if (wrapped) {
     // Within the call's deadline: a stream of the app's that stalls would hold the call forever.
-    let timer;
-    const late = new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs, TIMED_OUT)));
+    // Given up on (late, too large, not bytes), it is cancelled, as fetch cancels a body it
+    // stops reading.
+    let timer, reader;
+    const late = new Promise((_, reject) => (timer = setTimeout(reject, timeoutMs, TIMED_OUT)));
+    late.catch(() => {});
     try {
-      const read = await Promise.race([reader.arrayBuffer(), late]);
-      if (read === TIMED_OUT) return failed("timeout", `fetchHandler: the body was not read within ${timeoutMs} ms`);
-      body = new Uint8Array(read);
+      reader = wrapped.body?.getReader();
+      body = reader ? await readAll(reader, late, MAX_REQUEST_BODY) : new Uint8Array(0);
     } catch (e) {
+      reader?.cancel().catch(() => {});
+      if (e === TIMED_OUT) return failed("timeout", `fetchHandler: the body was not read within ${timeoutMs} ms`);
       return bad("could not read the body", e);
     } finally {
       clearTimeout(timer);
     }
-    if (body.length > MAX_REQUEST_BODY) return failed("invalid", TOO_LARGE);
+    if (body.failure)
+      return failed("invalid", body.failure === "too_large" ? TOO_LARGE : `fetchHandler: ${body.detail}`);
   }
   let head = "";
   for (const [name, value] of headers) head += `${name}\n${value}\n`; // names lower-cased

@@ -364,8 +364,10 @@ impl<P: Platform> Client<P> {
             .await?
         {
             Some(entry) => Some(entry),
-            // Started by version 0.1 (stored under the state alone).
-            None => self.platform.take(Table::Pending, state).settled().await?,
+            // Started by version 0.1 (stored under the state alone, which never holds a `|`: a
+            // state that does names another client's attempt, not ours to take).
+            None if !state.has(b'|') => self.platform.take(Table::Pending, state).settled().await?,
+            None => None,
         };
         let (pending, handle): (Option<PendingLogin>, _) = match taken {
             Some(mut entry) => (Some(decode(&entry.data)?), entry.key.take()),

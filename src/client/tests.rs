@@ -1161,6 +1161,41 @@ fn pid(state: &str) -> String {
     crate::session::pending_id(state, &config().client_id)
 }
 
+/// Version 0.1 stored a pending login under its state alone, which never holds a `|`; a
+/// callback's state that does is another client's id (`state|clientId`), not a 0.1 record: it
+/// must not take (and so cancel) another app's sign-in on the same origin.
+#[test]
+fn a_callback_cannot_take_another_clients_login() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    // Moved to where another client (same origin, same database) keeps its attempts.
+    let other = "https://other.example/client-metadata.json";
+    let theirs = crate::session::pending_id(&start.state, other);
+    let entry = f
+        .platform
+        .store
+        .borrow_mut()
+        .remove(&(Table::Pending, pid(&start.state)))
+        .unwrap();
+    f.platform
+        .store
+        .borrow_mut()
+        .insert((Table::Pending, theirs.clone()), entry);
+    let url = callback_url(&f, &start.state).replace(
+        &crate::form::encode(&[("state", &start.state)]),
+        &crate::form::encode(&[("state", &theirs)]),
+    );
+    assert!(url.contains("other.example"));
+    let e = block_on(c.handle_callback(&url)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidState, "{e}");
+    assert!(f
+        .platform
+        .store
+        .borrow()
+        .contains_key(&(Table::Pending, theirs)));
+}
+
 /// Moves a stored record to where version 0.1 stored it (`legacy_id`: the DID or the state
 /// alone) and rewrites it as 0.1 did: the DPoP scalar (base64url) inside the record, no public
 /// JWK, no client id, no key beside it. Returns the scalar's text.

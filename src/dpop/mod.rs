@@ -143,7 +143,15 @@ pub(crate) async fn send<P: SendWithProof + Clock>(
         // "DPoP-Nonce: …" in tests/e2e/pds-pages.test.mjs). So: required from the
         // authorization server (requests without an access token) and on a resource server's
         // 401; elsewhere a missing header keeps the nonce we have.
-        let fresh = response.header("dpop-nonce").map(str::to_string);
+        // RFC 9449 §8.1: `nonce = 1*NQCHAR`; anything else (an empty value) is no nonce.
+        let fresh = response
+            .header("dpop-nonce")
+            .filter(|n| {
+                !n.is_empty()
+                    && n.bytes()
+                        .all(|b| b == b'!' || b > b'"' && b < b'\x7f' && b != b'\\')
+            })
+            .map(str::to_string);
         let required = access.is_none() || response.status == 401;
         if fresh.is_none() && required {
             return Err(Error::new(
@@ -152,7 +160,7 @@ pub(crate) async fn send<P: SendWithProof + Clock>(
                     origin,
                     " answered HTTP ",
                     util::int(response.status.into()),
-                    " without a DPoP-Nonce header"
+                    " without a valid DPoP-Nonce header"
                 ),
             )
             .with_server_error(None, Some(response.status)));
@@ -414,6 +422,33 @@ mod tests {
             "GET",
             as_url,
             with_header(json(200, "{}"), "DpOp-NoNcE", "n"),
+        );
+        send_to(as_url, None, &NonceCache::default()).unwrap();
+        // RFC 9449 §8.1: `nonce = 1*NQCHAR`. What is not one (empty, a space, a quote, a
+        // backslash, a control character) is no nonce: refused where one is required, never
+        // kept, never sent back.
+        for bad in ["", "a b", "a\"b", "a\\b", "a\u{7f}"] {
+            p.http.on(
+                "GET",
+                as_url,
+                with_header(json(200, "{}"), "DPoP-Nonce", bad),
+            );
+            let nonces = NonceCache::default();
+            let e = send_to(as_url, None, &nonces).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidResponse, "{bad:?}");
+            assert_eq!(nonces.get("https://as.example", &key.jkt), None, "{bad:?}");
+            p.http
+                .on("GET", url, with_header(json(200, "{}"), "DPoP-Nonce", bad));
+            let nonces = NonceCache::default();
+            nonces.set("https://pds.example", &key.jkt, "kept");
+            send_to(url, token("t"), &nonces).unwrap();
+            let kept = nonces.get("https://pds.example", &key.jkt);
+            assert_eq!(kept.as_deref(), Some("kept"), "{bad:?}");
+        }
+        p.http.on(
+            "GET",
+            as_url,
+            with_header(json(200, "{}"), "DPoP-Nonce", "!#[]~"),
         );
         send_to(as_url, None, &NonceCache::default()).unwrap();
     }

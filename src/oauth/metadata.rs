@@ -50,7 +50,7 @@ pub(crate) struct AuthServerMetadata {
 
 /// The metadata's lists and flags the client checks: the field, and the value it must list
 /// (`""`: a boolean field that must be `true`), each with what the error calls it.
-const SUPPORT: [(&str, &str, &str); 13] = [
+const SUPPORT: [(&str, &str, &str); 15] = [
     ("code_challenge_methods_supported", "S256", "PKCE S256"),
     ("dpop_signing_alg_values_supported", "ES256", "DPoP ES256"),
     ("scopes_supported", "atproto", "the atproto scope"),
@@ -69,6 +69,16 @@ const SUPPORT: [(&str, &str, &str); 13] = [
         "token_endpoint_auth_methods_supported",
         "none",
         "public clients (auth method none)",
+    ),
+    (
+        "token_endpoint_auth_methods_supported",
+        "private_key_jwt",
+        "confidential clients (auth method private_key_jwt)",
+    ),
+    (
+        "token_endpoint_auth_signing_alg_values_supported",
+        "ES256",
+        "client authentication signed with ES256",
     ),
     (
         "authorization_response_iss_parameter_supported",
@@ -93,16 +103,16 @@ const SUPPORT: [(&str, &str, &str); 13] = [
     ("require_request_uri_registration", "", ""),
 ];
 /// `supports` bits the discovery requires, each named in `SUPPORT`.
-const REQUIRED_SUPPORT: usize = 9;
-const REQUIRES_PAR: u16 = 1 << 9;
+const REQUIRED_SUPPORT: usize = 11;
+const REQUIRES_PAR: u16 = 1 << 11;
 /// OpenID Connect Prompt Create: a server that supports sign-up lists `create`.
-pub(crate) const PROMPT_CREATE: u16 = 1 << 10;
+pub(crate) const PROMPT_CREATE: u16 = 1 << 12;
 /// Client authentication signed with `none`, which the profile forbids.
-const NONE_ALG: u16 = 1 << 11;
+const NONE_ALG: u16 = 1 << 13;
 /// `require_request_uri_registration` is `true`, and whether it was given at all: the profile
 /// says it "must not be `false`", and leaving it out means `true`.
-const URI_REGISTRATION: u16 = 1 << 12;
-const URI_REGISTRATION_GIVEN: u16 = 1 << 13;
+const URI_REGISTRATION: u16 = 1 << 14;
+const URI_REGISTRATION_GIVEN: u16 = 1 << 15;
 
 impl FromJson for AuthServerMetadata {
     fn read(r: &mut Reader<'_>) -> JsonResult<Self> {
@@ -394,11 +404,12 @@ pub(crate) fn validate_auth_server(
         let url = cfg.check_url(endpoint)?;
         // Endpoints on another origin would let a compromised metadata document redirect
         // tokens; AT Protocol servers host them on the issuer.
-        if url.origin() != origin {
+        // RFC 6749 §3.1, §3.2: an endpoint "MUST NOT include a fragment component".
+        if url.origin() != origin || url.fragment().is_some() {
             return Err(invalid(msg!(
                 "endpoint ",
                 endpoint,
-                " is not on the issuer's origin ",
+                " is not a URL without a fragment on the issuer's origin ",
                 origin
             )));
         }
@@ -554,6 +565,15 @@ pub(crate) mod tests {
                 serde_json::json!(["ES256", "none"]),
             ),
             ("require_request_uri_registration", false.into()),
+            // RFC 6749 §3.1, §3.2: an endpoint "MUST NOT include a fragment component".
+            (
+                "token_endpoint",
+                "https://auth.example/oauth/token#x".into(),
+            ),
+            (
+                "pushed_authorization_request_endpoint",
+                "https://auth.example/oauth/par#".into(),
+            ),
             ("token_endpoint", "https://elsewhere.example/token".into()),
             (
                 "pushed_authorization_request_endpoint",
@@ -572,10 +592,9 @@ pub(crate) mod tests {
         }
         let meta: AuthServerMetadata = json::from_slice(base.to_string().as_bytes()).unwrap();
         validate_auth_server(&meta, origin, &cfg()).unwrap();
-        // Both fields may be left out (the registration flag's default is `true`), and the
-        // algorithm is matched exactly, as JWA names are case-sensitive.
+        // The registration flag may be left out (its default is `true`), and the algorithm is
+        // matched exactly, as JWA names are case-sensitive.
         for (field, value) in [
-            ("token_endpoint_auth_signing_alg_values_supported", None),
             ("require_request_uri_registration", None),
             (
                 "token_endpoint_auth_signing_alg_values_supported",
@@ -718,6 +737,18 @@ pub(crate) mod tests {
                 "none",
                 "public clients (auth method none)",
             ),
+            // The profile: "must include both `none` (public clients) and `private_key_jwt`
+            // (confidential clients)", and the signing algorithms "Must include `ES256`".
+            (
+                "token_endpoint_auth_methods_supported",
+                "private_key_jwt",
+                "confidential clients (auth method private_key_jwt)",
+            ),
+            (
+                "token_endpoint_auth_signing_alg_values_supported",
+                "ES256",
+                "client authentication signed with ES256",
+            ),
         ];
         for (field, value, what) in needs {
             let expected = format!("{origin} does not support {what}");
@@ -775,7 +806,8 @@ pub(crate) mod tests {
             )
         );
         let mut none = base.clone();
-        none["token_endpoint_auth_signing_alg_values_supported"] = serde_json::json!(["none"]);
+        none["token_endpoint_auth_signing_alg_values_supported"] =
+            serde_json::json!(["ES256", "none"]);
         assert_eq!(
             refusal(&none),
             format!(

@@ -144,12 +144,27 @@ mod tests {
         let path = JsValue::from("/xrpc/a.b.c");
         let none = JsValue::UNDEFINED;
         let stalled = init(
-            "return { method: 'POST', body: new ReadableStream({ pull: () => new Promise(() => {}) }) };",
+            "globalThis.stalledCancelled = false; return { method: 'POST', body: new \
+             ReadableStream({ pull: () => new Promise(() => {}), cancel() { \
+             globalThis.stalledCancelled = true; } }) };",
         );
         let Err(e) = request_from_js(&path, &stalled, &none, 100).await else {
             panic!("the body was taken");
         };
         assert_eq!(e.code, ErrorCode::Timeout, "{}", e.message);
+        // The stream given up on is cancelled, as fetch cancels a body it stops reading: its
+        // source stops, and does not stay locked for nothing.
+        let cancelled = js_sys::Reflect::get(&js_sys::global(), &"stalledCancelled".into());
+        assert_eq!(cancelled.unwrap().as_bool(), Some(true));
+        // Chunks that are not bytes are the app's mistake.
+        let strings = init(
+            "return { method: 'POST', body: new ReadableStream({ start(c) { c.enqueue('x'); \
+             c.close(); } }) };",
+        );
+        let Err(e) = request_from_js(&path, &strings, &none, 1000).await else {
+            panic!("a string chunk was taken");
+        };
+        assert_eq!(e.code, ErrorCode::InvalidInput, "{}", e.message);
         let given = init("return { method: 'POST', body: 'abc' };");
         let req = request_from_js(&path, &given, &none, 100).await.unwrap();
         assert_eq!(req.body.as_deref().map(Vec::as_slice), Some(&b"abc"[..]));
