@@ -44,6 +44,40 @@ impl std::fmt::Debug for Cancel {
     }
 }
 
+/// A request's body: its bytes, shared, not copied, by every attempt that sends it (an upload
+/// may be large, and each copy is one more block of Wasm memory).
+#[cfg(not(target_arch = "wasm32"))]
+pub type Body = Rc<Vec<u8>>;
+/// A request's body: bytes built here (a form), or an app's own bytes (an upload, a
+/// `fetchHandler` body), left where they are, in JS: copied into Wasm memory, an upload grew
+/// it by its size for good (it never shrinks), and concurrent ones could exhaust it.
+#[cfg(target_arch = "wasm32")]
+#[derive(Clone, Debug)]
+pub enum Body {
+    /// Bytes built here.
+    Bytes(Rc<Vec<u8>>),
+    /// An app's bytes (a `Uint8Array` of their own, read by `glue.js`).
+    Js(wasm_bindgen::JsValue),
+}
+#[cfg(target_arch = "wasm32")]
+impl From<Vec<u8>> for Body {
+    fn from(bytes: Vec<u8>) -> Self {
+        Body::Bytes(Rc::new(bytes))
+    }
+}
+
+/// A body's bytes, wherever they are (tests).
+#[cfg(test)]
+pub(crate) fn body_bytes(body: &Body) -> Vec<u8> {
+    #[cfg(target_arch = "wasm32")]
+    return match body {
+        Body::Bytes(bytes) => bytes.to_vec(),
+        Body::Js(value) => js_sys::Uint8Array::new(value).to_vec(),
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    body.to_vec()
+}
+
 /// An HTTP request, as the protocol code builds it.
 #[derive(Clone, Debug)]
 pub struct HttpRequest {
@@ -53,9 +87,8 @@ pub struct HttpRequest {
     pub url: String,
     /// Header names and values, in order.
     pub headers: Vec<(String, String)>,
-    /// The body, if any: shared, not copied, by every attempt that sends it (an upload may be
-    /// large, and each copy is one more block of Wasm memory).
-    pub body: Option<Rc<Vec<u8>>>,
+    /// The body, if any.
+    pub body: Option<Body>,
     /// The largest response body accepted; more fails with `ResponseTooLarge` while reading.
     pub max_body: usize,
     /// The caller's way to give up before it is sent, if it has one.

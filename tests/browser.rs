@@ -251,7 +251,7 @@ async fn request_is_sent_as_given_and_all_response_headers_come_back() {
                 ("DPoP".into(), "proof".into()),
                 ("Content-Type".into(), "application/octet-stream".into()),
             ],
-            body: Some(std::rc::Rc::new(vec![0, 1, 2, 255])),
+            body: Some(vec![0, 1, 2, 255].into()),
             max_body: 1 << 20,
             cancel: None,
         })

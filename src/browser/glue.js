@@ -143,15 +143,17 @@ export function fetchForTests(fetch) {
 }
 
 /** A copy of `body` (a view into Wasm memory), made with what was taken at load. */
-function copyBody(hasBody, body) {
-  if (!hasBody) return undefined;
+// `given`: no body (`undefined`), the bytes in `body`, a view into Wasm memory, copied now
+// (`true`), or an app's bytes, read here already (`xrpcCall`, `readInit`) and never in Wasm.
+function copyBody(given, body) {
+  if (given !== true) return given;
   const copy = new Bytes(body.length);
   apply(setBytes, copy, [body]);
   return copy;
 }
 
-export function send(head, hasBody, body, timeoutMs, max, signal) {
-  return exchange(head, 0, copyBody(hasBody, body), timeoutMs, max, undefined, signal);
+export function send(head, given, body, timeoutMs, max, signal) {
+  return exchange(head, 0, copyBody(given, body), timeoutMs, max, undefined, signal);
 }
 
 // `head` from `at` on: the method, the URL, then a name and a value per header, a line each;
@@ -302,8 +304,8 @@ function b64url(bytes) {
 // The head is read here from Wasm memory (`len` bytes at `at`), with the functions taken at
 // load: through wasm-bindgen's string conversion, a later script's `TextDecoder.prototype.decode`
 // or `subarray` would see the proof's input and could rewrite the URL it goes to.
-export function sendSigned(key, memory, at, len, hasBody, body, timeoutMs, max, signal) {
-  const payload = copyBody(hasBody, body);
+export function sendSigned(key, memory, at, len, given, body, timeoutMs, max, signal) {
+  const payload = copyBody(given, body);
   let head, end, input, signing;
   try {
     head = apply(decodeUtf8, utf8, [wasmBytes(memory, at, len)]);
@@ -941,9 +943,9 @@ export const monotonicSecs = () => Math.floor(monotonicMs() / 1000);
 // deletes it too).
 const ENDED = ["session_expired", "session_not_found", "subject_mismatch"];
 
-// The largest request body taken into Wasm memory (256 MiB, far above any PDS's blob limit):
-// past what the memory can grow to, an allocation fails, and in Wasm that is a trap, not an
-// error. Refused here, before the bytes are copied there.
+// The largest request body an app may send (256 MiB, far above any PDS's blob limit). Its
+// bytes stay here, in JS, on their way to fetch: never copied into Wasm memory, which never
+// shrinks, and where running out is a trap.
 const MAX_REQUEST_BODY = 1 << 28;
 const TOO_LARGE = `the request body is larger than ${MAX_REQUEST_BODY} bytes`;
 // The longest text built here for the Rust code from the app's values (a request's method and
@@ -1161,7 +1163,8 @@ export function xrpcCall(call) {
       // indices).
       const buffer = tag === "ArrayBuffer" || tag === "SharedArrayBuffer";
       if (buffer || ArrayBuffer.isView(body)) {
-        body = buffer ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+        // A copy: the call sends the bytes as they were when it was made.
+        body = (buffer ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength)).slice();
         type = string("encoding") ?? "application/octet-stream";
       } else if (tag !== undefined) {
         // A Blob, a Map, FormData, a stream…: JSON would send `{}`. (Reading a Blob would make

@@ -19,7 +19,7 @@ use wasm_bindgen::JsCast;
 use web_sys::CryptoKey;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::platform::{Http, HttpRequest, HttpResponse};
+use crate::platform::{Body, Http, HttpRequest, HttpResponse};
 use crate::settled::Settled;
 use crate::util::AsciiSplit;
 
@@ -30,7 +30,7 @@ extern "C" {
     #[wasm_bindgen(js_name = send)]
     fn js_send(
         head: &str,
-        has_body: bool,
+        given: &JsValue,
         body: &[u8],
         timeout_ms: u32,
         max: u32,
@@ -46,7 +46,7 @@ extern "C" {
         memory: &JsValue,
         head_at: u32,
         head_len: u32,
-        has_body: bool,
+        given: &JsValue,
         body: &[u8],
         timeout_ms: u32,
         max: u32,
@@ -151,10 +151,15 @@ impl FetchHttp {
         let none = JsValue::UNDEFINED;
         let signal = request.cancel.as_ref().and_then(|c| c.1.as_ref());
         let signal = signal.unwrap_or(&none);
-        let body_bytes = body.as_ref().map_or(&[][..], |b| b.as_slice());
-        let has_body = body.is_some();
+        // `given`: no body (`undefined`), the bytes in `body_bytes` (`true`), or an app's own
+        // bytes, which stay in JS.
+        let (given, body_bytes) = match body {
+            None => (none.clone(), &[][..]),
+            Some(Body::Bytes(bytes)) => (JsValue::TRUE, bytes.as_slice()),
+            Some(Body::Js(given)) => (given.clone(), &[][..]),
+        };
         let promise = match proof {
-            None => js_send(&head, has_body, body_bytes, self.timeout_ms, max, signal),
+            None => js_send(&head, &given, body_bytes, self.timeout_ms, max, signal),
             Some((key, _)) => {
                 let (at, len) = (head.as_ptr() as u32, head.len() as u32);
                 super::crypto::with_memory(|memory| {
@@ -163,7 +168,7 @@ impl FetchHttp {
                         memory,
                         at,
                         len,
-                        has_body,
+                        &given,
                         body_bytes,
                         self.timeout_ms,
                         max,

@@ -70,6 +70,9 @@ extern "C" {
     /// An answer's bytes (a response's or a request's body, a record's data).
     #[wasm_bindgen(method, getter)]
     pub(crate) fn body(this: &Outcome) -> Option<Vec<u8>>;
+    /// An app's request body, read in `glue.js` (bytes of its own): left there, a JS value.
+    #[wasm_bindgen(method, getter, js_name = body)]
+    fn js_body(this: &Outcome) -> JsValue;
     /// An answer's `CryptoKey`.
     #[wasm_bindgen(method, getter)]
     pub(crate) fn key(this: &Outcome) -> Option<web_sys::CryptoKey>;
@@ -87,4 +90,12 @@ extern "C" {
     /// failures use too.
     #[wasm_bindgen(js_name = thrownMessage)]
     pub(crate) fn message(value: &JsValue) -> String;
+}
+
+impl Outcome {
+    /// The app's request body `glue.js` read (`xrpcCall`, `readInit`), if any, where it is.
+    pub(crate) fn app_body(&self) -> Option<crate::platform::Body> {
+        let body = self.js_body();
+        (!body.is_undefined()).then_some(crate::platform::Body::Js(body))
+    }
 }

@@ -38,9 +38,14 @@ pub(crate) struct ServerState {
 }
 
 fn form(req: &HttpRequest) -> HashMap<String, String> {
-    form_urlencoded::parse(req.body.as_ref().map_or(&[][..], |b| b.as_slice()))
-        .into_owned()
-        .collect()
+    form_urlencoded::parse(
+        &req.body
+            .as_ref()
+            .map(crate::platform::body_bytes)
+            .unwrap_or_default(),
+    )
+    .into_owned()
+    .collect()
 }
 
 fn proof_claims(req: &HttpRequest) -> (serde_json::Value, serde_json::Value) {
@@ -1051,7 +1056,7 @@ fn a_403_for_a_missing_scope_is_insufficient_scope_naming_it() {
         method: "POST".into(),
         nsid: "com.atproto.repo.createRecord".into(),
         params: vec![],
-        body: Some(Rc::new(b"{}".to_vec())),
+        body: Some(b"{}".to_vec().into()),
         content_type: Some("application/json".into()),
         ..list_request()
     };

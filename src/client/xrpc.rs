@@ -3,14 +3,13 @@
 //! typed errors (`xrpc`), and `com.atproto.repo.listRecords` paging.
 
 use std::future::Future;
-use std::rc::Rc;
 
 use super::session::Live;
 use super::Client;
 use crate::dpop::{self, BoundToken};
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::json::{required, set, FromJson, JsonError, JsonResult, Reader};
-use crate::platform::{Cancel, HttpRequest, HttpResponse, Platform};
+use crate::platform::{Body, Cancel, HttpRequest, HttpResponse, Platform};
 use crate::settled::Settled;
 use crate::util::AsciiSplit;
 use crate::util::{self, json_body};
@@ -25,7 +24,7 @@ pub struct XrpcRequest {
     /// Query parameters, in order (a key may repeat).
     pub params: Vec<(String, String)>,
     /// The request body.
-    pub body: Option<Rc<Vec<u8>>>,
+    pub body: Option<Body>,
     /// The body's content type.
     pub content_type: Option<String>,
     /// Extra request headers.
@@ -71,7 +70,7 @@ pub struct PdsRequest {
     /// session's own are sent).
     pub headers: Vec<(String, String)>,
     /// The request body.
-    pub body: Option<Rc<Vec<u8>>>,
+    pub body: Option<Body>,
     /// The caller's way to give up (an SDK's `AbortSignal`): once it fired, no attempt is sent.
     pub cancel: Option<Cancel>,
 }

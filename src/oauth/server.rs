@@ -25,7 +25,7 @@ fn form_post(url: &str, form: &[(&str, &str)]) -> HttpRequest {
             ),
             ("accept".into(), "application/json".into()),
         ],
-        body: Some(std::rc::Rc::new(form_encode(form).into_bytes())),
+        body: Some(form_encode(form).into_bytes().into()),
         max_body: DOCUMENT_LIMIT,
         cancel: None,
     }

@@ -401,7 +401,7 @@ pub(super) fn xrpc_call_from_js(call: &JsValue) -> Result<XrpcRequest> {
         method: String::new(),
         nsid: String::new(),
         params: Vec::new(),
-        body: read.body().map(std::rc::Rc::new),
+        body: read.app_body(),
         content_type: None,
         headers: Vec::new(),
         proxy: None,

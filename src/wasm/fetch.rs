@@ -86,7 +86,7 @@ async fn request_from_js(
         method: init.method(),
         path,
         headers: header_pairs(&init.headers()),
-        body: init.body().map(Rc::new),
+        body: init.app_body(),
         cancel,
     })
 }
@@ -126,10 +126,15 @@ pub(super) fn handler(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use wasm_bindgen_test::*;
 
     use super::*;
+
+    /// The request a `fetchHandler` call with `init` describes.
+    pub(crate) async fn request_of(path: &JsValue, init: &JsValue) -> Result<PdsRequest> {
+        request_from_js(path, init, &JsValue::UNDEFINED, 10_000).await
+    }
 
     fn init(source: &str) -> JsValue {
         js_sys::Function::new_no_args(source)
@@ -167,6 +172,7 @@ mod tests {
         assert_eq!(e.code, ErrorCode::InvalidInput, "{}", e.message);
         let given = init("return { method: 'POST', body: 'abc' };");
         let req = request_from_js(&path, &given, &none, 100).await.unwrap();
-        assert_eq!(req.body.as_deref().map(Vec::as_slice), Some(&b"abc"[..]));
+        let body = req.body.as_ref().map(crate::platform::body_bytes);
+        assert_eq!(body.as_deref(), Some(&b"abc"[..]));
     }
 }

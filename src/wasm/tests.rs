@@ -9,6 +9,7 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 use super::{build_scope, loopback_client_id, OAuthClient};
+use crate::platform::body_bytes;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -225,7 +226,7 @@ fn values_from_another_realm_are_read_as_what_they_are() {
         ("body", field("body")),
     ]);
     let req = super::convert::xrpc_call_from_js(&call).unwrap();
-    assert_eq!(req.body.as_deref(), Some(&vec![1, 2, 3]));
+    assert_eq!(req.body.as_ref().map(body_bytes), Some(vec![1, 2, 3]));
     assert_eq!(
         req.content_type.as_deref(),
         Some("application/octet-stream")
@@ -242,9 +243,39 @@ fn values_from_another_realm_are_read_as_what_they_are() {
         super::convert::xrpc_call_from_js(&call)
             .unwrap()
             .body
-            .as_deref(),
-        Some(&vec![9])
+            .as_ref()
+            .map(body_bytes),
+        Some(vec![9])
     );
+}
+
+/// An app's body (an upload) stays a JS value on its way to `fetch`: copied into Wasm memory,
+/// it grew the memory by its size for good (Wasm memory never shrinks), and concurrent large
+/// uploads could exhaust it, a trap. The `fetchHandler`'s body likewise.
+#[wasm_bindgen_test]
+async fn an_upload_never_enters_wasm_memory() {
+    let size = 48 << 20;
+    let pages = || {
+        wasm_bindgen::memory()
+            .unchecked_into::<js_sys::WebAssembly::Memory>()
+            .buffer()
+            .unchecked_into::<js_sys::ArrayBuffer>()
+            .byte_length()
+    };
+    let bytes = js_sys::Uint8Array::new_with_length(size);
+    bytes.fill(7, 0, size);
+    let before = pages();
+    let call = object(&[
+        ("nsid", "com.atproto.repo.uploadBlob".into()),
+        ("body", bytes.clone().into()),
+    ]);
+    let req = super::convert::xrpc_call_from_js(&call).unwrap();
+    let init = object(&[("method", "POST".into()), ("body", bytes.into())]);
+    let path = JsValue::from("/xrpc/com.atproto.repo.uploadBlob");
+    let fetched = super::fetch::tests::request_of(&path, &init).await.unwrap();
+    let grown = pages() - before;
+    assert!(grown < size / 4, "Wasm memory grew by {grown} bytes");
+    drop((req, fetched));
 }
 
 /// What `xrpc(did, call)` sends for each kind of value, and what it refuses with which message.
@@ -283,27 +314,30 @@ fn xrpc_calls_are_read_value_by_value() {
     );
     assert_eq!(req.headers, pairs(&[("X-A", "v")]));
     assert_eq!(req.proxy.as_deref(), Some("did:web:x#y"));
-    assert_eq!((req.body, req.content_type), (None, None));
+    assert!(req.body.is_none() && req.content_type.is_none());
 
     let req =
         read(r#"{ nsid: "a.b.c", method: "post", body: { é: [1, "\u2028"] }, encoding: "x/y" }"#)
             .unwrap();
     assert_eq!(req.method, "POST");
     assert_eq!(
-        req.body.as_deref().map(Vec::as_slice),
+        req.body.as_ref().map(body_bytes).as_deref(),
         Some("{\"é\":[1,\"\u{2028}\"]}".as_bytes())
     );
     assert_eq!(req.content_type.as_deref(), Some("application/json"));
     // A body of `null` is JSON too; bytes keep their encoding.
     let req = read(r#"{ nsid: "a.b.c", body: null }"#).unwrap();
     assert_eq!(
-        (req.method.as_str(), req.body.as_deref().map(Vec::as_slice)),
+        (
+            req.method.as_str(),
+            req.body.as_ref().map(body_bytes).as_deref()
+        ),
         ("POST", Some(&b"null"[..]))
     );
     let req = read(r#"{ nsid: "a.b.c", body: new Uint8Array([0, 255]), encoding: "image/png", method: "POST" }"#)
         .unwrap();
     assert_eq!(
-        req.body.as_deref().map(Vec::as_slice),
+        req.body.as_ref().map(body_bytes).as_deref(),
         Some(&[0u8, 255][..])
     );
     assert_eq!(req.content_type.as_deref(), Some("image/png"));
@@ -317,7 +351,7 @@ fn xrpc_calls_are_read_value_by_value() {
     ] {
         let req = read(&format!(r#"{{ nsid: "a.b.c", body: {view} }}"#)).unwrap();
         assert_eq!(
-            req.body.as_deref().map(Vec::as_slice),
+            req.body.as_ref().map(body_bytes).as_deref(),
             Some(&[0u8, 255][..]),
             "{view}"
         );
@@ -669,9 +703,9 @@ async fn text_too_long_to_copy_into_wasm_is_refused() {
     );
 }
 
-/// A request body larger than Wasm memory may grow to would make an allocation fail, which in
-/// Wasm is a trap (the call never settles), not an error: a body over 256 MiB is refused
-/// before it is copied there. One byte less is taken (and the call fails only for want of a
+/// A request body over 256 MiB (far above any PDS's blob limit) is refused: once it was copied
+/// into Wasm memory, where a failed allocation is a trap; its bytes now stay in JS, and the
+/// cap bounds what a call holds. One byte less is taken (and the call fails only for want of a
 /// session).
 #[wasm_bindgen_test]
 async fn a_request_body_over_256_mib_is_refused_before_it_enters_wasm() {
