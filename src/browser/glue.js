@@ -229,7 +229,7 @@ async function exchange(head, at, payload, timeoutMs, max, proof, signal) {
     let out = new Uint8Array(0);
     if (response.body) {
       reader = response.body.getReader();
-      out = await readAll(reader, deadline, max);
+      out = await readAll(reader, deadline, max, true);
       if (out.failure) {
         controller.abort();
         return failed(out.failure === "too_large" ? "too_large" : "network", out.detail);
@@ -252,20 +252,22 @@ async function exchange(head, at, payload, timeoutMs, max, proof, signal) {
 
 /** A body stream's bytes, each read raced against `deadline` (which rejects); past `max` bytes,
  * or at a chunk that is not bytes, a failure, and the stream cancelled. */
-async function readAll(reader, deadline, max) {
+async function readAll(reader, deadline, max, own) {
   const chunks = [];
   let size = 0;
   for (;;) {
     const { done, value } = await Promise.race([reader.read(), deadline]);
     if (done) break;
-    const bad = !(value instanceof Uint8Array);
+    // Bytes of any realm (an app's stream may come from a frame), as `arrayBuffer()` takes.
+    const bad = !ArrayBuffer.isView(value) || value[Symbol.toStringTag] !== "Uint8Array";
     if (bad || (size += value.length) > max) {
       reader.cancel().catch(() => {});
       return bad ? failed("chunk", "a body chunk is not bytes") : failed("too_large");
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0];
+  // One chunk of fetch's own is the body; an app's is copied (it could change it later).
+  if (own && chunks.length === 1) return chunks[0];
   const out = new Uint8Array(size);
   let at = 0;
   for (const c of chunks) {
@@ -835,8 +837,10 @@ export function popupClose(popup) {
 
 /** Sends `popup` to `url` and waits for the login with `state` to report on the BroadcastChannel
  * `name`. Resolves, never rejects, to { result } or to { error }: the popup's error as
- * `popupReport` sent it, or { code, message } of a failure here. With `url` "" the popup is
- * already finishing the login on the app's page: only its report is waited for. */
+ * `popupReport` sent it, or { code, message } of a failure here. When `timeoutMs` runs out, the
+ * error comes with `more(ms)`: the channel stays open (a report arriving meanwhile is kept), and
+ * `more` waits up to `ms` longer for the report, then closes it (`more(0)`: at once); it
+ * resolves to the report, a timeout error, or null (`more(0)` and no report). */
 export function popupRun(popup, name, state, url, timeoutMs) {
   const closed = { error: { code: "popup_closed", message: "the sign-in popup was closed" } };
   const isClosed = () => {
@@ -846,25 +850,30 @@ export function popupRun(popup, name, state, url, timeoutMs) {
       return true;
     }
   };
-  if (url && isClosed()) return Promise.resolve(closed);
+  if (isClosed()) return Promise.resolve(closed);
   let channel;
   try {
     channel = new BroadcastChannel(name);
   } catch {
     return Promise.resolve({ error: { code: "unsupported", message: "no BroadcastChannel for the popup" } });
   }
+  const lapsed = (ms) => ({ error: { code: "timeout", message: `the sign-in popup did not finish within ${ms} ms` } });
   return new Promise((resolve) => {
-    let timer;
-    const settle = (outcome) => {
+    let timer, late;
+    const done = () => {
       clearInterval(timer);
       channel.onmessage = null;
       channel.close();
+    };
+    const settle = (outcome) => {
+      done();
       resolve(outcome);
     };
-    channel.onmessage = ({ data }) => {
-      if (data?.state !== state) return;
-      settle(data.ok === true ? { result: data.result } : { error: Object(data.error) });
-    };
+    const listen = (then) =>
+      (channel.onmessage = ({ data }) => {
+        if (data?.state === state) then(data.ok === true ? { result: data.result } : { error: Object(data.error) });
+      });
+    listen(settle);
     // Believe `closed` only once the popup was seen open on the authorization page (see popup.rs).
     let seenOpenElsewhere = false;
     let closedPolls = 0;
@@ -873,11 +882,26 @@ export function popupRun(popup, name, state, url, timeoutMs) {
     const started = monotonicMs();
     timer = setInterval(() => {
       if (monotonicMs() - started >= timeoutMs) {
-        return settle({
-          error: { code: "timeout", message: `the sign-in popup did not finish within ${timeoutMs} ms` },
-        });
+        clearInterval(timer);
+        listen((outcome) => (late ??= outcome));
+        const more = (ms) =>
+          new Promise((answer) => {
+            if (late || !ms) {
+              done();
+              return answer(late ?? null);
+            }
+            const end = setTimeout(() => {
+              done();
+              answer(lapsed(timeoutMs + ms));
+            }, ms);
+            listen((outcome) => {
+              clearTimeout(end);
+              done();
+              answer(outcome);
+            });
+          });
+        return resolve({ ...lapsed(timeoutMs), more });
       }
-      if (!url) return;
       if (!isClosed()) {
         try {
           void popup.location.href;
@@ -889,7 +913,7 @@ export function popupRun(popup, name, state, url, timeoutMs) {
       if (seenOpenElsewhere && ++closedPolls > CLOSE_GRACE_POLLS) settle(closed);
     }, POLL_MS);
     try {
-      if (url) popup.location.href = url;
+      popup.location.href = url;
     } catch {
       settle(closed);
     }
@@ -1163,8 +1187,10 @@ export function xrpcCall(call) {
       // indices).
       const buffer = tag === "ArrayBuffer" || tag === "SharedArrayBuffer";
       if (buffer || ArrayBuffer.isView(body)) {
-        // A copy: the call sends the bytes as they were when it was made.
-        body = (buffer ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength)).slice();
+        body = buffer ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+        // A copy (the call sends the bytes as they were when it was made), of a size allowed.
+        if (body.length > MAX_REQUEST_BODY) return failed("invalid", TOO_LARGE);
+        body = body.slice();
         type = string("encoding") ?? "application/octet-stream";
       } else if (tag !== undefined) {
         // A Blob, a Map, FormData, a stream…: JSON would send `{}`. (Reading a Blob would make

@@ -307,12 +307,13 @@ impl<P: Platform> Client<P> {
         strip_callback_params(url, self.cfg.response_mode)
     }
 
-    /// How long a callback already under way may take, bounded by its steps' deadlines: the
-    /// code exchange and the account check (a few requests), storage operations.
+    /// How long to wait for a callback already under way: its steps are each under a deadline
+    /// (the code exchange and its nonce retry, the account check's few requests, storage
+    /// operations), about this many in the worst case.
     pub fn callback_time_ms(&self) -> u32 {
         self.cfg
             .request_timeout_ms
-            .saturating_mul(4)
+            .saturating_mul(8)
             .saturating_add(60_000)
     }
 

@@ -113,6 +113,9 @@ const NONE_ALG: u16 = 1 << 13;
 /// says it "must not be `false`", and leaving it out means `true`.
 const URI_REGISTRATION: u16 = 1 << 14;
 const URI_REGISTRATION_GIVEN: u16 = 1 << 15;
+// A bit of `supports` each, and the last bit for `URI_REGISTRATION_GIVEN`: one more entry needs
+// a wider field.
+const _: () = assert!(SUPPORT.len() == 15);
 
 impl FromJson for AuthServerMetadata {
     fn read(r: &mut Reader<'_>) -> JsonResult<Self> {

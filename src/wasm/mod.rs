@@ -145,25 +145,10 @@ impl OAuthClient {
                 let opts = convert::login_options(&options)?;
                 let start = inner.start_login(&input, opts).settled().await?;
                 if let Some(popup) = &popup {
-                    let mut done = popup::run(popup, &channel, &start.state, &start.url, timeout)
+                    let url = &start.url;
+                    let done = popup::run(&inner, popup, &channel, &start.state, url, timeout)
                         .settled()
-                        .await;
-                    // Timed out or closed: the login is abandoned. Behind COOP the popup may
-                    // still be open (closing it does nothing there), and a sign-in finished in
-                    // it must not store a session the app was told did not happen. Unless the
-                    // popup's callback took the login first: then that sign-in is under way,
-                    // and its outcome is waited for, as long as its steps may take (a few
-                    // requests and storage operations, each under its deadline).
-                    if let Err(e) = &done {
-                        let gone = inner.abandon_login(&start.state).settled().await == Ok(false);
-                        if gone && e.code == ErrorCode::Timeout {
-                            let more = inner.callback_time_ms();
-                            done = popup::run(popup, &channel, &start.state, "", more)
-                                .settled()
-                                .await;
-                        }
-                    }
-                    let done = done?;
+                        .await?;
                     // The session is read from storage, where the popup put it, not taken from
                     // the message.
                     let did = Reflect::get(&done, &"session".into())

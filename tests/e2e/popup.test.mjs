@@ -191,6 +191,25 @@ for (const name of browsers().filter((b) => b === "chromium")) {
       assert.ok(listed.some((s) => s.did === account.did));
     });
 
+    test("a callback that fails with timeout in the popup: the opener gets that error at once, not after a longer wait", async () => {
+      await page.evaluate((did) => window.client.signOut(did), account.did);
+      const popup = await clickToSignIn({ popupTimeoutMs: 60_000 });
+      await authorizeOnPds(popup, { password: account.password });
+      await popup.waitForUrl((u) => u.href.startsWith(`${site.url}/callback`));
+      await popup.waitFor(() => window.ready === true, undefined, { what: "the callback page in the popup" });
+      // The code exchange never answers within the popup's requestTimeoutMs.
+      await popup.playwright.page.route("**/oauth/token", async (route) => {
+        await sleep(4_000);
+        await route.abort().catch(() => {});
+      });
+      const began = Date.now();
+      popup.evaluate(() => window.makeClient({ requestTimeoutMs: 1_000 }).handleCallback()).catch(() => {});
+      const got = await outcome();
+      assert.equal(got.code, "timeout", JSON.stringify(got));
+      assert.match(got.message, /token|exchange|request/i, JSON.stringify(got));
+      assert.ok(Date.now() - began < 15_000, `the opener answered after ${Date.now() - began} ms`);
+    });
+
     test("two handleCallback calls in the popup: the opener gets the login's outcome, not the second call's invalid_state", async () => {
       const popup = await clickToSignIn({});
       await authorizeOnPds(popup, { password: account.password });
