@@ -253,6 +253,7 @@ async fn request_is_sent_as_given_and_all_response_headers_come_back() {
             ],
             body: Some(vec![0, 1, 2, 255].into()),
             max_body: 1 << 20,
+            keep_body: None,
             cancel: None,
         })
         .await;
@@ -1492,4 +1493,56 @@ async fn the_store_opens_on_first_use_once_and_retries_a_failed_open() {
     );
     assert_eq!(*opens.borrow(), 1, "one open for every operation");
     Reflect::set(&factory, &"open".into(), &real_open).unwrap();
+}
+
+/// A 2xx answer to a request whose answer goes to the app as it is (`keep_body`: `xrpc()`,
+/// `fetchHandler`) stays a JS value, in the request's sink: copied into Wasm memory, a large
+/// download grew the memory by its size for good. Other answers (an error's body, which the
+/// client reads; a request the client reads the answer of) come into Wasm as before, which the
+/// same measure sees.
+#[wasm_bindgen_test]
+async fn an_answer_for_the_app_never_enters_wasm_memory() {
+    let memory_bytes = || {
+        wasm_bindgen::memory()
+            .unchecked_into::<js_sys::WebAssembly::Memory>()
+            .buffer()
+            .unchecked_into::<js_sys::ArrayBuffer>()
+            .byte_length()
+    };
+    let size = 40 << 20;
+    let serve = "return Promise.resolve(new Response(new Uint8Array(41943040).fill(7), \
+                 { status: request.url.endsWith('/err') ? 500 : 200 }));";
+    let request = |path: &str, sink: Option<JsValue>| HttpRequest {
+        keep_body: sink,
+        max_body: 64 << 20,
+        ..HttpRequest::get(format!("https://pds.example/{path}"))
+    };
+    let kept = |sink: &JsValue| Reflect::get(sink, &"body".into()).unwrap();
+    let sink: JsValue = Object::new().into();
+    let before = memory_bytes();
+    let resp = with_fetch(
+        serve,
+        FetchHttp::default().send(request("ok", Some(sink.clone()))),
+    )
+    .await
+    .unwrap();
+    let grown = memory_bytes() - before;
+    assert!(grown < size / 4, "Wasm memory grew by {grown} bytes");
+    assert!(resp.body.is_empty());
+    let body: Uint8Array = kept(&sink).unchecked_into();
+    assert_eq!((body.length(), body.get_index(size - 1)), (size, 7));
+    // An error answer is the client's to read, and so is an answer it asked for itself.
+    let before = memory_bytes();
+    for (path, sink) in [("err", Some(Object::new().into())), ("ok", None)] {
+        let resp = with_fetch(
+            serve,
+            FetchHttp::default().send(request(path, sink.clone())),
+        )
+        .await
+        .unwrap();
+        assert_eq!(resp.body.len(), size as usize);
+        assert!(sink.is_none_or(|sink| kept(&sink).is_undefined()));
+    }
+    let grown = memory_bytes() - before;
+    assert!(grown >= size / 2, "Wasm memory grew by only {grown} bytes");
 }

@@ -152,13 +152,15 @@ function copyBody(given, body) {
   return copy;
 }
 
-export function send(head, given, body, timeoutMs, max, signal) {
-  return exchange(head, 0, copyBody(given, body), timeoutMs, max, undefined, signal);
+export function send(head, given, body, timeoutMs, max, signal, keep) {
+  return exchange(head, 0, copyBody(given, body), timeoutMs, max, undefined, signal, keep);
 }
 
 // `head` from `at` on: the method, the URL, then a name and a value per header, a line each;
 // then the `DPoP` header with `proof`, if any.
-async function exchange(head, at, payload, timeoutMs, max, proof, signal) {
+// `keep`: where a 2xx answer's body goes, the app's as it is (`keep.body`), not copied into
+// Wasm memory: the answer's `body` is then empty.
+async function exchange(head, at, payload, timeoutMs, max, proof, signal, keep) {
   const controller = new AbortController();
   const timedOut = failed("timeout");
   // The caller's signal (an SDK's `init.signal`) aborts the request on its way, as fetch does.
@@ -237,7 +239,9 @@ async function exchange(head, at, payload, timeoutMs, max, proof, signal) {
     }
     let lines = "";
     for (const [name, value] of response.headers) lines += `${name}\n${value}\n`;
-    return { status: response.status, headers: lines, body: out, redirected: response.redirected };
+    const { status, redirected } = response;
+    if (keep && status >= 200 && status < 300) [keep.body, out] = [out, new Uint8Array(0)];
+    return { status, headers: lines, body: out, redirected };
   } catch (e) {
     if (reader) reader.cancel().catch(() => {});
     // The deadline's or the signal's, once it has passed or fired (an aborted fetch rejects with
@@ -306,7 +310,7 @@ function b64url(bytes) {
 // The head is read here from Wasm memory (`len` bytes at `at`), with the functions taken at
 // load: through wasm-bindgen's string conversion, a later script's `TextDecoder.prototype.decode`
 // or `subarray` would see the proof's input and could rewrite the URL it goes to.
-export function sendSigned(key, memory, at, len, given, body, timeoutMs, max, signal) {
+export function sendSigned(key, memory, at, len, given, body, timeoutMs, max, signal, keep) {
   const payload = copyBody(given, body);
   let head, end, input, signing;
   try {
@@ -322,7 +326,7 @@ export function sendSigned(key, memory, at, len, given, body, timeoutMs, max, si
     (bytes) => {
       const signature = new Bytes(bytes);
       if (signature.length !== 64) return failed("crypto", `ES256 signature of ${signature.length} bytes`);
-      return exchange(head, end + 1, payload, timeoutMs, max, `${input}.${b64url(signature)}`, signal);
+      return exchange(head, end + 1, payload, timeoutMs, max, `${input}.${b64url(signature)}`, signal, keep);
     },
     (e) => failed("crypto", thrownMessage(e)),
   );
@@ -1083,7 +1087,7 @@ export async function readInit(init, signal, timeoutMs) {
 /** `fetchHandler`'s answer as a Response, whatever its status (SDKs read error answers
  * themselves); `head` is "name\nvalue\n"…, `body` a view into Wasm memory (copied). Returns the
  * Response, or { failure: "invalid", detail }. */
-export function makeResponse(status, head, body) {
+export function makeResponse(status, head, body, kept) {
   try {
     const headers = new Headers();
     const parts = head.split("\n");
@@ -1094,7 +1098,7 @@ export function makeResponse(status, head, body) {
     }
     // These statuses must not have a body (the constructor throws otherwise).
     const empty = [101, 103, 204, 205, 304].includes(status);
-    return new Response(empty ? null : body.slice(), { status, headers });
+    return new Response(empty ? null : (kept ?? body.slice()), { status, headers });
   } catch (e) {
     return failed("invalid", `HTTP ${status}: ${thrownMessage(e)}`);
   }
@@ -1226,21 +1230,24 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 /** A response body for the app: JSON parsed when the type says JSON and it parses (strict UTF-8,
  * a byte order mark kept, so refused), else the bytes (copied out of Wasm memory), else
  * undefined when empty. */
-function responseData(type, body) {
+// `kept`: the body as `send` kept it (this module's own bytes), else `body`, a view into Wasm
+// memory, copied.
+function responseData(type, body, kept) {
+  body = kept ?? body;
   if (type.includes("json")) {
     try {
       return JSON.parse(strictUtf8.decode(body));
     } catch {}
   }
-  return body.length ? body.slice() : undefined;
+  return body.length ? (kept ?? body.slice()) : undefined;
 }
 
 /** `xrpc()`'s answer: { status, headers, data }; `head` is "name\nvalue\n"…. */
-export function xrpcResult(status, head, body) {
+export function xrpcResult(status, head, body, kept) {
   const headers = {};
   const parts = head.split("\n");
   for (let i = 0; i + 1 < parts.length; i += 2) headers[parts[i]] = parts[i + 1];
-  return { status, headers, data: responseData(headers["content-type"] ?? "", body) };
+  return { status, headers, data: responseData(headers["content-type"] ?? "", body, kept) };
 }
 
 // ---- Session events (src/browser/broadcast.rs)

@@ -35,6 +35,7 @@ extern "C" {
         timeout_ms: u32,
         max: u32,
         signal: &JsValue,
+        keep: &JsValue,
     ) -> Promise;
 
     /// `send` with a DPoP proof signed on the way: the head (`head_len` bytes at `head_at` in
@@ -51,6 +52,7 @@ extern "C" {
         timeout_ms: u32,
         max: u32,
         signal: &JsValue,
+        keep: &JsValue,
     ) -> Promise;
 
     /// Replaces the `fetch` taken at load, and returns the one before (see `replace_fetch`).
@@ -64,6 +66,7 @@ extern "C" {
     fn status(this: &Answer) -> u16;
     #[wasm_bindgen(method, getter)]
     fn redirected(this: &Answer) -> bool;
+
 }
 
 /// For tests of this package only: makes `fetch` (a function of the `Request`) what requests
@@ -144,6 +147,7 @@ impl FetchHttp {
             url,
             body,
             max_body,
+            keep_body,
             ..
         } = &request;
         let max = u32::try_from(*max_body).unwrap_or(u32::MAX);
@@ -153,13 +157,22 @@ impl FetchHttp {
         let signal = signal.unwrap_or(&none);
         // `given`: no body (`undefined`), the bytes in `body_bytes` (`true`), or an app's own
         // bytes, which stay in JS.
+        let keep = keep_body.as_ref().unwrap_or(&none);
         let (given, body_bytes) = match body {
             None => (none.clone(), &[][..]),
             Some(Body::Bytes(bytes)) => (JsValue::TRUE, bytes.as_slice()),
             Some(Body::Js(given)) => (given.clone(), &[][..]),
         };
         let promise = match proof {
-            None => js_send(&head, &given, body_bytes, self.timeout_ms, max, signal),
+            None => js_send(
+                &head,
+                &given,
+                body_bytes,
+                self.timeout_ms,
+                max,
+                signal,
+                keep,
+            ),
             Some((key, _)) => {
                 let (at, len) = (head.as_ptr() as u32, head.len() as u32);
                 super::crypto::with_memory(|memory| {
@@ -173,6 +186,7 @@ impl FetchHttp {
                         self.timeout_ms,
                         max,
                         signal,
+                        keep,
                     )
                 })
             }

@@ -310,6 +310,7 @@ pub(crate) fn list_request() -> XrpcRequest {
         content_type: None,
         headers: vec![],
         proxy: None,
+        keep_body: None,
     }
 }
 
@@ -784,6 +785,7 @@ fn pds_get(path: &str) -> PdsRequest {
         headers: vec![],
         body: None,
         cancel: None,
+        keep_body: Some(Default::default()),
     }
 }
 

@@ -9,7 +9,7 @@ use super::Client;
 use crate::dpop::{self, BoundToken};
 use crate::error::{err, Error, ErrorCode, Result};
 use crate::json::{required, set, FromJson, JsonError, JsonResult, Reader};
-use crate::platform::{Body, Cancel, HttpRequest, HttpResponse, Platform};
+use crate::platform::{Body, BodySink, Cancel, HttpRequest, HttpResponse, Platform};
 use crate::settled::Settled;
 use crate::util::AsciiSplit;
 use crate::util::{self, json_body};
@@ -32,6 +32,9 @@ pub struct XrpcRequest {
     /// The service the PDS forwards the call to (`atproto-proxy`), e.g.
     /// `did:web:api.bsky.app#bsky_appview`.
     pub proxy: Option<String>,
+    /// A 2xx answer goes to the app as it is (see `HttpRequest::keep_body`); not for a call
+    /// whose answer the client reads (`listRecords` for `fetchRecords`).
+    pub keep_body: Option<BodySink>,
 }
 
 impl XrpcRequest {
@@ -53,6 +56,7 @@ impl XrpcRequest {
             headers,
             body: self.body.clone(),
             cancel: None,
+            keep_body: self.keep_body.clone(),
         }
         .with_default_proxy(self.proxy.as_deref()))
     }
@@ -73,6 +77,8 @@ pub struct PdsRequest {
     pub body: Option<Body>,
     /// The caller's way to give up (an SDK's `AbortSignal`): once it fired, no attempt is sent.
     pub cancel: Option<Cancel>,
+    /// A 2xx answer goes to the app as it is (see `HttpRequest::keep_body`).
+    pub keep_body: Option<BodySink>,
 }
 
 /// The `atproto-proxy` header's name.
@@ -161,6 +167,7 @@ impl RecordsQuery {
             content_type: None,
             headers: Vec::new(),
             proxy: None,
+            keep_body: None,
         }
     }
 }
@@ -407,6 +414,7 @@ impl<P: Platform> Client<P> {
             headers,
             body: req.body.clone(),
             max_body: self.cfg.max_response_bytes as usize,
+            keep_body: req.keep_body.clone(),
             cancel: req.cancel.clone(),
         };
         Ok((request, target))

@@ -27,6 +27,7 @@ fn form_post(url: &str, form: &[(&str, &str)]) -> HttpRequest {
         ],
         body: Some(form_encode(form).into_bytes().into()),
         max_body: DOCUMENT_LIMIT,
+        keep_body: None,
         cancel: None,
     }
 }

@@ -46,7 +46,7 @@ extern "C" {
 
     /// A `Response`, or a failure.
     #[wasm_bindgen(js_name = makeResponse)]
-    fn make_response(status: u16, head: &str, body: &[u8]) -> Outcome;
+    fn make_response(status: u16, head: &str, body: &[u8], kept: &JsValue) -> Outcome;
 
     /// The handler as SDKs expect it of fetch: `init.signal` honoured, an ended session a
     /// `statusCode` 401 (see `sdkHandler` in `glue.js`).
@@ -88,12 +88,14 @@ async fn request_from_js(
         headers: header_pairs(&init.headers()),
         body: init.app_body(),
         cancel,
+        keep_body: crate::browser::js::body_sink(),
     })
 }
 
 /// The answer as a `Response`, whatever its status: SDKs read error answers themselves.
-fn response_to_js(resp: &HttpResponse) -> Result<JsValue> {
-    let out = make_response(resp.status, &header_lines(&resp.headers), &resp.body);
+fn response_to_js(resp: &HttpResponse, req: &PdsRequest) -> Result<JsValue> {
+    let kept = crate::browser::js::kept_body(&req.keep_body);
+    let out = make_response(resp.status, &header_lines(&resp.headers), &resp.body, &kept);
     if out.failure().is_some() {
         return Err(Error::new(ErrorCode::InvalidResponse, out.detail()));
     }
@@ -117,7 +119,7 @@ pub(super) fn handler(
                         .settled()
                         .await?
                         .with_default_proxy(proxy.as_deref());
-                    response_to_js(&client.fetch(&did, &req).settled().await?)
+                    response_to_js(&client.fetch(&did, &req).settled().await?, &req)
                 })
             },
         )

@@ -295,7 +295,7 @@ impl OAuthClient {
             let did = string_arg(&did, "xrpc(did)")?;
             let req = xrpc_call_from_js(&call)?;
             let resp = inner.xrpc(&did, &req).settled().await?;
-            Ok(xrpc_result(&resp))
+            Ok(xrpc_result(&resp, &req))
         })
     }
 

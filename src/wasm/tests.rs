@@ -431,8 +431,10 @@ fn xrpc_answers_are_json_bytes_or_nothing() {
         body: body.to_vec(),
         redirected: false,
     };
+    // A call with no sink: the answer's body is in Wasm memory, as the client reads them.
+    let call = crate::client::tests::list_request();
     let data = |resp: &HttpResponse| {
-        js_sys::Reflect::get(&super::convert::xrpc_result(resp), &"data".into()).unwrap()
+        js_sys::Reflect::get(&super::convert::xrpc_result(resp, &call), &"data".into()).unwrap()
     };
     let text = |v: JsValue| js_sys::JSON::stringify(&v).unwrap().as_string().unwrap();
     assert_eq!(
@@ -451,10 +453,13 @@ fn xrpc_answers_are_json_bytes_or_nothing() {
     }
     assert!(data(&answer("application/json", b"")).is_undefined());
     assert!(data(&answer("text/plain", b"")).is_undefined());
-    let result = super::convert::xrpc_result(&HttpResponse {
-        status: 201,
-        ..answer("application/json; charset=utf-8", b"[true]")
-    });
+    let result = super::convert::xrpc_result(
+        &HttpResponse {
+            status: 201,
+            ..answer("application/json; charset=utf-8", b"[true]")
+        },
+        &call,
+    );
     assert_eq!(
         text(result),
         r#"{"status":201,"headers":{"content-type":"application/json; charset=utf-8","x-n":"1"},"data":[true]}"#
