@@ -1402,18 +1402,20 @@ async fn an_oversized_body_is_refused_while_it_is_read() {
     assert_eq!(e.code, ErrorCode::ResponseTooLarge, "{e}");
 }
 
+/// The size of this module's Wasm memory, in bytes (it grows, never shrinks).
+fn memory_bytes() -> u32 {
+    wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length()
+}
+
 /// The allocator (src/heap.rs) uses freed blocks again: 300 rounds of allocations of many sizes,
 /// each dropped before the next, leave the memory as large as the first round left it (a bump
 /// allocator that never frees grows it by about 1 MB a round).
 #[wasm_bindgen_test]
 fn freed_memory_is_used_again() {
-    let memory_bytes = || {
-        wasm_bindgen::memory()
-            .unchecked_into::<js_sys::WebAssembly::Memory>()
-            .buffer()
-            .unchecked_into::<js_sys::ArrayBuffer>()
-            .byte_length()
-    };
     let round = |n: usize| {
         let mut blocks: Vec<Vec<u8>> = (0..200)
             .map(|i| vec![(i + n) as u8; (i * 97 + n) % 5000 + 1])
@@ -1502,13 +1504,6 @@ async fn the_store_opens_on_first_use_once_and_retries_a_failed_open() {
 /// same measure sees.
 #[wasm_bindgen_test]
 async fn an_answer_for_the_app_never_enters_wasm_memory() {
-    let memory_bytes = || {
-        wasm_bindgen::memory()
-            .unchecked_into::<js_sys::WebAssembly::Memory>()
-            .buffer()
-            .unchecked_into::<js_sys::ArrayBuffer>()
-            .byte_length()
-    };
     let size = 40 << 20;
     let serve = "return Promise.resolve(new Response(new Uint8Array(41943040).fill(7), \
                  { status: request.url.endsWith('/err') ? 500 : 200 }));";
