@@ -1512,7 +1512,7 @@ async fn an_answer_for_the_app_never_enters_wasm_memory() {
         max_body: 64 << 20,
         ..HttpRequest::get(format!("https://pds.example/{path}"))
     };
-    let kept = |sink: &JsValue| Reflect::get(sink, &"body".into()).unwrap();
+    let kept = |sink: &JsValue| Reflect::get(sink, &"kept".into()).unwrap();
     let sink: JsValue = Object::new().into();
     let before = memory_bytes();
     let resp = with_fetch(

@@ -158,7 +158,7 @@ export function send(head, given, body, timeoutMs, max, signal, keep) {
 
 // `head` from `at` on: the method, the URL, then a name and a value per header, a line each;
 // then the `DPoP` header with `proof`, if any.
-// `keep`: where a 2xx answer's body goes, the app's as it is (`keep.body`), not copied into
+// `keep`: where a 2xx answer's body goes, the app's as it is (`keep.kept`), not copied into
 // Wasm memory: the answer's `body` is then empty.
 async function exchange(head, at, payload, timeoutMs, max, proof, signal, keep) {
   const controller = new AbortController();
@@ -240,7 +240,7 @@ async function exchange(head, at, payload, timeoutMs, max, proof, signal, keep) 
     let lines = "";
     for (const [name, value] of response.headers) lines += `${name}\n${value}\n`;
     const { status, redirected } = response;
-    if (keep && status >= 200 && status < 300) [keep.body, out] = [out, new Uint8Array(0)];
+    if (keep && status >= 200 && status < 300) [keep.kept, out] = [out, new Uint8Array(0)];
     return { status, headers: lines, body: out, redirected };
   } catch (e) {
     if (reader) reader.cancel().catch(() => {});
@@ -1087,7 +1087,7 @@ export async function readInit(init, signal, timeoutMs) {
 /** `fetchHandler`'s answer as a Response, whatever its status (SDKs read error answers
  * themselves); `head` is "name\nvalue\n"…, `body` a view into Wasm memory (copied). Returns the
  * Response, or { failure: "invalid", detail }. */
-export function makeResponse(status, head, body, kept) {
+export function makeResponse(status, head, body, sink) {
   try {
     const headers = new Headers();
     const parts = head.split("\n");
@@ -1098,7 +1098,7 @@ export function makeResponse(status, head, body, kept) {
     }
     // These statuses must not have a body (the constructor throws otherwise).
     const empty = [101, 103, 204, 205, 304].includes(status);
-    return new Response(empty ? null : (kept ?? body.slice()), { status, headers });
+    return new Response(empty ? null : (sink?.kept ?? body.slice()), { status, headers });
   } catch (e) {
     return failed("invalid", `HTTP ${status}: ${thrownMessage(e)}`);
   }
@@ -1243,11 +1243,11 @@ function responseData(type, body, kept) {
 }
 
 /** `xrpc()`'s answer: { status, headers, data }; `head` is "name\nvalue\n"…. */
-export function xrpcResult(status, head, body, kept) {
+export function xrpcResult(status, head, body, sink) {
   const headers = {};
   const parts = head.split("\n");
   for (let i = 0; i + 1 < parts.length; i += 2) headers[parts[i]] = parts[i + 1];
-  return { status, headers, data: responseData(headers["content-type"] ?? "", body, kept) };
+  return { status, headers, data: responseData(headers["content-type"] ?? "", body, sink?.kept) };
 }
 
 // ---- Session events (src/browser/broadcast.rs)

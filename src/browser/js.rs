@@ -92,18 +92,6 @@ extern "C" {
     pub(crate) fn message(value: &JsValue) -> String;
 }
 
-/// A new sink for an answer's body that goes to the app (`HttpRequest::keep_body`).
-pub(crate) fn body_sink() -> Option<crate::platform::BodySink> {
-    Some(js_sys::Object::new().into())
-}
-
-/// The body `glue.js` left in `sink` (a 2xx answer's), or `undefined`.
-pub(crate) fn kept_body(sink: &Option<crate::platform::BodySink>) -> JsValue {
-    sink.as_ref()
-        .and_then(|sink| js_sys::Reflect::get(sink, &"body".into()).ok())
-        .unwrap_or(JsValue::UNDEFINED)
-}
-
 impl Outcome {
     /// The app's request body `glue.js` read (`xrpcCall`, `readInit`), if any, where it is.
     pub(crate) fn app_body(&self) -> Option<crate::platform::Body> {

@@ -374,7 +374,7 @@ extern "C" {
     fn read_xrpc_call(call: &JsValue) -> Outcome;
     /// `{ status, headers, data }`, from `head`: "name\nvalue\n"….
     #[wasm_bindgen(js_name = xrpcResult)]
-    fn js_xrpc_result(status: u16, head: &str, body: &[u8], kept: &JsValue) -> JsValue;
+    fn js_xrpc_result(status: u16, head: &str, body: &[u8], sink: &JsValue) -> JsValue;
 }
 
 /// `xrpc(did, call)`'s call. Its keys are checked here (with every options object's check), the
@@ -402,7 +402,8 @@ pub(super) fn xrpc_call_from_js(call: &JsValue) -> Result<XrpcRequest> {
         nsid: String::new(),
         params: Vec::new(),
         body: read.app_body(),
-        keep_body: crate::browser::js::body_sink(),
+        // The object `xrpcCall` answered is the sink: no other is made per call.
+        keep_body: Some(read.into()),
         content_type: None,
         headers: Vec::new(),
         proxy: None,
@@ -436,8 +437,15 @@ fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
 
 /// `xrpc()`'s answer (see `xrpcResult` in `glue.js`).
 pub(super) fn xrpc_result(resp: &HttpResponse, req: &XrpcRequest) -> JsValue {
-    let kept = crate::browser::js::kept_body(&req.keep_body);
-    js_xrpc_result(resp.status, &header_lines(&resp.headers), &resp.body, &kept)
+    // The body `glue.js` left in the sink, if it did, is taken there.
+    let sink = req.keep_body.as_ref();
+    let head = header_lines(&resp.headers);
+    js_xrpc_result(
+        resp.status,
+        &head,
+        &resp.body,
+        sink.unwrap_or(&JsValue::UNDEFINED),
+    )
 }
 
 /// Runs a future as a JS Promise, turning our errors into `OAuthError`s.

@@ -46,7 +46,7 @@ extern "C" {
 
     /// A `Response`, or a failure.
     #[wasm_bindgen(js_name = makeResponse)]
-    fn make_response(status: u16, head: &str, body: &[u8], kept: &JsValue) -> Outcome;
+    fn make_response(status: u16, head: &str, body: &[u8], sink: &JsValue) -> Outcome;
 
     /// The handler as SDKs expect it of fetch: `init.signal` honoured, an ended session a
     /// `statusCode` 401 (see `sdkHandler` in `glue.js`).
@@ -88,14 +88,22 @@ async fn request_from_js(
         headers: header_pairs(&init.headers()),
         body: init.app_body(),
         cancel,
-        keep_body: crate::browser::js::body_sink(),
+        // The object `readInit` answered is the sink: no other is made per call.
+        keep_body: Some(init.into()),
     })
 }
 
 /// The answer as a `Response`, whatever its status: SDKs read error answers themselves.
 fn response_to_js(resp: &HttpResponse, req: &PdsRequest) -> Result<JsValue> {
-    let kept = crate::browser::js::kept_body(&req.keep_body);
-    let out = make_response(resp.status, &header_lines(&resp.headers), &resp.body, &kept);
+    // The body `glue.js` left in the sink, if it did, is taken there.
+    let sink = req.keep_body.as_ref();
+    let head = header_lines(&resp.headers);
+    let out = make_response(
+        resp.status,
+        &head,
+        &resp.body,
+        sink.unwrap_or(&JsValue::UNDEFINED),
+    );
     if out.failure().is_some() {
         return Err(Error::new(ErrorCode::InvalidResponse, out.detail()));
     }
