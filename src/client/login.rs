@@ -307,14 +307,23 @@ impl<P: Platform> Client<P> {
         strip_callback_params(url, self.cfg.response_mode)
     }
 
-    /// How long to wait for a callback already under way: its steps are each under a deadline
-    /// (the code exchange and its nonce retry, the account check's few requests, storage
-    /// operations), about this many in the worst case.
-    pub fn callback_time_ms(&self) -> u32 {
-        self.cfg
-            .request_timeout_ms
-            .saturating_mul(8)
-            .saturating_add(60_000)
+    /// The end of a popup login's wait (`lapsed_after_ms`: its time ran out after that long;
+    /// `None`: the popup closed or reported a failure): the login is abandoned
+    /// (`abandon_login`), unless the time ran out after the popup's callback had taken it, and
+    /// before it expired (an expired one is dropped by any tab's next sign-in: gone as well).
+    /// That sign-in is under way; the answer is how much longer to wait for its outcome (0: not
+    /// at all): its steps are each under a deadline (the code exchange and its nonce retry, the
+    /// account check's few requests, storage operations), about this long in the worst case.
+    pub async fn end_popup_wait(&self, state: &str, lapsed_after_ms: Option<u32>) -> u32 {
+        let gone = self.abandon_login(state).settled().await == Ok(false);
+        match lapsed_after_ms {
+            Some(ms) if gone && i64::from(ms) < PENDING_LIFETIME_SECS * 1000 => self
+                .cfg
+                .request_timeout_ms
+                .saturating_mul(8)
+                .saturating_add(60_000),
+            _ => 0,
+        }
     }
 
     /// Ends a login attempt the app gave up on (a popup that timed out or was closed): its

@@ -438,6 +438,38 @@ fn an_abandoned_login_stores_nothing_when_its_callback_comes() {
     block_on(c.handle_callback(&callback_url(&f, &other.state))).unwrap();
 }
 
+/// A popup login's wait that ran out is over, unless the popup's callback had taken the login
+/// (and it had not expired): then the opener waits that callback's time for its outcome. A
+/// login the callback had not taken is abandoned, as is one whose wait merely ended.
+#[test]
+fn a_popup_wait_waits_longer_only_for_a_callback_under_way() {
+    let f = fixture();
+    let c = client(&f.platform);
+    let grace = 8 * config().request_timeout_ms + 60_000;
+    // Not taken yet: abandoned, no longer wait, and its callback stores nothing.
+    let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+    assert_eq!(block_on(c.end_popup_wait(&start.state, Some(5_000))), 0);
+    let e = block_on(c.handle_callback(&callback_url(&f, &start.state))).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidState);
+    // Taken by its callback (as `handleCallback` takes it first).
+    for (lapsed, waits) in [
+        (Some(5_000), grace),
+        (Some(599_999), grace),
+        // A login as old as its lifetime has expired: gone for that reason.
+        (Some(600_000), 0),
+        // Closed or failed, not timed out.
+        (None, 0),
+    ] {
+        let start = block_on(c.start_login("alice.example.com", LoginOptions::default())).unwrap();
+        f.platform
+            .store
+            .borrow_mut()
+            .remove(&(Table::Pending, pid(&start.state)));
+        let got = block_on(c.end_popup_wait(&start.state, lapsed));
+        assert_eq!(got, waits, "{lapsed:?}");
+    }
+}
+
 #[test]
 fn issuer_mismatch_and_missing_iss_are_refused_before_token_exchange() {
     let f = fixture();

@@ -20,7 +20,6 @@ use crate::browser::js;
 use crate::browser::BrowserPlatform;
 use crate::client::Client;
 use crate::error::{Error, ErrorCode, Result};
-use crate::session::PENDING_LIFETIME_SECS;
 use crate::settled::Settled;
 
 // The waiting and the reporting are JS (`glue.js`): a BroadcastChannel, a timer and a window's
@@ -100,14 +99,9 @@ pub(super) async fn run(
         .unchecked_into();
     let lapsed = !outcome.lapsed().is_undefined();
     if lapsed || outcome.error().is_object() {
-        let gone = client.abandon_login(state).settled().await == Ok(false);
+        let lapsed_after = lapsed.then_some(timeout_ms);
+        let ms = client.end_popup_wait(state, lapsed_after).settled().await;
         if lapsed {
-            let fresh = u64::from(timeout_ms) < PENDING_LIFETIME_SECS as u64 * 1000;
-            let ms = if gone && fresh {
-                client.callback_time_ms()
-            } else {
-                0
-            };
             let later = wait(&outcome.more(ms)).await.map_err(bug)?;
             if !later.is_null() {
                 outcome = later.unchecked_into();
