@@ -3,7 +3,7 @@
 //! port, and a stand-in global `fetch`.
 #![cfg(target_arch = "wasm32")]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 use std::task::Poll;
@@ -1192,6 +1192,37 @@ async fn the_imported_key_comes_with_its_public_point() {
         }
     }
     panic!("64 keys without three of each parity: {parities:?}");
+}
+
+/// A scalar WebCrypto refuses (zero) is a `CryptoError`, and both of the import's promises
+/// (the signing key and the ECDH key) are handled: the app's `unhandledrejection` handler sees
+/// nothing.
+#[wasm_bindgen_test]
+async fn a_refused_key_is_a_crypto_error_and_no_unhandled_rejection() {
+    let p = platform(&fresh_name("zero"));
+    let unhandled = Rc::new(Cell::new(0));
+    let count = unhandled.clone();
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |_| count.set(count.get() + 1));
+    let listen = |method: &str| {
+        let f: Function = prop(&js_sys::global(), method).unchecked_into();
+        f.call2(
+            &js_sys::global(),
+            &"unhandledrejection".into(),
+            listener.as_ref(),
+        )
+        .unwrap();
+    };
+    listen("addEventListener");
+    let e = p
+        .import_key(KeyMaterial::new(
+            atproto_oauth_wasm::platform::blank_scalar(),
+        ))
+        .await
+        .unwrap_err();
+    sleep(100).await;
+    listen("removeEventListener");
+    assert_eq!(e.code, ErrorCode::CryptoError, "{e}");
+    assert_eq!(unhandled.get(), 0, "unhandled rejections");
 }
 
 /// `FetchHttp` signs a DPoP proof in the same call into JS that sends the request: the proof

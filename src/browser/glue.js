@@ -377,6 +377,9 @@ export function keyImport(memory, at, len) {
   try {
     key = apply(loadImportKey, loadSubtle, ["pkcs8", der, EC_IMPORT, false, SIGN_ONLY]);
     agreeing = apply(loadImportKey, loadSubtle, ["pkcs8", der, ECDH_P256, false, ["deriveBits"]]);
+    // Followed only once the signing key is there: handled now, so that its refusal after the
+    // signing key's is not an unhandled rejection the app's handler would see.
+    apply(promiseThen, agreeing, [undefined, () => {}]);
   } catch (e) {
     threw = settled(failed(loadImportKey ? "crypto" : "unsupported", loadImportKey ? keyRefused(e) : NO_SUBTLE));
   }
