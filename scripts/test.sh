@@ -64,13 +64,11 @@ if want lint; then
   # The browser glue and the JS surface exist only for wasm32 (the Debian route's clippy, or
   # rustup's with the wasm32 target).
   cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
-  # DPoP proofs are signed, and the key's public point computed, by WebCrypto: the shipped build
-  # must not even link ECDSA signing or curve arithmetic (src/dpop/key.rs).
+  # DPoP proofs are signed by WebCrypto: the shipped build must not even link ECDSA signing.
   if cargo tree -e normal --target wasm32-unknown-unknown --prefix none 2>/dev/null \
-      | grep -qE '^(ecdsa|rfc6979|signature|primeorder) '; then
-    echo "test: the shipped build depends on an ECDSA signing or curve arithmetic crate:" >&2
+      | grep -qE '^(ecdsa|rfc6979|signature) '; then
+    echo "test: the shipped build depends on an ECDSA signing crate:" >&2
     cargo tree -e normal --target wasm32-unknown-unknown -i ecdsa >&2 || true
-    cargo tree -e normal --target wasm32-unknown-unknown -i primeorder >&2 || true
     exit 1
   fi
   # URLs are the browser's own parser in the shipped build (src/url.rs): no URL crate, no IDNA.

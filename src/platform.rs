@@ -262,23 +262,26 @@ pub fn blank_scalar() -> Scalar {
 /// [`Keys::import_key`] once, and wiped when dropped. Nothing else ever holds it.
 pub struct KeyMaterial {
     scalar: Scalar,
+    public: [u8; 65],
 }
 
-/// A PKCS #8 `PrivateKeyInfo` for a P-256 key (RFC 5915 `ECPrivateKey` without the optional
-/// public key) up to its 32-byte scalar: version, algorithm (id-ecPublicKey, prime256v1), then
-/// the key's version 1. The same document imports as an ECDSA and as an ECDH key.
-const PKCS8_HEAD: [u8; 35] = [
-    0x30, 0x41, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
-    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04, 0x27, 0x30, 0x25, 0x02, 0x01,
-    0x01, 0x04, 0x20,
+/// The DER prefix of a PKCS #8 `PrivateKeyInfo` for an ECDSA P-256 key (RFC 5915 `ECPrivateKey`
+/// with the public key): version, algorithm (id-ecPublicKey, prime256v1), then the key's
+/// version 1 and the 32-byte scalar.
+const PKCS8_HEAD: [u8; 36] = [
+    0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
+    0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04, 0x6d, 0x30, 0x6b, 0x02,
+    0x01, 0x01, 0x04, 0x20,
 ];
+/// Between the scalar and the uncompressed public point: `[1] BIT STRING`.
+const PKCS8_MID: [u8; 5] = [0xa1, 0x44, 0x03, 0x42, 0x00];
 /// The length of the whole PKCS #8 document.
-pub const PKCS8_LEN: usize = PKCS8_HEAD.len() + 32;
+pub const PKCS8_LEN: usize = PKCS8_HEAD.len() + 32 + PKCS8_MID.len() + 65;
 
 impl KeyMaterial {
-    /// A private scalar (big-endian), already checked to be one (in `1..n`).
-    pub fn new(scalar: Scalar) -> Self {
-        KeyMaterial { scalar }
+    /// A private scalar (big-endian) and its uncompressed SEC1 public point (`04 || x || y`).
+    pub fn new(scalar: Scalar, public: [u8; 65]) -> Self {
+        KeyMaterial { scalar, public }
     }
 
     /// The private scalar, big-endian.
@@ -286,12 +289,21 @@ impl KeyMaterial {
         &self.scalar
     }
 
+    /// The public point, uncompressed SEC1.
+    pub fn public_point(&self) -> &[u8; 65] {
+        &self.public
+    }
+
     /// Writes the key as PKCS #8 DER (what WebCrypto's `importKey("pkcs8", …)` takes) into
     /// `out`, which the caller wipes.
     pub fn write_pkcs8(&self, out: &mut [u8; PKCS8_LEN]) {
-        let (head, scalar) = out.split_at_mut(PKCS8_HEAD.len());
+        let (head, rest) = out.split_at_mut(PKCS8_HEAD.len());
         head.copy_from_slice(&PKCS8_HEAD);
+        let (scalar, rest) = rest.split_at_mut(32);
         scalar.copy_from_slice(self.scalar.as_slice());
+        let (mid, public) = rest.split_at_mut(PKCS8_MID.len());
+        mid.copy_from_slice(&PKCS8_MID);
+        public.copy_from_slice(&self.public);
     }
 }
 
@@ -304,10 +316,8 @@ pub trait KeyType {
 
 /// DPoP keys: imported once, then used only to sign. The private key never comes back.
 pub trait Keys: KeyType {
-    /// Imports a freshly generated key as a sign-only key that cannot be exported, and gives
-    /// its public point (uncompressed SEC1, `04 || x || y`), which the platform computes: in
-    /// the browser WebCrypto does, so no curve arithmetic runs on the scalar in Wasm memory.
-    async fn import_key(&self, material: KeyMaterial) -> Result<(Self::Key, [u8; 65])>;
+    /// Imports a freshly generated key as a sign-only key that cannot be exported.
+    async fn import_key(&self, material: KeyMaterial) -> Result<Self::Key>;
     /// ECDSA P-256 with SHA-256 over `message`: the raw 64-byte `r || s` (a JWS ES256 signature).
     async fn sign(&self, key: &Self::Key, message: &[u8]) -> Result<Vec<u8>>;
 }

@@ -293,13 +293,11 @@ impl KeyType for FakePlatform {
 }
 
 impl Keys for FakePlatform {
-    async fn import_key(&self, material: KeyMaterial) -> Result<(FakeKey, [u8; 65])> {
+    async fn import_key(&self, material: KeyMaterial) -> Result<FakeKey> {
         self.imports.set(self.imports.get() + 1);
         let key = p256::ecdsa::SigningKey::from_slice(material.scalar())
             .map_err(|_| crate::error::Error::new(ErrorCode::CryptoError, "bad scalar"))?;
-        let point = key.verifying_key().to_encoded_point(false);
-        let point = point.as_bytes().try_into().expect("an uncompressed point");
-        Ok((Rc::new(key), point))
+        Ok(Rc::new(key))
     }
 
     async fn sign(&self, key: &FakeKey, message: &[u8]) -> Result<Vec<u8>> {

@@ -37,8 +37,6 @@ extern "C" {
     type KeyAnswer;
     #[wasm_bindgen(method, getter)]
     fn signature(this: &KeyAnswer) -> Vec<u8>;
-    #[wasm_bindgen(method, getter)]
-    fn point(this: &KeyAnswer) -> Vec<u8>;
 }
 
 thread_local! {
@@ -58,23 +56,22 @@ pub(crate) fn fill_random(buf: &mut [u8]) -> bool {
     MEMORY.with(|memory| random_fill(memory, buf.as_mut_ptr() as u32, buf.len() as u32))
 }
 
-/// Imports `material` as the non-extractable signing key, and gives its public point (which
-/// `keyImport` has WebCrypto compute). Its PKCS#8 form exists only in a stack buffer here:
-/// `keyImport` copies it into a buffer of its own and zeroes it here before it calls
-/// `importKey` (and this function wipes it again), so nothing is awaited, and no replaceable
-/// built-in runs, while the bytes are in Wasm memory.
-pub(crate) async fn import_signing_key(material: KeyMaterial) -> Result<(CryptoKey, [u8; 65])> {
+/// Imports `material` as the non-extractable signing key. Its PKCS#8 form exists only in a
+/// stack buffer here: `keyImport` copies it into a buffer of its own and zeroes it here before
+/// it calls `importKey` (and this function wipes it again), so nothing is awaited, and no
+/// replaceable built-in runs, while the bytes are in Wasm memory.
+pub(crate) async fn import_signing_key(material: KeyMaterial) -> Result<CryptoKey> {
     let promise = MEMORY.with(|memory| {
         let mut der = Zeroizing::new([0u8; PKCS8_LEN]);
         material.write_pkcs8(&mut der);
         drop(material);
         key_import(memory, der.as_ptr() as u32, der.len() as u32)
     });
-    let answer = js::settle::<KeyAnswer>(promise).settled().await?;
-    match (answer.key(), <[u8; 65]>::try_from(answer.point())) {
-        (Some(key), Ok(point)) => Ok((key, point)),
-        _ => Err(Error::new(ErrorCode::CryptoError, "importKey gave no key")),
-    }
+    js::settle::<KeyAnswer>(promise)
+        .settled()
+        .await?
+        .key()
+        .ok_or_else(|| Error::new(ErrorCode::CryptoError, "importKey gave no key"))
 }
 
 /// An ES256 signature (r || s) of `message` with `key`.

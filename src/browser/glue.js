@@ -23,13 +23,8 @@ const webCrypto = globalThis.crypto;
 const drawRandom = webCrypto?.getRandomValues;
 const loadSubtle = webCrypto?.subtle;
 const loadImportKey = loadSubtle?.importKey;
-const loadDeriveBits = loadSubtle?.deriveBits;
-const loadVerify = loadSubtle?.verify;
 const EC_IMPORT = { name: "ECDSA", namedCurve: "P-256" };
-const ECDH_P256 = { name: "ECDH", namedCurve: "P-256" };
 const SIGN_ONLY = ["sign"];
-const LoadBigInt = BigInt;
-const LoadNumber = Number;
 // And what makes and sends a request: a script that replaced `fetch`, `Request`, `Headers` (its
 // `append` or its iterator), `sign`, `Array.prototype.push` or `String.prototype[Symbol.split]`
 // could otherwise put a proof of a key of its own in place of the package's, and the next
@@ -343,110 +338,42 @@ export function sendSigned(key, memory, at, len, given, body, timeoutMs, max, si
 
 const NO_SUBTLE = "WebCrypto (crypto.subtle) is not available; the page must be served over https or from localhost";
 
-// P-256 (SEC 2): the field's prime, the curve's `b`, and the base point G, uncompressed.
-const FIELD = 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n;
-const CURVE_B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
-/** Writes `n` (less than 2^256) big-endian into `out` at `at`. */
-function put32(out, at, n) {
-  for (let i = 31; i >= 0; i--, n >>= 8n) out[at + i] = LoadNumber(n & 255n);
-}
-const GENERATOR = new Bytes(65);
-GENERATOR[0] = 4;
-put32(GENERATOR, 1, 0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296n);
-put32(GENERATOR, 33, 0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5n);
-
-/** The DPoP key from its PKCS#8 bytes (`len` bytes at `at` in Wasm memory: the scalar alone,
- * without its public point), as a non-extractable ECDSA P-256 key that can only sign, and that
- * key's public point (`04 || x || y`). The bytes are copied into a buffer of this function's own
- * and zeroed in Wasm memory first, with the functions taken at load; then `importKey` (also
- * taken at load) takes its own copies in the synchronous part of the calls, and this copy is
- * zeroed too, before anything is awaited.
- *
- * The public point comes from WebCrypto rather than from curve arithmetic in Wasm (src/dpop/
- * key.rs says why): the scalar is also imported as an ECDH key, and ECDH with the base point G
- * gives x of d·G; y is the square root of x³ − 3x + b (p ≡ 3 mod 4, so a power), and which of
- * the two roots is the key's is settled by a signature that verifies under one of them. Only
- * public values ever become BigInts. Resolves to `{ key, point }` or to a failure, never
- * rejects, and follows every promise with the `then` taken at load. */
+/** The DPoP key from its PKCS#8 bytes (`len` bytes at `at` in Wasm memory), as a
+ * non-extractable ECDSA P-256 key that can only sign. The bytes are copied into a buffer of
+ * this function's own and zeroed in Wasm memory first, with the functions taken at load; then
+ * `importKey` (also taken at load) takes its own copy in the synchronous part of the call, and
+ * this copy is zeroed too, before anything is awaited. */
 export function keyImport(memory, at, len) {
   const view = wasmBytes(memory, at, len);
   const der = new Bytes(len);
   apply(setBytes, der, [view]);
   apply(fillBytes, view, [0]);
-  let key, agreeing, threw;
+  let outcome;
+  let threw = false;
   try {
-    key = apply(loadImportKey, loadSubtle, ["pkcs8", der, EC_IMPORT, false, SIGN_ONLY]);
-    agreeing = apply(loadImportKey, loadSubtle, ["pkcs8", der, ECDH_P256, false, ["deriveBits"]]);
-    // Followed only once the signing key is there: handled now, so that its refusal after the
-    // signing key's is not an unhandled rejection the app's handler would see.
-    apply(promiseThen, agreeing, [undefined, () => {}]);
+    outcome = loadImportKey && apply(loadImportKey, loadSubtle, ["pkcs8", der, EC_IMPORT, false, SIGN_ONLY]);
   } catch (e) {
-    threw = settled(failed(loadImportKey ? "crypto" : "unsupported", loadImportKey ? keyRefused(e) : NO_SUBTLE));
+    threw = true;
+    outcome = e;
   }
   apply(fillBytes, der, [0]);
-  return (
-    threw ??
-    new LoadPromise((resolve) => {
-      const fail = (e) => resolve(failed("crypto", keyRefused(e)));
-      // `promise`, then `next` with its value; anything thrown or rejected fails the import.
-      const then = (promise, next) => {
-        try {
-          apply(promiseThen, promise, [
-            (value) => {
-              try {
-                next(value);
-              } catch (e) {
-                fail(e);
-              }
-            },
-            fail,
-          ]);
-        } catch (e) {
-          fail(e);
-        }
-      };
-      const crypto = (method, args, next) => then(apply(method, loadSubtle, args), next);
-      then(key, (signing) => {
-        if (!(signing instanceof LoadCryptoKey)) throw new Error("importKey did not return a CryptoKey");
-        then(agreeing, (own) =>
-          crypto(loadImportKey, ["raw", GENERATOR, ECDH_P256, false, []], (base) =>
-            crypto(loadDeriveBits, [{ __proto__: null, name: "ECDH", public: base }, own, 256], (bits) => {
-              const point = new Bytes(65);
-              point[0] = 4;
-              apply(setBytes, point, [new Bytes(bits, 0, 32), 1]);
-              let x = 0n;
-              for (let i = 1; i < 33; i++) x = (x << 8n) | LoadBigInt(point[i]);
-              // y² = x³ − 3x + b, never negative here (x³ − 3x + b > 0 for x = 0 and 1, and
-              // x² ≥ 3 above); its root is (y²)^((p + 1) / 4).
-              let square = ((x * x - 3n) * x + CURVE_B) % FIELD;
-              let y = 1n;
-              for (let e = (FIELD + 1n) >> 2n; e; e >>= 1n, square = (square * square) % FIELD) {
-                if (e & 1n) y = (y * square) % FIELD;
-              }
-              // G's bytes signed once (any message does), verified under (x, y), then under
-              // (x, p − y).
-              crypto(loadSign, [ES256, signing, GENERATOR], (signature) => {
-                const check = (root, last) => {
-                  put32(point, 33, root);
-                  crypto(loadImportKey, ["raw", point, EC_IMPORT, false, ["verify"]], (candidate) =>
-                    crypto(loadVerify, [ES256, candidate, signature, GENERATOR], (valid) => {
-                      if (valid === true) resolve({ __proto__: null, key: signing, point });
-                      else if (last) throw new Error("no public point verifies the key's signature");
-                      else check(FIELD - y, true);
-                    }),
-                  );
-                };
-                check(y, false);
-              });
-            }),
-          ),
-        );
-      });
-    })
-  );
+  return keyAnswer(outcome, threw);
 }
 
-const keyRefused = (e) => `importing the DPoP key: ${thrownMessage(e)}`;
+/** What `importKey` answered: its promise, or what the call threw. */
+function keyAnswer(outcome, threw) {
+  if (!loadImportKey) return settled(failed("unsupported", NO_SUBTLE));
+  const refused = (e) => failed("crypto", `importing the DPoP key: ${thrownMessage(e)}`);
+  if (threw) return settled(refused(outcome));
+  return follow(
+    outcome,
+    (key) =>
+      key instanceof LoadCryptoKey
+        ? { __proto__: null, key }
+        : failed("crypto", "importKey did not return a CryptoKey"),
+    refused,
+  );
+}
 
 /** An ES256 signature (r || s) of `message` (a view into Wasm memory, copied first). */
 export async function keySign(key, message) {

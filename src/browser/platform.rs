@@ -78,10 +78,7 @@ impl<H> KeyType for BrowserPlatform<H> {
 }
 
 impl<H: Http> Keys for BrowserPlatform<H> {
-    fn import_key(
-        &self,
-        material: KeyMaterial,
-    ) -> impl Future<Output = Result<(CryptoKey, [u8; 65])>> {
+    fn import_key(&self, material: KeyMaterial) -> impl Future<Output = Result<CryptoKey>> {
         crypto::import_signing_key(material)
     }
     fn sign(&self, key: &CryptoKey, message: &[u8]) -> impl Future<Output = Result<Vec<u8>>> {
