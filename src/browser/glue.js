@@ -43,6 +43,21 @@ const textIndexOf = String.prototype.indexOf;
 const promiseThen = Promise.prototype.then;
 const LoadPromise = Promise;
 const LoadCryptoKey = globalThis.CryptoKey;
+const defineOwn = Reflect.defineProperty;
+const NO_SPECIES = { __proto__: null, value: undefined };
+/** `apply(promiseThen, promise, handlers)`, without asking `promise` for its `constructor`:
+ * `then` reads it (for the species of the promise it makes), and a later script's getter there
+ * would be handed `promise`, and through it what it settles with (the new DPoP key, a
+ * signature). An own `constructor` of `undefined` makes `then` use the built-in `Promise`
+ * unasked. Only for promises of the package's own making, which no app ever sees. */
+function thenOwn(promise, handlers) {
+  defineOwn(promise, "constructor", NO_SPECIES);
+  apply(promiseThen, promise, handlers);
+}
+// `instanceof` calls the class's `Symbol.hasInstance`, which a later script can define on
+// `CryptoKey` (as an own property) and be handed the value checked: the one taken here instead.
+const hasInstance = Function.prototype[Symbol.hasInstance];
+const isCryptoKey = (value) => apply(hasInstance, LoadCryptoKey, [value]);
 const utf8 = new TextDecoder();
 const decodeUtf8 = TextDecoder.prototype.decode;
 /** A promise settled with `value` (a prototype-less object or a primitive). */
@@ -61,7 +76,7 @@ function follow(promise, ok, no) {
       }
     };
     try {
-      apply(promiseThen, promise, [fulfilled, fail]);
+      thenOwn(promise, [fulfilled, fail]);
     } catch (e) {
       fail(e);
     }
@@ -367,10 +382,7 @@ function keyAnswer(outcome, threw) {
   if (threw) return settled(refused(outcome));
   return follow(
     outcome,
-    (key) =>
-      key instanceof LoadCryptoKey
-        ? { __proto__: null, key }
-        : failed("crypto", "importKey did not return a CryptoKey"),
+    (key) => (isCryptoKey(key) ? { __proto__: null, key } : failed("crypto", "importKey did not return a CryptoKey")),
     refused,
   );
 }
@@ -644,7 +656,7 @@ async function unseal(handle, table, id, stored) {
   if (!(stored instanceof Uint8Array)) {
     if (typeof stored !== "object" || stored === null) throw notARecord;
     ({ sealed, key } = stored);
-    if ((key !== undefined && !(key instanceof CryptoKey)) || !(sealed instanceof Uint8Array)) throw notARecord;
+    if ((key !== undefined && !isCryptoKey(key)) || !(sealed instanceof Uint8Array)) throw notARecord;
   }
   if (sealed.length < IV_LEN + TAG_LEN) throw fail("crypto", "stored record is too short to be encrypted data");
   try {
@@ -705,10 +717,10 @@ export function taskWait(promise, slot) {
   const handlers = [(value) => settle(1, slot, value), (reason) => settle(2, slot, reason)];
   try {
     // The `then` taken at load: what the promise settles with goes to the task, and to no
-    // replaced `Promise.prototype.then` on its way. (It throws for what is not a promise, or
-    // when a script made the promise's `constructor` throw: then the wait fails, and the
-    // value is never handed to a `then` looked up now.)
-    apply(promiseThen, promise, handlers);
+    // replaced `Promise.prototype.then` on its way, nor to a `constructor` getter (`thenOwn`:
+    // every promise waited for here is the package's own). It throws for what is not a
+    // promise: then the wait fails, and the value is never handed to a `then` looked up now.
+    thenOwn(promise, handlers);
   } catch (e) {
     handlers[1](e);
   }

@@ -222,7 +222,9 @@ function hookRequests() {
 function hookPromises(keys) {
   const seen = (window.__promiseHooks = []);
   const apply = Reflect.apply;
-  const ecdsa = (x) => x instanceof CryptoKey && x.algorithm.name === "ECDSA";
+  // `instanceof` as it was: the hook below replaces what `x instanceof CryptoKey` calls.
+  const hasInstance = Function.prototype[Symbol.hasInstance];
+  const ecdsa = (x) => apply(hasInstance, CryptoKey, [x]) && x.algorithm.name === "ECDSA";
   const hasKey = (v) => {
     if (ecdsa(v)) return true;
     if (!v || typeof v !== "object") return false;
@@ -248,9 +250,33 @@ function hookPromises(keys) {
         : ok;
     return apply(then, this, [watched, err]);
   };
-  // A constructor of its own, so that `await` on a native promise goes through `then` above.
+  // A constructor of its own, so that `await` on a native promise goes through `then` above;
+  // and asked for as a getter, which every `then` call does (for the species of the promise it
+  // makes), even one made with a `then` taken before this script ran: the getter is handed the
+  // promise itself, and follows it to see what it settles with.
   class Watched extends Promise {}
-  Object.defineProperty(Promise.prototype, "constructor", { configurable: true, writable: true, value: Watched });
+  let asking = false;
+  Object.defineProperty(Promise.prototype, "constructor", {
+    configurable: true,
+    get() {
+      if (asking) return Promise;
+      asking = true;
+      try {
+        apply(then, this, [(value) => look("Promise.prototype.constructor", value), () => {}]);
+      } finally {
+        asking = false;
+      }
+      return Watched;
+    },
+  });
+  // `x instanceof CryptoKey` calls `CryptoKey[Symbol.hasInstance]`, which a script can define.
+  Object.defineProperty(CryptoKey, Symbol.hasInstance, {
+    configurable: true,
+    value(value) {
+      look("CryptoKey[Symbol.hasInstance]", value);
+      return apply(hasInstance, this, [value]);
+    },
+  });
   const decode = TextDecoder.prototype.decode;
   TextDecoder.prototype.decode = function (...args) {
     const text = apply(decode, this, args);
@@ -471,7 +497,7 @@ for (const name of browsers()) {
       await page.close();
     });
 
-    test("a script that replaces Promise's then and constructor and TextDecoder's decode after the package loaded is handed no key, signature or proof input", async () => {
+    test("a script that replaces Promise's then and constructor, CryptoKey's instanceof and TextDecoder's decode after the package loaded is handed no key, signature or proof input", async () => {
       const alice = pds.accounts[0];
       const page = await browser.newPage();
       await page.goto(`${site.url}/`);
