@@ -455,6 +455,49 @@ async fn a_record_moved_to_another_key_does_not_decrypt() {
     );
 }
 
+/// Safari keeps a stored CryptoKey wrapped under a key in the Keychain, and a value it cannot
+/// unwrap reads back as `null`. A storage key that reads back as anything but a CryptoKey is
+/// replaced by a new one: the records sealed under the lost key stay, and read as crypto errors
+/// (`unreadableSessions`), while new records work, instead of every open failing for good.
+#[wasm_bindgen_test]
+async fn a_storage_key_that_reads_back_as_null_is_replaced() {
+    let name = fresh_name("lostkey");
+    let store = IdbStore::open(&name).await.unwrap();
+    store
+        .put(Table::Sessions, "did:plc:old", b"old", None)
+        .await
+        .unwrap();
+    let db = raw_open(&name).await;
+    raw_put(&db, "keys", "storage-key", &JsValue::NULL).await;
+    db.close();
+
+    // A new connection, as a reloaded page.
+    let again = IdbStore::open(&name).await.unwrap();
+    let e = again
+        .get_bytes(Table::Sessions, "did:plc:old")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::CryptoError, "{e}");
+    again
+        .put(Table::Sessions, "did:plc:new", b"new", None)
+        .await
+        .unwrap();
+    // The new key was stored: a third connection reads the new record with it.
+    let third = IdbStore::open(&name).await.unwrap();
+    assert_eq!(
+        third
+            .get_bytes(Table::Sessions, "did:plc:new")
+            .await
+            .unwrap(),
+        Some(b"new".to_vec())
+    );
+    let db = raw_open(&name).await;
+    assert!(raw_get(&db, "keys", "storage-key")
+        .await
+        .is_instance_of::<web_sys::CryptoKey>());
+    db.close();
+}
+
 #[wasm_bindgen_test]
 async fn a_plaintext_value_in_the_db_is_an_error_not_a_panic() {
     let name = fresh_name("garbage");

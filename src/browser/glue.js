@@ -579,30 +579,31 @@ function openStore(name, gone) {
 
 async function storageKey(db, subtle) {
   const what = "reading the storage key";
-  const read = async (tx) => asKey(await request(() => tx.store.get(KEY_ID), what));
+  // A stored value that is not a CryptoKey counts as none, and is replaced: Safari keeps a
+  // stored CryptoKey wrapped under a key in the Keychain, and reads one it cannot unwrap back
+  // as `null`. The records sealed under the lost key stay, and read as crypto errors (the app
+  // sees them in `unreadableSessions()`); new ones work, instead of every open failing for good.
+  const read = async (tx) => {
+    const stored = await request(() => tx.store.get(KEY_ID), what);
+    return isCryptoKey(stored) ? stored : null;
+  };
   const existing = await read(transaction(db, "keys", "readonly"));
   if (existing) return existing;
   // Generating needs WebCrypto, which cannot run inside a transaction: generate first, then
-  // check again and add in one readwrite transaction. Those run one at a time on a store, across
-  // tabs too, so when two tabs race, the second finds the first one's key and uses it.
+  // check again and store in one readwrite transaction. Those run one at a time on a store,
+  // across tabs too, so when two tabs race, the second finds the first one's key and uses it.
   let fresh;
   try {
     fresh = await subtle.generateKey(AES, false, ["encrypt", "decrypt"]);
   } catch (e) {
     throw fail("crypto", "generating the storage key", e);
   }
-  if (!(fresh instanceof CryptoKey)) throw fail("crypto", "generateKey did not return a CryptoKey");
+  if (!isCryptoKey(fresh)) throw fail("crypto", "generateKey did not return a CryptoKey");
   const tx = transaction(db, "keys", "readwrite");
   const found = await read(tx);
-  if (!found) await request(() => tx.store.add(fresh, KEY_ID), "storing the storage key");
+  if (!found) await request(() => tx.store.put(fresh, KEY_ID), "storing the storage key");
   await tx.done;
   return found ?? fresh;
-}
-
-function asKey(stored) {
-  if (stored === undefined) return null;
-  if (!(stored instanceof CryptoKey)) throw fail("crypto", "the stored storage key is not a CryptoKey");
-  return stored;
 }
 
 /** Seals `data` (a view into Wasm memory, copied at once) and stores it, with the DPoP `key`
