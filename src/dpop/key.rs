@@ -121,9 +121,10 @@ fn in_range(k: &[u8; 32]) -> bool {
 /// with p256's complete addition formula: every bit costs the same two additions and a
 /// constant-time select, so the time does not depend on the scalar. p256's own multiplication
 /// (a 4-bit window over a table of 16 points) links a separate doubling formula and the window's
-/// code: 1.5 KB more of the .wasm. It is faster: in V8 on the test machine 0.8–1.1 ms per key
-/// against 1.3–1.8 ms here, once per sign-in. The same window over this addition was as fast as
-/// p256's and 171 B larger than this loop (gzip).
+/// code: 1.5 KB more of the .wasm. It is faster once compiled: in V8 on the test machine
+/// 0.8–1.4 ms per key against 1.3–2.2 ms here; on the module's first run, which is a sign-in's
+/// (compiling as it goes), 3.0–4.9 ms against 3.1–5.2. The same window over this addition was
+/// as fast as p256's and 171 B larger than this loop (gzip).
 fn generator_times(k: &[u8]) -> p256::ProjectivePoint {
     use p256::elliptic_curve::subtle::{Choice, ConditionallySelectable};
     let generator = p256::ProjectivePoint::GENERATOR;
