@@ -130,10 +130,10 @@ fn in_range(k: &[u8; 32]) -> bool {
 /// with p256's complete addition formula: every bit costs the same two additions and a
 /// constant-time select, so the time does not depend on the scalar. p256's own multiplication
 /// (a 4-bit window over a table of 16 points) links a separate doubling formula and the window's
-/// code: 1.5 KB more of the .wasm before compression (906 B gzip). It is faster once compiled: in V8 on the test machine
-/// 0.8–1.4 ms per key against 1.3–2.2 ms here; on the module's first run, which is a sign-in's
-/// (compiling as it goes), 3.0–4.9 ms against 3.1–5.2. The same window over this addition was
-/// as fast as p256's and 171 B larger than this loop (gzip).
+/// code: 1.5 KB more of the .wasm before compression, 906 B gzip. It is faster once compiled:
+/// in V8 on the test machine 0.8–1.4 ms per key against 1.3–2.2 ms here; on the module's first
+/// run, which is a sign-in's (compiling as it goes), 3.0–4.9 ms against 3.1–5.2. The same
+/// window over this addition was as fast as p256's and 171 B (gzip) larger than this loop.
 fn generator_times(k: &[u8]) -> p256::ProjectivePoint {
     use p256::elliptic_curve::subtle::{Choice, ConditionallySelectable};
     let generator = p256::ProjectivePoint::GENERATOR;
@@ -149,8 +149,8 @@ fn generator_times(k: &[u8]) -> p256::ProjectivePoint {
 }
 
 /// Overwrites the stack below the caller with zeros. Curve arithmetic leaves copies of the
-/// scalar's bits and of the points they chose in stack frames that no destructor wipes; on wasm32 that stack is in
-/// linear memory, which any page script can read.
+/// scalar's bits and of the points they chose in stack frames that no destructor wipes; on
+/// wasm32 that stack is in linear memory, which any page script can read.
 #[inline(never)]
 pub(crate) fn scrub_stack() {
     let mut area = [0u8; 16 * 1024];
@@ -370,7 +370,8 @@ mod tests {
     #[test]
     fn range_check_matches_p256() {
         // 0, n and the values beside n in every byte, both ways, then random values (nearly
-        // all in range) and values with n's top bytes (about half in range).
+        // all in range) and random values that share n's first 4, 16 or 24 bytes (whether they
+        // are in range is decided by the bytes after those).
         let mut values = vec![[0u8; 32], [0xff; 32], ORDER];
         for at in 0..32 {
             for delta in [1u8, 0x80] {
